@@ -1,0 +1,177 @@
+/**
+ * A batch of CSV records as byte ranges into one buffer. The reading stage produces one
+ * batch per input chunk; validation and splitting read fields straight from the bytes,
+ * so a record that needs no change is never decoded or re-serialised.
+ *
+ * Columnar arrays instead of one object per record keep a 2-million-row file from
+ * allocating 2 million objects per pass.
+ */
+
+/** The record is an empty physical line. */
+export const RECORD_BLANK = 1;
+/** The record is longer than the reader's retention limit; its fields are not kept. */
+export const RECORD_TOO_LARGE = 2;
+/** The record breaks RFC 4180 quoting; see `problems`. */
+export const RECORD_MALFORMED = 4;
+
+/** The field was enclosed in quotes. */
+export const FIELD_QUOTED = 1;
+/** The quoted field contains `""` escapes, so its bytes differ from its value. */
+export const FIELD_ESCAPED = 2;
+
+export type QuoteProblem = 'stray-quote' | 'text-after-quote' | 'unclosed-quote';
+
+export interface RecordProblem {
+  kind: QuoteProblem;
+  /** Physical line of the offending quote. */
+  line: number;
+  /** 0-based field index where the problem is. */
+  field: number;
+}
+
+export type LineEnding = 'LF' | 'CRLF' | 'CR';
+
+const QUOTE = 0x22;
+
+export class RecordBatch {
+  /** Number of records in the batch. */
+  count = 0;
+  /** Number of fields stored, over all records. */
+  fieldTotal = 0;
+  /** Physical line where each record starts. */
+  line: Float64Array;
+  /** Physical line where each record ends (differs when quoted fields hold line breaks). */
+  endLine: Float64Array;
+  /** Absolute byte offset of each record's first byte in the input (after any BOM). */
+  absStart: Float64Array;
+  /** Absolute byte offset just past each record's content, terminator excluded. */
+  absEnd: Float64Array;
+  /** Offset of each record's content in `buf` (meaningless for too-large records). */
+  start: Int32Array;
+  flags: Uint8Array;
+  /** Index of each record's first field in the field arrays. */
+  fieldFirst: Int32Array;
+  fieldCount: Int32Array;
+  /** Field content ranges in `buf`: quotes excluded, `""` escapes still in place. */
+  fStart: Int32Array;
+  fEnd: Int32Array;
+  fFlags: Uint8Array;
+  /** First quoting problem of each malformed record, by record index. */
+  readonly problems = new Map<number, RecordProblem>();
+
+  constructor(
+    /** The bytes the offsets point into. */
+    readonly buf: Buffer,
+    recordCapacity = 256,
+    fieldCapacity = 2048,
+  ) {
+    this.line = new Float64Array(recordCapacity);
+    this.endLine = new Float64Array(recordCapacity);
+    this.absStart = new Float64Array(recordCapacity);
+    this.absEnd = new Float64Array(recordCapacity);
+    this.start = new Int32Array(recordCapacity);
+    this.flags = new Uint8Array(recordCapacity);
+    this.fieldFirst = new Int32Array(recordCapacity);
+    this.fieldCount = new Int32Array(recordCapacity);
+    this.fStart = new Int32Array(fieldCapacity);
+    this.fEnd = new Int32Array(fieldCapacity);
+    this.fFlags = new Uint8Array(fieldCapacity);
+  }
+
+  /** Appends a field; grows the field arrays when full. */
+  pushField(start: number, end: number, flags: number): void {
+    const k = this.fieldTotal;
+    if (k === this.fStart.length) this.growFields();
+    this.fStart[k] = start;
+    this.fEnd[k] = end;
+    this.fFlags[k] = flags;
+    this.fieldTotal = k + 1;
+  }
+
+  /** Reserves the next record slot and returns its index. */
+  nextRecord(): number {
+    const i = this.count;
+    if (i === this.line.length) this.growRecords();
+    this.count = i + 1;
+    return i;
+  }
+
+  private growFields(): void {
+    const n = this.fStart.length * 2;
+    this.fStart = grow(this.fStart, new Int32Array(n));
+    this.fEnd = grow(this.fEnd, new Int32Array(n));
+    this.fFlags = grow(this.fFlags, new Uint8Array(n));
+  }
+
+  private growRecords(): void {
+    const n = this.line.length * 2;
+    this.line = grow(this.line, new Float64Array(n));
+    this.endLine = grow(this.endLine, new Float64Array(n));
+    this.absStart = grow(this.absStart, new Float64Array(n));
+    this.absEnd = grow(this.absEnd, new Float64Array(n));
+    this.start = grow(this.start, new Int32Array(n));
+    this.flags = grow(this.flags, new Uint8Array(n));
+    this.fieldFirst = grow(this.fieldFirst, new Int32Array(n));
+    this.fieldCount = grow(this.fieldCount, new Int32Array(n));
+  }
+
+  /** Byte length of record i's content, terminator excluded. */
+  byteLength(i: number): number {
+    return (this.absEnd[i] as number) - (this.absStart[i] as number);
+  }
+
+  /** Record i's content bytes, as in the input (terminator excluded). */
+  bytes(i: number): Buffer {
+    const s = this.start[i] as number;
+    return this.buf.subarray(s, s + this.byteLength(i));
+  }
+
+  /** True when field f of record i holds no characters. */
+  isEmpty(i: number, f: number): boolean {
+    const k = (this.fieldFirst[i] as number) + f;
+    return this.fStart[k] === this.fEnd[k];
+  }
+
+  /** The value of field f of record i as bytes, with `""` escapes resolved. */
+  fieldBytes(i: number, f: number): Buffer {
+    const k = (this.fieldFirst[i] as number) + f;
+    const s = this.fStart[k] as number;
+    const e = this.fEnd[k] as number;
+    if (((this.fFlags[k] as number) & FIELD_ESCAPED) === 0) return this.buf.subarray(s, e);
+    return unescapeQuotes(this.buf, s, e);
+  }
+
+  /** The value of field f of record i as text. */
+  fieldText(i: number, f: number): string {
+    const k = (this.fieldFirst[i] as number) + f;
+    const s = this.fStart[k] as number;
+    const e = this.fEnd[k] as number;
+    if (((this.fFlags[k] as number) & FIELD_ESCAPED) === 0) return this.buf.toString('utf8', s, e);
+    return unescapeQuotes(this.buf, s, e).toString('utf8');
+  }
+
+  /** Every field of record i as text (used for headers and rejected rows, not hot paths). */
+  fields(i: number): string[] {
+    const out: string[] = [];
+    const n = this.fieldCount[i] as number;
+    for (let f = 0; f < n; f++) out.push(this.fieldText(i, f));
+    return out;
+  }
+}
+
+function grow<T extends Int32Array | Float64Array | Uint8Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+/** Copies bytes [s, e) of buf with every `""` pair reduced to one quote. */
+export function unescapeQuotes(buf: Buffer, s: number, e: number): Buffer {
+  const out = Buffer.allocUnsafe(e - s);
+  let n = 0;
+  for (let p = s; p < e; p++) {
+    const c = buf[p] as number;
+    out[n++] = c;
+    if (c === QUOTE && buf[p + 1] === QUOTE && p + 1 < e) p++;
+  }
+  return out.subarray(0, n);
+}

@@ -1,0 +1,130 @@
+/**
+ * The reading stage: turns a stream of byte chunks into record batches, and on the way
+ * hashes the input, counts its bytes, strips a UTF-8 byte-order mark and finds encoding
+ * faults. One pass, no buffering beyond the record being read.
+ */
+import { createHash } from 'node:crypto';
+import type { RecordBatch } from '../model/record-batch.js';
+import { Tokenizer, type LineEndingCounts } from './tokenizer.js';
+import { Utf8Checker, type EncodingProblem } from './utf8.js';
+
+export interface ReadBatch {
+  records: RecordBatch;
+  /** Encoding faults found in the bytes of this chunk, by absolute offset, ascending. */
+  encodingProblems: EncodingProblem[];
+}
+
+/** Encodings we recognise by their byte-order mark but do not read. */
+export type ForeignEncoding = 'UTF-16LE' | 'UTF-16BE' | 'UTF-32LE' | 'UTF-32BE';
+
+export interface ReadSummary {
+  /** Bytes read, BOM included. */
+  bytes: number;
+  /** SHA-256 of every input byte, hex. */
+  sha256: string;
+  /** True when a UTF-8 byte-order mark was found and stripped. */
+  bom: boolean;
+  /** Set when the input starts with the byte-order mark of an encoding other than UTF-8. */
+  foreignEncoding: ForeignEncoding | null;
+  lineEndings: LineEndingCounts;
+}
+
+export interface RecordReaderOptions {
+  /** See TokenizerOptions.maxRecordBytes. */
+  maxRecordBytes?: number;
+  /** Called with the size of each chunk as it is read, for progress. */
+  onBytes?: (bytes: number) => void;
+}
+
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+export class RecordReader {
+  private readonly tokenizer: Tokenizer;
+  private readonly utf8 = new Utf8Checker();
+  private readonly hash = createHash('sha256');
+  private readonly options: RecordReaderOptions;
+  private bytes = 0;
+  private bom = false;
+  private foreign: ForeignEncoding | null = null;
+  private done = false;
+
+  constructor(options: RecordReaderOptions = {}) {
+    this.options = options;
+    this.tokenizer = new Tokenizer({ maxRecordBytes: options.maxRecordBytes });
+  }
+
+  /** Yields one batch per chunk (empty batches are skipped). */
+  async *batches(
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  ): AsyncGenerator<ReadBatch> {
+    let head: Buffer | null = Buffer.alloc(0);
+    let offset = 0;
+    for await (const raw of source) {
+      let chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+      this.bytes += chunk.length;
+      this.hash.update(chunk);
+      this.options.onBytes?.(chunk.length);
+      if (head !== null) {
+        // The first bytes decide the encoding; gather at least four of them.
+        head = Buffer.concat([head, chunk]);
+        if (head.length < 4) continue;
+        chunk = this.sniff(head);
+        head = null;
+      }
+      if (this.foreign !== null) continue;
+      const batch = this.consume(chunk, offset);
+      offset += chunk.length;
+      if (batch !== null) yield batch;
+    }
+    if (head !== null && head.length > 0) {
+      const chunk = this.sniff(head);
+      if (this.foreign === null) {
+        const batch = this.consume(chunk, offset);
+        if (batch !== null) yield batch;
+      }
+    }
+    if (this.foreign === null) {
+      const encodingProblems = this.utf8.finish();
+      const records = this.tokenizer.finish();
+      if (records.count > 0 || encodingProblems.length > 0) yield { records, encodingProblems };
+    }
+    this.done = true;
+  }
+
+  /** Totals for the whole input; complete once `batches` has been consumed. */
+  summary(): ReadSummary {
+    if (!this.done) throw new Error('RecordReader.summary() called before the input was read');
+    return {
+      bytes: this.bytes,
+      sha256: this.hash.copy().digest('hex'),
+      bom: this.bom,
+      foreignEncoding: this.foreign,
+      lineEndings: { ...this.tokenizer.lineEndings },
+    };
+  }
+
+  private sniff(head: Buffer): Buffer {
+    if (head.subarray(0, 3).equals(UTF8_BOM)) {
+      this.bom = true;
+      return head.subarray(3);
+    }
+    const b0 = head[0];
+    const b1 = head[1];
+    if (b0 === 0xff && b1 === 0xfe) {
+      this.foreign = head[2] === 0 && head[3] === 0 ? 'UTF-32LE' : 'UTF-16LE';
+    } else if (b0 === 0xfe && b1 === 0xff) {
+      this.foreign = 'UTF-16BE';
+    } else if (b0 === 0 && b1 === 0 && head[2] === 0xfe && head[3] === 0xff) {
+      this.foreign = 'UTF-32BE';
+    }
+    return head;
+  }
+
+  private consume(chunk: Buffer, offset: number): ReadBatch | null {
+    if (chunk.length === 0) return null;
+    const encodingProblems = this.utf8.push(chunk, offset);
+    const records = this.tokenizer.push(chunk);
+    if (records.count === 0 && encodingProblems.length === 0) return null;
+    return { records, encodingProblems };
+  }
+}
