@@ -4,7 +4,8 @@
  * so a record that needs no change is never decoded or re-serialised.
  *
  * Columnar arrays instead of one object per record keep a 2-million-row file from
- * allocating 2 million objects per pass.
+ * allocating 2 million objects per pass, and the arrays are recycled: a batch stays valid
+ * until two more batches have been read. A stage that keeps anything longer copies it.
  */
 
 /** The record is an empty physical line. */
@@ -59,12 +60,11 @@ export class RecordBatch {
   /** First quoting problem of each malformed record, by record index. */
   readonly problems = new Map<number, RecordProblem>();
 
-  constructor(
-    /** The bytes the offsets point into. */
-    readonly buf: Buffer,
-    recordCapacity = 256,
-    fieldCapacity = 2048,
-  ) {
+  /** The bytes the offsets point into. */
+  buf: Buffer;
+
+  constructor(buf: Buffer, recordCapacity = 256, fieldCapacity = 2048) {
+    this.buf = buf;
     this.line = new Float64Array(recordCapacity);
     this.endLine = new Float64Array(recordCapacity);
     this.absStart = new Float64Array(recordCapacity);
@@ -76,6 +76,14 @@ export class RecordBatch {
     this.fStart = new Int32Array(fieldCapacity);
     this.fEnd = new Int32Array(fieldCapacity);
     this.fFlags = new Uint8Array(fieldCapacity);
+  }
+
+  /** Empties the batch for reuse over new bytes, keeping its arrays. */
+  reset(buf: Buffer): void {
+    this.buf = buf;
+    this.count = 0;
+    this.fieldTotal = 0;
+    this.problems.clear();
   }
 
   /** Appends a field; grows the field arrays when full. */

@@ -74,8 +74,13 @@ export class Tokenizer {
   private fieldFirst = 0;
   /** Fields of the unfinished record, held between a push and the next one. */
   private tail: number[] = [];
-  private recordsPerBatch = 256;
-  private fieldsPerRecord = 8;
+  /**
+   * Two batches and two byte buffers used in turn, so memory is recycled instead of
+   * reallocated for every chunk, and the caller may reuse its chunk buffer after push().
+   */
+  private readonly pool = [new RecordBatch(EMPTY), new RecordBatch(EMPTY)];
+  private readonly slots: Buffer[] = [Buffer.alloc(0), Buffer.alloc(0)];
+  private turn = 0;
   private problemKind: QuoteProblem | undefined;
   private problemLine = 0;
   private problemField = 0;
@@ -130,9 +135,20 @@ export class Tokenizer {
     this.recStart -= from;
     this.fieldStart -= from;
     this.contentEnd -= from;
-    this.buf = from >= old.length ? chunk : Buffer.concat([old.subarray(from), chunk]);
-    const records = this.recordsPerBatch;
-    const next = new RecordBatch(this.buf, records, records * this.fieldsPerRecord);
+    this.turn ^= 1;
+    const keep = Math.max(0, old.length - from);
+    const need = keep + chunk.length;
+    let slot = this.slots[this.turn] as Buffer;
+    // Grow for a long record; shrink again once it has passed.
+    if (slot.length < need || slot.length > Math.max(4 * need, 8 << 20)) {
+      slot = Buffer.allocUnsafe(Math.max(need, 1 << 20));
+      this.slots[this.turn] = slot;
+    }
+    if (keep > 0) old.copy(slot, 0, from);
+    chunk.copy(slot, keep);
+    this.buf = slot.subarray(0, keep + chunk.length);
+    const next = this.pool[this.turn] as RecordBatch;
+    next.reset(this.buf);
     const tail = this.tail;
     for (let k = 0; k < tail.length; k += 3) {
       next.pushField((tail[k] as number) - from, (tail[k + 1] as number) - from, tail[k + 2] as number);
@@ -153,11 +169,6 @@ export class Tokenizer {
   private carry(): RecordBatch {
     const b = this.batch;
     if (!this.skipping && this.pos - this.recStart > this.maxRecordBytes) this.skipping = true;
-    if (b.count > 0) {
-      // Size the next batch like this one, so arrays rarely grow.
-      this.recordsPerBatch = Math.max(64, b.count + (b.count >> 2));
-      this.fieldsPerRecord = Math.max(1, Math.ceil(b.fieldTotal / b.count));
-    }
     if (!this.skipping) {
       for (let k = this.fieldFirst; k < b.fieldTotal; k++) {
         this.tail.push(b.fStart[k] as number, b.fEnd[k] as number, b.fFlags[k] as number);

@@ -1,0 +1,51 @@
+/** `atomic-bulk validate <input>`: check only; never calls csv-task. */
+import { validate } from '../../pipeline/validate.js';
+import type { Command } from './command.js';
+import { GROUPS, connectionOptions, flowOptions, intArg, outputOptions, partBytesOption, printReport, progressFor, stringArg } from '../options.js';
+import { resolveFlow } from '../flow-args.js';
+
+export const validateCommand: Command = {
+  command: 'validate <input>',
+  describe: 'Check every header and cell of a campaign CSV against a flow; sends nothing',
+  builder: (y) =>
+    outputOptions(
+      partBytesOption(
+        connectionOptions(flowOptions(y))
+          .positional('input', { type: 'string', describe: 'CSV file, - for standard input, or s3://bucket/key' })
+          .option('allow-unknown-variables', {
+            type: 'boolean',
+            default: false,
+            describe: 'Report payload.variables columns the flow does not define as warnings, not errors',
+            group: GROUPS.checks,
+          }),
+        GROUPS.checks,
+      ),
+    ).example([
+      ['$0 validate campaign.csv --flow-config flow.json', 'Check offline against a saved flow config'],
+      ['$0 validate campaign.csv --flow renewal-reminder', 'Fetch the latest flow config from the API and check'],
+      ['cat campaign.csv | $0 validate - --flow-config flow.json --json', 'Read standard input; print the report JSON'],
+    ]),
+  async run(args, context) {
+    const progress = progressFor(args, context.stderr, context.io);
+    try {
+      const flow = await resolveFlow(args, context, { needsFlowId: false });
+      const result = await flow.use((loaded) =>
+        validate({
+          input: stringArg(args, 'input') ?? '-',
+          flow: loaded,
+          reportDir: stringArg(args, 'report-dir'),
+          maxIssues: intArg(args, 'max-issues', 0),
+          maxPartBytes: intArg(args, 'max-part-bytes', 1),
+          allowUnknownVariables: args['allow-unknown-variables'] === true,
+          s3Endpoint: stringArg(args, 's3-endpoint'),
+          progress: progress.sink,
+          signal: context.signal,
+        }),
+      );
+      progress.stop();
+      return printReport(result.report, result.reportDir, args, context.io);
+    } finally {
+      progress.stop();
+    }
+  },
+};

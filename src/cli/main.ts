@@ -1,0 +1,115 @@
+/**
+ * The command line: parses arguments, runs a command, and turns its outcome or error
+ * into one clear line and an exit code. This is the only module that ends the process
+ * or decides exit codes (via the table in model/outcome.ts).
+ */
+import yargs, { type Argv } from 'yargs';
+import { AtomicBulkError, isAtomicBulkError } from '../model/errors.js';
+import { EXIT, EXIT_BY_ERROR } from '../model/outcome.js';
+import { TOOL_VERSION } from '../version.js';
+import { COMMANDS } from './commands/index.js';
+import type { CliIo } from './io.js';
+import { redact } from '../model/redact.js';
+
+/** An error in how the tool was called, found by the argument parser. */
+class UsageError extends Error {}
+
+/** Unexpected failures exit with this code (EX_SOFTWARE) after printing the stack. */
+export const EXIT_BUG = 70;
+
+export interface CliContext {
+  io: CliIo;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+  /** Standard error, for the progress bar. */
+  stderr: NodeJS.WriteStream;
+}
+
+/** Runs the CLI with `argv` (arguments after the program name) and returns the exit code. */
+export async function main(argv: string[], context: CliContext): Promise<number> {
+  const { io } = context;
+  let exitCode: number = EXIT.success;
+  const parser: Argv = yargs(argv)
+    .scriptName('atomic-bulk')
+    .usage('$0 <command> [options]\n\nValidate, split and send CSV campaigns to Atomic Action Flows.')
+    .strict()
+    .demandCommand(1, 'Name a command; see atomic-bulk --help.')
+    .recommendCommands()
+    .exitProcess(false)
+    .env(false)
+    .version(TOOL_VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message: string | null, error: Error | undefined) => {
+      throw error ?? new UsageError(message ?? 'Invalid arguments.');
+    });
+  for (const command of COMMANDS) {
+    parser.command({
+      command: command.command,
+      describe: command.describe,
+      builder: command.builder,
+      handler: async (args) => {
+        exitCode = await command.run(args, context);
+      },
+    });
+  }
+  parser.epilogue('Exit codes: 0 success, 1 invalid rows, 2 usage or configuration error, 3 remote failure, 4 partly sent, 130 interrupted.');
+  try {
+    await parser.parseAsync();
+    return exitCode;
+  } catch (error) {
+    return reportError(error, io, context.signal);
+  }
+}
+
+/** Prints one line for an expected failure, the stack for a bug; returns the exit code. */
+function reportError(error: unknown, io: CliIo, signal: AbortSignal): number {
+  if (signal.aborted || (isAtomicBulkError(error) && error.code === 'INTERRUPTED')) {
+    io.err('atomic-bulk: interrupted.');
+    return EXIT.interrupted;
+  }
+  if (error instanceof UsageError) {
+    io.err(`atomic-bulk: ${error.message}`);
+    io.err('Run atomic-bulk --help, or atomic-bulk <command> --help.');
+    return EXIT.usage;
+  }
+  if (isAtomicBulkError(error)) {
+    io.err(`atomic-bulk: ${redact(error.message)}`);
+    if (error.context.detail) io.err(`  ${redact(error.context.detail)}`);
+    if (error.context.hint) io.err(`  ${error.context.hint}`);
+    return EXIT_BY_ERROR[error.code];
+  }
+  const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  io.err(redact(stack));
+  io.err('atomic-bulk: this is a bug in atomic-bulk. Please report it with the command you ran (without secrets).');
+  return EXIT_BUG;
+}
+
+/** Entry point of the `atomic-bulk` binary: wires the process and exits. */
+export async function runCli(): Promise<never> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\natomic-bulk: ${name} received; stopping and saving state (press Ctrl-C again to stop at once).\n`);
+      controller.abort(new AtomicBulkError('INTERRUPTED', `Stopped by ${name}.`));
+    } else {
+      process.exit(EXIT.interrupted);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const io: CliIo = {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    errIsTTY: process.stderr.isTTY,
+    env: process.env,
+    cwd: process.cwd(),
+  };
+  const code = await main(process.argv.slice(2), { io, signal: controller.signal, stderr: process.stderr });
+  // Let stdout drain (a large --json report through a pipe) before exiting.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
+}

@@ -1,0 +1,139 @@
+/**
+ * Flags shared by several commands, and their conversion from raw yargs values into
+ * typed settings. Every default, unit and memory effect is stated in the help text.
+ */
+import type { Argv } from 'yargs';
+import { AtomicBulkError } from '../model/errors.js';
+import type { Report } from '../model/report.js';
+import { summaryLine } from '../report/report-md.js';
+import type { CliIo } from './io.js';
+import { createProgress, type ProgressMode, type ProgressRenderer } from './progress.js';
+
+export type Args = Record<string, unknown>;
+
+export const GROUPS = {
+  flow: 'Flow:',
+  connection: 'Connection (flags override environment variables):',
+  checks: 'Checks:',
+  sending: 'Sending:',
+  output: 'Output:',
+  s3: 'S3:',
+};
+
+export function flowOptions(y: Argv): Argv {
+  return y
+    .option('flow', { type: 'string', describe: 'Flow config id, fetched from the API', group: GROUPS.flow })
+    .option('flow-version', {
+      type: 'string',
+      default: 'latest',
+      describe: 'Flow config version: a number or "latest"',
+      group: GROUPS.flow,
+    })
+    .option('flow-config', {
+      type: 'string',
+      describe: 'Local flow config JSON (the API response, its data, or data.config); works offline',
+      group: GROUPS.flow,
+    });
+}
+
+export function connectionOptions(y: Argv): Argv {
+  return y
+    .option('base-url', {
+      type: 'string',
+      describe: 'API base URL from the Workbench, e.g. https://{orgId}.customer-api.atomic.io [env ATOMIC_BASE_URL]',
+      group: GROUPS.connection,
+    })
+    .option('environment', {
+      type: 'string',
+      describe: 'Environment id [env ATOMIC_ENVIRONMENT_ID]',
+      group: GROUPS.connection,
+    })
+    .option('token-url', {
+      type: 'string',
+      describe: 'OAuth2 token URL [env ATOMIC_TOKEN_URL; default: Atomic\'s]. Credentials come only from ATOMIC_CLIENT_ID and ATOMIC_CLIENT_SECRET',
+      group: GROUPS.connection,
+    })
+    .option('sandbox', {
+      type: 'boolean',
+      default: false,
+      describe: 'Start the local Atomic sandbox for this run and use it (no credentials needed)',
+      group: GROUPS.connection,
+    });
+}
+
+export function outputOptions(y: Argv): Argv {
+  return y
+    .option('report-dir', {
+      type: 'string',
+      describe: 'Where report files go: a directory or s3://bucket/prefix/ [default: ./atomic-bulk-report-<timestamp>/]',
+      group: GROUPS.output,
+    })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'Print report.json on stdout and nothing else there',
+      group: GROUPS.output,
+    })
+    .option('max-issues', {
+      type: 'number',
+      default: 1000,
+      describe: 'Issues listed in the report; counts stay complete. Memory grows with this, not with the file',
+      group: GROUPS.output,
+    })
+    .option('progress', {
+      choices: ['auto', 'bar', 'json', 'none'] as const,
+      default: 'auto',
+      describe: 'Progress on stderr: a bar on a terminal, NDJSON events with json',
+      group: GROUPS.output,
+    })
+    .option('s3-endpoint', {
+      type: 'string',
+      describe: 'S3-compatible endpoint for s3:// inputs and report dirs [env AWS_ENDPOINT_URL_S3]',
+      group: GROUPS.s3,
+    });
+}
+
+export function partBytesOption(y: Argv, group: string): Argv {
+  return y.option('max-part-bytes', {
+    type: 'number',
+    default: 32_000_000,
+    describe: 'Largest part in bytes, header and line endings included (Atomic accepts 32 MB per file)',
+    group,
+  });
+}
+
+/** Reads an integer flag and checks its range. */
+export function intArg(args: Args, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = args[name];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
+    throw new AtomicBulkError('USAGE', `--${name} must be a whole number, ${range}.`);
+  }
+  return value;
+}
+
+export function stringArg(args: Args, name: string): string | undefined {
+  const value = args[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value === '') {
+    throw new AtomicBulkError('USAGE', `--${name} needs a value.`);
+  }
+  return value;
+}
+
+export function progressFor(args: Args, stderr: NodeJS.WriteStream, io: CliIo): ProgressRenderer {
+  return createProgress(args.progress as ProgressMode, stderr, io.err);
+}
+
+/** Prints the result of validate/split/send: the report JSON with --json, else a summary. */
+export function printReport(report: Report, reportDir: string, args: Args, io: CliIo): number {
+  if (args.json === true) {
+    io.out(JSON.stringify(report, null, 2));
+    io.err(`${summaryLine(report)} Report: ${reportDir}`);
+  } else {
+    io.out(summaryLine(report));
+    io.out(`Report: ${reportDir}${reportDir.endsWith('/') ? '' : '/'}report.md`);
+    if (report.outcome !== 'success') io.out(`Next step: ${report.nextStep}`);
+  }
+  return report.exitCode;
+}

@@ -1,0 +1,36 @@
+/**
+ * Exit codes (SPEC 3), the same for every command. This table is the single definition;
+ * only src/cli/main.ts ends the process with them.
+ */
+import type { ErrorCode } from './errors.js';
+import type { Outcome } from './report.js';
+
+export const EXIT = {
+  success: 0,
+  invalid: 1,
+  usage: 2,
+  remote: 3,
+  partial: 4,
+  interrupted: 130,
+} as const;
+
+export const EXIT_BY_OUTCOME: Record<Outcome, number> = {
+  success: EXIT.success,
+  invalid: EXIT.invalid,
+  partial: EXIT.partial,
+  failed: EXIT.remote,
+  interrupted: EXIT.interrupted,
+};
+
+export const EXIT_BY_ERROR: Record<ErrorCode, number> = {
+  USAGE: EXIT.usage,
+  CONFIG: EXIT.usage,
+  INPUT: EXIT.usage,
+  FLOW_CONFIG: EXIT.usage,
+  STATE: EXIT.usage,
+  OUTPUT: EXIT.usage,
+  AUTH: EXIT.remote,
+  NOT_FOUND: EXIT.remote,
+  API: EXIT.remote,
+  INTERRUPTED: EXIT.interrupted,
+};

@@ -1,0 +1,44 @@
+/**
+ * Removes secrets from any text that may be printed, logged or written to a report:
+ * known secret values (the client secret, access tokens), presigned URL query strings,
+ * Authorization headers, and signature, credential and policy fields in JSON, form or
+ * S3 XML bodies. Everything that leaves the process through a message passes here.
+ */
+
+const MASK = '[redacted]';
+const known = new Set<string>();
+
+/** Remembers a secret value so that it is masked wherever it appears. */
+export function registerSecret(value: string | undefined | null): void {
+  if (value !== undefined && value !== null && value.length >= 4) known.add(value);
+}
+
+const SECRET_FIELDS =
+  'access_token|id_token|refresh_token|client_secret|token|policy|signature|x-amz-signature|x-amz-credential|x-amz-security-token|awsaccesskeyid|x-amz-algorithm|x-amz-date';
+
+const PATTERNS: [RegExp, string][] = [
+  // Query strings of URLs: presigned URLs carry credentials and signatures there.
+  [/(https?:\/\/[^\s"'<>?#]+)\?[^\s"'<>]*/gi, `$1?${MASK}`],
+  // Authorization header values.
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g, `$1 ${MASK}`],
+  // "field": "value", field=value, field: value
+  [new RegExp(`("?(?:${SECRET_FIELDS})"?\\s*[:=]\\s*"?)[^"&\\s,}<]+`, 'gi'), `$1${MASK}`],
+  // S3 XML error details that echo signing material.
+  [
+    /<(StringToSign|StringToSignBytes|SignatureProvided|CanonicalRequest|CanonicalRequestBytes|AWSAccessKeyId|Policy)>[^<]*<\/\1>/g,
+    `<$1>${MASK}</$1>`,
+  ],
+];
+
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of known) out = out.split(secret).join(MASK);
+  for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** A URL without its query string and fragment, safe to show. */
+export function safeUrl(url: string): string {
+  const cut = url.search(/[?#]/);
+  return cut < 0 ? url : url.slice(0, cut);
+}

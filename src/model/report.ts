@@ -1,0 +1,70 @@
+/**
+ * The results report (SPEC 3.2). `report.json` is this object; its top-level keys are
+ * fixed because scripts depend on them, and `schemas/report.schema.json` describes it.
+ */
+import type { Issue, IssueCode } from './issue.js';
+
+export const REPORT_SCHEMA_VERSION = 1;
+
+export type Command = 'validate' | 'split' | 'send';
+export type Outcome = 'success' | 'invalid' | 'partial' | 'failed' | 'interrupted';
+export type SendMode = 'live' | 'test';
+export type PartStatus = 'pending' | 'uploading' | 'uploaded' | 'failed';
+export type LineEndingStyle = 'LF' | 'CRLF' | 'CR' | 'mixed' | 'none';
+
+export interface PartReport {
+  number: number;
+  /** Data rows in the part. */
+  rows: number;
+  /** Exact bytes of the part as uploaded, header included. */
+  bytes: number;
+  sha256: string;
+  /** Physical input lines of the part's first and last rows. */
+  firstLine: number;
+  lastLine: number;
+  status: PartStatus;
+  attempts: number;
+  taskId: string | null;
+  /** Time spent uploading, over all attempts; null when never uploaded. */
+  uploadMs: number | null;
+  /** Why the part failed, secrets removed; null unless failed. */
+  error: string | null;
+  /** Where the part file is, when it was kept (split, --keep-parts). */
+  file: string | null;
+}
+
+export interface Report {
+  schemaVersion: number;
+  tool: { name: string; version: string };
+  command: Command;
+  runId: string | null;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: { total: number; validate: number; split: number; upload: number };
+  input: {
+    source: string;
+    bytes: number;
+    sha256: string;
+    bom: boolean;
+    lineEndings: LineEndingStyle;
+  };
+  flow: {
+    flowConfigId: string | null;
+    version: number | string | null;
+    mode: SendMode | null;
+    source: 'api' | 'file' | null;
+  };
+  rows: { total: number; valid: number; invalid: number; blank: number; sent: number };
+  issueCounts: { errors: number; warnings: number; byCode: Partial<Record<IssueCode, number>> };
+  issues: Issue[];
+  issuesTruncated: boolean;
+  parts: PartReport[];
+  outcome: Outcome;
+  exitCode: number;
+  /** Set by `send --dry-run`: everything ran but csv-task was never called. */
+  dryRun: boolean;
+  /** Files written next to report.json, by role. */
+  files: { rejected: string | null; invocations: string | null };
+  /** One sentence: what to do next. */
+  nextStep: string;
+}

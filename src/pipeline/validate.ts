@@ -1,0 +1,111 @@
+/**
+ * `validate`: check a campaign file against a flow, offline, and report. Never calls
+ * csv-task. Reads the input once, and a second time only to write rejected.csv.
+ */
+import { IssueLog } from '../model/issue-log.js';
+import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
+import type { Report } from '../model/report.js';
+import { openInput } from '../read/input.js';
+import { buildReport, lineEndingStyle } from '../report/report.js';
+import { ReportDir } from '../report/report-dir.js';
+import { writeReport } from '../report/write-report.js';
+import { checkInput, writeRejected } from './check-input.js';
+import type { LoadedFlow } from './flow-source.js';
+
+export const DEFAULT_MAX_PART_BYTES = 32_000_000;
+export const DEFAULT_MAX_ISSUES = 1000;
+
+export interface ValidateOptions {
+  /** A file path, `-` for standard input, or s3://bucket/key. */
+  input: string;
+  flow: LoadedFlow;
+  /** Local directory or s3:// prefix. Default: ./atomic-bulk-report-<timestamp>/. */
+  reportDir?: string;
+  /** Issues listed in report.json (counts stay complete). Default 1000. */
+  maxIssues?: number;
+  /** Part budget in bytes, so rows too large to send are caught now. Default 32,000,000. */
+  maxPartBytes?: number;
+  /** Report payload.variables columns the flow does not define as warnings. Default false. */
+  allowUnknownVariables?: boolean;
+  s3Endpoint?: string;
+  /** Directory for temporary files (duplicate index, spooled stdin). Default: OS temp dir. */
+  tempDir?: string;
+  now?: () => Date;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  report: Report;
+  /** Where the report files were written. */
+  reportDir: string;
+}
+
+export async function validate(options: ValidateOptions): Promise<RunResult> {
+  const now = options.now ?? (() => new Date());
+  const progress = options.progress ?? NO_PROGRESS;
+  const started = now();
+  const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
+  const input = await openInput(options.input, { tempDir: options.tempDir, s3Endpoint: options.s3Endpoint });
+  try {
+    const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), {
+      s3Endpoint: options.s3Endpoint,
+    });
+    const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
+    const checked = await checkInput(
+      input,
+      log,
+      {
+        flow: options.flow.config,
+        allowUnknownVariables: options.allowUnknownVariables ?? false,
+        maxPartBytes,
+        addsInvocationIds: true,
+        nowMs: started.getTime(),
+        tempDir: options.tempDir,
+      },
+      progress,
+      options.signal,
+    );
+    const validated = now();
+    const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress);
+    const { result, summary } = checked;
+    const ok = log.errors === 0;
+    const finished = now();
+    progress({ type: 'phase', phase: 'report' });
+    const report = buildReport({
+      command: 'validate',
+      runId: null,
+      startedAt: started,
+      finishedAt: finished,
+      durationMs: {
+        total: finished.getTime() - started.getTime(),
+        validate: validated.getTime() - started.getTime(),
+        split: 0,
+        upload: 0,
+      },
+      input: {
+        source: input.name,
+        bytes: summary.bytes,
+        sha256: summary.sha256,
+        bom: summary.bom,
+        lineEndings: lineEndingStyle(summary.lineEndings),
+      },
+      flow: { flowConfigId: options.flow.flowConfigId, version: options.flow.version, mode: null, source: options.flow.source },
+      rows: { ...result.rows, sent: 0 },
+      log,
+      parts: [],
+      outcome: ok ? 'success' : 'invalid',
+      dryRun: false,
+      files: { rejected, invocations: null },
+      nextStep: ok
+        ? `Send it with: atomic-bulk send ${input.name} --flow ${options.flow.flowConfigId ?? '<flowConfigId>'}`
+        : result.fileErrors > 0
+          ? 'Fix the header and file problems listed in the report, then validate again.'
+          : 'Fix the rows in rejected.csv (it keeps the original columns) and validate that file again.',
+    });
+    await writeReport(dir, report);
+    return { report, reportDir: dir.location };
+  } finally {
+    await input.close();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Input sources: a file path, `-` for standard input, or `s3://bucket/key`. Every source
+ * can be read more than once (validation reads it, then sending reads it again): a file
+ * is re-opened and checked to be unchanged; standard input and S3 objects are copied to
+ * a spool file on the first pass, which later passes read.
+ *
+ * Chunks are read into one reused 1 MiB buffer: a chunk is valid until the next one is
+ * requested. The tokenizer copies what it keeps, so no chunk garbage piles up.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { AtomicBulkError } from '../model/errors.js';
+
+export const READ_CHUNK_BYTES = 1 << 20;
+
+export interface InputSource {
+  /** As given by the user: a path, `-`, or an s3:// URI. */
+  readonly name: string;
+  /** Size in bytes when known before reading (files, S3), for progress. */
+  readonly size: number | null;
+  /** Starts a pass over the bytes. */
+  read(): AsyncIterable<Buffer>;
+  /** Removes any spool file. */
+  close(): Promise<void>;
+}
+
+/** Opens the input named on the command line. */
+export async function openInput(name: string, options: { tempDir?: string; s3Endpoint?: string } = {}): Promise<InputSource> {
+  if (name === '-') return new SpooledInput('-', null, () => process.stdin, options.tempDir);
+  if (name.startsWith('s3://')) {
+    const { openS3Object } = await import('../s3/s3.js');
+    const object = await openS3Object(name, { endpoint: options.s3Endpoint });
+    return new SpooledInput(name, object.size, object.body, options.tempDir);
+  }
+  return FileInput.open(name);
+}
+
+interface FileIdentity {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+class FileInput implements InputSource {
+  private constructor(
+    readonly name: string,
+    private readonly identity: FileIdentity,
+  ) {}
+
+  get size(): number {
+    return this.identity.size;
+  }
+
+  static async open(path: string): Promise<FileInput> {
+    try {
+      const s = await stat(path);
+      if (s.isDirectory()) throw new AtomicBulkError('INPUT', `Input ${path} is a directory, not a CSV file.`);
+      return new FileInput(path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino });
+    } catch (error) {
+      if (error instanceof AtomicBulkError) throw error;
+      throw inputError(path, error);
+    }
+  }
+
+  async *read(): AsyncGenerator<Buffer> {
+    await this.assertUnchanged();
+    yield* readFileChunks(this.name);
+    await this.assertUnchanged();
+  }
+
+  async close(): Promise<void> {
+    // Nothing to clean up for a file the user owns.
+  }
+
+  /** A second pass must see the bytes the first pass validated. */
+  private async assertUnchanged(): Promise<void> {
+    const s = await stat(this.name).catch((error: unknown) => {
+      throw inputError(this.name, error);
+    });
+    if (s.size !== this.identity.size || s.mtimeMs !== this.identity.mtimeMs || s.ino !== this.identity.ino) {
+      throw new AtomicBulkError('INPUT', `Input ${this.name} changed while atomic-bulk was reading it.`, {
+        hint: 'Wait until the file is completely written, then run again.',
+      });
+    }
+  }
+}
+
+/** Reads a file in 1 MiB chunks into one reused buffer. */
+export async function* readFileChunks(path: string): AsyncGenerator<Buffer> {
+  const handle = await open(path, 'r').catch((error: unknown) => {
+    throw inputError(path, error);
+  });
+  const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A one-shot stream made replayable by copying it to a spool file on the first pass. */
+class SpooledInput implements InputSource {
+  private spoolDir: string | null = null;
+  private spoolPath: string | null = null;
+  private consumed = false;
+
+  constructor(
+    readonly name: string,
+    readonly size: number | null,
+    private readonly stream: () => AsyncIterable<Uint8Array>,
+    private readonly tempDir: string | undefined,
+  ) {}
+
+  async *read(): AsyncGenerator<Buffer> {
+    if (this.spoolPath !== null) {
+      yield* readFileChunks(this.spoolPath);
+      return;
+    }
+    if (this.consumed) {
+      throw new AtomicBulkError('INPUT', `Input ${this.name} was read only partly and cannot be read again.`);
+    }
+    this.consumed = true;
+    this.spoolDir = await mkdtemp(join(this.tempDir ?? tmpdir(), 'atomic-bulk-input-'));
+    const path = join(this.spoolDir, 'input.csv');
+    const out = createWriteStream(path);
+    try {
+      for await (const raw of this.stream()) {
+        const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+        if (!out.write(chunk)) await once(out, 'drain');
+        yield chunk;
+      }
+      await closeStream(out);
+      this.spoolPath = path;
+    } catch (error) {
+      out.destroy();
+      if (error instanceof AtomicBulkError) throw error;
+      throw inputError(this.name, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.spoolDir !== null) await rm(this.spoolDir, { recursive: true, force: true });
+    this.spoolDir = null;
+    this.spoolPath = null;
+  }
+}
+
+function closeStream(out: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    out.end((error?: Error | null) => {
+      if (error) reject(error);
+      else resolve();
+    });
+  });
+}
+
+function inputError(name: string, error: unknown): AtomicBulkError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const why =
+    code === 'ENOENT'
+      ? 'does not exist'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'cannot be read (permission denied)'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : `cannot be read (${code ?? (error instanceof Error ? error.message : String(error))})`;
+  return new AtomicBulkError('INPUT', `Input ${name} ${why}.`, { hint: 'Check the path and try again.' }, error);
+}

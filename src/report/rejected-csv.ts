@@ -1,0 +1,53 @@
+/**
+ * rejected.csv: the invalid rows with the original columns in their order, plus `_line`
+ * and `_errors`, so the file can be fixed and sent again as it is (atomic-bulk ignores
+ * those two trailing columns; see docs/decisions.md). Rows are re-quoted from their
+ * parsed values, so a row with broken quoting cannot corrupt the rows after it.
+ */
+import type { WriteStream } from 'node:fs';
+import { once } from 'node:events';
+
+export const LINE_COLUMN = '_line';
+export const ERRORS_COLUMN = '_errors';
+
+export interface RejectedRow {
+  line: number;
+  /** Parsed values; null when the row was too large to keep. */
+  fields: string[] | null;
+  /** Each error as `code (column)`. */
+  errors: string[];
+}
+
+/** RFC 4180 quoting, only where needed. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+export class RejectedCsvWriter {
+  private readonly width: number;
+  rows = 0;
+
+  constructor(
+    private readonly out: WriteStream,
+    header: string[],
+  ) {
+    this.width = header.length;
+    out.write(`${[...header, LINE_COLUMN, ERRORS_COLUMN].map(csvField).join(',')}\n`);
+  }
+
+  async write(row: RejectedRow): Promise<void> {
+    // Short rows are padded so _line and _errors stay in their columns; long rows keep
+    // every value (nothing is dropped) and say so in _errors.
+    const fields = row.fields ?? new Array<string>(this.width).fill('');
+    const padded = fields.length < this.width ? [...fields, ...new Array<string>(this.width - fields.length).fill('')] : fields;
+    const line = `${[...padded, String(row.line), row.errors.join('; ')].map(csvField).join(',')}\n`;
+    this.rows++;
+    if (!this.out.write(line)) await once(this.out, 'drain');
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.out.end((error?: Error | null) => (error ? reject(error) : resolve()));
+    });
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Assembles the report from what the stages measured, and refuses to call a run a
+ * success when its counts do not add up (SPEC 3.2).
+ */
+import type { Issue, IssueCode } from '../model/issue.js';
+import type { IssueLog } from '../model/issue-log.js';
+import { EXIT_BY_OUTCOME } from '../model/outcome.js';
+import {
+  REPORT_SCHEMA_VERSION,
+  type Command,
+  type LineEndingStyle,
+  type Outcome,
+  type PartReport,
+  type Report,
+} from '../model/report.js';
+import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+
+export interface ReportInput {
+  command: Command;
+  runId: string | null;
+  startedAt: Date;
+  finishedAt: Date;
+  durationMs: Report['durationMs'];
+  input: Report['input'];
+  flow: Report['flow'];
+  rows: Report['rows'];
+  log: IssueLog;
+  parts: PartReport[];
+  outcome: Outcome;
+  dryRun: boolean;
+  files: Report['files'];
+  nextStep: string;
+}
+
+/** Names the line-ending style from the counts of record terminators. */
+export function lineEndingStyle(counts: { LF: number; CRLF: number; CR: number }): LineEndingStyle {
+  const kinds = (['LF', 'CRLF', 'CR'] as const).filter((k) => counts[k] > 0);
+  if (kinds.length === 0) return 'none';
+  return kinds.length === 1 ? (kinds[0] as LineEndingStyle) : 'mixed';
+}
+
+export function buildReport(input: ReportInput): Report {
+  const byCode: Partial<Record<IssueCode, number>> = {};
+  for (const [code, n] of [...input.log.byCode].sort(([a], [b]) => (a < b ? -1 : 1))) byCode[code] = n;
+  const report: Report = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    command: input.command,
+    runId: input.runId,
+    startedAt: input.startedAt.toISOString(),
+    finishedAt: input.finishedAt.toISOString(),
+    durationMs: input.durationMs,
+    input: input.input,
+    flow: input.flow,
+    rows: input.rows,
+    issueCounts: { errors: input.log.errors, warnings: input.log.warnings, byCode },
+    issues: input.log.list(),
+    issuesTruncated: input.log.truncated,
+    parts: input.parts,
+    outcome: input.outcome,
+    exitCode: EXIT_BY_OUTCOME[input.outcome],
+    dryRun: input.dryRun,
+    files: input.files,
+    nextStep: input.nextStep,
+  };
+  const problems = reconcile(report);
+  if (problems.length > 0 && report.outcome === 'success') {
+    report.outcome = 'failed';
+    report.exitCode = EXIT_BY_OUTCOME.failed;
+    report.nextStep = `The counts did not reconcile (${problems.join('; ')}); this is a bug in atomic-bulk. Do not assume the campaign was sent; report it with this file.`;
+  }
+  return report;
+}
+
+/** Every way the report's counts contradict each other. */
+export function reconcile(report: Report): string[] {
+  const out: string[] = [];
+  const { rows, parts } = report;
+  if (rows.total !== rows.valid + rows.invalid) {
+    out.push(`rows.total ${rows.total} != valid ${rows.valid} + invalid ${rows.invalid}`);
+  }
+  const sent = parts.filter((p) => p.status === 'uploaded').reduce((n, p) => n + p.rows, 0);
+  if (report.command === 'send' && sent !== rows.sent) out.push(`uploaded parts hold ${sent} rows, rows.sent is ${rows.sent}`);
+  if (rows.sent > rows.valid) out.push(`rows.sent ${rows.sent} > rows.valid ${rows.valid}`);
+  if (report.outcome === 'success') {
+    if (rows.invalid > 0) out.push(`${rows.invalid} invalid rows in a successful run`);
+    if (report.issueCounts.errors > 0) out.push(`${report.issueCounts.errors} errors in a successful run`);
+    const inParts = parts.reduce((n, p) => n + p.rows, 0);
+    if (parts.length > 0 && inParts !== rows.valid) out.push(`parts hold ${inParts} rows, ${rows.valid} are valid`);
+    if (report.command === 'send' && !report.dryRun) {
+      if (rows.sent !== rows.valid) out.push(`${rows.sent} rows sent of ${rows.valid} valid`);
+      if (parts.some((p) => p.status !== 'uploaded')) out.push('a part is not uploaded');
+    }
+  }
+  const numbers = parts.map((p) => p.number);
+  if (numbers.some((n, i) => n !== i + 1)) out.push('parts are not numbered 1..n');
+  return out;
+}
+
+/** Groups retained issues by code: count (complete) and up to `examples` lines. */
+export function topIssues(report: Report, limit = 8, examples = 5): { code: IssueCode; count: number; lines: number[]; sample: Issue | undefined }[] {
+  return (Object.entries(report.issueCounts.byCode) as [IssueCode, number][])
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([code, count]) => {
+      const matching = report.issues.filter((i) => i.code === code);
+      return { code, count, lines: [...new Set(matching.map((i) => i.line))].slice(0, examples), sample: matching[0] };
+    });
+}

@@ -1,0 +1,311 @@
+/**
+ * Header analysis: turns the header record and the flow config into a plan that says,
+ * for every column, what it is and which rule its cells follow, plus the header-level
+ * issues of SPEC 2.1–2.3. The row checker then works from the plan alone.
+ */
+import { isKnownType, type FlowConfig } from '../model/flow.js';
+import { issue, type Issue } from '../model/issue.js';
+import { closest } from './suggest.js';
+
+export const TARGET_PREFIX = 'target.attributes.';
+export const VARIABLE_PREFIX = 'payload.variables.';
+export const CARD_OPTION_PREFIX = 'payload.cardOptions.';
+export const METADATA_PREFIX = 'payload.metadata.';
+export const NOTIFICATION_PREFIX = 'payload.notificationDetail.';
+export const INVOCATION_ID_COLUMN = 'flowInvocationId';
+export const RECOMMENDED_TARGET = `${TARGET_PREFIX}atomic___id`;
+/** Columns rejected.csv adds; accepted at the end of a header, never sent. */
+export const ANNOTATION_COLUMNS = ['_line', '_errors'] as const;
+
+export const CARD_OPTIONS = [
+  'priority',
+  'expires',
+  'expiresInterval',
+  'embargo',
+  'targetStreamIds',
+  'targetPlatforms',
+] as const;
+export type CardOption = (typeof CARD_OPTIONS)[number];
+
+/** How a column's cells are checked. */
+export type CellRule =
+  | 'text'
+  | 'number'
+  | 'date'
+  | 'boolean'
+  | 'priority'
+  | 'timestamp'
+  | 'duration'
+  | 'stream-ids'
+  | 'platforms';
+
+export type ColumnKind =
+  | 'target'
+  | 'variable'
+  | 'card-option'
+  | 'metadata'
+  | 'notification'
+  | 'invocation-id'
+  /** `_line` / `_errors` at the end of the header, from a rejected.csv: ignored, not sent. */
+  | 'annotation'
+  /** Unknown, duplicate or blank: not checked, and the header error blocks sending. */
+  | 'unusable';
+
+export interface ColumnSpec {
+  /** 0-based position. */
+  index: number;
+  /** The header as written. */
+  name: string;
+  kind: ColumnKind;
+  rule: CellRule;
+  /** A non-empty cell is required in every row. */
+  required: boolean;
+}
+
+export interface ColumnPlan {
+  header: string[];
+  columns: ColumnSpec[];
+  /** Positions of target.attributes.* columns. */
+  targets: number[];
+  /** Position of flowInvocationId, or -1. */
+  invocationId: number;
+  /** Positions of the expires and embargo card options, or -1. */
+  expires: number;
+  embargo: number;
+  /** Position of the first trailing annotation column; the header length when none. */
+  annotationStart: number;
+  issues: Issue[];
+}
+
+/** Where the trailing `_line` / `_errors` columns of a re-sent rejected.csv begin. */
+export function annotationStart(header: string[]): number {
+  let k = header.length;
+  while (k > 0 && (ANNOTATION_COLUMNS as readonly string[]).includes(header[k - 1] as string)) k--;
+  return k;
+}
+
+export interface ColumnPlanOptions {
+  /** Report undefined payload.variables.* columns as warnings instead of errors. */
+  allowUnknownVariables: boolean;
+  /** Physical line of the header (1 unless blank lines precede it). */
+  headerLine: number;
+}
+
+const RULE_BY_TYPE: Record<string, CellRule> = {
+  string: 'text',
+  number: 'number',
+  date: 'date',
+  boolean: 'boolean',
+};
+
+const RULE_BY_CARD_OPTION: Record<CardOption, CellRule> = {
+  priority: 'priority',
+  expires: 'timestamp',
+  embargo: 'timestamp',
+  expiresInterval: 'duration',
+  targetStreamIds: 'stream-ids',
+  targetPlatforms: 'platforms',
+};
+
+const FREE_TEXT_PREFIXES = [TARGET_PREFIX, METADATA_PREFIX, NOTIFICATION_PREFIX] as const;
+
+export function planColumns(header: string[], flow: FlowConfig, options: ColumnPlanOptions): ColumnPlan {
+  const issues: Issue[] = [];
+  const at = (index: number, name: string) => ({
+    line: options.headerLine,
+    record: 0,
+    column: name,
+    columnIndex: index + 1,
+  });
+  const plan: ColumnPlan = {
+    header,
+    columns: [],
+    targets: [],
+    invocationId: -1,
+    expires: -1,
+    embargo: -1,
+    annotationStart: annotationStart(header),
+    issues,
+  };
+  const firstIndex = new Map<string, number>();
+  const variableColumns = new Set<string>();
+
+  header.forEach((raw, index) => {
+    const name = raw.trim();
+    const spec: ColumnSpec = { index, name: raw, kind: 'unusable', rule: 'text', required: false };
+    plan.columns.push(spec);
+    if (index >= plan.annotationStart && firstIndex.get(raw) === undefined) {
+      spec.kind = 'annotation';
+      firstIndex.set(raw, index);
+      return;
+    }
+    if (name === '') {
+      issues.push(
+        issue('blank-header', at(index, raw), `Column ${index + 1} has no name.`, 'Name the column, or delete it if it holds nothing.'),
+      );
+      return;
+    }
+    if (name !== raw) {
+      issues.push(
+        issue(
+          'header-whitespace',
+          at(index, raw),
+          `Header of column ${index + 1} has spaces before or after the name.`,
+          `Rename it to "${name}".`,
+        ),
+      );
+    }
+    const earlier = firstIndex.get(name);
+    if (earlier !== undefined) {
+      issues.push(
+        issue(
+          'duplicate-header',
+          at(index, raw),
+          `Column "${name}" appears twice (columns ${earlier + 1} and ${index + 1}).`,
+          'Delete one of the two columns, or rename it.',
+        ),
+      );
+      return;
+    }
+    firstIndex.set(name, index);
+    classify(spec, name, flow, options, issues, at(index, raw), plan, variableColumns);
+  });
+
+  for (const variable of flow.variables.values()) {
+    if (variable.required && !variableColumns.has(variable.name)) {
+      issues.push(
+        issue(
+          'missing-required-variable',
+          { line: options.headerLine, record: 0, column: `${VARIABLE_PREFIX}${variable.name}` },
+          `The flow requires variable "${variable.name}" but the file has no ${VARIABLE_PREFIX}${variable.name} column.`,
+          `Add a ${VARIABLE_PREFIX}${variable.name} column with a value in every row.`,
+        ),
+      );
+    }
+  }
+  if (plan.targets.length === 0) {
+    issues.push(
+      issue(
+        'missing-target-column',
+        { line: options.headerLine, record: 0 },
+        `The file has no ${TARGET_PREFIX}<field> column, so no row says which user to send to.`,
+        `Add a ${RECOMMENDED_TARGET} column with one user id per row.`,
+      ),
+    );
+  }
+  return plan;
+}
+
+function classify(
+  spec: ColumnSpec,
+  name: string,
+  flow: FlowConfig,
+  options: ColumnPlanOptions,
+  issues: Issue[],
+  at: { line: number; record: number; column: string; columnIndex: number },
+  plan: ColumnPlan,
+  variableColumns: Set<string>,
+): void {
+  if (name === INVOCATION_ID_COLUMN) {
+    spec.kind = 'invocation-id';
+    plan.invocationId = spec.index;
+    return;
+  }
+  for (const prefix of FREE_TEXT_PREFIXES) {
+    if (name.startsWith(prefix) && name.length > prefix.length) {
+      spec.kind = prefix === TARGET_PREFIX ? 'target' : prefix === METADATA_PREFIX ? 'metadata' : 'notification';
+      if (spec.kind === 'target') plan.targets.push(spec.index);
+      return;
+    }
+  }
+  if (name.startsWith(VARIABLE_PREFIX) && name.length > VARIABLE_PREFIX.length) {
+    const variableName = name.slice(VARIABLE_PREFIX.length);
+    const variable = flow.variables.get(variableName);
+    variableColumns.add(variableName);
+    if (variable === undefined) {
+      const guess = closest(variableName, flow.variables.keys());
+      const known = [...flow.variables.keys()];
+      issues.push(
+        issue(
+          'unknown-variable',
+          at,
+          `The flow has no variable "${variableName}".`,
+          guess !== undefined
+            ? `Did you mean ${VARIABLE_PREFIX}${guess}?`
+            : known.length > 0
+              ? `The flow's variables are: ${known.join(', ')}.`
+              : 'The flow defines no variables; remove the column.',
+          options.allowUnknownVariables ? 'warning' : 'error',
+        ),
+      );
+      if (options.allowUnknownVariables) spec.kind = 'variable';
+      return;
+    }
+    spec.kind = 'variable';
+    spec.required = variable.required;
+    if (isKnownType(variable.type)) {
+      spec.rule = RULE_BY_TYPE[variable.type] as CellRule;
+    } else {
+      issues.push(
+        issue(
+          'unknown-variable-type',
+          at,
+          `Variable "${variableName}" has type "${variable.type}", which this tool does not check; its cells are accepted as text.`,
+          'Check these values by hand, or update atomic-bulk.',
+        ),
+      );
+    }
+    return;
+  }
+  if (name.startsWith(CARD_OPTION_PREFIX)) {
+    const option = name.slice(CARD_OPTION_PREFIX.length);
+    if ((CARD_OPTIONS as readonly string[]).includes(option)) {
+      spec.kind = 'card-option';
+      spec.rule = RULE_BY_CARD_OPTION[option as CardOption];
+      if (option === 'expires') plan.expires = spec.index;
+      if (option === 'embargo') plan.embargo = spec.index;
+      return;
+    }
+    const guess = closest(option, CARD_OPTIONS);
+    issues.push(
+      issue(
+        'unknown-card-option',
+        at,
+        `"${option}" is not a card option.`,
+        guess !== undefined
+          ? `Did you mean ${CARD_OPTION_PREFIX}${guess}?`
+          : `Card options are: ${CARD_OPTIONS.join(', ')}.`,
+      ),
+    );
+    return;
+  }
+  const guess = closest(name, candidateNames(name, flow));
+  issues.push(
+    issue(
+      'unknown-column',
+      at,
+      `"${name}" is not a column atomic-bulk can send.`,
+      guess !== undefined
+        ? `Did you mean ${guess}?`
+        : `Columns must be ${TARGET_PREFIX}<field>, ${VARIABLE_PREFIX}<name>, ${CARD_OPTION_PREFIX}<option>, ${METADATA_PREFIX}<name>, ${NOTIFICATION_PREFIX}<name> or ${INVOCATION_ID_COLUMN}.`,
+    ),
+  );
+}
+
+/** Plausible intended names for an unknown header: fixed names and prefix corrections. */
+function candidateNames(name: string, flow: FlowConfig): string[] {
+  const out = [INVOCATION_ID_COLUMN, RECOMMENDED_TARGET];
+  for (const option of CARD_OPTIONS) out.push(`${CARD_OPTION_PREFIX}${option}`);
+  for (const variable of flow.variables.keys()) out.push(`${VARIABLE_PREFIX}${variable}`);
+  // A mistyped prefix: keep what follows the first one or two dots and try each prefix.
+  const parts = name.split('.');
+  const suffixes = new Set([parts.slice(1).join('.'), parts.slice(2).join('.'), name]);
+  for (const suffix of suffixes) {
+    if (suffix === '') continue;
+    for (const prefix of [TARGET_PREFIX, VARIABLE_PREFIX, METADATA_PREFIX, NOTIFICATION_PREFIX]) {
+      if (prefix === VARIABLE_PREFIX && !flow.variables.has(suffix)) continue;
+      out.push(`${prefix}${suffix}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,497 @@
+/**
+ * The validation stage. It consumes record batches from the reader and yields them again
+ * with a status per record (header, blank, valid, invalid) and the data-record number,
+ * reporting every issue to the log as it goes. Checks that need the whole file
+ * (duplicate invocation ids and targets) are settled by `finish()`, which returns the
+ * final set of invalid records.
+ *
+ * With no flow config it runs the structural checks only (encoding, quoting, field
+ * count, record size, blank lines), which is what `split` needs.
+ */
+import {
+  FIELD_ESCAPED,
+  RECORD_BLANK,
+  RECORD_MALFORMED,
+  RECORD_TOO_LARGE,
+  type RecordBatch,
+  type RecordProblem,
+} from '../model/record-batch.js';
+import type { FlowConfig } from '../model/flow.js';
+import { issue, ISSUE_CODES, type IssueCode, type IssueLocation } from '../model/issue.js';
+import type { IssueLog } from '../model/issue-log.js';
+import { RecordSet } from '../model/record-set.js';
+import type { ReadBatch, ReadSummary } from '../read/record-reader.js';
+import type { EncodingProblem } from '../read/utf8.js';
+import { INVOCATION_ID_COLUMN, planColumns, type ColumnPlan } from './columns.js';
+import { DuplicateFinder } from './duplicate-finder.js';
+import { rowIssueText } from './messages.js';
+import { murmur128 } from './murmur.js';
+import { RowChecker } from './row-checker.js';
+
+export const ROW_HEADER = 1;
+export const ROW_BLANK = 2;
+export const ROW_VALID = 3;
+export const ROW_INVALID = 4;
+
+/** A batch of records with what validation concluded about each. */
+export interface CheckedBatch {
+  records: RecordBatch;
+  /** ROW_HEADER, ROW_BLANK, ROW_VALID or ROW_INVALID per record. */
+  status: Uint8Array;
+  /** Data-record number per record (1-based), 0 for the header and blank lines. */
+  recordNo: Float64Array;
+}
+
+export interface ValidatorOptions {
+  /** The flow to check against; null runs the structural checks only. */
+  flow: FlowConfig | null;
+  allowUnknownVariables: boolean;
+  /** Part budget in bytes: a record that cannot fit in a part with the header is an error. */
+  maxPartBytes: number;
+  /** The send pipeline will add a flowInvocationId where missing; count those bytes too. */
+  addsInvocationIds: boolean;
+  /** "Now" for expires-in-past, in ms since the epoch. */
+  nowMs: number;
+  /** Memory for the duplicate finder before it spills to disk; see DuplicateFinder. */
+  duplicateMemoryBytes?: number;
+  tempDir?: string;
+}
+
+export interface RowCounts {
+  /** Data records (blank lines and the header excluded); total = valid + invalid. */
+  total: number;
+  valid: number;
+  invalid: number;
+  blank: number;
+}
+
+export interface ValidationResult {
+  header: string[] | null;
+  headerLine: number;
+  plan: ColumnPlan | null;
+  rows: RowCounts;
+  /** Data-record numbers with at least one error. */
+  invalid: RecordSet;
+  /** Data-record numbers whose invocation id repeats an earlier row's. */
+  duplicateIds: RecordSet;
+  /** Errors that concern the file or header, which block sending whatever the policy. */
+  fileErrors: number;
+  /** Byte length of the header as it will be written to parts (with LF and any added column). */
+  headerBytes: number;
+}
+
+/** An invalid row read again for rejected.csv. */
+export interface RejectedRowReport {
+  line: number;
+  /** Parsed values without any trailing _line/_errors columns; null when too large to keep. */
+  fields: string[] | null;
+  /** Each error as `code (column)`. */
+  errors: string[];
+}
+
+/** Bytes added to each row by the flowInvocationId the tool assigns: "," + 36-char UUID. */
+export const ADDED_ID_BYTES = 37;
+const ADDED_HEADER_BYTES = INVOCATION_ID_COLUMN.length + 1;
+
+export class Validator {
+  private readonly options: ValidatorOptions;
+  private readonly log: IssueLog;
+  private header: string[] | null = null;
+  private headerLine = 1;
+  private headerBytes = 0;
+  private plan: ColumnPlan | null = null;
+  private checker: RowChecker | null = null;
+  private recordNo = 0;
+  private blank = 0;
+  private fileErrors = 0;
+  private readonly invalid = new RecordSet();
+  private readonly duplicateIds = new RecordSet();
+  private readonly encodingQueue: EncodingProblem[] = [];
+  private encodingHead = 0;
+  private readonly ids: DuplicateFinder;
+  private readonly targets: DuplicateFinder;
+  private readonly hash = new Uint32Array(4);
+  // Per-row state for the issue callback.
+  private rowLine = 0;
+  private rowInvalid = false;
+  /** While explaining rejected rows: the row's errors as `code (column)`; else null. */
+  private explained: string[] | null = null;
+
+  constructor(log: IssueLog, options: ValidatorOptions) {
+    this.log = log;
+    this.options = options;
+    const finder = { memoryBytes: options.duplicateMemoryBytes, tempDir: options.tempDir };
+    this.ids = new DuplicateFinder(finder);
+    this.targets = new DuplicateFinder(finder);
+  }
+
+  /** Checks each batch and yields it with per-record statuses. */
+  async *check(source: AsyncIterable<ReadBatch>): AsyncGenerator<CheckedBatch> {
+    for await (const { records, encodingProblems } of source) {
+      for (const p of encodingProblems) this.encodingQueue.push(p);
+      const checked = this.checkBatch(records);
+      if (this.encodingHead > 1024) {
+        this.encodingQueue.splice(0, this.encodingHead);
+        this.encodingHead = 0;
+      }
+      if (this.ids.shouldSpill) await this.ids.spill();
+      if (this.targets.shouldSpill) await this.targets.spill();
+      yield checked;
+    }
+  }
+
+  /** Settles the whole-file checks and returns the verdict. Call after `check` is drained. */
+  async finish(summary: ReadSummary): Promise<ValidationResult> {
+    try {
+      this.fileChecks(summary);
+      for await (const d of this.ids.duplicates()) {
+        this.duplicateIds.add(d.record);
+        this.invalid.add(d.record);
+        this.report('duplicate-invocation-id', { line: d.line, record: d.record }, this.columnOf(this.plan?.invocationId ?? -1), () => ({
+          message: `flowInvocationId repeats the value of line ${d.firstLine}; each row needs its own id.`,
+          hint: `Give one of lines ${d.firstLine} and ${d.line} another id, or leave the cell empty to have one assigned.`,
+        }));
+      }
+      for await (const d of this.targets.duplicates()) {
+        this.report('duplicate-target', { line: d.line, record: d.record }, null, () => ({
+          message: `The target columns have the same values as line ${d.firstLine}; the user will get the flow twice.`,
+          hint: 'Remove one of the rows if that is not intended.',
+        }));
+      }
+    } finally {
+      await this.ids.close();
+      await this.targets.close();
+    }
+    const total = this.recordNo;
+    return {
+      header: this.header,
+      headerLine: this.headerLine,
+      plan: this.plan,
+      rows: { total, valid: total - this.invalid.size, invalid: this.invalid.size, blank: this.blank },
+      invalid: this.invalid,
+      duplicateIds: this.duplicateIds,
+      fileErrors: this.fileErrors,
+      headerBytes: this.headerBytes,
+    };
+  }
+
+  /**
+   * Reads the input again and yields each row in `invalid` with its errors, for
+   * rejected.csv. The checks are pure functions of the row, so they are re-run here
+   * rather than remembered for every invalid row during the first pass.
+   */
+  async *explain(source: AsyncIterable<ReadBatch>, result: ValidationResult): AsyncGenerator<RejectedRowReport> {
+    const header = result.header;
+    if (header === null || header.length === 0) return;
+    const keep = this.plan?.annotationStart ?? header.length;
+    let record = 0;
+    let headerSeen = false;
+    this.encodingQueue.length = 0;
+    this.encodingHead = 0;
+    for await (const { records: b, encodingProblems } of source) {
+      for (const p of encodingProblems) this.encodingQueue.push(p);
+      for (let i = 0; i < b.count; i++) {
+        if (((b.flags[i] as number) & RECORD_BLANK) !== 0) continue;
+        if (!headerSeen) {
+          headerSeen = true;
+          this.consumeEncoding(b, i, 0, true);
+          continue;
+        }
+        record++;
+        if (!result.invalid.has(record)) {
+          this.consumeEncoding(b, i, record, true);
+          continue;
+        }
+        this.recordNo = record;
+        this.explained = [];
+        this.checkRow(b, i, record);
+        if (result.duplicateIds.has(record)) this.explained.push(`duplicate-invocation-id (${INVOCATION_ID_COLUMN})`);
+        const tooLarge = ((b.flags[i] as number) & RECORD_TOO_LARGE) !== 0;
+        const fields = tooLarge ? null : b.fields(i);
+        yield {
+          line: b.line[i] as number,
+          fields: fields === null || fields.length <= keep ? fields : fields.slice(0, Math.max(keep, fields.length - (header.length - keep))),
+          errors: this.explained,
+        };
+        this.explained = null;
+      }
+      if (this.encodingHead > 1024) {
+        this.encodingQueue.splice(0, this.encodingHead);
+        this.encodingHead = 0;
+      }
+    }
+  }
+
+  /** Releases temporary files when the run stops early. */
+  async abort(): Promise<void> {
+    await this.ids.close();
+    await this.targets.close();
+  }
+
+  private fileChecks(summary: ReadSummary): void {
+    const file = { line: 1, record: 0 };
+    if (summary.bom) {
+      this.report('bom-stripped', file, null, () => ({
+        message: 'The file starts with a UTF-8 byte-order mark; it was removed and parts are written without it.',
+        hint: 'Nothing to do. Some editors add it when saving as "CSV UTF-8".',
+      }));
+    }
+    if (summary.foreignEncoding !== null) {
+      const enc = summary.foreignEncoding;
+      this.report('encoding-error', file, null, () => ({
+        message: `The file is encoded as ${enc}; atomic-bulk reads UTF-8 only.`,
+        hint: 'Save it again as "CSV UTF-8" (Excel) or convert it with: iconv -f UTF-16 -t UTF-8.',
+      }));
+      return;
+    }
+    if (this.header === null) {
+      this.report('empty-file', file, null, () => ({
+        message: summary.bytes === 0 ? 'The file is empty.' : 'The file holds only blank lines.',
+        hint: 'Export the campaign again: a header row and one row per user.',
+      }));
+    } else if (this.recordNo === 0) {
+      this.report('empty-file', { line: this.headerLine, record: 0 }, null, () => ({
+        message: 'The file has a header but no data rows.',
+        hint: 'Add one row per user below the header.',
+      }));
+    }
+  }
+
+  private checkBatch(b: RecordBatch): CheckedBatch {
+    const status = new Uint8Array(b.count);
+    const recordNo = new Float64Array(b.count);
+    for (let i = 0; i < b.count; i++) {
+      const flags = b.flags[i] as number;
+      if ((flags & RECORD_BLANK) !== 0) {
+        this.blank++;
+        status[i] = ROW_BLANK;
+        const line = b.line[i] as number;
+        this.report('blank-row', { line, record: 0 }, null, () => ({
+          message: 'Blank line skipped.',
+          hint: 'Nothing to do, unless a row is missing here.',
+        }));
+        continue;
+      }
+      if (this.header === null) {
+        status[i] = ROW_HEADER;
+        this.takeHeader(b, i);
+        continue;
+      }
+      const record = ++this.recordNo;
+      recordNo[i] = record;
+      this.checkRow(b, i, record);
+      status[i] = this.rowInvalid ? ROW_INVALID : ROW_VALID;
+    }
+    return { records: b, status, recordNo };
+  }
+
+  private takeHeader(b: RecordBatch, i: number): void {
+    const line = b.line[i] as number;
+    this.headerLine = line;
+    const at = { line, record: 0 };
+    this.rowLine = line;
+    const flags = b.flags[i] as number;
+    if ((flags & RECORD_TOO_LARGE) !== 0) {
+      this.header = [];
+      const max = this.options.maxPartBytes;
+      this.report('record-too-large', at, null, () => ({
+        message: `The header is ${b.byteLength(i)} bytes, more than the part budget of ${max} bytes.`,
+        hint: 'Check that the first line really is a header; a missing line break can merge it with the data.',
+      }));
+      this.consumeEncoding(b, i, 0, true);
+      return;
+    }
+    this.header = b.fields(i);
+    const adds = this.options.addsInvocationIds && !this.header.includes(INVOCATION_ID_COLUMN);
+    this.headerBytes = b.byteLength(i) + 1 + (adds ? ADDED_HEADER_BYTES : 0);
+    if ((flags & RECORD_MALFORMED) !== 0) this.reportQuoting(b.problems.get(i), at);
+    this.consumeEncoding(b, i, 0, false);
+    if (this.options.flow === null) return;
+    this.plan = planColumns(this.header, this.options.flow, {
+      allowUnknownVariables: this.options.allowUnknownVariables,
+      headerLine: line,
+    });
+    for (const item of this.plan.issues) {
+      if (item.severity === 'error') this.fileErrors++;
+      this.log.add(item);
+    }
+    this.checker = new RowChecker(this.plan, this.options.nowMs);
+  }
+
+  private checkRow(b: RecordBatch, i: number, record: number): void {
+    const line = b.line[i] as number;
+    const at = { line, record };
+    this.rowLine = line;
+    this.rowInvalid = false;
+    const flags = b.flags[i] as number;
+    const width = (this.header as string[]).length;
+    if ((flags & RECORD_TOO_LARGE) !== 0) {
+      this.consumeEncoding(b, i, record, true);
+      this.reportTooLarge(b.byteLength(i), at);
+      return;
+    }
+    this.consumeEncoding(b, i, record, false);
+    const fields = b.fieldCount[i] as number;
+    if ((flags & RECORD_MALFORMED) !== 0) this.reportQuoting(b.problems.get(i), at);
+    if (fields !== width) {
+      this.report('field-count', at, null, () => ({
+        message: `The row has ${fields} fields; the header has ${width}.`,
+        hint:
+          fields > width
+            ? 'A value probably contains a comma without being quoted; put it in double quotes.'
+            : 'A field is missing, or a quoted value contains a line break that ends the row early.',
+      }));
+    }
+    if (this.rowInvalid && (fields !== width || (flags & RECORD_MALFORMED) !== 0)) {
+      this.invalid.add(record);
+      return;
+    }
+    const plan = this.plan;
+    let extra = 0;
+    if (this.options.addsInvocationIds) {
+      extra = plan === null || plan.invocationId < 0 ? ADDED_ID_BYTES : b.isEmpty(i, plan.invocationId) ? ADDED_ID_BYTES - 1 : 0;
+    }
+    if (this.headerBytes + b.byteLength(i) + 1 + extra > this.options.maxPartBytes) {
+      this.reportTooLarge(b.byteLength(i), at);
+    }
+    if (this.checker !== null && plan !== null) {
+      this.checker.check(b, i, this.onRowIssue);
+      if (this.explained === null) this.addKeys(b, i, plan, line, record);
+    }
+    if (this.rowInvalid) this.invalid.add(record);
+  }
+
+  private readonly onRowIssue = (code: IssueCode, column: number, reason: string | null): void => {
+    const at = { line: this.rowLine, record: this.recordNo };
+    this.report(code, at, this.columnOf(column), () =>
+      rowIssueText(code, column >= 0 ? (this.header?.[column] ?? '') : '', reason),
+    );
+  };
+
+  private addKeys(b: RecordBatch, i: number, plan: ColumnPlan, line: number, record: number): void {
+    const id = plan.invocationId;
+    if (id >= 0 && !b.isEmpty(i, id)) {
+      this.hashField(b, i, id);
+      this.ids.add(this.hash, line, record);
+    }
+    const targets = plan.targets;
+    if (targets.length === 0 || targets.every((t) => b.isEmpty(i, t))) return;
+    if (targets.length === 1) {
+      this.hashField(b, i, targets[0] as number);
+    } else {
+      // Length-prefix each value so ("ab","c") and ("a","bc") differ.
+      const parts: Buffer[] = [];
+      for (const t of targets) {
+        const value = b.fieldBytes(i, t);
+        const len = Buffer.allocUnsafe(4);
+        len.writeUInt32LE(value.length);
+        parts.push(len, value);
+      }
+      const joined = Buffer.concat(parts);
+      murmur128(joined, 0, joined.length, this.hash);
+    }
+    this.targets.add(this.hash, line, record);
+  }
+
+  /** Hashes the value of field f of record i, without copying unless it has `""` escapes. */
+  private hashField(b: RecordBatch, i: number, f: number): void {
+    const k = (b.fieldFirst[i] as number) + f;
+    if (((b.fFlags[k] as number) & FIELD_ESCAPED) === 0) {
+      murmur128(b.buf, b.fStart[k] as number, b.fEnd[k] as number, this.hash);
+    } else {
+      const value = b.fieldBytes(i, f);
+      murmur128(value, 0, value.length, this.hash);
+    }
+  }
+
+  /** Reports the encoding faults inside record i (one per column), and drops them from the queue. */
+  private consumeEncoding(b: RecordBatch, i: number, record: number, tooLarge: boolean): void {
+    const q = this.encodingQueue;
+    const end = b.absEnd[i] as number;
+    if (this.encodingHead >= q.length || (q[this.encodingHead] as EncodingProblem).offset >= end) return;
+    const seen = new Set<number>();
+    while (this.encodingHead < q.length && (q[this.encodingHead] as EncodingProblem).offset < end) {
+      const problem = q[this.encodingHead++] as EncodingProblem;
+      if (tooLarge) continue;
+      const column = this.fieldAt(b, i, problem.offset);
+      if (seen.has(column)) continue;
+      seen.add(column);
+      const nul = problem.kind === 'nul-byte';
+      this.report('encoding-error', { line: b.line[i] as number, record }, this.columnOf(column), () => ({
+        message: nul
+          ? 'The cell contains a NUL byte, which does not belong in a text file.'
+          : 'The cell contains bytes that are not valid UTF-8.',
+        hint: nul
+          ? 'The file may be binary, or UTF-16 without a byte-order mark; export it again as CSV UTF-8.'
+          : 'The file was probably saved in another encoding (Windows-1252, Latin-1); export it again as CSV UTF-8.',
+      }));
+    }
+  }
+
+  /** 0-based field of record i that contains absolute offset `offset`. */
+  private fieldAt(b: RecordBatch, i: number, offset: number): number {
+    const rel = offset - (b.absStart[i] as number) + (b.start[i] as number);
+    const first = b.fieldFirst[i] as number;
+    const n = b.fieldCount[i] as number;
+    for (let f = 0; f < n - 1; f++) {
+      if (rel < (b.fStart[first + f + 1] as number) - 1) return f;
+    }
+    return Math.max(0, n - 1);
+  }
+
+  private reportQuoting(problem: RecordProblem | undefined, at: IssueLocation): void {
+    if (problem === undefined) return;
+    const texts = {
+      'unclosed-quote': {
+        message: `A quoted field opened on line ${problem.line} is never closed; the rest of the file was read as part of it.`,
+        hint: 'Close the quote, or double it ("") if it is part of the value.',
+      },
+      'stray-quote': {
+        message: `A double quote appears inside an unquoted field on line ${problem.line}.`,
+        hint: 'Put the whole value in double quotes and double the quote inside it: "say ""hi""".',
+      },
+      'text-after-quote': {
+        message: `Text follows the closing quote of a field on line ${problem.line}.`,
+        hint: 'Quote the whole value, and double any quote inside it.',
+      },
+    }[problem.kind];
+    this.report('malformed-csv', at, this.columnOf(problem.field), () => texts);
+  }
+
+  private reportTooLarge(bytes: number, at: IssueLocation): void {
+    const max = this.options.maxPartBytes;
+    this.report('record-too-large', at, null, () => ({
+      message: `The row is ${bytes} bytes; with the header it cannot fit in a part of ${max} bytes.`,
+      hint: 'Shorten the row. An unclosed quote earlier in the row can also make it swallow following lines.',
+    }));
+  }
+
+  private columnOf(index: number): { column: string | null; columnIndex: number | null } | null {
+    if (index < 0 || this.header === null) return null;
+    return { column: this.header[index] ?? null, columnIndex: index + 1 };
+  }
+
+  /** Counts the issue; builds its text only when the log will keep it. */
+  private report(
+    code: IssueCode,
+    at: IssueLocation,
+    column: { column: string | null; columnIndex: number | null } | null,
+    text: () => { message: string; hint: string },
+  ): void {
+    const severity = ISSUE_CODES[code] as string;
+    if (this.explained !== null) {
+      if (severity === 'error') this.explained.push(column?.column != null ? `${code} (${column.column})` : code);
+      return;
+    }
+    if (severity === 'error') {
+      if (at.record === 0) this.fileErrors++;
+      else this.rowInvalid = true;
+    }
+    if (!this.log.wouldRetain(at.line)) {
+      this.log.count(code);
+      return;
+    }
+    const { message, hint } = text();
+    this.log.add(issue(code, { ...at, ...(column ?? {}) }, message, hint));
+  }
+}
