@@ -2,15 +2,21 @@
 import { RecordReader, type ReadBatch, type ReadSummary } from '../src/read/record-reader.js';
 import { RECORD_BLANK, RECORD_MALFORMED, RECORD_TOO_LARGE } from '../src/model/record-batch.js';
 
-/** Yields `bytes` cut at the given offsets, as a file stream would. */
+/**
+ * Yields `bytes` cut at the given offsets, each chunk copied into one reused buffer that
+ * is overwritten by the next chunk, the way the file reader works.
+ */
 export function* chunked(bytes: Buffer, cuts: number[] = []): Generator<Buffer> {
+  const scratch = Buffer.alloc(bytes.length);
   let from = 0;
-  for (const cut of [...cuts].sort((a, b) => a - b)) {
-    if (cut <= from || cut >= bytes.length) continue;
-    yield bytes.subarray(from, cut);
-    from = cut;
+  const ends = [...cuts.filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b), bytes.length];
+  for (const end of ends) {
+    if (end <= from) continue;
+    const n = bytes.copy(scratch, 0, from, end);
+    yield scratch.subarray(0, n);
+    scratch.fill(0x3f, 0, n);
+    from = end;
   }
-  if (from < bytes.length) yield bytes.subarray(from);
 }
 
 export interface PlainRecord {

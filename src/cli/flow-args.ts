@@ -2,7 +2,6 @@
 import { AtomicBulkError } from '../model/errors.js';
 import type { LoadedFlow } from '../pipeline/flow-source.js';
 import { loadFlowFile } from '../pipeline/load-flow.js';
-import type { CliContext } from './main.js';
 import { stringArg, type Args } from './options.js';
 
 export interface FlowHandle {
@@ -10,9 +9,7 @@ export interface FlowHandle {
   use<T>(fn: (flow: LoadedFlow) => Promise<T>): Promise<T>;
 }
 
-export async function resolveFlow(args: Args, context: CliContext, options: { needsFlowId: boolean }): Promise<FlowHandle> {
-  void context;
-  void options;
+export async function resolveFlow(args: Args): Promise<FlowHandle> {
   const file = stringArg(args, 'flow-config');
   const id = stringArg(args, 'flow');
   if (file !== undefined) {

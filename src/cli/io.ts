@@ -9,3 +9,9 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
 }
+
+/**
+ * yargs drops a lone `-` positional (yargs/yargs#1312), the usual name for standard
+ * input; main passes it through as this placeholder and `inputArg` maps it back.
+ */
+export const STDIN_PLACEHOLDER = '\u0000stdin';

@@ -8,7 +8,7 @@ import { AtomicBulkError, isAtomicBulkError } from '../model/errors.js';
 import { EXIT, EXIT_BY_ERROR } from '../model/outcome.js';
 import { TOOL_VERSION } from '../version.js';
 import { COMMANDS } from './commands/index.js';
-import type { CliIo } from './io.js';
+import { STDIN_PLACEHOLDER, type CliIo } from './io.js';
 import { redact } from '../model/redact.js';
 
 /** An error in how the tool was called, found by the argument parser. */
@@ -29,7 +29,7 @@ export interface CliContext {
 export async function main(argv: string[], context: CliContext): Promise<number> {
   const { io } = context;
   let exitCode: number = EXIT.success;
-  const parser: Argv = yargs(argv)
+  const parser: Argv = yargs(argv.map((a) => (a === '-' ? STDIN_PLACEHOLDER : a)))
     .scriptName('atomic-bulk')
     .usage('$0 <command> [options]\n\nValidate, split and send CSV campaigns to Atomic Action Flows.')
     .strict()
@@ -102,14 +102,22 @@ export async function runCli(): Promise<never> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const io: CliIo = {
-    out: (text) => process.stdout.write(`${text}\n`),
-    err: (text) => process.stderr.write(`${text}\n`),
+    out: (text) => {
+      process.stdout.write(`${text}\n`);
+    },
+    err: (text) => {
+      process.stderr.write(`${text}\n`);
+    },
     errIsTTY: process.stderr.isTTY,
     env: process.env,
     cwd: process.cwd(),
   };
   const code = await main(process.argv.slice(2), { io, signal: controller.signal, stderr: process.stderr });
   // Let stdout drain (a large --json report through a pipe) before exiting.
-  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  await new Promise<void>((resolve) => {
+    process.stdout.write('', () => {
+      resolve();
+    });
+  });
   process.exit(code);
 }

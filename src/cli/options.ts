@@ -6,7 +6,7 @@ import type { Argv } from 'yargs';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Report } from '../model/report.js';
 import { summaryLine } from '../report/report-md.js';
-import type { CliIo } from './io.js';
+import { STDIN_PLACEHOLDER, type CliIo } from './io.js';
 import { createProgress, type ProgressMode, type ProgressRenderer } from './progress.js';
 
 export type Args = Record<string, unknown>;
@@ -121,8 +121,18 @@ export function stringArg(args: Args, name: string): string | undefined {
   return value;
 }
 
+/** The <input> positional: a path, s3:// URI, or `-` for standard input. */
+export function inputArg(args: Args): string {
+  const value = args.input;
+  if (value === STDIN_PLACEHOLDER || value === '-') return '-';
+  if (typeof value !== 'string' || value === '') throw new AtomicBulkError('USAGE', 'Name the input: a CSV file, - for standard input, or s3://bucket/key.');
+  return value;
+}
+
 export function progressFor(args: Args, stderr: NodeJS.WriteStream, io: CliIo): ProgressRenderer {
-  return createProgress(args.progress as ProgressMode, stderr, io.err);
+  return createProgress(args.progress as ProgressMode, stderr, (line) => {
+    io.err(line);
+  });
 }
 
 /** Prints the result of validate/split/send: the report JSON with --json, else a summary. */

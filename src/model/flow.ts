@@ -91,7 +91,7 @@ function parseVariables(raw: unknown, fail: (what: string) => never): Map<string
     }
     out.set(name, {
       name,
-      type: spec.type as string,
+      type: spec.type,
       required: spec.required === true,
       ...(spec.default !== undefined ? { defaultValue: spec.default } : {}),
     });

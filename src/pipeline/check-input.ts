@@ -28,10 +28,8 @@ export async function checkInput(
   const validator = new Validator(log, options);
   const reader = new RecordReader({ maxRecordBytes: options.maxPartBytes, onBytes: reading('validate', input, progress) });
   try {
-    for await (const checked of validator.check(reader.batches(input.read()))) {
-      void checked;
-      signal?.throwIfAborted();
-    }
+    const batches = validator.check(reader.batches(input.read()));
+    while (!(await batches.next()).done) signal?.throwIfAborted();
     const summary = reader.summary();
     const result = await validator.finish(summary);
     return { result, summary, validator };

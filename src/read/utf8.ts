@@ -23,7 +23,8 @@ export class Utf8Checker {
     const data = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
     const dataOffset = this.carry.length === 0 ? offset : this.carryOffset;
     const cut = completeLength(data);
-    this.carry = data.subarray(cut);
+    // Copy: the caller may reuse the chunk's memory for the next read.
+    this.carry = Buffer.from(data.subarray(cut));
     this.carryOffset = dataOffset + cut;
     return check(data.subarray(0, cut), dataOffset);
   }
@@ -39,7 +40,7 @@ export class Utf8Checker {
 /** Length of the prefix of `data` that does not end inside a multi-byte character. */
 function completeLength(data: Buffer): number {
   const n = data.length;
-  for (let back = 1; back <= 3 && back <= n; back++) {
+  for (let back = 1; back <= 4 && back <= n; back++) {
     const b = data[n - back] as number;
     if ((b & 0xc0) === 0x80) continue;
     const need = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 1;

@@ -47,7 +47,10 @@ export class RejectedCsvWriter {
 
   async close(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      this.out.end((error?: Error | null) => (error ? reject(error) : resolve()));
+      this.out.end((error?: Error | null) => {
+        if (error) reject(error);
+        else resolve();
+      });
     });
   }
 }

@@ -46,6 +46,15 @@ export function renderMarkdown(report: Report): string {
   const r = report.rows;
   out.push('## Rows', '', '| total | valid | invalid | blank lines | sent |', '|---:|---:|---:|---:|---:|');
   out.push(`| ${r.total} | ${r.valid} | ${r.invalid} | ${r.blank} | ${r.sent} |`, '');
+  const fileIssues = report.issues.filter((i) => i.record === 0 && i.severity === 'error');
+  if (fileIssues.length > 0) {
+    out.push('## Header and file problems', '', 'These stop the file from being sent at all.', '');
+    out.push('| line | column | problem | what to do |', '|---:|---|---|---|');
+    for (const i of fileIssues.slice(0, 20)) {
+      out.push(`| ${i.line} | ${cell(i.column ?? '–')} | ${cell(i.message)} | ${cell(i.hint)} |`);
+    }
+    out.push('');
+  }
   const top = topIssues(report);
   if (top.length > 0) {
     out.push(`## Issues (${report.issueCounts.errors} errors, ${report.issueCounts.warnings} warnings)`, '');

@@ -2,7 +2,7 @@
  * Assembles the report from what the stages measured, and refuses to call a run a
  * success when its counts do not add up (SPEC 3.2).
  */
-import type { Issue, IssueCode } from '../model/issue.js';
+import { ISSUE_CODES, type Issue, type IssueCode } from '../model/issue.js';
 import type { IssueLog } from '../model/issue-log.js';
 import { EXIT_BY_OUTCOME } from '../model/outcome.js';
 import {
@@ -98,9 +98,10 @@ export function reconcile(report: Report): string[] {
 }
 
 /** Groups retained issues by code: count (complete) and up to `examples` lines. */
-export function topIssues(report: Report, limit = 8, examples = 5): { code: IssueCode; count: number; lines: number[]; sample: Issue | undefined }[] {
+export function topIssues(report: Report, limit = 12, examples = 5): { code: IssueCode; count: number; lines: number[]; sample: Issue | undefined }[] {
+  // Errors before warnings, then the most frequent first.
   return (Object.entries(report.issueCounts.byCode) as [IssueCode, number][])
-    .sort((a, b) => b[1] - a[1])
+    .sort((a, b) => Number(ISSUE_CODES[a[0]] === 'warning') - Number(ISSUE_CODES[b[0]] === 'warning') || b[1] - a[1])
     .slice(0, limit)
     .map(([code, count]) => {
       const matching = report.issues.filter((i) => i.code === code);

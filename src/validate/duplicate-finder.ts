@@ -64,7 +64,8 @@ export class DuplicateFinder {
     let bucket = this.buckets[p] as Uint32Array;
     const at = this.fill[p] as number;
     if (at + WORDS > bucket.length) {
-      const grown = new Uint32Array(bucket.length * 2);
+      // Double, but not far past the bucket's share: a spill follows soon after.
+      const grown = new Uint32Array(Math.max(at + WORDS, Math.min(bucket.length * 2, this.bucketWords + 64 * WORDS)));
       grown.set(bucket);
       this.buckets[p] = bucket = grown;
     }

@@ -280,7 +280,7 @@ export class Validator {
       const record = ++this.recordNo;
       recordNo[i] = record;
       this.checkRow(b, i, record);
-      status[i] = this.rowInvalid ? ROW_INVALID : ROW_VALID;
+      status[i] = this.isRowInvalid() ? ROW_INVALID : ROW_VALID;
     }
     return { records: b, status, recordNo };
   }
@@ -328,6 +328,7 @@ export class Validator {
     if ((flags & RECORD_TOO_LARGE) !== 0) {
       this.consumeEncoding(b, i, record, true);
       this.reportTooLarge(b.byteLength(i), at);
+      this.invalid.add(record);
       return;
     }
     this.consumeEncoding(b, i, record, false);
@@ -342,7 +343,7 @@ export class Validator {
             : 'A field is missing, or a quoted value contains a line break that ends the row early.',
       }));
     }
-    if (this.rowInvalid && (fields !== width || (flags & RECORD_MALFORMED) !== 0)) {
+    if (this.isRowInvalid() && (fields !== width || (flags & RECORD_MALFORMED) !== 0)) {
       this.invalid.add(record);
       return;
     }
@@ -358,7 +359,12 @@ export class Validator {
       this.checker.check(b, i, this.onRowIssue);
       if (this.explained === null) this.addKeys(b, i, plan, line, record);
     }
-    if (this.rowInvalid) this.invalid.add(record);
+    if (this.isRowInvalid()) this.invalid.add(record);
+  }
+
+  /** Read through a method: the issue callbacks set it while checkRow runs. */
+  private isRowInvalid(): boolean {
+    return this.rowInvalid;
   }
 
   private readonly onRowIssue = (code: IssueCode, column: number, reason: string | null): void => {

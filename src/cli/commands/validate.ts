@@ -1,7 +1,7 @@
 /** `atomic-bulk validate <input>`: check only; never calls csv-task. */
 import { validate } from '../../pipeline/validate.js';
 import type { Command } from './command.js';
-import { GROUPS, connectionOptions, flowOptions, intArg, outputOptions, partBytesOption, printReport, progressFor, stringArg } from '../options.js';
+import { GROUPS, inputArg, connectionOptions, flowOptions, intArg, outputOptions, partBytesOption, printReport, progressFor, stringArg } from '../options.js';
 import { resolveFlow } from '../flow-args.js';
 
 export const validateCommand: Command = {
@@ -28,10 +28,10 @@ export const validateCommand: Command = {
   async run(args, context) {
     const progress = progressFor(args, context.stderr, context.io);
     try {
-      const flow = await resolveFlow(args, context, { needsFlowId: false });
+      const flow = await resolveFlow(args);
       const result = await flow.use((loaded) =>
         validate({
-          input: stringArg(args, 'input') ?? '-',
+          input: inputArg(args),
           flow: loaded,
           reportDir: stringArg(args, 'report-dir'),
           maxIssues: intArg(args, 'max-issues', 0),
