@@ -99,8 +99,9 @@ async function main(): Promise<void> {
     }
     console.log('');
     for (const line of targets(results)) console.log(line);
-    if (options.flatMb.length > 0 && (options.only === null || options.only.has('validate'))) {
-      await flatness(ctx, options.flatMb);
+    if (options.flatMb.length > 0) {
+      const keys = ['validate', 'split', 'send'].filter((k) => options.only === null || options.only.has(k));
+      await flatness(ctx, options.flatMb, keys);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -131,23 +132,30 @@ function targets(results: Map<string, StepResult>): string[] {
   return out;
 }
 
-async function flatness(ctx: BenchContext, sizes: number[]): Promise<void> {
-  const step = BENCH_STEPS.find((s) => s.key === 'validate');
-  if (step === undefined) return;
+async function flatness(ctx: BenchContext, sizes: number[], keys: string[]): Promise<void> {
+  const steps = BENCH_STEPS.filter((s) => keys.includes(s.key));
+  if (steps.length === 0) return;
   console.log('');
-  console.log('memory flatness (validate peak RSS by input size):');
-  const seen: number[] = [];
+  console.log(`memory flatness (peak RSS by input size): ${steps.map((s) => s.key).join(', ')}`);
+  const seen = new Map<string, number[]>();
   for (const mb of sizes) {
     const file = join(ctx.dir, `flat-${mb}mb.csv`);
     process.stderr.write(`generating ${mb} MB campaign file…\n`);
     const rows = await generateCampaign(file, mb * 1_000_000);
-    const r = await step.run({ ...ctx, file, rows });
-    seen.push(r.maxRssMiB);
-    console.log(`  ${String(mb).padStart(6)} MB  ${rows.toLocaleString('en-US').padStart(12)} rows  ${fmt(r.seconds)} s  peak RSS ${fmt(r.maxRssMiB, 0)} MiB`);
+    const cells: string[] = [];
+    for (const step of steps) {
+      const r = await step.run({ ...ctx, file, rows });
+      seen.set(step.key, [...(seen.get(step.key) ?? []), r.maxRssMiB]);
+      cells.push(`${step.key} ${fmt(r.seconds)} s, ${fmt(r.maxRssMiB, 0)} MiB`);
+    }
+    console.log(`  ${String(mb).padStart(6)} MB  ${rows.toLocaleString('en-US').padStart(12)} rows   ${cells.join('   ')}`);
     await rm(file, { force: true });
   }
-  const spread = Math.max(...seen) - Math.min(...seen);
-  console.log(`${spread <= 20 && Math.max(...seen) < 150 ? 'PASS' : 'MISS'}  peak RSS flat across sizes (spread ${fmt(spread, 0)} MiB, max ${fmt(Math.max(...seen), 0)} MiB)`);
+  for (const [key, values] of seen) {
+    const spread = Math.max(...values) - Math.min(...values);
+    const max = Math.max(...values);
+    console.log(`${spread <= 25 && max < 150 ? 'PASS' : 'MISS'}  ${key} peak RSS flat across sizes (spread ${fmt(spread, 0)} MiB, max ${fmt(max, 0)} MiB)`);
+  }
 }
 
 await main();

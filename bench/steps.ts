@@ -31,6 +31,8 @@ async function checked(ctx: BenchContext, args: string[], expectCode = 0): Promi
   return r;
 }
 
+let outDirs = 0;
+
 export const BENCH_STEPS: BenchStep[] = [
   {
     key: 'baseline',
@@ -52,5 +54,21 @@ export const BENCH_STEPS: BenchStep[] = [
         '--progress',
         'none',
       ]),
+  },
+  {
+    key: 'split',
+    label: 'atomic-bulk split (parts written to disk)',
+    run: async (ctx) => {
+      const out = join(ctx.dir, `parts-${++outDirs}`);
+      const r = await checked(ctx, [cli(ctx), 'split', ctx.file, '--out-dir', out, '--report-dir', join(ctx.dir, `report-split-${outDirs}`), '--progress', 'none']);
+      const { rm } = await import('node:fs/promises');
+      await rm(out, { recursive: true, force: true });
+      return r;
+    },
+  },
+  {
+    key: 'roundtrip',
+    label: 'naive csv-parse → csv-stringify round trip',
+    run: (ctx) => checked(ctx, [join(ctx.root, 'bench/dist/bench/baseline-csv-parse.js'), ctx.file, 'roundtrip']),
   },
 ];

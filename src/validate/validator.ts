@@ -16,6 +16,7 @@ import {
   type RecordBatch,
   type RecordProblem,
 } from '../model/record-batch.js';
+import { ROW_BLANK, ROW_HEADER, ROW_INVALID, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
 import type { FlowConfig } from '../model/flow.js';
 import { issue, ISSUE_CODES, type IssueCode, type IssueLocation } from '../model/issue.js';
 import type { IssueLog } from '../model/issue-log.js';
@@ -28,19 +29,6 @@ import { rowIssueText } from './messages.js';
 import { murmur128 } from './murmur.js';
 import { RowChecker } from './row-checker.js';
 
-export const ROW_HEADER = 1;
-export const ROW_BLANK = 2;
-export const ROW_VALID = 3;
-export const ROW_INVALID = 4;
-
-/** A batch of records with what validation concluded about each. */
-export interface CheckedBatch {
-  records: RecordBatch;
-  /** ROW_HEADER, ROW_BLANK, ROW_VALID or ROW_INVALID per record. */
-  status: Uint8Array;
-  /** Data-record number per record (1-based), 0 for the header and blank lines. */
-  recordNo: Float64Array;
-}
 
 export interface ValidatorOptions {
   /** The flow to check against; null runs the structural checks only. */

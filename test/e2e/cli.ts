@@ -1,12 +1,12 @@
 /** Runs the built CLI as a user would, and reads what it wrote. */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { expect } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import type { Report } from '../../src/model/report.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -50,8 +50,11 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
   });
 }
 
+/** A temporary directory, removed when the current test finishes. */
 export async function tempDir(prefix = 'atomic-bulk-e2e-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });

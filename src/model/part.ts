@@ -1,0 +1,21 @@
+/** A part: one uploadable CSV file cut from the input, under the byte budget. */
+export interface Part {
+  /** 1-based, without gaps. */
+  number: number;
+  /** Where the part's bytes are on disk. */
+  path: string;
+  /** Exact size in bytes, header and line endings included. */
+  bytes: number;
+  /** Data rows (the header is not counted). */
+  rows: number;
+  /** SHA-256 of the part's bytes, hex. */
+  sha256: string;
+  /** Physical input line where the first row starts, and where the last row ends. */
+  firstLine: number;
+  lastLine: number;
+  /** Data-record numbers of the first and last row. */
+  firstRecord: number;
+  lastRecord: number;
+  /** Where `line,flowInvocationId` pairs of the part's rows were written, if ids were assigned. */
+  idsPath: string | null;
+}

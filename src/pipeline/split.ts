@@ -1,0 +1,199 @@
+/**
+ * `split`: a structural split of any RFC 4180 CSV into parts under the byte budget, with
+ * no flow needed. One pass: read → structural checks → split → part files, written as
+ * they are produced. With --on-invalid abort (the default) any structural error means no
+ * parts are kept; with skip, broken records are left out and listed in rejected.csv.
+ */
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { ROW_VALID } from '../model/checked-batch.js';
+import { AtomicBulkError } from '../model/errors.js';
+import { IssueLog } from '../model/issue-log.js';
+import type { Part } from '../model/part.js';
+import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
+import type { PartReport } from '../model/report.js';
+import { openInput } from '../read/input.js';
+import { RecordReader } from '../read/record-reader.js';
+import { buildReport, lineEndingStyle } from '../report/report.js';
+import { ReportDir } from '../report/report-dir.js';
+import { writeReport } from '../report/write-report.js';
+import { PartFiles } from '../split/part-files.js';
+import { COPY_LAYOUT, Splitter } from '../split/splitter.js';
+import { Validator } from '../validate/validator.js';
+import { reading, writeRejected } from './check-input.js';
+import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, type RunResult } from './validate.js';
+
+export type InvalidPolicy = 'abort' | 'skip';
+
+export interface SplitOptions {
+  input: string;
+  /** Directory for part-0001.csv… and parts.json; created if missing, must hold no parts. */
+  outDir: string;
+  /** Largest part in bytes, header and line endings included. Default 32,000,000. */
+  maxPartBytes?: number;
+  /** abort: any structural error → no parts (exit 1); skip: leave broken records out (exit 4). */
+  onInvalid?: InvalidPolicy;
+  reportDir?: string;
+  maxIssues?: number;
+  s3Endpoint?: string;
+  tempDir?: string;
+  now?: () => Date;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+export interface SplitResult extends RunResult {
+  parts: Part[];
+}
+
+export async function split(options: SplitOptions): Promise<SplitResult> {
+  const now = options.now ?? (() => new Date());
+  const progress = options.progress ?? NO_PROGRESS;
+  const started = now();
+  const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
+  const policy = options.onInvalid ?? 'abort';
+  const outDir = resolve(options.outDir);
+  await prepareOutDir(outDir);
+  const input = await openInput(options.input, { tempDir: options.tempDir, s3Endpoint: options.s3Endpoint });
+  const parts: Part[] = [];
+  try {
+    const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), { s3Endpoint: options.s3Endpoint });
+    const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
+    const validator = new Validator(log, {
+      flow: null,
+      allowUnknownVariables: false,
+      maxPartBytes,
+      addsInvocationIds: false,
+      nowMs: started.getTime(),
+      tempDir: options.tempDir,
+    });
+    const reader = new RecordReader({ maxRecordBytes: maxPartBytes, onBytes: reading('split', input, progress) });
+    const splitter = new Splitter({
+      maxPartBytes,
+      layout: COPY_LAYOUT,
+      ids: null,
+      sink: new PartFiles(outDir, false),
+      // Under abort, stop writing parts at the first error: they will be removed anyway.
+      keep: (status) => status === ROW_VALID && (policy === 'skip' || log.errors === 0),
+    });
+    progress({ type: 'phase', phase: 'split' });
+    try {
+      for await (const part of splitter.split(validator.check(reader.batches(input.read())))) {
+        options.signal?.throwIfAborted();
+        parts.push(part);
+        progress({ type: 'part', number: part.number, status: 'cut', rows: part.rows, bytes: part.bytes, attempt: 0 });
+      }
+    } catch (error) {
+      await validator.abort();
+      await removeParts(parts);
+      throw error;
+    }
+    const summary = reader.summary();
+    const result = await validator.finish(summary);
+    const splitDone = now();
+    const failed = log.errors > 0;
+    const kept = failed && policy === 'abort' ? [] : parts;
+    if (kept.length !== parts.length) await removeParts(parts);
+    const rejected = await writeRejected({ result, summary, validator }, input, dir, maxPartBytes, progress);
+    if (kept.length > 0) await writeManifest(outDir, input.name, summary, maxPartBytes, kept);
+    const outcome = !failed ? 'success' : kept.length > 0 && result.fileErrors === 0 ? 'partial' : 'invalid';
+    const finished = now();
+    const report = buildReport({
+      command: 'split',
+      runId: null,
+      startedAt: started,
+      finishedAt: finished,
+      durationMs: {
+        total: finished.getTime() - started.getTime(),
+        validate: 0,
+        split: splitDone.getTime() - started.getTime(),
+        upload: 0,
+      },
+      input: {
+        source: input.name,
+        bytes: summary.bytes,
+        sha256: summary.sha256,
+        bom: summary.bom,
+        lineEndings: lineEndingStyle(summary.lineEndings),
+      },
+      flow: { flowConfigId: null, version: null, mode: null, source: null },
+      rows: { ...result.rows, sent: 0 },
+      log,
+      parts: kept.map((p) => partReport(p)),
+      outcome,
+      dryRun: false,
+      files: { rejected, invocations: null },
+      nextStep:
+        outcome === 'success'
+          ? `Parts are in ${options.outDir}; parts.json lists them with their SHA-256.`
+          : outcome === 'partial'
+            ? `Broken records were left out (see rejected.csv); the other rows are in ${options.outDir}.`
+            : 'No parts were kept. Fix the problems listed (rejected.csv has the broken records) or re-run with --on-invalid skip.',
+    });
+    await writeReport(dir, report);
+    return { report, reportDir: dir.location, parts: kept };
+  } finally {
+    await input.close();
+  }
+}
+
+export function partReport(part: Part): PartReport {
+  return {
+    number: part.number,
+    rows: part.rows,
+    bytes: part.bytes,
+    sha256: part.sha256,
+    firstLine: part.firstLine,
+    lastLine: part.lastLine,
+    status: 'pending',
+    attempts: 0,
+    taskId: null,
+    uploadMs: null,
+    error: null,
+    file: basename(part.path),
+  };
+}
+
+async function prepareOutDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const existing = (await readdir(dir)).filter((f) => /^part-\d+\.csv$/.test(f) || f === 'parts.json');
+    if (existing.length > 0) {
+      throw new AtomicBulkError('USAGE', `Output directory ${dir} already holds parts (${existing[0] as string}, …).`, {
+        hint: 'Choose an empty --out-dir, or remove the old parts first.',
+      });
+    }
+  } catch (error) {
+    if (error instanceof AtomicBulkError) throw error;
+    throw new AtomicBulkError('OUTPUT', `Cannot use output directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, {}, error);
+  }
+}
+
+async function removeParts(parts: Part[]): Promise<void> {
+  await Promise.all(parts.map((p) => rm(p.path, { force: true })));
+}
+
+async function writeManifest(
+  dir: string,
+  source: string,
+  summary: { bytes: number; sha256: string },
+  maxPartBytes: number,
+  parts: Part[],
+): Promise<void> {
+  const manifest = {
+    input: { source, bytes: summary.bytes, sha256: summary.sha256 },
+    maxPartBytes,
+    parts: parts.map((p) => ({
+      number: p.number,
+      file: basename(p.path),
+      bytes: p.bytes,
+      rows: p.rows,
+      firstLine: p.firstLine,
+      lastLine: p.lastLine,
+      sha256: p.sha256,
+    })),
+  };
+  const path = join(dir, 'parts.json');
+  await writeFile(`${path}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+}

@@ -1,0 +1,74 @@
+/**
+ * Writes parts as files in a directory: `part-0001.csv`, … Each is written under a
+ * temporary name and renamed when complete, so a reader never sees a partial part.
+ */
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AtomicBulkError } from '../model/errors.js';
+import type { PartOutput, PartSink } from './splitter.js';
+
+export function partFileName(number: number): string {
+  return `part-${String(number).padStart(4, '0')}.csv`;
+}
+
+export class PartFiles implements PartSink {
+  constructor(
+    private readonly dir: string,
+    /** Also write each part's `line,flowInvocationId` pairs next to it. */
+    private readonly withIds: boolean,
+  ) {}
+
+  async create(number: number): Promise<PartOutput> {
+    const path = join(this.dir, partFileName(number));
+    const idsPath = this.withIds ? path.replace(/\.csv$/, '.ids.csv') : null;
+    const data = await openForWrite(`${path}.tmp`);
+    const ids = idsPath === null ? null : await openForWrite(`${idsPath}.tmp`);
+    return {
+      write: async (bytes) => {
+        await writeAll(data, bytes, path);
+      },
+      writeIds: async (bytes) => {
+        if (ids !== null) await writeAll(ids, bytes, idsPath as string);
+      },
+      close: async () => {
+        await data.close();
+        await ids?.close();
+        await rename(`${path}.tmp`, path);
+        if (idsPath !== null) await rename(`${idsPath}.tmp`, idsPath);
+        return { path, idsPath };
+      },
+      discard: async () => {
+        await data.close().catch(() => undefined);
+        await ids?.close().catch(() => undefined);
+        await rm(`${path}.tmp`, { force: true });
+        if (idsPath !== null) await rm(`${idsPath}.tmp`, { force: true });
+      },
+    };
+  }
+}
+
+async function openForWrite(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'w');
+  } catch (error) {
+    throw new AtomicBulkError('OUTPUT', `Cannot create ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, {}, error);
+  }
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array, path: string): Promise<void> {
+  try {
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
+      done += bytesWritten;
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new AtomicBulkError(
+      'OUTPUT',
+      `Cannot write ${path} (${code === 'ENOSPC' ? 'disk full' : (code ?? 'error')}).`,
+      { hint: code === 'ENOSPC' ? 'Free disk space: parts need about as much room as the input.' : '' },
+      error,
+    );
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The splitting stage: turns checked record batches into parts that each start with the
+ * header, hold whole records only, end lines with LF, carry no BOM, and are at most
+ * `maxPartBytes` long, exactly, header and line endings included. Boundaries depend only
+ * on the input and the options, so the same input always gives the same parts.
+ *
+ * A record that needs no change is copied from its original bytes; the stage can also
+ * drop the trailing `_line`/`_errors` columns of a re-sent rejected.csv, fill empty
+ * flowInvocationId cells, or append a flowInvocationId column. Where the bytes go is the
+ * caller's `PartSink`; this module does no file I/O of its own.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { ROW_HEADER, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
+import type { Part } from '../model/part.js';
+import { FIELD_QUOTED, RECORD_TOO_LARGE, type RecordBatch } from '../model/record-batch.js';
+import { ID_LENGTH, type InvocationIds } from './invocation-ids.js';
+
+export const INVOCATION_ID_HEADER = 'flowInvocationId';
+
+/** How records are rewritten on their way into parts. */
+export interface RowLayout {
+  /** Drop the fields from this 0-based index on (trailing _line/_errors); null keeps all. */
+  cutAt: number | null;
+  /** Existing flowInvocationId column whose empty cells get an assigned id; -1 for none. */
+  fillColumn: number;
+  /** Append a flowInvocationId column with an assigned id (the input has none). */
+  append: boolean;
+}
+
+export const COPY_LAYOUT: RowLayout = { cutAt: null, fillColumn: -1, append: false };
+
+/** Where parts are written. */
+export interface PartSink {
+  create(number: number): Promise<PartOutput>;
+}
+
+export interface PartOutput {
+  write(bytes: Uint8Array): Promise<void>;
+  /** Receives `line,flowInvocationId\n` lines for the part's rows, when ids are used. */
+  writeIds(bytes: Uint8Array): Promise<void>;
+  /** Completes the part; returns where its bytes and its ids are. */
+  close(): Promise<{ path: string; idsPath: string | null }>;
+  discard(): Promise<void>;
+}
+
+export interface SplitterOptions {
+  /** Largest part in bytes, header and line endings included. */
+  maxPartBytes: number;
+  layout: RowLayout;
+  /** Id source for filled or appended flowInvocationIds; required when the layout assigns ids. */
+  ids: InvocationIds | null;
+  sink: PartSink;
+  /** Which records go into parts. Default: those validation found valid. */
+  keep?: (status: number, recordNo: number) => boolean;
+  /** Size of the write buffer; memory per part in progress. Default 1 MiB. */
+  bufferBytes?: number;
+}
+
+const LF = 0x0a;
+const COMMA = 0x2c;
+
+interface OpenPart {
+  number: number;
+  output: PartOutput;
+  hash: Hash;
+  bytes: number;
+  rows: number;
+  firstLine: number;
+  lastLine: number;
+  firstRecord: number;
+  lastRecord: number;
+}
+
+export class Splitter {
+  private readonly options: SplitterOptions;
+  private readonly keep: (status: number, recordNo: number) => boolean;
+  private readonly buffer: Buffer;
+  private used = 0;
+  private header: Buffer | null = null;
+  private part: OpenPart | null = null;
+  private parts = 0;
+  private readonly idText = Buffer.alloc(ID_LENGTH);
+  /** `line,id` lines of the open part, flushed to its ids file when full. */
+  private readonly idLines: Buffer;
+  private idUsed = 0;
+  /** Rows written to parts so far. */
+  rows = 0;
+
+  constructor(options: SplitterOptions) {
+    this.options = options;
+    this.keep = options.keep ?? ((status) => status === ROW_VALID);
+    this.buffer = Buffer.allocUnsafe(options.bufferBytes ?? 1 << 20);
+    this.idLines = Buffer.allocUnsafe(options.ids === null ? 0 : 256 * 1024);
+    if ((options.layout.append || options.layout.fillColumn >= 0) && options.ids === null) {
+      throw new Error('Splitter: the layout assigns flowInvocationIds but no id source was given');
+    }
+  }
+
+  async *split(batches: AsyncIterable<CheckedBatch>): AsyncGenerator<Part> {
+    try {
+      for await (const checked of batches) {
+        const b = checked.records;
+        const { layout, ids } = this.options;
+        if (ids !== null) ids.prepare(checked.recordNo, b.count);
+        for (let i = 0; i < b.count; i++) {
+          const status = checked.status[i] as number;
+          if (status === ROW_HEADER) {
+            this.header = this.headerBytes(b, i, layout);
+            continue;
+          }
+          const recordNo = checked.recordNo[i] as number;
+          if (!this.keep(status, recordNo)) continue;
+          if (((b.flags[i] as number) & RECORD_TOO_LARGE) !== 0) {
+            throw new Error(`Splitter: record ${recordNo} is too large but was kept`);
+          }
+          const size = this.rowSize(b, i, layout);
+          const header = this.header;
+          if (header === null) throw new Error('Splitter: a data row came before the header');
+          if (header.length + size > this.options.maxPartBytes) {
+            throw new Error(`Splitter: record ${recordNo} cannot fit in a part; validation should have rejected it`);
+          }
+          if (this.part !== null && this.part.bytes + size > this.options.maxPartBytes) {
+            yield await this.closePart();
+          }
+          this.part ??= await this.openPart(header, b.line[i] as number, recordNo);
+          await this.writeRow(b, i, size, layout);
+          const part = this.part;
+          part.rows++;
+          part.lastLine = b.endLine[i] as number;
+          part.lastRecord = recordNo;
+          this.rows++;
+          if (ids !== null) await this.recordId(b, i, layout);
+        }
+      }
+      if (this.part !== null) yield await this.closePart();
+    } catch (error) {
+      await this.part?.output.discard();
+      this.part = null;
+      throw error;
+    }
+  }
+
+  private headerBytes(b: RecordBatch, i: number, layout: RowLayout): Buffer {
+    const end = this.contentEnd(b, i, layout);
+    const start = b.start[i] as number;
+    const pieces = [b.buf.subarray(start, end)];
+    if (layout.append) pieces.push(Buffer.from(`,${INVOCATION_ID_HEADER}`));
+    pieces.push(Buffer.from('\n'));
+    return Buffer.concat(pieces);
+  }
+
+  /** Where record i's output content ends in `buf`: before any cut columns. */
+  private contentEnd(b: RecordBatch, i: number, layout: RowLayout): number {
+    const start = b.start[i] as number;
+    const end = start + b.byteLength(i);
+    const cut = layout.cutAt;
+    if (cut === null || cut >= (b.fieldCount[i] as number) || cut === 0) return end;
+    return rawStart(b, (b.fieldFirst[i] as number) + cut) - 1;
+  }
+
+  /** Exact output bytes of data record i, LF included. */
+  private rowSize(b: RecordBatch, i: number, layout: RowLayout): number {
+    let size = this.contentEnd(b, i, layout) - (b.start[i] as number) + 1;
+    if (layout.append) size += 1 + ID_LENGTH;
+    else if (layout.fillColumn >= 0 && b.isEmpty(i, layout.fillColumn)) {
+      const f = (b.fieldFirst[i] as number) + layout.fillColumn;
+      size += ID_LENGTH - (rawEnd(b, f) - rawStart(b, f));
+    }
+    return size;
+  }
+
+  private async writeRow(b: RecordBatch, i: number, size: number, layout: RowLayout): Promise<void> {
+    if (this.used + size > this.buffer.length) await this.flush();
+    if (size <= this.buffer.length) {
+      this.used = this.composeRow(b, i, layout, this.buffer, this.used);
+    } else {
+      // A row longer than the write buffer (up to the part budget) is written on its own.
+      const own = Buffer.allocUnsafe(size);
+      this.composeRow(b, i, layout, own, 0);
+      const part = this.part as OpenPart;
+      part.hash.update(own);
+      await part.output.write(own);
+    }
+    (this.part as OpenPart).bytes += size;
+  }
+
+  /** Writes data record i's output bytes (LF included) at `out[at]`; returns the end offset. */
+  private composeRow(b: RecordBatch, i: number, layout: RowLayout, out: Buffer, at: number): number {
+    const start = b.start[i] as number;
+    const end = this.contentEnd(b, i, layout);
+    const ids = this.options.ids;
+    let o = at;
+    if (layout.append && ids !== null) {
+      o += b.buf.copy(out, o, start, end);
+      out[o++] = COMMA;
+      ids.write(i, this.idText, 0);
+      o += this.idText.copy(out, o);
+    } else if (layout.fillColumn >= 0 && ids !== null && b.isEmpty(i, layout.fillColumn)) {
+      const f = (b.fieldFirst[i] as number) + layout.fillColumn;
+      o += b.buf.copy(out, o, start, rawStart(b, f));
+      ids.write(i, this.idText, 0);
+      o += this.idText.copy(out, o);
+      o += b.buf.copy(out, o, rawEnd(b, f), end);
+    } else {
+      o += b.buf.copy(out, o, start, end);
+    }
+    out[o++] = LF;
+    return o;
+  }
+
+  /** Notes `line,flowInvocationId` of the row just written, for invocations.csv. */
+  private async recordId(b: RecordBatch, i: number, layout: RowLayout): Promise<void> {
+    let id: string | null = null;
+    if (!layout.append && layout.fillColumn >= 0 && !b.isEmpty(i, layout.fillColumn)) {
+      const value = b.fieldText(i, layout.fillColumn);
+      id = /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+    }
+    const room = 24 + (id === null ? ID_LENGTH : Buffer.byteLength(id));
+    if (this.idUsed + room > this.idLines.length) await this.flushIds();
+    this.idUsed += this.idLines.write(String(b.line[i] as number), this.idUsed, 'latin1');
+    this.idLines[this.idUsed++] = COMMA;
+    if (id === null) this.idUsed += this.idText.copy(this.idLines, this.idUsed);
+    else this.idUsed += this.idLines.write(id, this.idUsed, 'utf8');
+    this.idLines[this.idUsed++] = LF;
+  }
+
+  /** Appends bytes [s, e) of `src` to the part, through the write buffer. */
+  private async put(src: Buffer, s: number, e: number): Promise<void> {
+    const n = e - s;
+    if (this.used + n > this.buffer.length) await this.flush();
+    if (n > this.buffer.length) {
+      const part = this.part as OpenPart;
+      part.hash.update(src.subarray(s, e));
+      await part.output.write(src.subarray(s, e));
+      return;
+    }
+    this.used += src.copy(this.buffer, this.used, s, e);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.used === 0) return;
+    const part = this.part as OpenPart;
+    const bytes = this.buffer.subarray(0, this.used);
+    part.hash.update(bytes);
+    await part.output.write(bytes);
+    this.used = 0;
+  }
+
+  private async flushIds(): Promise<void> {
+    if (this.idUsed === 0) return;
+    await (this.part as OpenPart).output.writeIds(this.idLines.subarray(0, this.idUsed));
+    this.idUsed = 0;
+  }
+
+  private async openPart(header: Buffer, firstLine: number, firstRecord: number): Promise<OpenPart> {
+    const number = ++this.parts;
+    const output = await this.options.sink.create(number);
+    this.part = {
+      number,
+      output,
+      hash: createHash('sha256'),
+      bytes: header.length,
+      rows: 0,
+      firstLine,
+      lastLine: firstLine,
+      firstRecord,
+      lastRecord: firstRecord,
+    };
+    await this.put(header, 0, header.length);
+    return this.part;
+  }
+
+  private async closePart(): Promise<Part> {
+    const part = this.part as OpenPart;
+    await this.flush();
+    await this.flushIds();
+    const { path, idsPath } = await part.output.close();
+    this.part = null;
+    return {
+      number: part.number,
+      path,
+      bytes: part.bytes,
+      rows: part.rows,
+      sha256: part.hash.digest('hex'),
+      firstLine: part.firstLine,
+      lastLine: part.lastLine,
+      firstRecord: part.firstRecord,
+      lastRecord: part.lastRecord,
+      idsPath,
+    };
+  }
+}
+
+/** Offset of field k's first raw byte (its opening quote, if quoted). */
+function rawStart(b: RecordBatch, k: number): number {
+  return (b.fStart[k] as number) - (((b.fFlags[k] as number) & FIELD_QUOTED) !== 0 ? 1 : 0);
+}
+
+/** Offset just past field k's last raw byte (its closing quote, if quoted). */
+function rawEnd(b: RecordBatch, k: number): number {
+  return (b.fEnd[k] as number) + (((b.fFlags[k] as number) & FIELD_QUOTED) !== 0 ? 1 : 0);
+}
