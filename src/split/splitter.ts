@@ -217,7 +217,7 @@ export class Splitter {
     }
     const room = 24 + (id === null ? ID_LENGTH : Buffer.byteLength(id));
     if (this.idUsed + room > this.idLines.length) await this.flushIds();
-    this.idUsed += this.idLines.write(String(b.line[i] as number), this.idUsed, 'latin1');
+    this.idUsed += this.idLines.write(String(b.line[i]), this.idUsed, 'latin1');
     this.idLines[this.idUsed++] = COMMA;
     if (id === null) this.idUsed += this.idText.copy(this.idLines, this.idUsed);
     else this.idUsed += this.idLines.write(id, this.idUsed, 'utf8');
