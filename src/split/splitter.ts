@@ -217,6 +217,11 @@ export class Splitter {
     }
     const room = 24 + (id === null ? ID_LENGTH : Buffer.byteLength(id));
     if (this.idUsed + room > this.idLines.length) await this.flushIds();
+    if (room > this.idLines.length) {
+      // An id longer than the buffer (a user's own, absurdly long): write it on its own.
+      await (this.part as OpenPart).output.writeIds(Buffer.from(`${b.line[i]},${id ?? ''}\n`));
+      return;
+    }
     this.idUsed += this.idLines.write(String(b.line[i]), this.idUsed, 'latin1');
     this.idLines[this.idUsed++] = COMMA;
     if (id === null) this.idUsed += this.idText.copy(this.idLines, this.idUsed);
