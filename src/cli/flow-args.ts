@@ -1,23 +1,34 @@
 /** Resolves the flow selection flags (--flow / --flow-version / --flow-config). */
 import { AtomicBulkError } from '../model/errors.js';
+import type { AtomicApi } from '../api/client.js';
 import type { LoadedFlow } from '../pipeline/flow-source.js';
 import { loadFlowFile } from '../pipeline/load-flow.js';
 import { stringArg, type Args } from './options.js';
 
-export interface FlowHandle {
-  /** Runs `fn` with the loaded flow, keeping any connection it needs open meanwhile. */
-  use<T>(fn: (flow: LoadedFlow) => Promise<T>): Promise<T>;
+/** True when the flow comes from the API rather than a local file; checks one was named. */
+export function flowFromApi(args: Args): boolean {
+  if (stringArg(args, 'flow-config') === undefined && stringArg(args, 'flow') === undefined) {
+    throw new AtomicBulkError('USAGE', 'Say which flow to use: --flow <flowConfigId> (from the API) or --flow-config <file.json>.');
+  }
+  return stringArg(args, 'flow-config') === undefined;
 }
 
-export async function resolveFlow(args: Args): Promise<FlowHandle> {
+/** Loads the flow named by the flags: a local file, or through `api`. */
+export async function loadFlow(args: Args, api: AtomicApi | null): Promise<LoadedFlow> {
   const file = stringArg(args, 'flow-config');
   const id = stringArg(args, 'flow');
   if (file !== undefined) {
     const loaded = await loadFlowFile(file);
-    return { use: (fn) => fn(id !== undefined ? { ...loaded, flowConfigId: id } : loaded) };
+    return id !== undefined ? { ...loaded, flowConfigId: id } : loaded;
   }
-  if (id !== undefined) {
-    throw new AtomicBulkError('USAGE', 'Fetching the flow config from the API is not available yet; use --flow-config.');
+  if (id === undefined) {
+    throw new AtomicBulkError('USAGE', 'Say which flow to use: --flow <flowConfigId> (from the API) or --flow-config <file.json>.');
   }
-  throw new AtomicBulkError('USAGE', 'Say which flow to check against: --flow <flowConfigId> or --flow-config <file.json>.');
+  if (api === null) throw new AtomicBulkError('USAGE', 'Reading a flow from the API needs a connection.');
+  const version = stringArg(args, 'flow-version') ?? 'latest';
+  if (version !== 'latest' && !/^\d+$/.test(version)) {
+    throw new AtomicBulkError('USAGE', '--flow-version must be a version number or "latest".');
+  }
+  const fetched = await api.getFlowConfig(id, version);
+  return { config: fetched.config, flowConfigId: id, version: fetched.version ?? version, source: 'api' };
 }

@@ -58,6 +58,12 @@ export function connectionOptions(y: Argv): Argv {
       default: false,
       describe: 'Start the local Atomic sandbox for this run and use it (no credentials needed)',
       group: GROUPS.connection,
+    })
+    .option('verbose', {
+      type: 'boolean',
+      default: false,
+      describe: 'Log every API request (method, URL without query string, status, time) to stderr',
+      group: GROUPS.connection,
     });
 }
 

@@ -42,3 +42,14 @@ export function safeUrl(url: string): string {
   const cut = url.search(/[?#]/);
   return cut < 0 ? url : url.slice(0, cut);
 }
+
+/** What went wrong on the wire (timeout, reset, refused), without URLs' secrets. */
+export function describeNetworkError(error: unknown): string {
+  if (error instanceof Error) {
+    if (error.name === 'TimeoutError') return 'the request timed out';
+    const cause = (error as { cause?: { code?: string } }).cause;
+    if (cause?.code) return `network error ${cause.code}`;
+    return redact(error.message);
+  }
+  return 'network error';
+}

@@ -139,7 +139,7 @@ describe('bad input gives a located issue or one line, the right exit code, neve
 
   it.each([
     ['a missing input file', ['validate', 'no-such.csv', '--flow-config', TEST_FLOW], /Input no-such\.csv does not exist/],
-    ['no flow', ['validate', 'test/fixtures/campaign-valid.csv'], /--flow <flowConfigId> or --flow-config/],
+    ['no flow', ['validate', 'test/fixtures/campaign-valid.csv'], /--flow <flowConfigId> \(from the API\) or --flow-config/],
     ['a missing flow config', ['validate', 'test/fixtures/campaign-valid.csv', '--flow-config', 'nope.json'], /Cannot read flow config nope\.json/],
     ['a truncated flow config', ['validate', 'test/fixtures/campaign-valid.csv', '--flow-config', 'test/fixtures/flow-truncated.json'], /is not valid JSON/],
     ['a flow config with a bad type', ['validate', 'test/fixtures/campaign-valid.csv', '--flow-config', 'test/fixtures/flow-bad-type.json'], /variable "a" without a "type"/],

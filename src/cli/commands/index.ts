@@ -1,6 +1,9 @@
 /** Every command of the CLI, in the order --help lists them. */
 import type { Command } from './command.js';
+import { flowsCommand } from './flows.js';
+import { sandboxCommand } from './sandbox.js';
 import { splitCommand } from './split.js';
+import { templateCommand } from './template.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: Command[] = [validateCommand, splitCommand];
+export const COMMANDS: Command[] = [validateCommand, splitCommand, templateCommand, flowsCommand, sandboxCommand];

@@ -1,8 +1,10 @@
 /** `atomic-bulk validate <input>`: check only; never calls csv-task. */
 import { validate } from '../../pipeline/validate.js';
+import type { LoadedFlow } from '../../pipeline/flow-source.js';
 import type { Command } from './command.js';
 import { GROUPS, inputArg, connectionOptions, flowOptions, intArg, outputOptions, partBytesOption, printReport, progressFor, stringArg } from '../options.js';
-import { resolveFlow } from '../flow-args.js';
+import { flowFromApi, loadFlow } from '../flow-args.js';
+import { withApi } from '../api-args.js';
 
 export const validateCommand: Command = {
   command: 'validate <input>',
@@ -27,21 +29,23 @@ export const validateCommand: Command = {
     ]),
   async run(args, context) {
     const progress = progressFor(args, context.stderr, context.io);
+    const run = (flow: LoadedFlow) =>
+      validate({
+        input: inputArg(args),
+        flow,
+        reportDir: stringArg(args, 'report-dir'),
+        maxIssues: intArg(args, 'max-issues', 0),
+        maxPartBytes: intArg(args, 'max-part-bytes', 1),
+        allowUnknownVariables: args['allow-unknown-variables'] === true,
+        s3Endpoint: stringArg(args, 's3-endpoint'),
+        progress: progress.sink,
+        signal: context.signal,
+      });
     try {
-      const flow = await resolveFlow(args);
-      const result = await flow.use((loaded) =>
-        validate({
-          input: inputArg(args),
-          flow: loaded,
-          reportDir: stringArg(args, 'report-dir'),
-          maxIssues: intArg(args, 'max-issues', 0),
-          maxPartBytes: intArg(args, 'max-part-bytes', 1),
-          allowUnknownVariables: args['allow-unknown-variables'] === true,
-          s3Endpoint: stringArg(args, 's3-endpoint'),
-          progress: progress.sink,
-          signal: context.signal,
-        }),
-      );
+      const result =
+        flowFromApi(args) || args.sandbox === true
+          ? await withApi(args, context, progress.sink, async ({ api }) => run(await loadFlow(args, api)))
+          : await run(await loadFlow(args, null));
       progress.stop();
       return printReport(result.report, result.reportDir, args, context.io);
     } finally {

@@ -1,0 +1,177 @@
+/**
+ * The Atomic API client (SPEC 1): flows, flow configs and csv-task upload targets. Every
+ * call carries a cached bearer token; a 401 refreshes it once and retries once. Errors
+ * become AtomicBulkErrors with the status and the body, secrets removed.
+ */
+import { AtomicBulkError, type ErrorCode } from '../model/errors.js';
+import { parseFlowConfig, type FlowConfig } from '../model/flow.js';
+import type { SendMode } from '../model/report.js';
+import type { UploadTarget } from '../model/upload-target.js';
+import { USER_AGENT } from '../version.js';
+import type { ConnectionSettings } from './connection.js';
+import { readUploadTarget } from './csv-task.js';
+import { bodyDetail, Http, type HttpOptions, type HttpResponse } from './http.js';
+import { TokenProvider } from './token.js';
+
+export interface FlowSummary {
+  id: string;
+  name: string | null;
+  description: string | null;
+  status: string | null;
+  created: string | null;
+  updated: string | null;
+  /** Variable names, when the list includes them. */
+  variables: string[];
+}
+
+export interface FetchedFlowConfig {
+  config: FlowConfig;
+  version: number | string | null;
+  status: string | null;
+  /** The response as received, for `flows get`. */
+  raw: unknown;
+}
+
+/** What the pipelines need from Atomic; tests pass fakes of it. */
+export interface AtomicApi {
+  listFlows(query?: { name?: string; status?: string }): Promise<FlowSummary[]>;
+  getFlowConfig(flowConfigId: string, version: string): Promise<FetchedFlowConfig>;
+  /** Asks for a presigned upload target for one CSV file. */
+  createCsvTask(flowConfigId: string, mode: SendMode): Promise<UploadTarget>;
+}
+
+export type AtomicClientOptions = Omit<HttpOptions, 'userAgent'>;
+
+export class AtomicClient implements AtomicApi {
+  private readonly http: Http;
+  readonly tokens: TokenProvider;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly settings: ConnectionSettings,
+    options: AtomicClientOptions = {},
+  ) {
+    this.http = new Http({ ...options, userAgent: USER_AGENT });
+    this.now = options.now ?? Date.now;
+    this.tokens = new TokenProvider(settings, this.http, this.now);
+  }
+
+  async listFlows(query: { name?: string; status?: string } = {}): Promise<FlowSummary[]> {
+    const params = new URLSearchParams();
+    if (query.name) params.set('name', query.name);
+    if (query.status) params.set('status', query.status);
+    const qs = params.toString();
+    const response = await this.call('GET', `/action-flow${qs ? `?${qs}` : ''}`, 'GET action-flow');
+    const body = this.json(response, 'GET action-flow') as { data?: unknown };
+    if (!Array.isArray(body.data)) throw new AtomicBulkError('API', 'The flow list response has no "data" list.');
+    return body.data.map((item) => toSummary(item));
+  }
+
+  async getFlowConfig(flowConfigId: string, version: string): Promise<FetchedFlowConfig> {
+    const operation = 'GET action-flow config';
+    const response = await this.call(
+      'GET',
+      `/action-flow/${encodeURIComponent(flowConfigId)}/config/${encodeURIComponent(version)}`,
+      operation,
+      { notFound: `Flow ${flowConfigId} (version ${version}) was not found in environment ${this.settings.environmentId}.` },
+    );
+    const raw = this.json(response, operation);
+    const config = parseFlowConfig(raw, `the API (flow ${flowConfigId}, version ${version})`);
+    return { config, version: config.version, status: config.status, raw };
+  }
+
+  async createCsvTask(flowConfigId: string, mode: SendMode): Promise<UploadTarget> {
+    const operation = mode === 'test' ? 'POST csv-task/test' : 'POST csv-task';
+    const issuedAt = this.now();
+    const response = await this.call(
+      'POST',
+      `/action-flow/${encodeURIComponent(flowConfigId)}/csv-task${mode === 'test' ? '/test' : ''}`,
+      operation,
+      {
+        notFound: `Flow ${flowConfigId} was not found in environment ${this.settings.environmentId}.`,
+        hint:
+          mode === 'live'
+            ? 'Live sends need a published flow; publish it, or send to test users with --test.'
+            : undefined,
+      },
+      '{}',
+    );
+    return readUploadTarget(this.json(response, operation), issuedAt);
+  }
+
+  private async call(
+    method: 'GET' | 'POST',
+    path: string,
+    operation: string,
+    messages: { notFound?: string; hint?: string } = {},
+    body?: string,
+  ): Promise<HttpResponse> {
+    const url = `${this.settings.baseUrl}/v1/${encodeURIComponent(this.settings.environmentId)}${path}`;
+    let response: HttpResponse | null = null;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const token = await this.tokens.token();
+      response = await this.http.send({
+        method,
+        url,
+        operation,
+        body,
+        headers: { Authorization: `Bearer ${token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      });
+      if (response.status !== 401) break;
+      this.tokens.invalidate(token);
+    }
+    const final = response as HttpResponse;
+    if (final.status >= 200 && final.status < 300) return final;
+    throw apiError(final, operation, messages);
+  }
+
+  private json(response: HttpResponse, operation: string): unknown {
+    try {
+      return JSON.parse(response.text) as unknown;
+    } catch {
+      throw new AtomicBulkError('API', `${operation} answered with something that is not JSON.`, {
+        detail: bodyDetail(response.text, 200),
+        hint: 'Check --base-url: it should be the API base URL from the Workbench.',
+      });
+    }
+  }
+}
+
+function apiError(response: HttpResponse, operation: string, messages: { notFound?: string; hint?: string }): AtomicBulkError {
+  const status = response.status;
+  const detail = bodyDetail(response.text);
+  const make = (code: ErrorCode, message: string, hint: string) =>
+    new AtomicBulkError(code, message, { status, operation, detail, hint });
+  if (status === 401) {
+    return make('AUTH', `${operation}: the API refused the access token (HTTP 401) even after a fresh one.`, 'Check that ATOMIC_CLIENT_ID belongs to this organisation and environment.');
+  }
+  if (status === 403) {
+    return make('AUTH', `${operation}: forbidden (HTTP 403).`, 'The API client needs the events role, and access to this environment.');
+  }
+  if (status === 404) {
+    return make('NOT_FOUND', messages.notFound ?? `${operation}: not found (HTTP 404).`, 'Check the flow id with atomic-bulk flows list, and --environment.');
+  }
+  if (status === 429 || status >= 500) {
+    return make('API', `${operation} still failed after retries (HTTP ${status}).`, 'Atomic is busy or unavailable; run again later (a send resumes where it stopped).');
+  }
+  return make('API', `${operation} was refused (HTTP ${status}).`, messages.hint ?? 'See the detail above.');
+}
+
+function toSummary(item: unknown): FlowSummary {
+  const o = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  const variables = o.variables;
+  return {
+    id: text(o.id) ?? (typeof o.id === 'number' ? String(o.id) : ''),
+    name: text(o.name),
+    description: text(o.description),
+    status: text(o.status),
+    created: text(o.created),
+    updated: text(o.updated),
+    variables: Array.isArray(variables)
+      ? variables.map((v) => (typeof v === 'string' ? v : (text((v as { name?: unknown }).name) ?? '')))
+      : typeof variables === 'object' && variables !== null
+        ? Object.keys(variables)
+        : [],
+  };
+}

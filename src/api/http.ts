@@ -1,0 +1,172 @@
+/**
+ * HTTP for the Atomic API: every request has an explicit timeout, a User-Agent, and
+ * bounded retries with exponential backoff and full jitter for 429 (honouring
+ * Retry-After), 5xx and network errors. Other statuses are returned to the caller, who
+ * knows what they mean. The clock, sleep and randomness are injectable for tests.
+ */
+import { AtomicBulkError } from '../model/errors.js';
+import { describeNetworkError, redact, safeUrl } from '../model/redact.js';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. Default 6. */
+  maxAttempts: number;
+  /** Give up when the next wait would pass this much time since the first attempt. Default 120 s. */
+  maxElapsedMs: number;
+  /** First backoff; doubles each attempt. Default 500 ms. */
+  baseDelayMs: number;
+  /** Longest single wait, Retry-After included. Default 30 s. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, maxElapsedMs: 120_000, baseDelayMs: 500, maxDelayMs: 30_000 };
+
+export interface RetryEvent {
+  operation: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+export interface HttpOptions {
+  userAgent: string;
+  /** Timeout of one request, connection to last byte. Default 30 s. */
+  requestTimeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Stops waits and requests when the run is interrupted. */
+  signal?: AbortSignal;
+  onRetry?: (event: RetryEvent) => void;
+  /** Called after every response, for --verbose: the URL has no query string. */
+  onResponse?: (event: { operation: string; method: string; url: string; status: number; ms: number }) => void;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+  now?: () => number;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Names the call in messages, without secrets: "POST csv-task". */
+  operation: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Seconds or an HTTP date, as milliseconds from now; null when absent or unreadable. */
+export function retryAfterMs(value: string | null, nowMs: number): number | null {
+  if (value === null || value.trim() === '') return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
+}
+
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/** Backoff for attempt n (1-based) with full jitter, unless the server said when. */
+export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number, serverSaysMs: number | null): number {
+  if (serverSaysMs !== null) return Math.min(policy.maxDelayMs, serverSaysMs);
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(cap / 2 + (random() * cap) / 2);
+}
+
+export class Http {
+  private readonly options: HttpOptions;
+  private readonly policy: RetryPolicy;
+
+  constructor(options: HttpOptions) {
+    this.options = options;
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  /**
+   * Sends the request, retrying 429, 5xx and network errors within the retry policy.
+   * Returns the last response, whatever its status; throws only when no response came.
+   */
+  async send(request: HttpRequest): Promise<HttpResponse> {
+    const now = this.options.now ?? Date.now;
+    const wait = this.options.sleep ?? sleep;
+    const random = this.options.random ?? Math.random;
+    const started = now();
+    for (let attempt = 1; ; attempt++) {
+      let response: HttpResponse | null = null;
+      let failure: unknown = null;
+      try {
+        response = await this.once(request);
+      } catch (error) {
+        if (this.options.signal?.aborted) throw this.options.signal.reason;
+        failure = error;
+      }
+      if (response !== null && !isRetryableStatus(response.status)) return response;
+      const serverSays = response === null ? null : retryAfterMs(response.headers.get('retry-after'), now());
+      const delayMs = backoffMs(this.policy, attempt, random, serverSays);
+      const reason = response !== null ? `HTTP ${response.status}` : describeNetworkError(failure);
+      const outOfTime = now() - started + delayMs > this.policy.maxElapsedMs;
+      if (attempt >= this.policy.maxAttempts || outOfTime) {
+        if (response !== null) return response;
+        throw new AtomicBulkError(
+          'API',
+          `${request.operation} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${reason}.`,
+          { operation: request.operation, hint: 'Check the network and the base URL, then run again.' },
+          failure,
+        );
+      }
+      this.options.onRetry?.({ operation: request.operation, attempt, delayMs, reason });
+      await wait(delayMs, this.options.signal);
+    }
+  }
+
+  private async once(request: HttpRequest): Promise<HttpResponse> {
+    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000);
+    const signal = this.options.signal ? AbortSignal.any([timeout, this.options.signal]) : timeout;
+    const started = performance.now();
+    const response = await fetch(request.url, {
+      method: request.method,
+      headers: { 'User-Agent': this.options.userAgent, Accept: 'application/json', ...request.headers },
+      body: request.body,
+      signal,
+    });
+    const text = await response.text();
+    this.options.onResponse?.({
+      operation: request.operation,
+      method: request.method,
+      url: safeUrl(request.url),
+      status: response.status,
+      ms: Math.round(performance.now() - started),
+    });
+    return { status: response.status, headers: response.headers, text };
+  }
+}
+
+/** A response body fit for a message: secrets removed, shortened. */
+export function bodyDetail(text: string, limit = 500): string {
+  const clean = redact(text.trim());
+  return clean.length > limit ? `${clean.slice(0, limit)}…` : clean;
+}
+
+export { describeNetworkError, safeUrl };

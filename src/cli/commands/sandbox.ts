@@ -1,0 +1,87 @@
+/** `atomic-bulk sandbox`: run the local Atomic sandbox in the foreground until stopped. */
+import { once } from 'node:events';
+import type { Command } from './command.js';
+import { intArg, stringArg, type Args } from '../options.js';
+import { AtomicBulkError } from '../../model/errors.js';
+
+const G = { server: 'Server:', faults: 'Fault injection (deterministic under --seed):', s3: 'S3:' };
+
+function rate(args: Args, name: string): number {
+  const value = args[name];
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new AtomicBulkError('USAGE', `--${name} must be between 0 and 1.`);
+  return value;
+}
+
+export const sandboxCommand: Command = {
+  command: 'sandbox',
+  describe: 'Run the local Atomic sandbox (token, flows, csv-task, S3 uploads) until Ctrl-C',
+  builder: (y) =>
+    y
+      .option('port', { type: 'number', default: 4010, describe: 'API port on 127.0.0.1 (0: any free port)', group: G.server })
+      .option('flows-dir', { type: 'string', describe: 'Directory of flow JSON files [default: the package’s samples/flows]', group: G.server })
+      .option('url-ttl', { type: 'number', default: 300, describe: 'Upload URL validity, in seconds', group: G.server })
+      .option('token-ttl', { type: 'number', default: 3600, describe: 'Access token validity, in seconds', group: G.server })
+      .option('max-upload-bytes', { type: 'number', default: 32_000_000, describe: 'Largest accepted upload, in bytes', group: G.server })
+      .option('max-running-tasks', { type: 'number', default: 5, describe: 'Bulk tasks at once before csv-task answers 429 (0: no limit)', group: G.server })
+      .option('upload-method', { choices: ['post', 'put'] as const, default: 'post', describe: 'Presigned POST (as Atomic documents) or PUT', group: G.server })
+      .option('store-payloads', { type: 'boolean', default: true, describe: 'Keep every invocation for GET /sandbox/invocations (--no-store-payloads for huge sends)', group: G.server })
+      .option('verbose', { type: 'boolean', default: false, describe: 'Log each request to stderr', group: G.server })
+      .option('seed', { type: 'number', default: 1, describe: 'Seed of every fault decision', group: G.faults })
+      .option('csv-task-429-rate', { type: 'number', default: 0, describe: 'Share of csv-task calls answered 429 with Retry-After', group: G.faults })
+      .option('csv-task-5xx-rate', { type: 'number', default: 0, describe: 'Share of csv-task calls answered 503', group: G.faults })
+      .option('upload-5xx-rate', { type: 'number', default: 0, describe: 'Share of uploads answered 503', group: G.faults })
+      .option('upload-reset-rate', { type: 'number', default: 0, describe: 'Share of uploads whose connection is reset mid-body', group: G.faults })
+      .option('token-429-rate', { type: 'number', default: 0, describe: 'Share of token calls answered 429', group: G.faults })
+      .option('retry-after', { type: 'number', default: 1, describe: 'Retry-After on injected 429s, in seconds', group: G.faults })
+      .option('latency-ms', { type: 'number', default: 0, describe: 'Delay added to every response', group: G.faults })
+      .option('s3-endpoint', { type: 'string', describe: 'Use this S3-compatible store (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) instead of the built-in one', group: G.s3 })
+      .option('s3-bucket', { type: 'string', default: 'atomic-sandbox', describe: 'Bucket for uploads (created if missing)', group: G.s3 })
+      .option('direct-uploads', { type: 'boolean', default: false, describe: 'Hand out URLs straight to S3 instead of through the sandbox gateway', group: G.s3 })
+      .example([
+        ['$0 sandbox', 'Start on port 4010 and print the settings to use'],
+        ['$0 sandbox --port 0 --upload-method put', 'Any free port; hand out presigned PUT URLs'],
+        ['$0 sandbox --url-ttl 2 --csv-task-429-rate 0.2 --seed 7', 'Short-lived URLs and rate limiting, reproducibly'],
+      ]),
+  async run(args, context) {
+    const { createSandbox, SANDBOX_CLIENT_SECRET } = await import('../../sandbox/sandbox.js');
+    const userSecret = context.io.env.ATOMIC_CLIENT_SECRET;
+    const sandbox = await createSandbox({
+      port: intArg(args, 'port', 0, 65535),
+      flowsDir: stringArg(args, 'flows-dir'),
+      urlTtlSeconds: intArg(args, 'url-ttl', 1),
+      tokenTtlSeconds: intArg(args, 'token-ttl', 1),
+      maxUploadBytes: intArg(args, 'max-upload-bytes', 1),
+      maxRunningTasks: intArg(args, 'max-running-tasks', 0),
+      uploadMethod: args['upload-method'] as 'post' | 'put',
+      storePayloads: args['store-payloads'] !== false,
+      directUploads: args['direct-uploads'] === true,
+      // A secret already in the environment is accepted as the sandbox's, and never printed.
+      clientSecret: userSecret ?? SANDBOX_CLIENT_SECRET,
+      ...(stringArg(args, 's3-endpoint') !== undefined
+        ? { s3: { endpoint: stringArg(args, 's3-endpoint'), bucket: stringArg(args, 's3-bucket') } }
+        : {}),
+      faults: {
+        seed: intArg(args, 'seed', 0),
+        csvTask429Rate: rate(args, 'csv-task-429-rate'),
+        csvTask5xxRate: rate(args, 'csv-task-5xx-rate'),
+        upload5xxRate: rate(args, 'upload-5xx-rate'),
+        uploadResetRate: rate(args, 'upload-reset-rate'),
+        token429Rate: rate(args, 'token-429-rate'),
+        retryAfterSeconds: intArg(args, 'retry-after', 0),
+        latencyMs: intArg(args, 'latency-ms', 0),
+      },
+      log: args.verbose === true ? (line) => context.io.err(`[sandbox] ${line}`) : undefined,
+    });
+    context.io.out(`export ATOMIC_BASE_URL=${sandbox.url}`);
+    context.io.out(`export ATOMIC_ENVIRONMENT_ID=${sandbox.environmentId}`);
+    context.io.out(`export ATOMIC_TOKEN_URL=${sandbox.tokenUrl}`);
+    context.io.out(`export ATOMIC_CLIENT_ID=${sandbox.clientId}`);
+    context.io.out(userSecret === undefined ? `export ATOMIC_CLIENT_SECRET=${SANDBOX_CLIENT_SECRET}` : '# ATOMIC_CLIENT_SECRET: the value already in your environment');
+    context.io.err(`atomic-bulk sandbox listening on ${sandbox.url} (S3 at ${sandbox.s3Endpoint}); Ctrl-C to stop.`);
+    context.io.err(`Inspect: ${sandbox.url}/sandbox/tasks, ${sandbox.url}/sandbox/invocations, ${sandbox.url}/sandbox/stats`);
+    if (!context.signal.aborted) await once(context.signal, 'abort');
+    await sandbox.stop();
+    context.io.err(`sandbox stopped: ${JSON.stringify(sandbox.stats())}`);
+    return 0;
+  },
+};

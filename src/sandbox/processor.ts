@@ -1,0 +1,190 @@
+/**
+ * What the sandbox does with an uploaded CSV, the way Atomic would: parse it (with
+ * csv-parse, independently of the tool's own reader), apply the flow's variable rules,
+ * and record one invocation per row. `flowInvocationId` is the idempotency key: the same
+ * id with the same inputs creates nothing new; the same id with different inputs is a
+ * conflict. Rows without an id each get a new one.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { parse } from 'csv-parse';
+import type { FlowConfig } from '../model/flow.js';
+
+export interface SandboxInvocation {
+  flowInvocationId: string;
+  /** True when the row had no id and the sandbox made one up. */
+  generatedId: boolean;
+  flowId: string;
+  mode: 'live' | 'test';
+  taskId: string;
+  /** 1-based line of the row in the uploaded file. */
+  line: number;
+  target: Record<string, string>;
+  variables: Record<string, string | number | boolean>;
+  cardOptions: Record<string, string>;
+  metadata: Record<string, string>;
+  notificationDetail: Record<string, string>;
+}
+
+export interface ProcessResult {
+  rows: number;
+  created: number;
+  duplicates: number;
+  conflicts: number;
+  errors: { line: number; message: string }[];
+}
+
+interface Stored {
+  hash: string;
+  index: number;
+}
+
+export class InvocationStore {
+  private readonly byId = new Map<string, Stored>();
+  /** Every invocation created, in order (empty when payloads are not stored). */
+  readonly invocations: SandboxInvocation[] = [];
+  created = 0;
+  duplicates = 0;
+  conflicts = 0;
+
+  constructor(private readonly storePayloads: boolean) {}
+
+  /** Records one row; returns what happened to it. */
+  record(invocation: SandboxInvocation): 'created' | 'duplicate' | 'conflict' {
+    const key = `${invocation.flowId}\u0000${invocation.flowInvocationId}`;
+    const hash = inputsHash(invocation);
+    const existing = this.byId.get(key);
+    if (existing !== undefined) {
+      if (existing.hash === hash) {
+        this.duplicates++;
+        return 'duplicate';
+      }
+      this.conflicts++;
+      return 'conflict';
+    }
+    this.byId.set(key, { hash, index: this.created });
+    this.created++;
+    if (this.storePayloads) this.invocations.push(invocation);
+    return 'created';
+  }
+}
+
+function inputsHash(i: SandboxInvocation): string {
+  return createHash('sha256')
+    .update(JSON.stringify([i.mode, i.target, i.variables, i.cardOptions, i.metadata, i.notificationDetail]))
+    .digest('base64');
+}
+
+const PREFIXES = {
+  'target.attributes.': 'target',
+  'payload.variables.': 'variables',
+  'payload.cardOptions.': 'cardOptions',
+  'payload.metadata.': 'metadata',
+  'payload.notificationDetail.': 'notificationDetail',
+} as const;
+
+type Section = (typeof PREFIXES)[keyof typeof PREFIXES];
+
+/** Parses an uploaded file and records its rows. */
+export async function processUpload(
+  body: AsyncIterable<Uint8Array>,
+  task: { taskId: string; flowId: string; mode: 'live' | 'test' },
+  flow: FlowConfig,
+  store: InvocationStore,
+): Promise<ProcessResult> {
+  const result: ProcessResult = { rows: 0, created: 0, duplicates: 0, conflicts: 0, errors: [] };
+  const parser = parse({ bom: false, info: true, relax_column_count: false });
+  let columns: { section: Section | 'id' | null; name: string }[] | null = null;
+  const error = (line: number, message: string) => {
+    if (result.errors.length < 1000) result.errors.push({ line, message });
+  };
+  const feed = (async () => {
+    for await (const chunk of body) {
+      if (!parser.write(chunk)) await new Promise((resolve) => parser.once('drain', resolve));
+    }
+    parser.end();
+  })();
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (columns === null) {
+        columns = record.map((header) => classify(header));
+        const unknown = columns.find((c) => c.section === null);
+        if (unknown !== undefined) throw new Error(`unknown column ${unknown.name}`);
+        continue;
+      }
+      result.rows++;
+      const line = info.lines;
+      const invocation: SandboxInvocation = {
+        flowInvocationId: '',
+        generatedId: false,
+        flowId: task.flowId,
+        mode: task.mode,
+        taskId: task.taskId,
+        line,
+        target: {},
+        variables: {},
+        cardOptions: {},
+        metadata: {},
+        notificationDetail: {},
+      };
+      let problem: string | null = null;
+      record.forEach((value, i) => {
+        const column = (columns as { section: Section | 'id' | null; name: string }[])[i];
+        if (column === undefined || value === '') return;
+        if (column.section === 'id') invocation.flowInvocationId = value;
+        else if (column.section === 'variables') {
+          const typed = typedVariable(flow, column.name, value);
+          if (typeof typed === 'object') problem ??= typed.error;
+          else invocation.variables[column.name] = typed;
+        } else if (column.section !== null) invocation[column.section][column.name] = value;
+      });
+      for (const variable of flow.variables.values()) {
+        if (variable.required && !(variable.name in invocation.variables)) problem ??= `required variable ${variable.name} is missing`;
+      }
+      if (Object.keys(invocation.target).length === 0) problem ??= 'no target';
+      if (problem !== null) {
+        error(line, problem);
+        continue;
+      }
+      if (invocation.flowInvocationId === '') {
+        invocation.flowInvocationId = randomUUID();
+        invocation.generatedId = true;
+      }
+      const outcome = store.record(invocation);
+      if (outcome === 'created') result.created++;
+      else if (outcome === 'duplicate') result.duplicates++;
+      else {
+        result.conflicts++;
+        error(line, 'flowInvocationId was used before with different inputs (409 conflict)');
+      }
+    }
+  } finally {
+    await feed.catch(() => undefined);
+  }
+  return result;
+}
+
+function classify(header: string): { section: Section | 'id' | null; name: string } {
+  if (header === 'flowInvocationId') return { section: 'id', name: header };
+  for (const [prefix, section] of Object.entries(PREFIXES) as [string, Section][]) {
+    if (header.startsWith(prefix) && header.length > prefix.length) return { section, name: header.slice(prefix.length) };
+  }
+  return { section: null, name: header };
+}
+
+/** Converts a variable cell per the flow's type (strictVariables), or says why it cannot. */
+function typedVariable(flow: FlowConfig, name: string, value: string): string | number | boolean | { error: string } {
+  const spec = flow.variables.get(name);
+  if (spec === undefined) return { error: `unknown variable ${name}` };
+  switch (spec.type) {
+    case 'number': {
+      const n = Number(value);
+      return /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value) && Number.isFinite(n) ? n : { error: `variable ${name} is not a number` };
+    }
+    case 'boolean':
+      return value === 'true' ? true : value === 'false' ? false : { error: `variable ${name} is not a boolean` };
+    case 'date':
+      return Number.isNaN(Date.parse(value)) ? { error: `variable ${name} is not a date` } : value;
+    default:
+      return value;
+  }
+}
