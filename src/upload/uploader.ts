@@ -33,13 +33,18 @@ export function s3Error(body: string): { code: string | null; message: string | 
   return { code, message };
 }
 
-/** True when a 403 says the URL, signature time or policy has expired. */
-export function isExpiry(status: number, body: string, expired: boolean): boolean {
+/**
+ * True when the answer means the URL, its signature time or its POST policy expired:
+ * S3 says "expired" (Policy expired, Request has expired, ExpiredToken), or it denies
+ * access to a URL whose expiry time has passed on our clock. Any other AccessDenied
+ * (a tampered field, a wrong signature) is a refusal: a new URL would not fix it.
+ */
+export function isExpiry(status: number, body: string, pastExpiry: boolean): boolean {
   if (status !== 403 && status !== 400) return false;
   const { code, message } = s3Error(body);
   const text = `${code ?? ''} ${message ?? ''}`.toLowerCase();
   if (code === 'ExpiredToken' || code === 'RequestExpired' || text.includes('expired')) return true;
-  return status === 403 && (code === 'AccessDenied' || expired);
+  return status === 403 && pastExpiry;
 }
 
 export async function uploadPart(request: UploadRequest): Promise<UploadOutcome> {

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { AtomicClient } from '../../src/api/client.js';
+import { readUploadTarget } from '../../src/api/csv-task.js';
+import { createSandbox } from '../../src/sandbox/sandbox.js';
+import { S3Backend } from '../../src/sandbox/s3-backend.js';
+import { uploadPart } from '../../src/upload/uploader.js';
+import { tempDir } from '../e2e/cli.js';
+
+const rgw = inject('rgw');
+const s3Options = { endpoint: rgw.endpoint, accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey, bucket: 'contract' };
+
+async function backend(): Promise<S3Backend> {
+  const b = await S3Backend.start(s3Options);
+  onTestFinished(() => b.stop());
+  return b;
+}
+
+async function file(content: string): Promise<string> {
+  const path = join(await tempDir(), 'part-0001.csv');
+  await writeFile(path, content);
+  return path;
+}
+
+const CSV = 'target.attributes.atomic___id,payload.variables.amount,flowInvocationId\nu1,5,id-1\n';
+
+/** The upload target the tool would build from a csv-task response carrying this POST. */
+async function postTarget(b: S3Backend, key: string, maxBytes: number, seconds: number) {
+  const post = await b.presignPost(key, maxBytes, seconds);
+  return readUploadTarget({ data: { url: post.url, fields: post.fields } }, Date.now());
+}
+
+describe('upload contract against radosgw (which enforces S3’s rules)', () => {
+  it('accepts the project’s presigned POST and stores the exact bytes', async () => {
+    const b = await backend();
+    const key = `uploads/${randomUUID()}.csv`;
+    const target = await postTarget(b, key, 32_000_000, 300);
+    expect(target.expirySource).toBe('policy');
+    const outcome = await uploadPart({ target, path: await file(CSV), timeoutMs: 30_000 });
+    expect(outcome.kind).toBe('accepted');
+    const stored = await b.client.send(new GetObjectCommand({ Bucket: b.bucket, Key: key }));
+    expect(await stored.Body?.transformToString()).toBe(CSV);
+  });
+
+  it('recognises an expired POST policy as expiry (403), never as success', async () => {
+    const b = await backend();
+    const target = await postTarget(b, `uploads/${randomUUID()}.csv`, 32_000_000, 1);
+    await new Promise((r) => setTimeout(r, 2100));
+    const outcome = await uploadPart({ target, path: await file(CSV), timeoutMs: 30_000 });
+    expect(outcome).toMatchObject({ kind: 'expired', status: 403 });
+  });
+
+  it('refuses a body over the policy’s content-length-range (400 EntityTooLarge)', async () => {
+    const b = await backend();
+    const target = await postTarget(b, `uploads/${randomUUID()}.csv`, 100, 300);
+    const outcome = await uploadPart({ target, path: await file(CSV.repeat(20)), timeoutMs: 30_000 });
+    expect(outcome).toMatchObject({ kind: 'refused', status: 400 });
+    expect(outcome.kind === 'refused' && outcome.detail).toMatch(/EntityTooLarge/);
+  });
+
+  it.each([
+    ['key', (v: string) => v.replace('.csv', '-other.csv')],
+    ['X-Amz-Signature', (v: string) => `${v.slice(0, -4)}0000`],
+    ['Policy', (v: string) => Buffer.from(Buffer.from(v, 'base64').toString().replace('32000000', '99000000')).toString('base64')],
+  ])('refuses a tampered %s field (403) without calling it expiry', async (field, tamper) => {
+    const b = await backend();
+    const target = await postTarget(b, `uploads/${randomUUID()}.csv`, 32_000_000, 300);
+    if (target.method !== 'POST') throw new Error('expected a POST target');
+    const tampered = { ...target, fields: target.fields.map(([k, v]): [string, string] => [k, k === field ? tamper(v) : v]) };
+    const outcome = await uploadPart({ target: tampered, path: await file(CSV), timeoutMs: 30_000 });
+    expect(outcome).toMatchObject({ kind: 'refused', status: 403 });
+  });
+
+  it('makes presigned PUT URLs without x-amz-checksum-*, which radosgw accepts', async () => {
+    const b = await backend();
+    const key = `uploads/${randomUUID()}.csv`;
+    const url = await b.presignPut(key, 300);
+    expect(url).not.toMatch(/x-amz-checksum/i);
+    expect(url).not.toMatch(/x-amz-sdk-checksum/i);
+    const target = readUploadTarget({ url }, Date.now());
+    expect(target.method).toBe('PUT');
+    expect((await uploadPart({ target, path: await file(CSV), timeoutMs: 30_000 })).kind).toBe('accepted');
+  });
+
+  it.each([
+    ['through the sandbox’s upload gateway', false],
+    ['straight to radosgw', true],
+  ])('lets the sandbox complete an upload end to end %s', async (_how, directUploads) => {
+    const sb = await createSandbox({ s3: s3Options, directUploads });
+    onTestFinished(() => sb.stop());
+    const api = new AtomicClient({ baseUrl: sb.url, environmentId: sb.environmentId, tokenUrl: sb.tokenUrl, clientId: sb.clientId, clientSecret: sb.clientSecret });
+    const target = await api.createCsvTask('renewal-reminder', 'live');
+    expect(target.url.startsWith(directUploads ? rgw.endpoint : sb.url)).toBe(true);
+    const outcome = await uploadPart({ target, path: await file(CSV), timeoutMs: 30_000 });
+    expect(outcome.kind).toBe('accepted');
+    await sb.settle();
+    expect(sb.invocations().map((i) => [i.flowInvocationId, i.variables.amount])).toEqual([['id-1', 5]]);
+  });
+});
