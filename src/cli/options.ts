@@ -149,7 +149,7 @@ export function printReport(report: Report, reportDir: string, args: Args, io: C
   } else {
     io.out(summaryLine(report));
     io.out(`Report: ${reportDir}${reportDir.endsWith('/') ? '' : '/'}report.md`);
-    if (report.outcome !== 'success') io.out(`Next step: ${report.nextStep}`);
+    if (report.outcome !== 'success' || report.command === 'send') io.out(`Next step: ${report.nextStep}`);
   }
   return report.exitCode;
 }

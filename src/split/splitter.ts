@@ -133,10 +133,10 @@ export class Splitter {
         }
       }
       if (this.part !== null) yield await this.closePart();
-    } catch (error) {
+    } finally {
+      // Reached with a part open only on an error or when the consumer stopped early.
       await this.part?.output.discard();
       this.part = null;
-      throw error;
     }
   }
 

@@ -2,8 +2,9 @@
 import type { Command } from './command.js';
 import { flowsCommand } from './flows.js';
 import { sandboxCommand } from './sandbox.js';
+import { sendCommand } from './send.js';
 import { splitCommand } from './split.js';
 import { templateCommand } from './template.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: Command[] = [validateCommand, splitCommand, templateCommand, flowsCommand, sandboxCommand];
+export const COMMANDS: Command[] = [sendCommand, validateCommand, splitCommand, templateCommand, flowsCommand, sandboxCommand];

@@ -1,0 +1,172 @@
+/**
+ * The upload stage: for each part, ask for a csv-task URL immediately before uploading it,
+ * check that enough of the URL's window is left for the transfer (estimated from the
+ * throughput seen so far), upload, and classify the answer. An expired URL is replaced,
+ * never retried; 429, 5xx and network failures are retried with backoff, bounded in
+ * attempts; a refusal fails the part. Errors that would fail every part (credentials,
+ * an unknown or unpublished flow) stop the run.
+ */
+import type { AtomicApi } from '../api/client.js';
+import { isAtomicBulkError, type AtomicBulkError } from '../model/errors.js';
+import type { Part } from '../model/part.js';
+import type { ProgressSink } from '../model/progress.js';
+import type { SendMode } from '../model/report.js';
+import type { UploadTarget } from '../model/upload-target.js';
+import { pool, type Pool } from './pool.js';
+import { uploadPart } from './uploader.js';
+
+export interface PartOutcome {
+  part: Part;
+  status: 'uploaded' | 'failed' | 'skipped';
+  attempts: number;
+  taskId: string | null;
+  /** Time spent in upload requests for this part. */
+  uploadMs: number | null;
+  error: string | null;
+  /** Set when the failure will repeat for every part: the run should stop. */
+  fatal: AtomicBulkError | null;
+}
+
+/** What the stage tells the run state as it goes; each call is persisted before it returns. */
+export interface PartTracker {
+  /** True when the part was already uploaded by an earlier run. */
+  isUploaded(part: Part): boolean;
+  attempting(part: Part, attempt: number, taskId: string | null): Promise<void>;
+}
+
+export interface UploadStageOptions {
+  api: AtomicApi;
+  flowConfigId: string;
+  mode: SendMode;
+  /** Parts in flight at once, 1–5. */
+  concurrency: number;
+  tracker: PartTracker;
+  /** Upload attempts per part, each with its own URL when needed. Default 6. */
+  maxAttempts?: number;
+  /** Aborts requests in flight. */
+  signal?: AbortSignal;
+  progress?: ProgressSink;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+/** Estimates transfer time from the throughput of finished uploads. */
+export class ThroughputEstimate {
+  private bytesPerMs: number;
+
+  /** Starts from a cautious 2 MiB/s until uploads have been measured. */
+  constructor(initialBytesPerSecond = 2 * 1024 * 1024) {
+    this.bytesPerMs = initialBytesPerSecond / 1000;
+  }
+
+  observe(bytes: number, ms: number): void {
+    if (ms <= 0 || bytes <= 0) return;
+    // Weighted towards the recent, but one fast upload does not make it optimistic.
+    this.bytesPerMs = 0.7 * this.bytesPerMs + 0.3 * (bytes / ms);
+  }
+
+  /** Time to keep in hand before starting an upload of `bytes`: 1.5 × estimate + 1 s. */
+  neededMs(bytes: number): number {
+    return (bytes / this.bytesPerMs) * 1.5 + 1000;
+  }
+}
+
+/** Statuses from csv-task that no retry or other part can fix. */
+function isFatal(error: AtomicBulkError): boolean {
+  if (error.code === 'AUTH' || error.code === 'NOT_FOUND' || error.code === 'FLOW_CONFIG' || error.code === 'CONFIG') return true;
+  const status = error.context.status;
+  return status !== undefined && status >= 400 && status < 500 && status !== 429 && status !== 408;
+}
+
+export function uploadParts(parts: AsyncIterable<Part>, options: UploadStageOptions): Pool<PartOutcome> {
+  const now = options.now ?? Date.now;
+  const wait = options.sleep ?? ((ms: number, signal?: AbortSignal) => sleepFor(ms, signal));
+  const random = options.random ?? Math.random;
+  const maxAttempts = options.maxAttempts ?? 6;
+  const throughput = new ThroughputEstimate();
+  const progress = options.progress ?? (() => undefined);
+
+  async function uploadOne(part: Part): Promise<PartOutcome> {
+    const base = { part, taskId: null as string | null, uploadMs: null as number | null, fatal: null as AtomicBulkError | null };
+    if (options.tracker.isUploaded(part)) {
+      progress({ type: 'part', number: part.number, status: 'skipped', rows: part.rows, bytes: part.bytes, attempt: 0 });
+      return { ...base, status: 'skipped', attempts: 0, error: null };
+    }
+    let target: UploadTarget | null = null;
+    let lastError = 'no attempt was made';
+    let uploadMs = 0;
+    let attempt = 0;
+    while (attempt < maxAttempts) {
+      if (options.signal?.aborted) return { ...base, status: 'failed', attempts: attempt, uploadMs, error: 'interrupted before the upload finished' };
+      attempt++;
+      try {
+        // A URL kept from a failed attempt is reused only while enough of its window is
+        // left for the transfer; otherwise (and always after expiry) a new one is asked for.
+        if (target === null || target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes)) {
+          target = await options.api.createCsvTask(options.flowConfigId, options.mode);
+        }
+      } catch (error) {
+        if (options.signal?.aborted) return { ...base, status: 'failed', attempts: attempt, uploadMs, error: 'interrupted before the upload finished' };
+        if (!isAtomicBulkError(error)) throw error;
+        if (isFatal(error)) return { ...base, status: 'failed', attempts: attempt, uploadMs, error: error.message, fatal: error };
+        lastError = `csv-task: ${error.message}`;
+        await backoff(part, attempt, lastError, null);
+        continue;
+      }
+      base.taskId = target.taskId;
+      await options.tracker.attempting(part, attempt, target.taskId);
+      progress({ type: 'part', number: part.number, status: 'uploading', rows: part.rows, bytes: part.bytes, attempt });
+      const started = now();
+      const outcome = await uploadPart({
+        target,
+        path: part.path,
+        timeoutMs: Math.max(60_000, 4 * throughput.neededMs(part.bytes)),
+        signal: options.signal,
+      }).catch((error: unknown) => {
+        if (options.signal?.aborted) return null;
+        throw error;
+      });
+      const took = now() - started;
+      uploadMs += took;
+      if (outcome === null) return { ...base, status: 'failed', attempts: attempt, uploadMs, error: 'interrupted during the upload' };
+      if (outcome.kind === 'accepted') {
+        throughput.observe(part.bytes, took);
+        return { ...base, status: 'uploaded', attempts: attempt, uploadMs, error: null };
+      }
+      lastError = outcome.detail;
+      if (outcome.kind === 'refused') return { ...base, status: 'failed', attempts: attempt, uploadMs, error: `upload refused: ${outcome.detail}` };
+      if (outcome.kind === 'expired') {
+        // Never retry an expired URL: the next attempt asks for a new one, at once.
+        target = null;
+        progress({ type: 'retry', number: part.number, attempt, reason: `upload URL expired (${outcome.detail})`, delayMs: 0 });
+        continue;
+      }
+      const delay = await backoff(part, attempt, outcome.detail, outcome.retryAfterMs);
+      if (target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes) + delay) target = null;
+    }
+    return { ...base, status: 'failed', attempts: attempt, uploadMs, error: `gave up after ${attempt} attempts: ${lastError}` };
+  }
+
+  async function backoff(part: Part, attempt: number, reason: string, retryAfterMs: number | null): Promise<number> {
+    const cap = Math.min(30_000, 500 * 2 ** (attempt - 1));
+    const delay = retryAfterMs ?? Math.round(cap / 2 + (random() * cap) / 2);
+    if (attempt < maxAttempts) {
+      progress({ type: 'retry', number: part.number, attempt, reason, delayMs: delay });
+      await wait(delay, options.signal).catch(() => undefined);
+    }
+    return delay;
+  }
+
+  return pool(parts, Math.min(5, Math.max(1, options.concurrency)), uploadOne);
+}
+
+function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
