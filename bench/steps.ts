@@ -71,4 +71,54 @@ export const BENCH_STEPS: BenchStep[] = [
     label: 'naive csv-parse → csv-stringify round trip',
     run: (ctx) => checked(ctx, [join(ctx.root, 'bench/dist/bench/baseline-csv-parse.js'), ctx.file, 'roundtrip']),
   },
+  {
+    key: 'dry-run',
+    label: 'atomic-bulk send --dry-run',
+    run: (ctx) => checked(ctx, [...sendArgs(ctx, `dry-${++outDirs}`), '--dry-run', '--flow-config', join(ctx.root, 'samples/flows/renewal-reminder.json')]),
+  },
+  {
+    key: 'send',
+    label: 'atomic-bulk send to the sandbox (separate process)',
+    run: async (ctx) => {
+      const sandbox = await startSandbox(ctx);
+      try {
+        const r = await ctx.measure([...sendArgs(ctx, `send-${++outDirs}`)], sandbox.env);
+        if (r.code !== 0) throw new Error(`send exited with ${r.code}`);
+        const stats = await sandbox.stats();
+        return { ...r, note: `sandbox got ${stats.tasks} parts; ${stats.invocations.toLocaleString('en-US')} invocations so far` };
+      } finally {
+        await sandbox.stop();
+      }
+    },
+  },
 ];
+
+function sendArgs(ctx: BenchContext, name: string): string[] {
+  return [cli(ctx), 'send', ctx.file, '--flow', 'renewal-reminder', '--state-dir', join(ctx.dir, `state-${name}`), '--report-dir', join(ctx.dir, `report-${name}`), '--progress', 'none'];
+}
+
+/** Runs `atomic-bulk sandbox` as its own process, as a user would, and reads its settings. */
+async function startSandbox(ctx: BenchContext): Promise<{ env: Record<string, string>; stats: () => Promise<{ tasks: number; invocations: number }>; stop: () => Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  // Processing waits until the send is over: Atomic processes uploads on its own machines,
+  // and on a 2-core bench machine the sandbox's processing would otherwise take the send's CPU.
+  const child = spawn(process.execPath, [cli(ctx), 'sandbox', '--port', '0', '--no-store-payloads', '--max-running-tasks', '0', '--process-quiet-ms', '60000'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const env: Record<string, string> = {};
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
+      if (env.ATOMIC_CLIENT_SECRET !== undefined) resolve();
+    });
+    child.on('exit', () => reject(new Error('the sandbox exited early')));
+  });
+  return {
+    env,
+    stats: async () => ((await (await fetch(`${env.ATOMIC_BASE_URL as string}/sandbox/stats`)).json()) as { data: { tasks: number; invocations: number } }).data,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('exit', r));
+    },
+  };
+}

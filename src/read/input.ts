@@ -88,19 +88,29 @@ class FileInput implements InputSource {
   }
 }
 
-/** Reads a file in 1 MiB chunks into one reused buffer. */
+/**
+ * Reads a file in 1 MiB chunks into two buffers used in turn: the next chunk is read
+ * while the current one is processed. The reader copies what it keeps before it asks
+ * for the next chunk, so each buffer is free again by the time it is reused.
+ */
 export async function* readFileChunks(path: string): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r').catch((error: unknown) => {
     throw inputError(path, error);
   });
-  const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  const buffers = [Buffer.allocUnsafe(READ_CHUNK_BYTES), Buffer.allocUnsafe(READ_CHUNK_BYTES)];
+  let turn = 0;
+  const read = (buf: Buffer) => handle.read(buf, 0, buf.length, null);
+  let pending = read(buffers[0] as Buffer);
   try {
     for (;;) {
-      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      const { bytesRead, buffer } = await pending;
       if (bytesRead === 0) return;
-      yield buf.subarray(0, bytesRead);
+      turn ^= 1;
+      pending = read(buffers[turn] as Buffer);
+      yield buffer.subarray(0, bytesRead);
     }
   } finally {
+    await pending.catch(() => undefined);
     await handle.close();
   }
 }

@@ -84,12 +84,20 @@ const PREFIXES = {
 
 type Section = (typeof PREFIXES)[keyof typeof PREFIXES];
 
-/** Parses an uploaded file and records its rows. */
+/** Rows processed between two chances for the event loop to serve uploads. */
+const SLICE_ROWS = 1000;
+
+/**
+ * Parses an uploaded file and records its rows. Every SLICE_ROWS rows it awaits `pause`,
+ * which lets the sandbox put uploads first, as Atomic's ingestion is separate from its
+ * processing.
+ */
 export async function processUpload(
   body: AsyncIterable<Uint8Array>,
   task: { taskId: string; flowId: string; mode: 'live' | 'test' },
   flow: FlowConfig,
   store: InvocationStore,
+  pause: () => Promise<void> = () => Promise.resolve(),
 ): Promise<ProcessResult> {
   const result: ProcessResult = { rows: 0, created: 0, duplicates: 0, conflicts: 0, errors: [] };
   const parser = parse({ bom: false, info: true, relax_column_count: false });
@@ -112,6 +120,7 @@ export async function processUpload(
         continue;
       }
       result.rows++;
+      if (result.rows % SLICE_ROWS === 0) await pause();
       const line = info.lines;
       const invocation: SandboxInvocation = {
         flowInvocationId: '',

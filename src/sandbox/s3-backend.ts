@@ -5,6 +5,7 @@
  * without the checksum parameter the SDK adds by default (which AWS would reject).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -35,6 +36,10 @@ export interface PresignedPost {
 }
 
 export class S3Backend {
+  private writes = 0;
+  /** When the in-process S3 server last started or finished receiving an upload. */
+  lastWriteAt = 0;
+
   private constructor(
     readonly endpoint: string,
     readonly bucket: string,
@@ -68,7 +73,25 @@ export class S3Backend {
     });
     const backend = new S3Backend(endpoint, bucket, client, server, directory);
     if (server === null) await backend.ensureBucket();
+    else backend.countWrites(server);
     return backend;
+  }
+
+  /** Uploads the in-process S3 server is receiving right now (0 for an external store). */
+  get activeWrites(): number {
+    return this.writes;
+  }
+
+  private countWrites(server: S3rver): void {
+    server.httpServer?.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== 'POST' && req.method !== 'PUT') return;
+      this.writes++;
+      this.lastWriteAt = Date.now();
+      res.once('close', () => {
+        this.writes--;
+        this.lastWriteAt = Date.now();
+      });
+    });
   }
 
   private async ensureBucket(): Promise<void> {

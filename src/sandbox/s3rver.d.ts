@@ -13,6 +13,7 @@ declare module 's3rver' {
   export default class S3rver {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
+    httpServer?: import('node:http').Server;
     close(): Promise<void>;
   }
 }

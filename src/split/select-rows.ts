@@ -3,7 +3,7 @@
  * verdict of the first pass (the set of invalid record numbers), without re-validating.
  * It checks that it sees exactly the records the first pass counted.
  */
-import { ROW_BLANK, ROW_HEADER, ROW_INVALID, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
+import { CheckedArrays, ROW_BLANK, ROW_HEADER, ROW_INVALID, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { RECORD_BLANK } from '../model/record-batch.js';
 import type { RecordSet } from '../model/record-set.js';
@@ -12,9 +12,9 @@ import type { ReadBatch } from '../read/record-reader.js';
 export async function* selectRows(source: AsyncIterable<ReadBatch>, invalid: RecordSet, expectedRecords: number): AsyncGenerator<CheckedBatch> {
   let record = 0;
   let headerSeen = false;
+  const arrays = new CheckedArrays();
   for await (const { records: b } of source) {
-    const status = new Uint8Array(b.count);
-    const recordNo = new Float64Array(b.count);
+    const { status, recordNo } = arrays.next(b.count);
     for (let i = 0; i < b.count; i++) {
       if (((b.flags[i] as number) & RECORD_BLANK) !== 0) {
         status[i] = ROW_BLANK;

@@ -58,6 +58,8 @@ export interface SplitterOptions {
 
 const LF = 0x0a;
 const COMMA = 0x2c;
+/** Room an ordinary id line needs: line number, comma, id, LF, with margin. */
+const MAX_ID_LINE = 24 + 1 + 256 + 1;
 
 interface OpenPart {
   number: number;
@@ -113,7 +115,8 @@ export class Splitter {
           if (((b.flags[i] as number) & RECORD_TOO_LARGE) !== 0) {
             throw new Error(`Splitter: record ${recordNo} is too large but was kept`);
           }
-          const size = this.rowSize(b, i, layout);
+          const end = this.contentEnd(b, i, layout);
+          const size = this.rowSize(b, i, end, layout);
           const header = this.header;
           if (header === null) throw new Error('Splitter: a data row came before the header');
           if (header.length + size > this.options.maxPartBytes) {
@@ -123,13 +126,25 @@ export class Splitter {
             yield await this.closePart();
           }
           this.part ??= await this.openPart(header, b.line[i] as number, recordNo);
-          await this.writeRow(b, i, size, layout);
           const part = this.part;
+          // The common case stays synchronous: no promise per row.
+          if (this.used + size > this.buffer.length) await this.flush();
+          let idAt = -1;
+          if (size <= this.buffer.length) {
+            idAt = this.composeRow(b, i, end, layout, this.buffer, this.used);
+            this.used += size;
+          } else {
+            idAt = await this.writeLargeRow(b, i, end, size, layout);
+          }
+          part.bytes += size;
           part.rows++;
           part.lastLine = b.endLine[i] as number;
           part.lastRecord = recordNo;
           this.rows++;
-          if (ids !== null) await this.recordId(b, i, layout);
+          if (ids !== null) {
+            if (this.idUsed + MAX_ID_LINE > this.idLines.length) await this.flushIds();
+            if (!this.recordId(b, i, layout, idAt)) await this.writeLongId(b, i, layout);
+          }
         }
       }
       if (this.part !== null) yield await this.closePart();
@@ -158,9 +173,9 @@ export class Splitter {
     return rawStart(b, (b.fieldFirst[i] as number) + cut) - 1;
   }
 
-  /** Exact output bytes of data record i, LF included. */
-  private rowSize(b: RecordBatch, i: number, layout: RowLayout): number {
-    let size = this.contentEnd(b, i, layout) - (b.start[i] as number) + 1;
+  /** Exact output bytes of data record i (content ending at `end`), LF included. */
+  private rowSize(b: RecordBatch, i: number, end: number, layout: RowLayout): number {
+    let size = end - (b.start[i] as number) + 1;
     if (layout.append) size += 1 + ID_LENGTH;
     else if (layout.fillColumn >= 0 && b.isEmpty(i, layout.fillColumn)) {
       const f = (b.fieldFirst[i] as number) + layout.fillColumn;
@@ -169,64 +184,73 @@ export class Splitter {
     return size;
   }
 
-  private async writeRow(b: RecordBatch, i: number, size: number, layout: RowLayout): Promise<void> {
-    if (this.used + size > this.buffer.length) await this.flush();
-    if (size <= this.buffer.length) {
-      this.used = this.composeRow(b, i, layout, this.buffer, this.used);
-    } else {
-      // A row longer than the write buffer (up to the part budget) is written on its own.
-      const own = Buffer.allocUnsafe(size);
-      this.composeRow(b, i, layout, own, 0);
-      const part = this.part as OpenPart;
-      part.hash.update(own);
-      await part.output.write(own);
-    }
-    (this.part as OpenPart).bytes += size;
+  /** A row longer than the write buffer (up to the part budget) is written on its own. */
+  private async writeLargeRow(b: RecordBatch, i: number, end: number, size: number, layout: RowLayout): Promise<number> {
+    const own = Buffer.allocUnsafe(size);
+    const idAt = this.composeRow(b, i, end, layout, own, 0);
+    if (idAt >= 0) own.copy(this.idText, 0, idAt, idAt + ID_LENGTH);
+    const part = this.part as OpenPart;
+    part.hash.update(own);
+    await part.output.write(own);
+    return idAt >= 0 ? -2 : -1;
   }
 
-  /** Writes data record i's output bytes (LF included) at `out[at]`; returns the end offset. */
-  private composeRow(b: RecordBatch, i: number, layout: RowLayout, out: Buffer, at: number): number {
+  /**
+   * Writes data record i's output bytes (LF included) at `out[at]`. Returns where the
+   * assigned id was written in `out`, or -1 when the row kept its own id.
+   */
+  private composeRow(b: RecordBatch, i: number, end: number, layout: RowLayout, out: Buffer, at: number): number {
     const start = b.start[i] as number;
-    const end = this.contentEnd(b, i, layout);
     const ids = this.options.ids;
     let o = at;
+    let idAt = -1;
     if (layout.append && ids !== null) {
-      o += b.buf.copy(out, o, start, end);
+      o += copyBytes(b.buf, start, end, out, o);
       out[o++] = COMMA;
-      ids.write(i, this.idText, 0);
-      o += this.idText.copy(out, o);
+      ids.write(i, out, o);
+      idAt = o;
+      o += ID_LENGTH;
     } else if (layout.fillColumn >= 0 && ids !== null && b.isEmpty(i, layout.fillColumn)) {
       const f = (b.fieldFirst[i] as number) + layout.fillColumn;
-      o += b.buf.copy(out, o, start, rawStart(b, f));
-      ids.write(i, this.idText, 0);
-      o += this.idText.copy(out, o);
-      o += b.buf.copy(out, o, rawEnd(b, f), end);
+      o += copyBytes(b.buf, start, rawStart(b, f), out, o);
+      ids.write(i, out, o);
+      idAt = o;
+      o += ID_LENGTH;
+      o += copyBytes(b.buf, rawEnd(b, f), end, out, o);
     } else {
-      o += b.buf.copy(out, o, start, end);
+      o += copyBytes(b.buf, start, end, out, o);
     }
-    out[o++] = LF;
-    return o;
+    out[o] = LF;
+    return idAt;
   }
 
-  /** Notes `line,flowInvocationId` of the row just written, for invocations.csv. */
-  private async recordId(b: RecordBatch, i: number, layout: RowLayout): Promise<void> {
-    let id: string | null = null;
-    if (!layout.append && layout.fillColumn >= 0 && !b.isEmpty(i, layout.fillColumn)) {
-      const value = b.fieldText(i, layout.fillColumn);
-      id = /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  /**
+   * Notes `line,flowInvocationId` of the row just written, for invocations.csv; the id
+   * is copied from where composeRow wrote it (-2: from idText). Returns false when the
+   * row's own id is too long for the buffer.
+   */
+  private recordId(b: RecordBatch, i: number, layout: RowLayout, idAt: number): boolean {
+    const lines = this.idLines;
+    let o = writeDecimal(lines, this.idUsed, b.line[i] as number);
+    lines[o++] = COMMA;
+    if (idAt >= 0) {
+      o += copyBytes(this.buffer, idAt, idAt + ID_LENGTH, lines, o);
+    } else if (idAt === -2) {
+      o += copyBytes(this.idText, 0, ID_LENGTH, lines, o);
+    } else {
+      const own = ownId(b, i, layout);
+      if (Buffer.byteLength(own) > MAX_ID_LINE - 24) return false;
+      o += lines.write(own, o, 'utf8');
     }
-    const room = 24 + (id === null ? ID_LENGTH : Buffer.byteLength(id));
-    if (this.idUsed + room > this.idLines.length) await this.flushIds();
-    if (room > this.idLines.length) {
-      // An id longer than the buffer (a user's own, absurdly long): write it on its own.
-      await (this.part as OpenPart).output.writeIds(Buffer.from(`${b.line[i]},${id ?? ''}\n`));
-      return;
-    }
-    this.idUsed += this.idLines.write(String(b.line[i]), this.idUsed, 'latin1');
-    this.idLines[this.idUsed++] = COMMA;
-    if (id === null) this.idUsed += this.idText.copy(this.idLines, this.idUsed);
-    else this.idUsed += this.idLines.write(id, this.idUsed, 'utf8');
-    this.idLines[this.idUsed++] = LF;
+    lines[o++] = LF;
+    this.idUsed = o;
+    return true;
+  }
+
+  /** An id of the user's own longer than the id buffer: written on its own. */
+  private async writeLongId(b: RecordBatch, i: number, layout: RowLayout): Promise<void> {
+    await this.flushIds();
+    await (this.part as OpenPart).output.writeIds(Buffer.from(`${b.line[i] as number},${ownId(b, i, layout)}\n`));
   }
 
   /** Appends bytes [s, e) of `src` to the part, through the write buffer. */
@@ -304,4 +328,34 @@ function rawStart(b: RecordBatch, k: number): number {
 /** Offset just past field k's last raw byte (its closing quote, if quoted). */
 function rawEnd(b: RecordBatch, k: number): number {
   return (b.fEnd[k] as number) + (((b.fFlags[k] as number) & FIELD_QUOTED) !== 0 ? 1 : 0);
+}
+
+/** The row's own flowInvocationId, quoted for CSV when needed. */
+function ownId(b: RecordBatch, i: number, layout: RowLayout): string {
+  const value = b.fieldText(i, layout.fillColumn);
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** Copies bytes [s, e) of src to dst[at]; a plain loop beats Buffer.copy for short runs. */
+function copyBytes(src: Uint8Array, s: number, e: number, dst: Uint8Array, at: number): number {
+  const n = e - s;
+  if (n > 48) {
+    dst.set(src.subarray(s, e), at);
+  } else {
+    for (let k = 0; k < n; k++) dst[at + k] = src[s + k] as number;
+  }
+  return n;
+}
+
+/** Writes a non-negative integer's decimal digits at buf[at]; returns the end offset. */
+function writeDecimal(buf: Uint8Array, at: number, value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  let n = value;
+  for (let k = at + digits - 1; k >= at; k--) {
+    const q = Math.floor(n / 10);
+    buf[k] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  return at + digits;
 }

@@ -121,7 +121,7 @@ export function uploadParts(parts: AsyncIterable<Part>, options: UploadStageOpti
       const outcome = await uploadPart({
         target,
         path: part.path,
-        timeoutMs: Math.max(60_000, 4 * throughput.neededMs(part.bytes)),
+        timeoutMs: Math.round(Math.max(60_000, 4 * throughput.neededMs(part.bytes))),
         signal: options.signal,
       }).catch((error: unknown) => {
         if (options.signal?.aborted) return null;

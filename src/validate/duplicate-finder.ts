@@ -1,9 +1,10 @@
 /**
  * Finds repeated keys (invocation ids, target tuples) in a stream of any length with
  * bounded memory. Each key is reduced to a 128-bit fingerprint plus its line and record
- * (24 bytes), bucketed by the fingerprint's top 8 bits into 256 partitions. While the
- * buckets fit in `memoryBytes` they stay in memory; past that they are written out as
- * one spill file (partitions back to back) and memory is reused. At the end each
+ * (24 bytes), bucketed by the fingerprint's top 8 bits into 256 partitions. Entries live
+ * in one fixed pool of small chunks, allocated on first use, so memory never exceeds the
+ * budget and nothing is reallocated; when the pool is full, every partition is written
+ * to one spill file (partitions back to back) and the pool is reused. At the end each
  * partition is loaded alone (about 1/256 of the keys) and scanned in input order, so the
  * first occurrence of a key is always the earlier line.
  *
@@ -17,6 +18,9 @@ import { join } from 'node:path';
 const PARTITIONS = 256;
 /** Words per entry: four hash words, line, record. */
 const WORDS = 6;
+/** Entries per chunk of the pool. */
+const CHUNK_ENTRIES = 64;
+const CHUNK_WORDS = CHUNK_ENTRIES * WORDS;
 
 export interface Duplicate {
   line: number;
@@ -26,7 +30,7 @@ export interface Duplicate {
 }
 
 export interface DuplicateFinderOptions {
-  /** Memory for pending entries before they spill to disk. Default 8 MiB. */
+  /** Memory for pending entries before they spill to disk. Default 4 MiB. */
   memoryBytes?: number;
   /** Where spill files go. Default: the OS temporary directory. */
   tempDir?: string;
@@ -39,127 +43,172 @@ interface Spill {
 }
 
 export class DuplicateFinder {
-  /** Most words one bucket may hold before the finder spills. */
-  private readonly bucketWords: number;
+  private readonly chunkCount: number;
   private readonly tempParent: string;
-  private readonly buckets: Uint32Array[];
-  private readonly fill = new Int32Array(PARTITIONS);
-  private full = false;
+  private pool: Uint32Array | null = null;
+  private nextChunk = 0;
+  /** Chunks of each partition, in order; the last one is being filled. */
+  private chunks: number[][] = Array.from({ length: PARTITIONS }, () => []);
+  /** Words used in each partition's last chunk. */
+  private readonly lastFill = new Int32Array(PARTITIONS);
   private spillDir: string | null = null;
   private readonly spills: Spill[] = [];
   /** Keys added so far. */
   size = 0;
 
   constructor(options: DuplicateFinderOptions = {}) {
-    const entries = Math.floor((options.memoryBytes ?? 8 * 1024 * 1024) / (WORDS * 4));
-    // Twice the fair share per bucket, so uneven buckets rarely force an early spill.
-    this.bucketWords = Math.max(64, Math.ceil((2 * entries) / PARTITIONS)) * WORDS;
+    const words = Math.floor((options.memoryBytes ?? 4 * 1024 * 1024) / 4);
+    // At least one chunk per partition, plus room to fill.
+    this.chunkCount = Math.max(2 * PARTITIONS, Math.floor(words / CHUNK_WORDS));
     this.tempParent = options.tempDir ?? tmpdir();
-    this.buckets = Array.from({ length: PARTITIONS }, () => new Uint32Array(WORDS * 16));
+  }
+
+  /** True when the pool is nearly full; call `spill()` before adding many more keys. */
+  get shouldSpill(): boolean {
+    return this.nextChunk >= this.chunkCount - PARTITIONS;
   }
 
   /** Adds a key fingerprint seen at `line` / `record`. */
   add(hash: Uint32Array, line: number, record: number): void {
     const p = (hash[0] as number) >>> 24;
-    let bucket = this.buckets[p] as Uint32Array;
-    const at = this.fill[p] as number;
-    if (at + WORDS > bucket.length) {
-      // Double, but not far past the bucket's share: a spill follows soon after.
-      const grown = new Uint32Array(Math.max(at + WORDS, Math.min(bucket.length * 2, this.bucketWords + 64 * WORDS)));
-      grown.set(bucket);
-      this.buckets[p] = bucket = grown;
+    const list = this.chunks[p] as number[];
+    let fill = this.lastFill[p] as number;
+    if (list.length === 0 || fill === CHUNK_WORDS) {
+      list.push(this.takeChunk());
+      fill = 0;
     }
-    bucket[at] = hash[0] as number;
-    bucket[at + 1] = hash[1] as number;
-    bucket[at + 2] = hash[2] as number;
-    bucket[at + 3] = hash[3] as number;
-    bucket[at + 4] = line;
-    bucket[at + 5] = record;
-    this.fill[p] = at + WORDS;
-    if (at + WORDS >= this.bucketWords) this.full = true;
+    const pool = this.pool as Uint32Array;
+    const at = (list[list.length - 1] as number) * CHUNK_WORDS + fill;
+    pool[at] = hash[0] as number;
+    pool[at + 1] = hash[1] as number;
+    pool[at + 2] = hash[2] as number;
+    pool[at + 3] = hash[3] as number;
+    pool[at + 4] = line;
+    pool[at + 5] = record;
+    this.lastFill[p] = fill + WORDS;
     this.size++;
   }
 
-  /** True when a bucket has reached its share of the budget; call `spill()` soon. */
-  get shouldSpill(): boolean {
-    return this.full;
+  private takeChunk(): number {
+    this.pool ??= new Uint32Array(this.chunkCount * CHUNK_WORDS);
+    if (this.nextChunk >= this.chunkCount) {
+      // More keys arrived in one batch than the spill margin: grow once, rarely.
+      const grown = new Uint32Array(this.pool.length + PARTITIONS * CHUNK_WORDS);
+      grown.set(this.pool);
+      this.pool = grown;
+    }
+    return this.nextChunk++;
   }
 
-  /** Writes every bucket to one spill file and empties them, keeping their memory. */
+  /** The words of partition p held in memory, in order, as views into the pool. */
+  private views(p: number): Uint32Array[] {
+    const list = this.chunks[p] as number[];
+    const pool = this.pool as Uint32Array;
+    return list.map((chunk, k) => {
+      const used = k === list.length - 1 ? (this.lastFill[p] as number) : CHUNK_WORDS;
+      return pool.subarray(chunk * CHUNK_WORDS, chunk * CHUNK_WORDS + used);
+    });
+  }
+
+  /** Writes every partition to one spill file and empties the pool. */
   async spill(): Promise<void> {
+    if (this.pool === null || this.nextChunk === 0) return;
     this.spillDir ??= await mkdtemp(join(this.tempParent, 'atomic-bulk-dups-'));
     const path = join(this.spillDir, `${this.spills.length}.bin`);
     const offsets = new Float64Array(PARTITIONS + 1);
     const handle = await open(path, 'w');
     try {
       let words = 0;
-      const views: Uint8Array[] = [];
+      const bytes: Uint8Array[] = [];
       for (let p = 0; p < PARTITIONS; p++) {
         offsets[p] = words;
-        const used = this.fill[p] as number;
-        words += used;
-        if (used > 0) views.push(new Uint8Array((this.buckets[p] as Uint32Array).buffer, 0, used * 4));
+        for (const view of this.views(p)) {
+          words += view.length;
+          bytes.push(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        }
       }
       offsets[PARTITIONS] = words;
-      await handle.writev(views);
+      for (let k = 0; k < bytes.length; k += 512) await handle.writev(bytes.slice(k, k + 512));
     } finally {
       await handle.close();
     }
     this.spills.push({ path, offsets });
-    this.fill.fill(0);
-    this.full = false;
+    this.reset();
   }
 
   /** Every key seen before, with the line of its first occurrence; partition by partition. */
   async *duplicates(): AsyncGenerator<Duplicate> {
     const handles = await Promise.all(this.spills.map((s) => open(s.path, 'r')));
+    // One buffer for the entries and one for the table, sized for the largest partition
+    // and reused for all 256, so finishing a multi-GB file does not churn memory.
+    let largest = 0;
+    for (let p = 0; p < PARTITIONS; p++) largest = Math.max(largest, this.partitionWords(p));
+    const entries = new Uint32Array(largest);
+    const table = new Int32Array(tableSize(largest / WORDS));
     try {
       for (let p = 0; p < PARTITIONS; p++) {
-        const entries = await this.loadPartition(p, handles);
-        if (entries.length > WORDS) yield* scanPartition(entries);
+        const words = await this.loadPartition(p, handles, entries);
+        if (words > WORDS) yield* scanPartition(entries.subarray(0, words), table);
       }
     } finally {
       await Promise.all(handles.map((h) => h.close()));
     }
   }
 
-  /** Removes spill files. Safe to call more than once. */
+  private partitionWords(p: number): number {
+    let words = this.pool === null ? 0 : this.views(p).reduce((n, v) => n + v.length, 0);
+    for (const s of this.spills) words += (s.offsets[p + 1] as number) - (s.offsets[p] as number);
+    return words;
+  }
+
+  /** Removes spill files and frees the pool. Safe to call more than once. */
   async close(): Promise<void> {
-    this.fill.fill(0);
+    this.reset();
+    this.pool = null;
     if (this.spillDir !== null) {
       await rm(this.spillDir, { recursive: true, force: true });
       this.spillDir = null;
     }
   }
 
-  /** Partition p's entries in input order: each spill's share, then what is in memory. */
-  private async loadPartition(p: number, handles: FileHandle[]): Promise<Uint32Array> {
-    const memory = (this.buckets[p] as Uint32Array).subarray(0, this.fill[p]);
-    if (this.spills.length === 0) return memory;
-    let words = memory.length;
-    for (const s of this.spills) words += (s.offsets[p + 1] as number) - (s.offsets[p] as number);
-    const all = new Uint32Array(words);
+  private reset(): void {
+    this.chunks = Array.from({ length: PARTITIONS }, () => []);
+    this.lastFill.fill(0);
+    this.nextChunk = 0;
+  }
+
+  /** Loads partition p into `all` in input order (each spill's share, then memory); returns its words. */
+  private async loadPartition(p: number, handles: FileHandle[], all: Uint32Array): Promise<number> {
     let at = 0;
     for (const [k, s] of this.spills.entries()) {
       const from = s.offsets[p] as number;
       const n = (s.offsets[p + 1] as number) - from;
       if (n === 0) continue;
-      const bytes = new Uint8Array(all.buffer, at * 4, n * 4);
-      await (handles[k] as FileHandle).read(bytes, 0, n * 4, from * 4);
+      await (handles[k] as FileHandle).read(new Uint8Array(all.buffer, at * 4, n * 4), 0, n * 4, from * 4);
       at += n;
     }
-    all.set(memory, at);
-    return all;
+    if (this.pool !== null) {
+      for (const view of this.views(p)) {
+        all.set(view, at);
+        at += view.length;
+      }
+    }
+    return at;
   }
 }
 
-/** Open-addressing pass over one partition's entries, in input order. */
-function* scanPartition(entries: Uint32Array): Generator<Duplicate> {
-  const count = entries.length / WORDS;
+function tableSize(entries: number): number {
   let size = 1;
-  while (size < count * 2) size <<= 1;
+  while (size < entries * 2) size <<= 1;
+  return size;
+}
+
+/** Open-addressing pass over one partition's entries, in input order, in `space`. */
+function* scanPartition(entries: Uint32Array, space: Int32Array): Generator<Duplicate> {
+  const count = entries.length / WORDS;
+  const size = tableSize(count);
   const mask = size - 1;
-  const table = new Int32Array(size).fill(-1);
+  const table = space.subarray(0, size).fill(-1);
   for (let k = 0; k < count; k++) {
     const at = k * WORDS;
     let slot = (entries[at + 1] as number) & mask;

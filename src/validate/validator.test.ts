@@ -210,13 +210,15 @@ describe('cell rules', () => {
     expect(result.rows.invalid).toBe(0);
   });
 
-  it('finds duplicates across spills to disk', async () => {
-    const rows = Array.from({ length: 3000 }, (_, i) => `u${i},a${i},id-${i % 2000}`);
-    const { log, result } = await validateCsv(`${ID},${ACC},flowInvocationId\n${rows.join('\n')}\n`, {
-      duplicateMemoryBytes: 4096,
-    });
-    expect(log.byCode.get('duplicate-invocation-id')).toBe(1000);
-    expect(result.rows.invalid).toBe(1000);
+  it('finds duplicates across several spills to disk, naming the first line', async () => {
+    const rows = Array.from({ length: 30_000 }, (_, i) => `u${i},a${i},id-${i % 20_000}`);
+    const csv = `${ID},${ACC},flowInvocationId\n${rows.join('\n')}\n`;
+    const cuts = Array.from({ length: 40 }, (_, k) => Math.floor(((k + 1) * csv.length) / 41));
+    const { log, result, issues } = await validateCsv(csv, { duplicateMemoryBytes: 4096, cuts });
+    expect(log.byCode.get('duplicate-invocation-id')).toBe(10_000);
+    expect(result.rows.invalid).toBe(10_000);
+    // Row 20,001 (line 20,002) repeats row 1's id (line 2).
+    expect(issues.find((i) => i.line === 20_002)?.message).toContain('line 2;');
   });
 
   it('reports every problem in a row, not only the first', async () => {

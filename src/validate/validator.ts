@@ -16,7 +16,7 @@ import {
   type RecordBatch,
   type RecordProblem,
 } from '../model/record-batch.js';
-import { ROW_BLANK, ROW_HEADER, ROW_INVALID, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
+import { CheckedArrays, ROW_BLANK, ROW_HEADER, ROW_INVALID, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
 import type { FlowConfig } from '../model/flow.js';
 import { issue, ISSUE_CODES, type IssueCode, type IssueLocation } from '../model/issue.js';
 import type { IssueLog } from '../model/issue-log.js';
@@ -99,6 +99,7 @@ export class Validator {
   private readonly ids: DuplicateFinder;
   private readonly targets: DuplicateFinder;
   private readonly hash = new Uint32Array(4);
+  private readonly arrays = new CheckedArrays();
   // Per-row state for the issue callback.
   private rowLine = 0;
   private rowInvalid = false;
@@ -246,8 +247,7 @@ export class Validator {
   }
 
   private checkBatch(b: RecordBatch): CheckedBatch {
-    const status = new Uint8Array(b.count);
-    const recordNo = new Float64Array(b.count);
+    const { status, recordNo } = this.arrays.next(b.count);
     for (let i = 0; i < b.count; i++) {
       const flags = b.flags[i] as number;
       if ((flags & RECORD_BLANK) !== 0) {

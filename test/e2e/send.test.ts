@@ -155,6 +155,7 @@ describe('atomic-bulk send (built CLI against the sandbox over HTTP)', () => {
     });
     await new Promise((r) => child.on('close', r));
     expect(child.signalCode).toBe('SIGKILL');
+    await sb.settle();
     const afterKill = sb.stats().invocations;
     expect(afterKill).toBeGreaterThan(0);
     expect(afterKill).toBeLessThan(60);

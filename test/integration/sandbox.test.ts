@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { AtomicClient } from '../../src/api/client.js';
@@ -65,6 +66,22 @@ describe('the sandbox, through the real client and uploader', () => {
       ['id-2', 'u2', { firstName: 'Zoë', amount: 7 }],
     ]);
     expect(sb.tasks()[0]).toMatchObject({ taskId: target.taskId, status: 'processed', rows: 2, created: 2 });
+  });
+
+  it.each(['post', 'put'] as const)('stores a multi-MiB %s upload byte for byte', async (uploadMethod) => {
+    const sb = await sandbox({ uploadMethod, directUploads: true, maxUploadBytes: 64 * 1024 * 1024 });
+    const target = await clientFor(sb).createCsvTask('renewal-reminder', 'live');
+    const rows = Array.from({ length: 100_000 }, (_, i) => `u${i},"Name ${i}, ${"é".repeat(i % 7)}",${i}.25,id-${i}`);
+    const path = await partFile(rows);
+    const expected = await readFile(path);
+    expect(expected.length).toBeGreaterThan(3.5 * 1024 * 1024);
+    expect((await uploadPart({ target, path, timeoutMs: 30_000 })).kind).toBe('accepted');
+    await sb.settle();
+    expect(sb.stats().invocations).toBe(100_000);
+    const task = sb.tasks()[0];
+    expect(task?.bytes).toBe(expected.length);
+    const stored = await (await fetch(`${sb.s3Endpoint}/atomic-sandbox/${task?.key ?? ''}`)).arrayBuffer();
+    expect(createHash('sha256').update(Buffer.from(stored)).digest('hex')).toBe(createHash('sha256').update(expected).digest('hex'));
   });
 
   it('is idempotent on flowInvocationId: same inputs add nothing, different inputs conflict', async () => {

@@ -45,6 +45,19 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
     expect(await stored.Body?.transformToString()).toBe(CSV);
   });
 
+  it.each(['POST', 'PUT'] as const)('stores a multi-MiB %s upload byte for byte', async (method) => {
+    const b = await backend();
+    const key = `uploads/${randomUUID()}.csv`;
+    const target = method === 'POST' ? await postTarget(b, key, 32_000_000, 300) : readUploadTarget({ url: await b.presignPut(key, 300) }, Date.now());
+    const content = Array.from({ length: 250_000 }, (_, i) => `u${i},${i * 7}.5,id-${i},Zoë ${i % 97}`).join('\n');
+    const path = await file(`target.attributes.atomic___id,payload.variables.amount,flowInvocationId,payload.metadata.n\n${content}\n`);
+    expect((await uploadPart({ target, path, timeoutMs: 60_000 })).kind).toBe('accepted');
+    const stored = await b.client.send(new GetObjectCommand({ Bucket: b.bucket, Key: key }));
+    const bytes = Buffer.from(await stored.Body?.transformToByteArray() ?? []);
+    const { readFile } = await import('node:fs/promises');
+    expect(bytes.equals(await readFile(path))).toBe(true);
+  });
+
   it('recognises an expired POST policy as expiry (403), never as success', async () => {
     const b = await backend();
     const target = await postTarget(b, `uploads/${randomUUID()}.csv`, 32_000_000, 1);

@@ -25,6 +25,7 @@ export const sandboxCommand: Command = {
       .option('max-running-tasks', { type: 'number', default: 5, describe: 'Bulk tasks at once before csv-task answers 429 (0: no limit)', group: G.server })
       .option('upload-method', { choices: ['post', 'put'] as const, default: 'post', describe: 'Presigned POST (as Atomic documents) or PUT', group: G.server })
       .option('store-payloads', { type: 'boolean', default: true, describe: 'Keep every invocation for GET /sandbox/invocations (--no-store-payloads for huge sends)', group: G.server })
+      .option('process-quiet-ms', { type: 'number', default: 300, describe: 'Process uploaded files once uploads have been quiet this long (ms)', group: G.server })
       .option('verbose', { type: 'boolean', default: false, describe: 'Log each request to stderr', group: G.server })
       .option('seed', { type: 'number', default: 1, describe: 'Seed of every fault decision', group: G.faults })
       .option('csv-task-429-rate', { type: 'number', default: 0, describe: 'Share of csv-task calls answered 429 with Retry-After', group: G.faults })
@@ -54,6 +55,7 @@ export const sandboxCommand: Command = {
       maxRunningTasks: intArg(args, 'max-running-tasks', 0),
       uploadMethod: args['upload-method'] as 'post' | 'put',
       storePayloads: args['store-payloads'] !== false,
+      processQuietMs: intArg(args, 'process-quiet-ms', 0),
       directUploads: args['direct-uploads'] === true,
       // A secret already in the environment is accepted as the sandbox's, and never printed.
       clientSecret: userSecret ?? SANDBOX_CLIENT_SECRET,
