@@ -355,9 +355,13 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
 
   /** For direct uploads: notices objects that arrived and processes them. */
   const poll = async () => {
+    // s3rver shows an object while it is still being written (S3 never does): wait.
+    if (s3.activeWrites > 0) return;
     for (const task of tasks.values()) {
       if (task.status !== 'issued') continue;
       const head = await s3.head(task.key).catch(() => null);
+      // An upload that began meanwhile may be this object, half written: look again later.
+      if (s3.activeWrites > 0) return;
       if (head === null) continue;
       task.bytes = head.size;
       task.uploadedAt = new Date().toISOString();
