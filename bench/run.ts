@@ -4,7 +4,7 @@
  * their throughput and peak RSS. Options:
  *   --size-mb N      main file size (default 200)
  *   --flat-mb A,B    sizes for the memory-flatness check (default 100,1024; "none" skips)
- *   --runs N         runs per measurement, median reported (default 1)
+ *   --runs N         runs per measurement, median reported (default 3; this VM is noisy)
  *   --only a,b       run only these steps (baseline, validate, split, roundtrip, send)
  *   --dir PATH       where to put generated files (default: OS temp dir)
  */
@@ -35,7 +35,7 @@ function parseArgs(argv: string[]): Options {
   return {
     sizeMb: Number(get('size-mb') ?? 200),
     flatMb: flat === 'none' ? [] : flat.split(',').map(Number),
-    runs: Number(get('runs') ?? 1),
+    runs: Number(get('runs') ?? 3),
     only: get('only') === undefined ? null : new Set((get('only') as string).split(',')),
     dir: get('dir') ?? null,
   };

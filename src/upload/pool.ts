@@ -1,39 +1,52 @@
 /**
  * Runs `work` on items pulled from `source` with at most `limit` in flight, yielding
- * results as they finish. An item is pulled only when a slot is free, so a producer
- * behind `source` (the splitter) is never asked to run ahead: memory stays bounded by
- * the items in flight. `stop()` on the returned handle ends pulling; in-flight work
- * still completes and is yielded.
+ * results as they finish. At most `limit + ahead` items exist at once: `ahead` items may
+ * be produced while every slot is busy (the next part is cut while two upload), so the
+ * producer does not sit idle, yet it is never asked to run further ahead than that.
+ * `stop()` ends pulling; in-flight work still completes and is yielded.
  */
 export interface Pool<R> extends AsyncIterable<R> {
   stop(): void;
 }
 
-export function pool<T, R>(source: AsyncIterable<T>, limit: number, work: (item: T) => Promise<R>): Pool<R> {
+export function pool<T, R>(source: AsyncIterable<T>, limit: number, work: (item: T) => Promise<R>, ahead = 0): Pool<R> {
   let stopped = false;
   // Read through a function: stop() can flip it while this generator awaits.
   const isStopped = () => stopped;
+  type Done = { kind: 'done'; self: Promise<Done | Pulled>; result: R };
+  type Pulled = { kind: 'pulled'; self: Promise<Done | Pulled>; next: IteratorResult<T> };
   async function* run(): AsyncGenerator<R> {
     const iterator = source[Symbol.asyncIterator]();
-    const running = new Set<Promise<{ self: Promise<unknown>; result: R }>>();
+    const running = new Set<Promise<Done | Pulled>>();
+    const ready: T[] = [];
+    let pulling: Promise<Done | Pulled> | null = null;
     let exhausted = false;
+    let inFlight = 0;
+    const pull = () => {
+      const p: Promise<Done | Pulled> = iterator.next().then((next) => ({ kind: 'pulled', self: p, next }));
+      pulling = p;
+      running.add(p);
+    };
     try {
       for (;;) {
-        while (!exhausted && !isStopped() && running.size < limit) {
-          const next = await iterator.next();
-          if (next.done === true) {
-            exhausted = true;
-            break;
-          }
-          // Stopped while the item was being produced: leave it undone.
-          if (isStopped()) break;
-          const task: Promise<{ self: Promise<unknown>; result: R }> = work(next.value).then((result) => ({ self: task, result }));
-          running.add(task);
+        while (inFlight < limit && ready.length > 0 && !isStopped()) {
+          const item = ready.shift() as T;
+          inFlight++;
+          const p: Promise<Done | Pulled> = work(item).then((result) => ({ kind: 'done', self: p, result }));
+          running.add(p);
         }
+        if (!exhausted && !isStopped() && pulling === null && inFlight + ready.length < limit + ahead) pull();
         if (running.size === 0) return;
-        const { self, result } = await Promise.race(running);
-        running.delete(self as Promise<{ self: Promise<unknown>; result: R }>);
-        yield result;
+        const settled = await Promise.race(running);
+        running.delete(settled.self);
+        if (settled.kind === 'pulled') {
+          pulling = null;
+          if (settled.next.done === true) exhausted = true;
+          else if (!isStopped()) ready.push(settled.next.value);
+        } else {
+          inFlight--;
+          yield settled.result;
+        }
       }
     } finally {
       await Promise.allSettled(running);

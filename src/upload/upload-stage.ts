@@ -158,7 +158,8 @@ export function uploadParts(parts: AsyncIterable<Part>, options: UploadStageOpti
     return delay;
   }
 
-  return pool(parts, Math.min(5, Math.max(1, options.concurrency)), uploadOne);
+  // One part may be cut ahead while every slot uploads: it waits on disk, not in memory.
+  return pool(parts, Math.min(5, Math.max(1, options.concurrency)), uploadOne, 1);
 }
 
 function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {

@@ -94,9 +94,13 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
+/** Reused by parseDateTime so checking a date cell allocates nothing. */
+const parts: DateTimeParts = { epochMs: 0, hasTime: false, hasZone: false };
+
 /**
  * Parses `YYYY-MM-DD` optionally followed by `Thh:mm`, `:ss`, `.fraction`, `Z` or
  * `±hh:mm`. Returns the parts, or a reason string when the text is not such a value.
+ * The parts object is shared: read it before the next call.
  */
 export function parseDateTime(buf: Buffer, s: number, e: number): DateTimeParts | string {
   const year = digits(buf, s, 4, e);
@@ -151,8 +155,10 @@ export function parseDateTime(buf: Buffer, s: number, e: number): DateTimeParts 
       if (p !== e) return 'has unexpected text after the time';
     }
   }
-  const epochMs = Date.UTC(year, month - 1, day, hh, mi, ss, ms) - offsetMin * 60_000;
-  return { epochMs, hasTime, hasZone };
+  parts.epochMs = Date.UTC(year, month - 1, day, hh, mi, ss, ms) - offsetMin * 60_000;
+  parts.hasTime = hasTime;
+  parts.hasZone = hasZone;
+  return parts;
 }
 
 function describeDateFault(buf: Buffer, s: number, e: number): string {

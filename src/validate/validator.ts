@@ -27,7 +27,7 @@ import { INVOCATION_ID_COLUMN, planColumns, type ColumnPlan } from './columns.js
 import { DuplicateFinder } from './duplicate-finder.js';
 import { rowIssueText } from './messages.js';
 import { murmur128 } from './murmur.js';
-import { RowChecker } from './row-checker.js';
+import { allEmpty, RowChecker } from './row-checker.js';
 
 
 export interface ValidatorOptions {
@@ -369,7 +369,7 @@ export class Validator {
       this.ids.add(this.hash, line, record);
     }
     const targets = plan.targets;
-    if (targets.length === 0 || targets.every((t) => b.isEmpty(i, t))) return;
+    if (targets.length === 0 || allEmpty(b, i, targets)) return;
     if (targets.length === 1) {
       this.hashField(b, i, targets[0] as number);
     } else {
