@@ -19,14 +19,9 @@ export function pool<T, R>(source: AsyncIterable<T>, limit: number, work: (item:
     const iterator = source[Symbol.asyncIterator]();
     const running = new Set<Promise<Done | Pulled>>();
     const ready: T[] = [];
-    let pulling: Promise<Done | Pulled> | null = null;
+    let pulling = false;
     let exhausted = false;
     let inFlight = 0;
-    const pull = () => {
-      const p: Promise<Done | Pulled> = iterator.next().then((next) => ({ kind: 'pulled', self: p, next }));
-      pulling = p;
-      running.add(p);
-    };
     try {
       for (;;) {
         while (inFlight < limit && ready.length > 0 && !isStopped()) {
@@ -35,12 +30,16 @@ export function pool<T, R>(source: AsyncIterable<T>, limit: number, work: (item:
           const p: Promise<Done | Pulled> = work(item).then((result) => ({ kind: 'done', self: p, result }));
           running.add(p);
         }
-        if (!exhausted && !isStopped() && pulling === null && inFlight + ready.length < limit + ahead) pull();
+        if (!exhausted && !isStopped() && !pulling && inFlight + ready.length < limit + ahead) {
+          const p: Promise<Done | Pulled> = iterator.next().then((next) => ({ kind: 'pulled', self: p, next }));
+          pulling = true;
+          running.add(p);
+        }
         if (running.size === 0) return;
         const settled = await Promise.race(running);
         running.delete(settled.self);
         if (settled.kind === 'pulled') {
-          pulling = null;
+          pulling = false;
           if (settled.next.done === true) exhausted = true;
           else if (!isStopped()) ready.push(settled.next.value);
         } else {
