@@ -30,6 +30,9 @@ export interface S3BackendOptions {
   bucket?: string;
 }
 
+const noop = (): void => undefined;
+const QUIET_LOGGER = { debug: noop, info: noop, warn: noop, error: noop, close: noop, exceptions: { unhandle: noop } };
+
 export interface PresignedPost {
   url: string;
   fields: Record<string, string>;
@@ -57,6 +60,10 @@ export class S3Backend {
     if (endpoint === undefined) {
       directory = await mkdtemp(join(tmpdir(), 'atomic-bulk-s3rver-'));
       server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+      // s3rver closes its logger on close() and then warns on stderr if a request still
+      // finishing writes a log line; a logger that does nothing never warns.
+      server.logger = QUIET_LOGGER;
+      server.context.logger = QUIET_LOGGER;
       const { port } = await server.run();
       endpoint = `http://127.0.0.1:${port}`;
     }

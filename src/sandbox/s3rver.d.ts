@@ -14,6 +14,8 @@ declare module 's3rver' {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
     httpServer?: import('node:http').Server;
+    logger: unknown;
+    context: { logger: unknown };
     close(): Promise<void>;
   }
 }
