@@ -2,7 +2,7 @@
 import { AtomicBulkError } from '../model/errors.js';
 import type { AtomicApi } from '../api/client.js';
 import type { LoadedFlow } from '../pipeline/flow-source.js';
-import { loadFlowFile } from '../pipeline/load-flow.js';
+import { loadFlowFile, loadFlowFromApi } from '../pipeline/load-flow.js';
 import { stringArg, type Args } from './options.js';
 
 /** True when the flow comes from the API rather than a local file; checks one was named. */
@@ -25,10 +25,5 @@ export async function loadFlow(args: Args, api: AtomicApi | null): Promise<Loade
     throw new AtomicBulkError('USAGE', 'Say which flow to use: --flow <flowConfigId> (from the API) or --flow-config <file.json>.');
   }
   if (api === null) throw new AtomicBulkError('USAGE', 'Reading a flow from the API needs a connection.');
-  const version = stringArg(args, 'flow-version') ?? 'latest';
-  if (version !== 'latest' && !/^\d+$/.test(version)) {
-    throw new AtomicBulkError('USAGE', '--flow-version must be a version number or "latest".');
-  }
-  const fetched = await api.getFlowConfig(id, version);
-  return { config: fetched.config, flowConfigId: id, version: fetched.version ?? version, source: 'api' };
+  return loadFlowFromApi(api, id, stringArg(args, 'flow-version') ?? 'latest');
 }

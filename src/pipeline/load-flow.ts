@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { AtomicBulkError } from '../model/errors.js';
 import { parseFlowConfig } from '../model/flow.js';
+import type { AtomicApi } from '../api/client.js';
 import type { LoadedFlow } from './flow-source.js';
 
 /** Reads `--flow-config FILE`: the API response shape, its data, or its data.config. */
@@ -31,4 +32,14 @@ export async function loadFlowFile(path: string): Promise<LoadedFlow> {
   }
   const config = parseFlowConfig(raw, path);
   return { config, flowConfigId: config.flowConfigId, version: config.version, source: 'file' };
+}
+
+/** Fetches a flow config through the API: `version` is a number or "latest". */
+export async function loadFlowFromApi(api: AtomicApi, flowConfigId: string, version: string | number = 'latest'): Promise<LoadedFlow> {
+  const text = String(version);
+  if (text !== 'latest' && !/^\d+$/.test(text)) {
+    throw new AtomicBulkError('USAGE', 'The flow version must be a version number or "latest".');
+  }
+  const fetched = await api.getFlowConfig(flowConfigId, text);
+  return { config: fetched.config, flowConfigId, version: fetched.version ?? text, source: 'api' };
 }

@@ -28,13 +28,15 @@ import { RunState, runKey, type ManifestPart } from '../state/run-state.js';
 import { uploadParts, type PartOutcome, type UploadStageOptions } from '../upload/upload-stage.js';
 import { checkInput, reading, writeRejected, type CheckedInput } from './check-input.js';
 import type { LoadedFlow } from './flow-source.js';
+import { loadFlowFromApi } from './load-flow.js';
 import type { InvalidPolicy } from './split.js';
 import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, type RunResult } from './validate.js';
 
 export interface SendOptions {
   /** A file path, `-` for standard input, or s3://bucket/key. */
   input: string;
-  flow: LoadedFlow;
+  /** The flow config to validate against; fetched through `api` (latest) when omitted. */
+  flow?: LoadedFlow;
   /** The flow to send to; required even when the config came from a file. */
   flowConfigId: string;
   /** live: csv-task (published flows, all users); test: csv-task/test (test users). */
@@ -77,7 +79,10 @@ export interface SendResult extends RunResult {
   stateDir: string | null;
 }
 
-export async function send(options: SendOptions): Promise<SendResult> {
+export async function send(given: SendOptions): Promise<SendResult> {
+  const flow = given.flow ?? (given.api !== null ? await loadFlowFromApi(given.api, given.flowConfigId) : null);
+  if (flow === null) throw new AtomicBulkError('USAGE', 'send needs a flow config (flow) or an API to fetch it from (api).');
+  const options: SendOptions & { flow: LoadedFlow } = { ...given, flow };
   const now = options.now ?? (() => new Date());
   const progress = options.progress ?? NO_PROGRESS;
   const started = now();
@@ -288,7 +293,7 @@ interface Finish {
 }
 
 async function finishReport(f: Finish & {
-  options: SendOptions;
+  options: SendOptions & { flow: LoadedFlow };
   checked: CheckedInput;
   log: IssueLog;
   dir: ReportDir;

@@ -16,6 +16,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ConnectionSettings } from '../api/connection.js';
 import { parseFlowConfig, type FlowConfig } from '../model/flow.js';
 import { Faults, type FaultOptions } from './faults.js';
 import { InvocationStore, processUpload, type SandboxInvocation } from './processor.js';
@@ -101,6 +102,8 @@ export interface Sandbox {
   readonly s3Endpoint: string;
   /** ATOMIC_* environment variables that point the tool at this sandbox. */
   readonly env: Record<string, string>;
+  /** Connection settings for an AtomicClient talking to this sandbox. */
+  readonly connection: ConnectionSettings;
   invocations(): SandboxInvocation[];
   tasks(): SandboxTask[];
   stats(): SandboxStats;
@@ -422,6 +425,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     clientId,
     clientSecret,
     s3Endpoint: s3.endpoint,
+    connection: { baseUrl, environmentId, tokenUrl: `${baseUrl}/oauth2/token`, clientId, clientSecret },
     env: {
       ATOMIC_BASE_URL: baseUrl,
       ATOMIC_ENVIRONMENT_ID: environmentId,
