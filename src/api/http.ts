@@ -4,6 +4,7 @@
  * Retry-After), 5xx and network errors. Other statuses are returned to the caller, who
  * knows what they mean. The clock, sleep and randomness are injectable for tests.
  */
+import { deadline } from '../model/deadline.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { describeNetworkError, redact, safeUrl } from '../model/redact.js';
 
@@ -142,16 +143,21 @@ export class Http {
   }
 
   private async once(request: HttpRequest): Promise<HttpResponse> {
-    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000);
-    const signal = this.options.signal ? AbortSignal.any([timeout, this.options.signal]) : timeout;
+    const limit = deadline(this.options.requestTimeoutMs ?? 30_000, this.options.signal);
     const started = performance.now();
-    const response = await fetch(request.url, {
-      method: request.method,
-      headers: { 'User-Agent': this.options.userAgent, Accept: 'application/json', ...request.headers },
-      body: request.body,
-      signal,
-    });
-    const text = await response.text();
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(request.url, {
+        method: request.method,
+        headers: { 'User-Agent': this.options.userAgent, Accept: 'application/json', ...request.headers },
+        body: request.body,
+        signal: limit.signal,
+      });
+      text = await response.text();
+    } finally {
+      limit.done();
+    }
     this.options.onResponse?.({
       operation: request.operation,
       method: request.method,

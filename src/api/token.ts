@@ -13,11 +13,11 @@ export interface ClientCredentials {
   clientSecret: string;
 }
 
-/** Refresh this long before the token expires. */
+/** Refresh this long before the token expires (a quarter of its life, for short-lived ones). */
 export const REFRESH_EARLY_MS = 60_000;
 
 export class TokenProvider {
-  private cached: { token: string; expiresAtMs: number } | null = null;
+  private cached: { token: string; refreshAtMs: number } | null = null;
   private inFlight: Promise<string> | null = null;
   /** Tokens fetched so far (for tests and diagnostics). */
   fetched = 0;
@@ -32,7 +32,7 @@ export class TokenProvider {
 
   /** A valid access token, from the cache when it has more than 60 s left. */
   async token(): Promise<string> {
-    if (this.cached !== null && this.now() < this.cached.expiresAtMs - REFRESH_EARLY_MS) return this.cached.token;
+    if (this.cached !== null && this.now() < this.cached.refreshAtMs) return this.cached.token;
     this.inFlight ??= this.fetch().finally(() => {
       this.inFlight = null;
     });
@@ -60,6 +60,7 @@ export class TokenProvider {
     if (response.status === 400 || response.status === 401 || response.status === 403) {
       throw new AtomicBulkError('AUTH', `The token endpoint refused the client credentials (HTTP ${response.status}).`, {
         status: response.status,
+        operation: 'POST token',
         detail: bodyDetail(response.text),
         hint: 'Check ATOMIC_CLIENT_ID and ATOMIC_CLIENT_SECRET (an API client with the events role) and --token-url.',
       });
@@ -82,8 +83,8 @@ export class TokenProvider {
     }
     const token = body.access_token;
     registerSecret(token);
-    const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;
-    this.cached = { token, expiresAtMs: this.now() + seconds * 1000 };
+    const lifeMs = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600) * 1000;
+    this.cached = { token, refreshAtMs: this.now() + lifeMs - Math.min(REFRESH_EARLY_MS, lifeMs / 4) };
     this.fetched++;
     return token;
   }

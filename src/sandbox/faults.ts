@@ -21,9 +21,15 @@ export interface FaultOptions {
   uploadResetRate?: number;
   /** Added to every API and upload response, in ms. */
   latencyMs?: number;
+  /** Share of uploads held for `slowUploadMs` before they are looked at (so short-lived URLs expire). */
+  slowUploadRate?: number;
+  /** How long a slow upload is held, in ms. Default 3000. */
+  slowUploadMs?: number;
+  /** Share of API calls that find their access token revoked (401). */
+  tokenRevokeRate?: number;
 }
 
-export type FaultKind = 'csv-task-429' | 'csv-task-5xx' | 'token-429' | 'upload-5xx' | 'upload-reset';
+export type FaultKind = 'csv-task-429' | 'csv-task-5xx' | 'token-429' | 'upload-5xx' | 'upload-reset' | 'upload-slow' | 'token-revoked';
 
 /** mulberry32: small, fast, good enough to decide faults. */
 function mulberry32(seed: number): () => number {
@@ -77,6 +83,10 @@ export class Faults {
         return o.upload5xxRate ?? 0;
       case 'upload-reset':
         return o.uploadResetRate ?? 0;
+      case 'upload-slow':
+        return o.slowUploadRate ?? 0;
+      case 'token-revoked':
+        return o.tokenRevokeRate ?? 0;
     }
   }
 }

@@ -182,12 +182,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     if (ms > 0) await new Promise((r) => setTimeout(r, ms));
   };
 
+  /** Bulk tasks running: files being received or processed (a URL nobody used is not a task). */
   const running = () => {
-    const now = Date.now();
     let n = 0;
-    for (const t of tasks.values()) {
-      if ((t.status === 'issued' && t.expiresAtMs > now) || t.status === 'uploading' || t.status === 'queued' || t.status === 'processing') n++;
-    }
+    for (const t of tasks.values()) if (t.status === 'uploading' || t.status === 'processing') n++;
     return n;
   };
 
@@ -244,9 +242,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     if (api === null) return reply(404, { message: 'Not found' });
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const expiry = bearer === undefined ? undefined : tokens.get(bearer);
-    if (expiry === undefined || expiry <= Date.now()) {
+    if (expiry !== undefined && faults.next('token-revoked')) tokens.delete(bearer as string);
+    if (expiry === undefined || expiry <= Date.now() || !tokens.has(bearer as string)) {
       await drainBody(req);
-      return reply(401, { message: expiry === undefined ? 'Unauthorized' : 'The access token expired' });
+      return reply(401, { message: expiry === undefined ? 'Unauthorized' : 'The access token expired or was revoked' });
     }
     if (api[1] !== environmentId) return reply(404, { message: 'Environment not found' });
     const flowId = api[2] === undefined ? undefined : decodeURIComponent(api[2]);
@@ -304,32 +303,36 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       return reply(404, S3_XML('NoSuchUpload', 'No such upload.'));
     }
     task.uploadAttempts++;
-    if (Date.now() > task.expiresAtMs) {
-      await drainBody(req);
-      return reply(403, S3_XML('AccessDenied', 'Invalid according to Policy: Policy expired.'));
-    }
     if (task.status !== 'issued') {
       await drainBody(req);
       return reply(403, S3_XML('AccessDenied', 'This upload URL was already used.'));
-    }
-    if (faults.next('upload-reset')) {
-      // Read a little, then drop the connection mid-upload.
-      await new Promise<void>((resolve) => {
-        req.once('data', () => resolve());
-        req.once('end', () => resolve());
-      });
-      req.socket.destroy();
-      options.log?.(`POST /upload/${task.taskId} reset`);
-      return null;
-    }
-    if (faults.next('upload-5xx')) {
-      await drainBody(req);
-      return reply(503, S3_XML('SlowDown', 'Please reduce your request rate.'));
     }
     task.status = 'uploading';
     gatewayUploads++;
     lastGatewayActivity = Date.now();
     try {
+      if (faults.next('upload-slow')) await new Promise((r) => setTimeout(r, faults.options.slowUploadMs ?? 3000));
+      if (Date.now() > task.expiresAtMs) {
+        task.status = 'issued';
+        await drainBody(req);
+        return reply(403, S3_XML('AccessDenied', 'Invalid according to Policy: Policy expired.'));
+      }
+      if (faults.next('upload-reset')) {
+        // Read a little, then drop the connection mid-upload.
+        await new Promise<void>((resolve) => {
+          req.once('data', () => resolve());
+          req.once('end', () => resolve());
+        });
+        task.status = 'issued';
+        req.socket.destroy();
+        options.log?.(`POST /upload/${task.taskId} reset`);
+        return null;
+      }
+      if (faults.next('upload-5xx')) {
+        task.status = 'issued';
+        await drainBody(req);
+        return reply(503, S3_XML('SlowDown', 'Please reduce your request rate.'));
+      }
       const upstream = await forward(req, task.s3Url);
       if (upstream.status < 200 || upstream.status >= 300) {
         task.status = 'issued';
@@ -348,6 +351,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       enqueue(task);
       return reply(204, '');
     } catch (error) {
+      // The client went away mid-upload, or S3 failed: the URL may be tried again.
       task.status = 'issued';
       return reply(502, S3_XML('InternalError', `upload gateway: ${(error as Error).message}`));
     } finally {
@@ -442,7 +446,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
         if (direct) await poll();
         const busy = [...tasks.values()].some((t) => t.status === 'uploading' || t.status === 'queued' || t.status === 'processing');
         if (!busy && processing === null) return;
-        if (Date.now() > deadline) throw new Error('sandbox: uploads still being processed');
+        if (Date.now() > deadline) {
+          const busy = [...tasks.values()].filter((t) => t.status === 'uploading' || t.status === 'queued' || t.status === 'processing');
+          throw new Error(`sandbox: uploads still being processed (${busy.map((t) => t.status).join(', ')}; ${gatewayUploads} in the gateway, ${s3.activeWrites} in S3)`);
+        }
         await new Promise((r) => setTimeout(r, 20));
       }
     },
@@ -450,6 +457,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       tokens.clear();
     },
     async stop() {
+      if (stopping) return;
       // Unprocessed uploads are abandoned, not waited for.
       stopping = true;
       if (poller !== null) clearTimeout(poller);
@@ -505,14 +513,21 @@ async function loadFlows(dir: string): Promise<Map<string, SeededFlow>> {
   return flows;
 }
 
+/** Reads and discards the body; returns when it ended or the client went away. */
 async function drainBody(req: IncomingMessage): Promise<void> {
-  if (req.readableEnded) return;
+  if (req.readableEnded || req.destroyed) return;
   req.resume();
-  await once(req, 'end').catch(() => undefined);
+  await new Promise<void>((resolve) => {
+    req.once('end', resolve);
+    req.once('close', resolve);
+    req.once('error', () => resolve());
+  });
 }
 
 /** Streams the incoming multipart body to the S3 bucket URL; returns S3's answer. */
 function forward(req: IncomingMessage, bucketUrl: string): Promise<{ status: number; body: string }> {
+  // The client may have gone while the request waited (latency, a slow-upload fault).
+  if (req.destroyed && !req.complete) return Promise.reject(new Error('the client disconnected before the upload'));
   const target = new URL(bucketUrl);
   const headers: Record<string, string> = { host: target.host };
   for (const name of ['content-type', 'content-length', 'transfer-encoding']) {
@@ -529,6 +544,10 @@ function forward(req: IncomingMessage, bucketUrl: string): Promise<{ status: num
     });
     upstream.on('error', reject);
     req.on('error', (error) => upstream.destroy(error));
+    // A client that disconnects before sending the whole body ends the upload here too.
+    req.on('close', () => {
+      if (!req.complete) upstream.destroy(new Error('the client disconnected mid-upload'));
+    });
     req.pipe(upstream);
   });
 }

@@ -74,6 +74,9 @@ export class ThroughputEstimate {
 
 /** Statuses from csv-task that no retry or other part can fix. */
 function isFatal(error: AtomicBulkError): boolean {
+  // A 401 even with a fresh token (revoked, clock skew) may pass: a later attempt, with
+  // another token, is worth it; a refusal from the token endpoint is not.
+  if (error.code === 'AUTH' && error.context.status === 401 && error.context.operation !== 'POST token') return false;
   if (error.code === 'AUTH' || error.code === 'NOT_FOUND' || error.code === 'FLOW_CONFIG' || error.code === 'CONFIG') return true;
   const status = error.context.status;
   return status !== undefined && status >= 400 && status < 500 && status !== 429 && status !== 408;
@@ -162,12 +165,17 @@ export function uploadParts(parts: AsyncIterable<Part>, options: UploadStageOpti
   return pool(parts, Math.min(5, Math.max(1, options.concurrency)), uploadOne, 1);
 }
 
+/** Waits `ms`, or less if the signal aborts; leaves no listener behind either way. */
 function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { deadline } from '../model/deadline.js';
 import { describeNetworkError, redact, safeUrl } from '../model/redact.js';
 import type { UploadTarget } from '../model/upload-target.js';
 
@@ -124,8 +125,15 @@ function fileBody(path: string, head: Buffer | null, tail: Buffer | null): Reada
 
 export async function uploadPart(request: UploadRequest): Promise<UploadOutcome> {
   const { target } = request;
-  const timeout = AbortSignal.timeout(request.timeoutMs);
-  const signal = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
+  const limit = deadline(request.timeoutMs, request.signal);
+  try {
+    return await send(request, target, limit.signal);
+  } finally {
+    limit.done();
+  }
+}
+
+async function send(request: UploadRequest, target: UploadTarget, signal: AbortSignal): Promise<UploadOutcome> {
   const size = (await stat(request.path)).size;
   let response: Response;
   try {

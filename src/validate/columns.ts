@@ -129,6 +129,19 @@ export function planColumns(header: string[], flow: FlowConfig, options: ColumnP
   };
   const firstIndex = new Map<string, number>();
   const variableColumns = new Set<string>();
+  const separator = wrongSeparator(header);
+  if (separator !== null) {
+    issues.push(
+      issue(
+        'malformed-csv',
+        { line: options.headerLine, record: 0 },
+        `The header is one column holding ${separator.name}: the file looks ${separator.name.replace(/s$/, '')}-separated, not comma-separated.`,
+        'Export it again as CSV with commas as separators (in Excel: "CSV UTF-8 (Comma delimited)").',
+      ),
+    );
+    plan.columns = header.map((name, index) => ({ index, name, kind: 'unusable', rule: 'text', required: false }));
+    return plan;
+  }
 
   header.forEach((raw, index) => {
     const name = raw.trim();
@@ -290,6 +303,17 @@ function classify(
         : `Columns must be ${TARGET_PREFIX}<field>, ${VARIABLE_PREFIX}<name>, ${CARD_OPTION_PREFIX}<option>, ${METADATA_PREFIX}<name>, ${NOTIFICATION_PREFIX}<name> or ${INVOCATION_ID_COLUMN}.`,
     ),
   );
+}
+
+/** A one-column header that splits into known-looking names on another separator. */
+function wrongSeparator(header: string[]): { name: string } | null {
+  if (header.length !== 1) return null;
+  const only = header[0] ?? '';
+  for (const [char, name] of [['\t', 'tabs'], [';', 'semicolons'], ['|', 'pipes']] as const) {
+    const parts = only.split(char);
+    if (parts.length > 1 && parts.some((p) => /^(target\.attributes\.|payload\.|flowInvocationId$)/.test(p.trim()))) return { name };
+  }
+  return null;
 }
 
 /** Plausible intended names for an unknown header: fixed names and prefix corrections. */

@@ -127,6 +127,16 @@ describe('header rules', () => {
     expect(result.fileErrors).toBe(0);
   });
 
+  it.each([
+    ['tab', '\t'],
+    ['semicolon', ';'],
+  ])('recognises a %s-separated file from its header', async (_name, sep) => {
+    const { issues } = await validateCsv(`${ID}${sep}${ACC}\nu1${sep}a1\n`);
+    const found = expectIssue(issues, { code: 'malformed-csv', line: 1, column: null });
+    expect(found.hint).toMatch(/commas/);
+    expect(issues).toHaveLength(1);
+  });
+
   it('reports a required variable with no column', async () => {
     const { issues } = await validateCsv(`${ID}\nu1\n`);
     expectIssue(issues, { code: 'missing-required-variable', line: 1, column: ACC });

@@ -163,17 +163,19 @@ describe('the sandbox, through the real client and uploader', () => {
     expect(api.tokens.fetched).toBe(2);
   });
 
-  it('limits running bulk tasks per environment with 429', async () => {
-    const sb = await sandbox({ maxRunningTasks: 2 });
+  it('limits running bulk tasks (files being received or processed) with 429', async () => {
+    const sb = await sandbox({ maxRunningTasks: 1, faults: { slowUploadRate: 1, slowUploadMs: 1500 } });
     const api = clientFor(sb);
-    await api.createCsvTask('renewal-reminder', 'live');
-    await api.createCsvTask('renewal-reminder', 'live');
-    const limited = new AtomicClient(
-      { baseUrl: sb.url, environmentId: sb.environmentId, tokenUrl: sb.tokenUrl, clientId: sb.clientId, clientSecret: sb.clientSecret },
-      { retry: { maxAttempts: 2 }, sleep: () => Promise.resolve() },
-    );
+    const target = await api.createCsvTask('renewal-reminder', 'live');
+    // An unused URL is not a running task: another can be issued.
+    const unused = await api.createCsvTask('renewal-reminder', 'live');
+    expect(unused.taskId).not.toBe(target.taskId);
+    const upload = uploadPart({ target, path: await partFile(['u1,A,1,id-1']), timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const limited = new AtomicClient(sb.connection, { retry: { maxAttempts: 2 }, sleep: () => Promise.resolve() });
     const error = await rejection(limited.createCsvTask('renewal-reminder', 'live'));
     expect(error.context.status).toBe(429);
+    expect((await upload).kind).toBe('accepted');
   });
 
   it('injects faults deterministically under a seed', async () => {

@@ -33,6 +33,9 @@ export const sandboxCommand: Command = {
       .option('upload-5xx-rate', { type: 'number', default: 0, describe: 'Share of uploads answered 503', group: G.faults })
       .option('upload-reset-rate', { type: 'number', default: 0, describe: 'Share of uploads whose connection is reset mid-body', group: G.faults })
       .option('token-429-rate', { type: 'number', default: 0, describe: 'Share of token calls answered 429', group: G.faults })
+      .option('token-revoke-rate', { type: 'number', default: 0, describe: 'Share of API calls whose token is found revoked (401)', group: G.faults })
+      .option('slow-upload-rate', { type: 'number', default: 0, describe: 'Share of uploads held --slow-upload-ms before they are checked', group: G.faults })
+      .option('slow-upload-ms', { type: 'number', default: 3000, describe: 'How long a slow upload is held', group: G.faults })
       .option('retry-after', { type: 'number', default: 1, describe: 'Retry-After on injected 429s, in seconds', group: G.faults })
       .option('latency-ms', { type: 'number', default: 0, describe: 'Delay added to every response', group: G.faults })
       .option('s3-endpoint', { type: 'string', describe: 'Use this S3-compatible store (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) instead of the built-in one', group: G.s3 })
@@ -69,6 +72,9 @@ export const sandboxCommand: Command = {
         upload5xxRate: rate(args, 'upload-5xx-rate'),
         uploadResetRate: rate(args, 'upload-reset-rate'),
         token429Rate: rate(args, 'token-429-rate'),
+        tokenRevokeRate: rate(args, 'token-revoke-rate'),
+        slowUploadRate: rate(args, 'slow-upload-rate'),
+        slowUploadMs: intArg(args, 'slow-upload-ms', 0),
         retryAfterSeconds: intArg(args, 'retry-after', 0),
         latencyMs: intArg(args, 'latency-ms', 0),
       },

@@ -1,0 +1,72 @@
+/**
+ * The fault matrix: send against the sandbox with each fault alone and all combined;
+ * every row must arrive exactly once, the report must add up, and the exit code be 0.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { FaultOptions } from '../../src/sandbox/faults.js';
+import { readReport, runCli } from '../e2e/cli.js';
+import { campaignFile, expectConsistentManifest, expectExactlyOnce, runSeed, sandbox } from './helpers.js';
+
+const SEED = runSeed('faults');
+const ROWS = 800;
+
+const CASES: [string, { urlTtlSeconds?: number; tokenTtlSeconds?: number; faults: FaultOptions }][] = [
+  ['20% 5xx on csv-task', { faults: { csvTask5xxRate: 0.2 } }],
+  ['20% 5xx on upload', { faults: { upload5xxRate: 0.2 } }],
+  ['429 with Retry-After on csv-task', { faults: { csvTask429Rate: 0.3, retryAfterSeconds: 1 } }],
+  ['429 on the token endpoint', { tokenTtlSeconds: 5, faults: { token429Rate: 0.3, retryAfterSeconds: 1 } }],
+  ['URL TTL 2 s with some uploads held past it', { urlTtlSeconds: 2, faults: { slowUploadRate: 0.2, slowUploadMs: 2500 } }],
+  ['token TTL 5 s and revoked tokens', { tokenTtlSeconds: 5, faults: { tokenRevokeRate: 0.1 } }],
+  ['slow responses (150 ms)', { faults: { latencyMs: 150 } }],
+  ['connection reset mid-upload', { faults: { uploadResetRate: 0.2 } }],
+  [
+    'all of them at once',
+    {
+      urlTtlSeconds: 2,
+      tokenTtlSeconds: 5,
+      faults: {
+        csvTask5xxRate: 0.2,
+        upload5xxRate: 0.2,
+        csvTask429Rate: 0.2,
+        retryAfterSeconds: 1,
+        tokenRevokeRate: 0.1,
+        latencyMs: 40,
+        uploadResetRate: 0.15,
+        slowUploadRate: 0.1,
+        slowUploadMs: 2500,
+      },
+    },
+  ],
+];
+
+describe(`fault matrix (seed ${SEED})`, () => {
+  it.each(CASES)('%s: every row exactly once, counts add up, exit 0', async (name, setup) => {
+    const seed = SEED + name.length;
+    const sb = await sandbox({ ...setup, faults: { ...setup.faults, seed } });
+    const { dir, input } = await campaignFile(ROWS);
+    const state = join(dir, 'state');
+    const args = ['send', input, '--flow', 'renewal-reminder', '--state-dir', state, '--report-dir', join(dir, 'r'), '--max-part-bytes', '700'];
+    // Alone, a fault must not stop the run. Combined (about half of all attempts fail), a
+    // part may use up its attempts: the run then ends resumable (exit 3) and is run again,
+    // as a scheduler would, until it completes.
+    const combined = name.startsWith('all');
+    let run = await runCli(args, { env: sb.env, timeoutMs: 240_000 });
+    for (let again = 0; combined && run.code === 3 && again < 4; again++) {
+      console.log(`[faults] ${name}: a part used up its attempts (resumable); running again`);
+      run = await runCli(args, { env: sb.env, timeoutMs: 240_000 });
+    }
+    const report = readReport(join(dir, 'r'));
+    const failed = report.parts.filter((p) => p.status !== 'uploaded').map((p) => `part ${p.number}: ${p.error ?? p.status} (${p.attempts} attempts)`);
+    expect(run.code, `[${name}] seed ${seed}\n${run.stderr}\n${failed.join('\n')}`).toBe(0);
+    expect(report).toMatchObject({ outcome: 'success', rows: { total: ROWS, valid: ROWS, invalid: 0, sent: ROWS } });
+    expect(report.parts.every((p) => p.status === 'uploaded')).toBe(true);
+    await expectExactlyOnce(sb, ROWS, `${name}, seed ${seed}`);
+    expectConsistentManifest(state, ROWS);
+    const injected = Object.values(sb.stats().faults).reduce((a, b) => a + b, 0);
+    const retried = report.parts.filter((p) => p.attempts > 1).length;
+    console.log(`[faults] ${name}: ${report.parts.length} parts, ${injected} faults injected, ${retried} parts retried, seed ${seed}`);
+    if (name.includes('latency') || name.includes('slow responses')) return;
+    expect(injected).toBeGreaterThan(0);
+  });
+});
