@@ -4,7 +4,7 @@
  * uploaded by `publish()`, so a half-written report never appears at the destination.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AtomicBulkError } from '../model/errors.js';
@@ -80,13 +80,12 @@ export class ReportDir {
   /** Uploads everything written to the S3 prefix (no-op for local directories). */
   async publish(): Promise<void> {
     if (this.s3Prefix === null) return;
-    const { putS3Object } = await import('../s3/s3.js');
+    const { putS3File } = await import('../s3/s3.js');
     // report.json last: a reader that sees it can rely on the other files being there.
     const names = [...this.written].sort((a, b) => Number(a === 'report.json') - Number(b === 'report.json'));
     for (const name of names) {
       const ext = name.split('.').pop() ?? '';
-      const body = await readFile(join(this.localDir, name));
-      await putS3Object(`${this.s3Prefix}${name}`, body, CONTENT_TYPES[ext] ?? 'application/octet-stream', {
+      await putS3File(`${this.s3Prefix}${name}`, join(this.localDir, name), CONTENT_TYPES[ext] ?? 'application/octet-stream', {
         endpoint: this.s3Endpoint,
       });
     }

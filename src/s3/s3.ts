@@ -5,6 +5,7 @@
  * apply; AWS_ENDPOINT_URL_S3 or --s3-endpoint point it at any S3-compatible store, with
  * path-style addressing.
  */
+import { open, type FileHandle } from 'node:fs/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AtomicBulkError } from '../model/errors.js';
 
@@ -85,6 +86,63 @@ export async function putS3Object(
     );
   } catch (error) {
     throw s3Error('OUTPUT', `Report file ${uri}`, error);
+  }
+}
+
+/** Files up to this size go up in one PutObject; larger ones in parts of this size. */
+export const S3_PART_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Uploads a local file without holding more than one part in memory: one PutObject for a
+ * small file, a multipart upload for a large one (report files such as invocations.csv
+ * grow with the input). A failed multipart upload is aborted so no parts linger.
+ */
+export async function putS3File(uri: string, path: string, contentType: string, options: S3Options & { partBytes?: number } = {}): Promise<void> {
+  const partBytes = Math.max(5 * 1024 * 1024, options.partBytes ?? S3_PART_BYTES);
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    if (size <= partBytes) {
+      const body = Buffer.allocUnsafe(size);
+      await readFully(file, body, 0);
+      await putS3Object(uri, body, contentType, options);
+      return;
+    }
+    const { bucket, key } = parseS3Uri(uri);
+    const client = await s3Client(options);
+    const sdk = await import('@aws-sdk/client-s3');
+    let uploadId: string | undefined;
+    try {
+      const created = await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }));
+      uploadId = created.UploadId;
+      const parts: { ETag: string | undefined; PartNumber: number }[] = [];
+      const buffer = Buffer.allocUnsafe(partBytes);
+      for (let offset = 0, number = 1; offset < size; offset += partBytes, number++) {
+        const length = Math.min(partBytes, size - offset);
+        await readFully(file, buffer.subarray(0, length), offset);
+        const part = await client.send(
+          new sdk.UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: buffer.subarray(0, length), ContentLength: length }),
+        );
+        parts.push({ ETag: part.ETag, PartNumber: number });
+      }
+      await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    } catch (error) {
+      if (uploadId !== undefined) {
+        await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      }
+      throw s3Error('OUTPUT', `Report file ${uri}`, error);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+async function readFully(file: FileHandle, into: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await file.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw new AtomicBulkError('OUTPUT', 'A report file shrank while it was being uploaded.');
+    done += bytesRead;
   }
 }
 

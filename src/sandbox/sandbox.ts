@@ -12,7 +12,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,11 @@ export interface SandboxOptions {
   processQuietMs?: number;
   /** Called with one line per request (method, path, status); no secrets. */
   log?: (line: string) => void;
+  /**
+   * Called with every credential the sandbox hands out: access tokens, and the policy
+   * and signature of each presigned URL. For tests that prove none of them leaks.
+   */
+  onCredential?: (kind: 'access-token' | 'policy' | 'signature', value: string) => void;
 }
 
 export type TaskStatus = 'issued' | 'uploading' | 'queued' | 'processing' | 'processed' | 'failed' | 'rejected';
@@ -153,6 +158,8 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
   const queue: Task[] = [];
   let processing: Promise<void> | null = null;
   let stopping = false;
+  /** Requests the gateway has open to S3, ended on stop so S3 can close. */
+  const upstreams = new Set<ClientRequest>();
   const quietMs = options.processQuietMs ?? 300;
   /** Uploads passing through the gateway right now, and when the last one began or ended. */
   let gatewayUploads = 0;
@@ -228,6 +235,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       if (auth !== expected) return reply(401, { error: 'invalid_client' });
       const token = randomBytes(24).toString('base64url');
       tokens.set(token, Date.now() + tokenTtlSeconds * 1000);
+      options.onCredential?.('access-token', token);
       return reply(200, { access_token: token, expires_in: tokenTtlSeconds, token_type: 'Bearer' });
     }
 
@@ -290,9 +298,16 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     tasks.set(taskId, task);
     if (method === 'put') {
       const putUrl = await s3.presignPut(key, urlTtlSeconds);
+      const signature = new URL(putUrl).searchParams.get('X-Amz-Signature');
+      if (signature !== null) options.onCredential?.('signature', signature);
       return reply(201, { data: { taskId, url: putUrl, expiresAt: task.expiresAt } });
     }
     const post = await s3.presignPost(key, maxUploadBytes, urlTtlSeconds);
+    for (const [name, value] of Object.entries(post.fields)) {
+      const lower = name.toLowerCase();
+      if (lower === 'policy') options.onCredential?.('policy', value);
+      else if (lower === 'x-amz-signature') options.onCredential?.('signature', value);
+    }
     return reply(201, { data: { taskId, url: direct ? post.url : `${baseUrl}/upload/${taskId}`, fields: post.fields, expiresAt: task.expiresAt } });
   };
 
@@ -320,8 +335,11 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       if (faults.next('upload-reset')) {
         // Read a little, then drop the connection mid-upload.
         await new Promise<void>((resolve) => {
+          if (req.destroyed || req.readableEnded) resolve();
           req.once('data', () => resolve());
           req.once('end', () => resolve());
+          req.once('close', () => resolve());
+          req.once('error', () => resolve());
         });
         task.status = 'issued';
         req.socket.destroy();
@@ -333,7 +351,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
         await drainBody(req);
         return reply(503, S3_XML('SlowDown', 'Please reduce your request rate.'));
       }
-      const upstream = await forward(req, task.s3Url);
+      const upstream = await forward(req, task.s3Url, upstreams);
       if (upstream.status < 200 || upstream.status >= 300) {
         task.status = 'issued';
         return reply(upstream.status, upstream.body);
@@ -464,6 +482,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       poller = null;
       server.closeAllConnections();
       server.close();
+      for (const upstream of upstreams) upstream.destroy();
       await processing?.catch(() => undefined);
       await s3.stop();
     },
@@ -525,9 +544,11 @@ async function drainBody(req: IncomingMessage): Promise<void> {
 }
 
 /** Streams the incoming multipart body to the S3 bucket URL; returns S3's answer. */
-function forward(req: IncomingMessage, bucketUrl: string): Promise<{ status: number; body: string }> {
+function forward(req: IncomingMessage, bucketUrl: string, active: Set<ClientRequest>): Promise<{ status: number; body: string }> {
   // The client may have gone while the request waited (latency, a slow-upload fault).
-  if (req.destroyed && !req.complete) return Promise.reject(new Error('the client disconnected before the upload'));
+  // Node destroys the request when its socket closes, even one received complete, and a
+  // destroyed stream never ends: piping it would wait forever.
+  if (req.destroyed) return Promise.reject(new Error('the client disconnected before the upload'));
   const target = new URL(bucketUrl);
   const headers: Record<string, string> = { host: target.host };
   for (const name of ['content-type', 'content-length', 'transfer-encoding']) {
@@ -542,11 +563,13 @@ function forward(req: IncomingMessage, bucketUrl: string): Promise<{ status: num
       response.on('end', () => resolve({ status: response.statusCode ?? 502, body }));
       response.on('error', reject);
     });
+    active.add(upstream);
+    upstream.on('close', () => active.delete(upstream));
     upstream.on('error', reject);
     req.on('error', (error) => upstream.destroy(error));
     // A client that disconnects before sending the whole body ends the upload here too.
     req.on('close', () => {
-      if (!req.complete) upstream.destroy(new Error('the client disconnected mid-upload'));
+      if (!req.readableEnded) upstream.destroy(new Error('the client disconnected mid-upload'));
     });
     req.pipe(upstream);
   });

@@ -66,6 +66,7 @@ export function readReport(dir: string): Report {
   const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
   expectValidReport(report);
   expect(existsSync(join(dir, 'report.md'))).toBe(true);
+  expect(existsSync(join(dir, 'report.html'))).toBe(true);
   return report;
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { AtomicClient } from '../../src/api/client.js';
@@ -176,6 +177,29 @@ describe('the sandbox, through the real client and uploader', () => {
     const error = await rejection(limited.createCsvTask('renewal-reminder', 'live'));
     expect(error.context.status).toBe(429);
     expect((await upload).kind).toBe('accepted');
+  });
+
+  it('frees an upload whose client vanished after sending it whole, before the gateway read it', async () => {
+    // The request is complete, then its socket closes while the gateway still waits
+    // (latency): Node destroys the request, and its buffered body never ends.
+    const sb = await sandbox({ faults: { latencyMs: 400 } });
+    const api = clientFor(sb);
+    const target = await api.createCsvTask('renewal-reminder', 'live');
+    const url = new URL(target.url);
+    const body = '--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nx\r\n--b--\r\n';
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    await sb.settle(5_000);
+    expect(sb.tasks().find((t) => t.taskId === target.taskId)?.status).toBe('issued');
+    // The URL can still be used, and the sandbox stops promptly.
+    expect((await uploadPart({ target, path: await partFile(['u1,A,1,id-1']), timeoutMs: 10_000 })).kind).toBe('accepted');
+    await sb.settle(5_000);
+    expect(sb.invocations()).toHaveLength(1);
   });
 
   it('injects faults deterministically under a seed', async () => {

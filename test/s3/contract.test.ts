@@ -8,6 +8,7 @@ import { readUploadTarget } from '../../src/api/csv-task.js';
 import { createSandbox } from '../../src/sandbox/sandbox.js';
 import { S3Backend } from '../../src/sandbox/s3-backend.js';
 import { uploadPart } from '../../src/upload/uploader.js';
+import { putS3File } from '../../src/s3/s3.js';
 import { tempDir } from '../e2e/cli.js';
 
 const rgw = inject('rgw');
@@ -111,5 +112,18 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
     expect(outcome.kind).toBe('accepted');
     await sb.settle();
     expect(sb.invocations().map((i) => [i.flowInvocationId, i.variables.amount])).toEqual([['id-1', 5]]);
+  });
+
+  it('publishes a large report file as a multipart upload (radosgw enforces the 5 MiB minimum part)', async () => {
+    const b = await backend();
+    process.env.AWS_ACCESS_KEY_ID = rgw.accessKey;
+    process.env.AWS_SECRET_ACCESS_KEY = rgw.secretKey;
+    const lines = Array.from({ length: 300_000 }, (_, i) => `${i + 2},0190f3a2-7c1e-8d4b-9a6f-${String(i).padStart(12, '0')}`);
+    const path = await file(`line,flowInvocationId\n${lines.join('\n')}\n`);
+    const key = `reports/${randomUUID()}/invocations.csv`;
+    await putS3File(`s3://${b.bucket}/${key}`, path, 'text/csv', { endpoint: rgw.endpoint, partBytes: 5 * 1024 * 1024 });
+    const stored = await b.client.send(new GetObjectCommand({ Bucket: b.bucket, Key: key }));
+    const { readFile } = await import('node:fs/promises');
+    expect(Buffer.from((await stored.Body?.transformToByteArray()) ?? []).equals(await readFile(path))).toBe(true);
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * What a person reads in a report, independent of format: report.md and report.html
+ * render this same view, so they never disagree. Plain strings only; each renderer
+ * escapes for its own format.
+ */
+import { ISSUE_CODES } from '../model/issue.js';
+import type { PartStatus, Report } from '../model/report.js';
+import { topIssues } from './report.js';
+
+const HEADLINES: Record<Report['outcome'], string> = {
+  success: 'Success',
+  invalid: 'Invalid input',
+  partial: 'Partly sent',
+  failed: 'Failed',
+  interrupted: 'Interrupted',
+};
+
+export interface Table {
+  /** Column titles; a title starting with '#' is numeric (right-aligned). */
+  head: string[];
+  rows: string[][];
+}
+
+export interface ReportView {
+  title: string;
+  outcome: Report['outcome'];
+  /** The outcome in one sentence, with the exit code. */
+  summary: string;
+  nextStep: string;
+  overview: Table;
+  rows: Table;
+  /** Header and file-level errors, which block any send; null when there are none. */
+  fileProblems: Table | null;
+  issuesTitle: string;
+  issues: Table | null;
+  issuesNote: string | null;
+  /** Issue counts by code, errors first, for the chart. */
+  issueChart: { label: string; value: number; severity: 'error' | 'warning' }[];
+  parts: Table | null;
+  /** Part counts by status, for the chart. */
+  partChart: { label: PartStatus; value: number }[];
+  files: string[];
+}
+
+/** The outcome in one sentence, as printed at the end of a run and on top of report.md. */
+export function summaryLine(report: Report): string {
+  const { rows } = report;
+  const head = `${HEADLINES[report.outcome]}:`;
+  const valid = `${rows.valid} of ${rows.total} rows valid`;
+  if (report.command === 'validate') {
+    return rows.invalid === 0 && report.issueCounts.errors === 0
+      ? `${head} all ${rows.total} rows are valid${warnings(report)}.`
+      : `${head} ${plural(report.issueCounts.errors, 'error')}; ${valid}.`;
+  }
+  if (report.command === 'split') return `${head} ${rows.valid} rows in ${report.parts.length} parts; ${valid}.`;
+  if (report.dryRun) return `${head} dry run, nothing sent; ${valid}, ${report.parts.length} parts prepared.`;
+  const uploaded = report.parts.filter((p) => p.status === 'uploaded').length;
+  return `${head} ${rows.sent} rows sent in ${uploaded} of ${report.parts.length} parts; ${valid}.`;
+}
+
+export function reportView(report: Report): ReportView {
+  const flow = report.flow.flowConfigId === null ? '–' : `${report.flow.flowConfigId} (version ${report.flow.version ?? '?'}${report.flow.mode ? `, ${report.flow.mode}` : ''})`;
+  const r = report.rows;
+  const fileIssues = report.issues.filter((i) => i.record === 0 && i.severity === 'error').slice(0, 20);
+  const top = topIssues(report);
+  const statuses: PartStatus[] = ['uploaded', 'failed', 'uploading', 'pending'];
+  return {
+    title: `atomic-bulk ${report.command}: ${HEADLINES[report.outcome]}`,
+    outcome: report.outcome,
+    summary: `${summaryLine(report)} Exit code ${report.exitCode}.`,
+    nextStep: report.nextStep,
+    overview: {
+      head: ['input', 'flow', 'run id', 'started', 'took'],
+      rows: [[`${report.input.source} (${report.input.bytes} bytes)`, flow, report.runId ?? '–', report.startedAt, `${(report.durationMs.total / 1000).toFixed(1)} s`]],
+    },
+    rows: { head: ['#total', '#valid', '#invalid', '#blank lines', '#sent'], rows: [[r.total, r.valid, r.invalid, r.blank, r.sent].map(String)] },
+    fileProblems:
+      fileIssues.length === 0
+        ? null
+        : { head: ['#line', 'column', 'problem', 'what to do'], rows: fileIssues.map((i) => [String(i.line), i.column ?? '–', i.message, i.hint]) },
+    issuesTitle: `Issues (${report.issueCounts.errors} errors, ${report.issueCounts.warnings} warnings)`,
+    issues:
+      top.length === 0
+        ? null
+        : { head: ['code', '#count', 'example lines', 'what to do'], rows: top.map((t) => [t.code, String(t.count), t.lines.join(', ') || '–', t.sample?.hint || t.sample?.message || '']) },
+    issuesNote: report.issuesTruncated ? `Only the first ${report.issues.length} issues are listed in report.json; the counts are complete.` : null,
+    issueChart: top.map((t) => ({ label: t.code, value: t.count, severity: ISSUE_CODES[t.code] })),
+    parts:
+      report.parts.length === 0
+        ? null
+        : {
+            head: ['##', '#rows', '#bytes', 'lines', 'status', '#attempts', 'task id'],
+            rows: report.parts.map((p) => [String(p.number), String(p.rows), String(p.bytes), `${p.firstLine}–${p.lastLine}`, `${p.status}${p.error ? ` (${p.error})` : ''}`, String(p.attempts), p.taskId ?? '–']),
+          },
+    partChart: statuses.map((s) => ({ label: s, value: report.parts.filter((p) => p.status === s).length })).filter((s) => s.value > 0),
+    files: [report.files.rejected && 'rejected.csv (rows to fix and send again)', report.files.invocations && 'invocations.csv (line → flowInvocationId of every sent row)'].filter(
+      (f): f is string => typeof f === 'string' && f !== '',
+    ),
+  };
+}
+
+/** A column title without its numeric marker. */
+export function columnTitle(title: string): string {
+  return title.startsWith('#') ? title.slice(1) : title;
+}
+
+function warnings(report: Report): string {
+  const n = report.issueCounts.warnings;
+  return n > 0 ? ` (${plural(n, 'warning')})` : '';
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
