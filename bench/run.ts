@@ -5,7 +5,8 @@
  *   --size-mb N      main file size (default 200)
  *   --flat-mb A,B    sizes for the memory-flatness check (default 100,1024; "none" skips)
  *   --runs N         runs per measurement, median reported (default 3; this VM is noisy)
- *   --only a,b       run only these steps (baseline, validate, split, roundtrip, send)
+ *   --only a,b       run only these steps (baseline, validate, split, roundtrip, dry-run,
+ *                    send, send-shared)
  *   --dir PATH       where to put generated files (default: OS temp dir)
  */
 import { spawn } from 'node:child_process';
@@ -126,6 +127,8 @@ function targets(results: Map<string, StepResult>): string[] {
   const send = results.get('send');
   const dry = results.get('dry-run');
   if (send && dry) check('send to the sandbox ≤ 1.25× send --dry-run', send.seconds / dry.seconds <= 1.25, `${fmt(send.seconds / dry.seconds, 2)}×`);
+  const shared = results.get('send-shared');
+  if (shared && dry) out.push(`INFO  send with the sandbox at equal CPU priority: ${fmt(shared.seconds / dry.seconds, 2)}× send --dry-run`);
   for (const [key, r] of results) {
     if (key !== 'baseline' && key !== 'roundtrip') check(`${key} peak RSS < 150 MiB`, r.maxRssMiB < 150, `${fmt(r.maxRssMiB, 0)} MiB`);
   }

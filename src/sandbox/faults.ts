@@ -31,8 +31,8 @@ export interface FaultOptions {
 
 export type FaultKind = 'csv-task-429' | 'csv-task-5xx' | 'token-429' | 'upload-5xx' | 'upload-reset' | 'upload-slow' | 'token-revoked';
 
-/** mulberry32: small, fast, good enough to decide faults. */
-function mulberry32(seed: number): () => number {
+/** mulberry32: small, fast, good enough to decide faults (and to plan seeded tests). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

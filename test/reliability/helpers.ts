@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, onTestFinished } from 'vitest';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
+import { mulberry32 } from '../../src/sandbox/faults.js';
 import type { Report } from '../../src/model/report.js';
 import { tempDir } from '../e2e/cli.js';
 
@@ -14,16 +15,8 @@ export function runSeed(suite: string): number {
   return seed;
 }
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded pseudo-random source in [0, 1), the sandbox's own. */
+export const prng = mulberry32;
 
 export async function sandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const sb = await createSandbox(options);
