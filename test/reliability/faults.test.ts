@@ -17,7 +17,7 @@ const CASES: [string, Case][] = [
   ['20% 5xx on csv-task', { faults: { csvTask5xxRate: 0.2 } }],
   ['20% 5xx on upload', { faults: { upload5xxRate: 0.2 } }],
   ['429 with Retry-After on csv-task', { faults: { csvTask429Rate: 0.3, retryAfterSeconds: 1 } }],
-  ['429 on the token endpoint', { tokenTtlSeconds: 2, faults: { token429Rate: 0.3, retryAfterSeconds: 1 } }],
+  ['429 on the token endpoint', { tokenTtlSeconds: 1, faults: { token429Rate: 0.3, retryAfterSeconds: 1 } }],
   ['URL TTL 2 s with some uploads held past it', { urlTtlSeconds: 2, faults: { slowUploadRate: 0.2, slowUploadMs: 2500 } }],
   ['token TTL 5 s and revoked tokens', { tokenTtlSeconds: 5, faults: { tokenRevokeRate: 0.1 } }],
   ['slow responses (150 ms)', { faults: { latencyMs: 150 } }],
@@ -76,7 +76,7 @@ describe(`fault matrix (seed ${SEED})`, () => {
     const expectFaults = !name.includes('slow responses');
     // A seed that happens to inject nothing (a fault with few chances, such as the token
     // endpoint called a handful of times) proves nothing: move on to the next seed.
-    for (let attempt = 0; attempt < 4; attempt++) {
+    for (let attempt = 0; attempt < 6; attempt++) {
       const seed = SEED + name.length + attempt * 1000;
       const injected = await runCase(name, setup, seed);
       if (!expectFaults || injected > 0) return;
