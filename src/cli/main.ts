@@ -93,7 +93,8 @@ export async function runCli(): Promise<never> {
   const onSignal = (name: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
-      process.stderr.write(`\natomic-bulk: ${name} received; stopping and saving state (press Ctrl-C again to stop at once).\n`);
+      const stopping = process.argv[2] === 'send' ? 'stopping and saving state' : 'stopping';
+      process.stderr.write(`\natomic-bulk: ${name} received; ${stopping} (press Ctrl-C again to stop at once).\n`);
       controller.abort(new AtomicBulkError('INTERRUPTED', `Stopped by ${name}.`));
     } else {
       process.exit(EXIT.interrupted);
