@@ -22,6 +22,7 @@ if (mode === 'roundtrip') {
     }),
   );
 } else {
-  for await (const _record of createReadStream(path, { highWaterMark: 1 << 20 }).pipe(parse())) rows++;
+  for await (const _record of createReadStream(path, { highWaterMark: 1 << 20 }).pipe(parse()))
+    rows++;
 }
 process.stdout.write(`${JSON.stringify({ rows })}\n`);

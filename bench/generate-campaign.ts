@@ -16,7 +16,18 @@ export const BENCH_HEADER = [
   'payload.metadata.campaign',
 ];
 
-const NAMES = ['Ana', 'Björn', '"Smith, Jane"', 'Zoë', 'Li Na', '"Dee ""DJ"" Jones"', 'Nguyễn', 'Siobhán', 'Aarav', 'Łukasz'];
+const NAMES = [
+  'Ana',
+  'Björn',
+  '"Smith, Jane"',
+  'Zoë',
+  'Li Na',
+  '"Dee ""DJ"" Jones"',
+  'Nguyễn',
+  'Siobhán',
+  'Aarav',
+  'Łukasz',
+];
 const INTERVALS = ['P7D', 'PT48H', 'P1W', 'P14D', ''];
 
 export function campaignRow(i: number): string {
@@ -38,7 +49,8 @@ export async function generateCampaign(path: string, targetBytes: number): Promi
   written += header.length;
   while (written < targetBytes) {
     let chunk = '';
-    for (let k = 0; k < 4096 && written + chunk.length < targetBytes; k++) chunk += campaignRow(++rows);
+    for (let k = 0; k < 4096 && written + chunk.length < targetBytes; k++)
+      chunk += campaignRow(++rows);
     written += Buffer.byteLength(chunk);
     if (!out.write(chunk)) await once(out, 'drain');
   }

@@ -43,14 +43,29 @@ function parseArgs(argv: string[]): Options {
 }
 
 /** Runs a command as its own process; returns wall time and peak RSS. */
-export async function measure(args: string[], env: Record<string, string> = {}): Promise<{ seconds: number; maxRssMiB: number; stdout: string; code: number | null }> {
-  const rssFile = join(tmpdir(), `atomic-bulk-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
+export async function measure(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ seconds: number; maxRssMiB: number; stdout: string; code: number | null }> {
+  const rssFile = join(
+    tmpdir(),
+    `atomic-bulk-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}.json`,
+  );
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', join(ROOT, 'bench/dist/bench/rss-hook.js'), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', join(ROOT, 'bench/dist/bench/rss-hook.js'), ...args],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...env,
+        BENCH_RSS_FILE: rssFile,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   const code = await new Promise<number | null>((done) => child.on('close', done));
@@ -65,7 +80,8 @@ function median(values: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (n: number, digits = 1) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
@@ -76,7 +92,9 @@ async function main(): Promise<void> {
     const rows = await generateCampaign(file, options.sizeMb * 1_000_000);
     const bytes = (await stat(file)).size;
     const mib = bytes / 1024 / 1024;
-    console.log(`atomic-bulk benchmark: ${fmt(mib)} MiB, ${rows.toLocaleString('en-US')} rows, 7 columns; node ${process.version}, ${cpus().length} cores, ${options.runs} run(s), median`);
+    console.log(
+      `atomic-bulk benchmark: ${fmt(mib)} MiB, ${rows.toLocaleString('en-US')} rows, 7 columns; node ${process.version}, ${cpus().length} cores, ${options.runs} run(s), median`,
+    );
     console.log('');
     const ctx: BenchContext = { root: ROOT, dir, file, rows, measure };
     const results = new Map<string, StepResult>();
@@ -95,13 +113,21 @@ async function main(): Promise<void> {
       const base = results.get('baseline');
       const ratio = base === undefined ? '' : `${fmt(base.seconds / result.seconds, 2)}×`;
       console.log(
-        `${step.label.padEnd(44)}${`${fmt(result.seconds)} s`.padStart(9)}${fmt(mib / result.seconds).padStart(9)}${Math.round(rows / result.seconds).toLocaleString('en-US').padStart(12)}${`${fmt(result.maxRssMiB, 0)} MiB`.padStart(12)}${ratio.padStart(14)}${result.note ? `  ${result.note}` : ''}`,
+        `${step.label.padEnd(44)}${`${fmt(result.seconds)} s`.padStart(9)}${fmt(mib / result.seconds).padStart(9)}${Math.round(
+          rows / result.seconds,
+        )
+          .toLocaleString('en-US')
+          .padStart(
+            12,
+          )}${`${fmt(result.maxRssMiB, 0)} MiB`.padStart(12)}${ratio.padStart(14)}${result.note ? `  ${result.note}` : ''}`,
       );
     }
     console.log('');
     for (const line of targets(results)) console.log(line);
     if (options.flatMb.length > 0) {
-      const keys = ['validate', 'split', 'send'].filter((k) => options.only === null || options.only.has(k));
+      const keys = ['validate', 'split', 'send'].filter(
+        (k) => options.only === null || options.only.has(k),
+      );
       await flatness(ctx, options.flatMb, keys);
     }
   } finally {
@@ -112,7 +138,8 @@ async function main(): Promise<void> {
 function targets(results: Map<string, StepResult>): string[] {
   const out: string[] = [];
   const base = results.get('baseline');
-  const check = (label: string, ok: boolean, detail: string) => out.push(`${ok ? 'PASS' : 'MISS'}  ${label} (${detail})`);
+  const check = (label: string, ok: boolean, detail: string) =>
+    out.push(`${ok ? 'PASS' : 'MISS'}  ${label} (${detail})`);
   const ratio = (key: string) => {
     const r = results.get(key);
     return base && r ? base.seconds / r.seconds : null;
@@ -123,14 +150,28 @@ function targets(results: Map<string, StepResult>): string[] {
   if (s !== null) check('split ≥ 0.7× bare csv-parse', s >= 0.7, `${fmt(s, 2)}×`);
   const split = results.get('split');
   const naive = results.get('roundtrip');
-  if (split && naive) check('split ≥ 2× naive parse → stringify round trip', naive.seconds / split.seconds >= 2, `${fmt(naive.seconds / split.seconds, 2)}×`);
+  if (split && naive)
+    check(
+      'split ≥ 2× naive parse → stringify round trip',
+      naive.seconds / split.seconds >= 2,
+      `${fmt(naive.seconds / split.seconds, 2)}×`,
+    );
   const send = results.get('send');
   const dry = results.get('dry-run');
-  if (send && dry) check('send to the sandbox ≤ 1.25× send --dry-run', send.seconds / dry.seconds <= 1.25, `${fmt(send.seconds / dry.seconds, 2)}×`);
+  if (send && dry)
+    check(
+      'send to the sandbox ≤ 1.25× send --dry-run',
+      send.seconds / dry.seconds <= 1.25,
+      `${fmt(send.seconds / dry.seconds, 2)}×`,
+    );
   const shared = results.get('send-shared');
-  if (shared && dry) out.push(`INFO  send with the sandbox at equal CPU priority: ${fmt(shared.seconds / dry.seconds, 2)}× send --dry-run`);
+  if (shared && dry)
+    out.push(
+      `INFO  send with the sandbox at equal CPU priority: ${fmt(shared.seconds / dry.seconds, 2)}× send --dry-run`,
+    );
   for (const [key, r] of results) {
-    if (key !== 'baseline' && key !== 'roundtrip') check(`${key} peak RSS < 150 MiB`, r.maxRssMiB < 150, `${fmt(r.maxRssMiB, 0)} MiB`);
+    if (key !== 'baseline' && key !== 'roundtrip')
+      check(`${key} peak RSS < 150 MiB`, r.maxRssMiB < 150, `${fmt(r.maxRssMiB, 0)} MiB`);
   }
   return out;
 }
@@ -151,13 +192,17 @@ async function flatness(ctx: BenchContext, sizes: number[], keys: string[]): Pro
       seen.set(step.key, [...(seen.get(step.key) ?? []), r.maxRssMiB]);
       cells.push(`${step.key} ${fmt(r.seconds)} s, ${fmt(r.maxRssMiB, 0)} MiB`);
     }
-    console.log(`  ${String(mb).padStart(6)} MB  ${rows.toLocaleString('en-US').padStart(12)} rows   ${cells.join('   ')}`);
+    console.log(
+      `  ${String(mb).padStart(6)} MB  ${rows.toLocaleString('en-US').padStart(12)} rows   ${cells.join('   ')}`,
+    );
     await rm(file, { force: true });
   }
   for (const [key, values] of seen) {
     const spread = Math.max(...values) - Math.min(...values);
     const max = Math.max(...values);
-    console.log(`${spread <= 25 && max < 150 ? 'PASS' : 'MISS'}  ${key} peak RSS flat across sizes (spread ${fmt(spread, 0)} MiB, max ${fmt(max, 0)} MiB)`);
+    console.log(
+      `${spread <= 25 && max < 150 ? 'PASS' : 'MISS'}  ${key} peak RSS flat across sizes (spread ${fmt(spread, 0)} MiB, max ${fmt(max, 0)} MiB)`,
+    );
   }
 }
 

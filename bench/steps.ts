@@ -12,7 +12,10 @@ export interface BenchContext {
   dir: string;
   file: string;
   rows: number;
-  measure: (args: string[], env?: Record<string, string>) => Promise<{ seconds: number; maxRssMiB: number; stdout: string; code: number | null }>;
+  measure: (
+    args: string[],
+    env?: Record<string, string>,
+  ) => Promise<{ seconds: number; maxRssMiB: number; stdout: string; code: number | null }>;
 }
 
 export interface BenchStep {
@@ -37,7 +40,8 @@ export const BENCH_STEPS: BenchStep[] = [
   {
     key: 'baseline',
     label: 'bare csv-parse → arrays (baseline)',
-    run: (ctx) => checked(ctx, [join(ctx.root, 'bench/dist/bench/baseline-csv-parse.js'), ctx.file]),
+    run: (ctx) =>
+      checked(ctx, [join(ctx.root, 'bench/dist/bench/baseline-csv-parse.js'), ctx.file]),
   },
   {
     key: 'validate',
@@ -60,7 +64,17 @@ export const BENCH_STEPS: BenchStep[] = [
     label: 'atomic-bulk split (parts written to disk)',
     run: async (ctx) => {
       const out = join(ctx.dir, `parts-${++outDirs}`);
-      const r = await checked(ctx, [cli(ctx), 'split', ctx.file, '--out-dir', out, '--report-dir', join(ctx.dir, `report-split-${outDirs}`), '--progress', 'none']);
+      const r = await checked(ctx, [
+        cli(ctx),
+        'split',
+        ctx.file,
+        '--out-dir',
+        out,
+        '--report-dir',
+        join(ctx.dir, `report-split-${outDirs}`),
+        '--progress',
+        'none',
+      ]);
       const { rm } = await import('node:fs/promises');
       await rm(out, { recursive: true, force: true });
       return r;
@@ -69,12 +83,23 @@ export const BENCH_STEPS: BenchStep[] = [
   {
     key: 'roundtrip',
     label: 'naive csv-parse → csv-stringify round trip',
-    run: (ctx) => checked(ctx, [join(ctx.root, 'bench/dist/bench/baseline-csv-parse.js'), ctx.file, 'roundtrip']),
+    run: (ctx) =>
+      checked(ctx, [
+        join(ctx.root, 'bench/dist/bench/baseline-csv-parse.js'),
+        ctx.file,
+        'roundtrip',
+      ]),
   },
   {
     key: 'dry-run',
     label: 'atomic-bulk send --dry-run',
-    run: (ctx) => checked(ctx, [...sendArgs(ctx, `dry-${++outDirs}`), '--dry-run', '--flow-config', join(ctx.root, 'samples/flows/renewal-reminder.json')]),
+    run: (ctx) =>
+      checked(ctx, [
+        ...sendArgs(ctx, `dry-${++outDirs}`),
+        '--dry-run',
+        '--flow-config',
+        join(ctx.root, 'samples/flows/renewal-reminder.json'),
+      ]),
   },
   {
     key: 'send',
@@ -109,14 +134,31 @@ async function sendToSandbox(ctx: BenchContext, priority: 'low' | 'equal'): Prom
 }
 
 function sendArgs(ctx: BenchContext, name: string): string[] {
-  return [cli(ctx), 'send', ctx.file, '--flow', 'renewal-reminder', '--state-dir', join(ctx.dir, `state-${name}`), '--report-dir', join(ctx.dir, `report-${name}`), '--progress', 'none'];
+  return [
+    cli(ctx),
+    'send',
+    ctx.file,
+    '--flow',
+    'renewal-reminder',
+    '--state-dir',
+    join(ctx.dir, `state-${name}`),
+    '--report-dir',
+    join(ctx.dir, `report-${name}`),
+    '--progress',
+    'none',
+  ];
 }
 
 /** Runs `atomic-bulk sandbox` as its own process, as a user would, and reads its settings. */
 async function startSandbox(
   ctx: BenchContext,
   priority: 'low' | 'equal',
-): Promise<{ env: Record<string, string>; stats: () => Promise<{ tasks: number; invocations: number }>; cpuSeconds: () => number; stop: () => Promise<void> }> {
+): Promise<{
+  env: Record<string, string>;
+  stats: () => Promise<{ tasks: number; invocations: number }>;
+  cpuSeconds: () => number;
+  stop: () => Promise<void>;
+}> {
   const { spawn } = await import('node:child_process');
   const { setPriority } = await import('node:os');
   const { readFileSync } = await import('node:fs');
@@ -124,10 +166,25 @@ async function startSandbox(
   // and on a 2-core bench machine the sandbox's processing would otherwise take the send's CPU.
   // A secret in the caller's environment would become the sandbox's and not be printed.
   const { ATOMIC_CLIENT_SECRET: _ignored, ...env0 } = process.env;
-  const child = spawn(process.execPath, [cli(ctx), 'sandbox', '--port', '0', '--no-store-payloads', '--max-running-tasks', '0', '--process-quiet-ms', '60000', '--direct-uploads'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: env0,
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      cli(ctx),
+      'sandbox',
+      '--port',
+      '0',
+      '--no-store-payloads',
+      '--max-running-tasks',
+      '0',
+      '--process-quiet-ms',
+      '60000',
+      '--direct-uploads',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: env0,
+    },
+  );
   if (priority === 'low' && child.pid !== undefined) setPriority(child.pid, 19);
   const env: Record<string, string> = {};
   await new Promise<void>((resolve, reject) => {
@@ -144,13 +201,21 @@ async function startSandbox(
     // utime + stime from /proc (Linux); 0 elsewhere.
     cpuSeconds: () => {
       try {
-        const fields = readFileSync(`/proc/${child.pid ?? 0}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+        const fields =
+          readFileSync(`/proc/${child.pid ?? 0}/stat`, 'utf8')
+            .split(') ')[1]
+            ?.split(' ') ?? [];
         return (Number(fields[11]) + Number(fields[12])) / 100;
       } catch {
         return 0;
       }
     },
-    stats: async () => ((await (await fetch(`${env.ATOMIC_BASE_URL as string}/sandbox/stats`)).json()) as { data: { tasks: number; invocations: number } }).data,
+    stats: async () =>
+      (
+        (await (await fetch(`${env.ATOMIC_BASE_URL as string}/sandbox/stats`)).json()) as {
+          data: { tasks: number; invocations: number };
+        }
+      ).data,
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.on('exit', r));

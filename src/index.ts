@@ -18,7 +18,12 @@ export { loadFlowFile, loadFlowFromApi } from './pipeline/load-flow.js';
 export type { LoadedFlow } from './pipeline/flow-source.js';
 
 export { AtomicClient } from './api/client.js';
-export type { AtomicApi, AtomicClientOptions, FetchedFlowConfig, FlowSummary } from './api/client.js';
+export type {
+  AtomicApi,
+  AtomicClientOptions,
+  FetchedFlowConfig,
+  FlowSummary,
+} from './api/client.js';
 export { resolveConnection, DEFAULT_TOKEN_URL } from './api/connection.js';
 export type { ConnectionSettings } from './api/connection.js';
 

@@ -8,13 +8,28 @@ import fc from 'fast-check';
 export type Ending = '\n' | '\r\n' | '\r';
 
 const pieces = fc.constantFrom(
-  'a', 'b', 'z', '0', '7', ' ', ',', '"', '\n', '\r', '\r\n', 'é', 'ß', '名', '😀', '|', '-', '.',
+  'a',
+  'b',
+  'z',
+  '0',
+  '7',
+  ' ',
+  ',',
+  '"',
+  '\n',
+  '\r',
+  '\r\n',
+  'é',
+  'ß',
+  '名',
+  '😀',
+  '|',
+  '-',
+  '.',
 );
 
 /** A field value built from characters that exercise quoting and multi-byte UTF-8. */
-export const fieldValue = fc
-  .array(pieces, { maxLength: 12 })
-  .map((parts) => parts.join(''));
+export const fieldValue = fc.array(pieces, { maxLength: 12 }).map((parts) => parts.join(''));
 
 /** Encodes a value per RFC 4180, quoting when needed (or when `forceQuote`). */
 export function encodeField(value: string, forceQuote = false): string {
@@ -61,7 +76,9 @@ export function csvDocument(options: CsvDocumentOptions = {}): fc.Arbitrary<CsvD
       .map(({ rows, quoteAll, ending, trailing, junk }) => {
         const lines = rows.map((row, r) =>
           row
-            .map((v, c) => encodeField(v, quoteAll[(r * 7 + c) % 64] === true || (width === 1 && v === '')))
+            .map((v, c) =>
+              encodeField(v, quoteAll[(r * 7 + c) % 64] === true || (width === 1 && v === '')),
+            )
             .join(','),
         );
         let text = lines.join(ending) + (trailing ? ending : '');
@@ -101,11 +118,19 @@ export const CAMPAIGN_COLUMNS = [
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 const validDate = fc
-  .record({ y: fc.integer({ min: 1900, max: 2100 }), m: fc.integer({ min: 1, max: 12 }), d: fc.integer({ min: 1, max: 28 }) })
+  .record({
+    y: fc.integer({ min: 1900, max: 2100 }),
+    m: fc.integer({ min: 1, max: 12 }),
+    d: fc.integer({ min: 1, max: 28 }),
+  })
   .map(({ y, m, d }) => `${y}-${pad(m)}-${pad(d)}`);
 
 const validTime = fc
-  .record({ h: fc.integer({ min: 0, max: 23 }), mi: fc.integer({ min: 0, max: 59 }), s: fc.integer({ min: 0, max: 59 }) })
+  .record({
+    h: fc.integer({ min: 0, max: 23 }),
+    mi: fc.integer({ min: 0, max: 59 }),
+    s: fc.integer({ min: 0, max: 59 }),
+  })
   .map(({ h, mi, s }) => `T${pad(h)}:${pad(mi)}:${pad(s)}`);
 
 const zone = fc.constantFrom('Z', '+10:00', '-05:30', '+00:00');
@@ -118,11 +143,29 @@ function validCells(row: number): fc.Arbitrary<string[]> {
     fc.constantFrom('', 'é', ',x', '名', ' mid dle'.trim()).map((s) => `u${row}${s}`),
     fieldValue.filter((v) => v !== ''),
     fieldValue,
-    optional(fc.oneof(fc.integer().map(String), fc.double({ noNaN: true, noDefaultInfinity: true }).map(String))),
-    optional(fc.oneof(validDate, fc.tuple(validDate, validTime, fc.oneof(zone, fc.constant(''))).map((p) => p.join('')))),
+    optional(
+      fc.oneof(
+        fc.integer().map(String),
+        fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+      ),
+    ),
+    optional(
+      fc.oneof(
+        validDate,
+        fc.tuple(validDate, validTime, fc.oneof(zone, fc.constant(''))).map((p) => p.join('')),
+      ),
+    ),
     fc.constantFrom('true', 'false', ''),
     optional(fc.integer({ min: 1, max: 10 }).map(String)),
-    optional(fc.tuple(fc.integer({ min: 2027, max: 2030 }).map((y) => `${y}-06-15`), validTime, zone).map((p) => p.join(''))),
+    optional(
+      fc
+        .tuple(
+          fc.integer({ min: 2027, max: 2030 }).map((y) => `${y}-06-15`),
+          validTime,
+          zone,
+        )
+        .map((p) => p.join('')),
+    ),
     fc.constantFrom('', 'PT30M', 'P2D', 'P1W', 'P1DT12H', 'PT0.5S'),
     fc.constantFrom('', 'Web', 'iOS|Android', 'Android|Web|iOS'),
     fc.constantFrom('', 'news', 'news|offers', 'a-1|b_2|c.3'),
@@ -158,7 +201,9 @@ function lineBreaks(text: string): number {
 }
 
 /** A valid campaign, optionally with one defect at a random row and column. */
-export function campaignDocument(options: { defect?: boolean; maxRows?: number } = {}): fc.Arbitrary<CampaignDocument> {
+export function campaignDocument(
+  options: { defect?: boolean; maxRows?: number } = {},
+): fc.Arbitrary<CampaignDocument> {
   const { defect = false, maxRows = 15 } = options;
   return fc.integer({ min: 1, max: maxRows }).chain((count) =>
     fc
@@ -172,7 +217,13 @@ export function campaignDocument(options: { defect?: boolean; maxRows?: number }
         const injected = defect ? (DEFECTS[kind] as (typeof DEFECTS)[number]) : null;
         const encoded = rows.map((cells, r) =>
           cells
-            .map((v, c) => encodeField(injected !== null && r === at && CAMPAIGN_COLUMNS[c] === injected.column ? injected.value : v))
+            .map((v, c) =>
+              encodeField(
+                injected !== null && r === at && CAMPAIGN_COLUMNS[c] === injected.column
+                  ? injected.value
+                  : v,
+              ),
+            )
             .join(','),
         );
         const lines: number[] = [];
@@ -187,7 +238,12 @@ export function campaignDocument(options: { defect?: boolean; maxRows?: number }
           defect:
             injected === null
               ? null
-              : { row: at + 1, column: injected.column, code: injected.code, line: lines[at] as number },
+              : {
+                  row: at + 1,
+                  column: injected.column,
+                  code: injected.code,
+                  line: lines[at] as number,
+                },
         };
       }),
   );

@@ -9,7 +9,10 @@ import { RECORD_BLANK, RECORD_MALFORMED, RECORD_TOO_LARGE } from '../src/model/r
 export function* chunked(bytes: Buffer, cuts: number[] = []): Generator<Buffer> {
   const scratch = Buffer.alloc(bytes.length);
   let from = 0;
-  const ends = [...cuts.filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b), bytes.length];
+  const ends = [
+    ...cuts.filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b),
+    bytes.length,
+  ];
   for (const end of ends) {
     if (end <= from) continue;
     const n = bytes.copy(scratch, 0, from, end);

@@ -1,14 +1,27 @@
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 // The package entry point, as a user imports it (resolved through package.json "exports").
-import { AtomicClient, createSandbox, ISSUE_CODES, loadFlowFile, send, split, validate, type Report } from 'atomic-bulk';
+import {
+  AtomicClient,
+  createSandbox,
+  ISSUE_CODES,
+  loadFlowFile,
+  send,
+  split,
+  validate,
+  type Report,
+} from 'atomic-bulk';
 import { readReport, SAMPLES, tempDir } from './e2e/cli.js';
 
 describe('the library API, imported from the package entry point', () => {
   it('validates a file against a flow config', async () => {
     const dir = await tempDir();
     const flow = await loadFlowFile(join(SAMPLES, 'flows/renewal-reminder.json'));
-    const { report, reportDir } = await validate({ input: join(SAMPLES, 'campaign-with-mistakes.csv'), flow, reportDir: join(dir, 'r') });
+    const { report, reportDir } = await validate({
+      input: join(SAMPLES, 'campaign-with-mistakes.csv'),
+      flow,
+      reportDir: join(dir, 'r'),
+    });
     expect(report).toMatchObject({ command: 'validate', outcome: 'invalid', exitCode: 1 });
     expect(report.issues.every((i) => i.code in ISSUE_CODES)).toBe(true);
     expect(readReport(reportDir)).toEqual(report);
@@ -27,7 +40,11 @@ describe('the library API, imported from the package entry point', () => {
       stateDir: join(dir, 'state'),
       reportDir: join(dir, 'report'),
     });
-    expect(report).toMatchObject({ outcome: 'success', exitCode: 0, rows: { total: 300, sent: 300 } });
+    expect(report).toMatchObject({
+      outcome: 'success',
+      exitCode: 0,
+      rows: { total: 300, sent: 300 },
+    });
     expect(report.parts.length).toBeGreaterThan(1);
     await sandbox.settle();
     expect(sandbox.invocations()).toHaveLength(300);
@@ -35,7 +52,12 @@ describe('the library API, imported from the package entry point', () => {
 
   it('splits any CSV without a flow', async () => {
     const dir = await tempDir();
-    const { parts, report } = await split({ input: join(SAMPLES, 'campaign.csv'), outDir: join(dir, 'parts'), maxPartBytes: 8000, reportDir: join(dir, 'r') });
+    const { parts, report } = await split({
+      input: join(SAMPLES, 'campaign.csv'),
+      outDir: join(dir, 'parts'),
+      maxPartBytes: 8000,
+      reportDir: join(dir, 'r'),
+    });
     expect(report.outcome).toBe('success');
     expect(parts.reduce((n, p) => n + p.rows, 0)).toBe(300);
   });

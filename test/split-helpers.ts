@@ -47,7 +47,13 @@ export interface SplitRun {
 
 export async function splitCsv(
   csv: string | Buffer,
-  options: { maxPartBytes: number; cuts?: number[]; flow?: FlowConfig | null; layout?: RowLayout; ids?: InvocationIds | null },
+  options: {
+    maxPartBytes: number;
+    cuts?: number[];
+    flow?: FlowConfig | null;
+    layout?: RowLayout;
+    ids?: InvocationIds | null;
+  },
 ): Promise<SplitRun> {
   const log = new IssueLog(100);
   const sink = new MemorySink();
@@ -61,10 +67,18 @@ export async function splitCsv(
     nowMs: 0,
   });
   const reader = new RecordReader({ maxRecordBytes: options.maxPartBytes });
-  const splitter = new Splitter({ maxPartBytes: options.maxPartBytes, layout, ids: options.ids ?? null, sink });
+  const splitter = new Splitter({
+    maxPartBytes: options.maxPartBytes,
+    layout,
+    ids: options.ids ?? null,
+    sink,
+  });
   const bytes = typeof csv === 'string' ? Buffer.from(csv) : csv;
   const parts: Part[] = [];
-  for await (const part of splitter.split(validator.check(reader.batches(chunked(bytes, options.cuts ?? []))))) parts.push(part);
+  for await (const part of splitter.split(
+    validator.check(reader.batches(chunked(bytes, options.cuts ?? []))),
+  ))
+    parts.push(part);
   await validator.finish(reader.summary());
   return { parts, sink, log };
 }

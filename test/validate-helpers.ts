@@ -4,7 +4,11 @@ import { parseFlowConfig, type FlowConfig } from '../src/model/flow.js';
 import type { Issue, IssueCode } from '../src/model/issue.js';
 import { IssueLog } from '../src/model/issue-log.js';
 import { RecordReader } from '../src/read/record-reader.js';
-import { Validator, type ValidationResult, type ValidatorOptions } from '../src/validate/validator.js';
+import {
+  Validator,
+  type ValidationResult,
+  type ValidatorOptions,
+} from '../src/validate/validator.js';
 import { chunked } from './csv-helpers.js';
 
 /** The flow most tests use: one variable of each known type, one required, one odd type. */
@@ -56,7 +60,10 @@ export async function validateCsv(
 /** A header that satisfies TEST_FLOW (target + required variable), followed by `columns`. */
 export function csvWith(columns: string[], ...rows: string[][]): string {
   const header = ['target.attributes.atomic___id', 'payload.variables.account', ...columns];
-  const lines = [header.join(','), ...rows.map((r, i) => [`user-${i + 1}`, `acc-${i + 1}`, ...r].join(','))];
+  const lines = [
+    header.join(','),
+    ...rows.map((r, i) => [`user-${i + 1}`, `acc-${i + 1}`, ...r].join(',')),
+  ];
   return `${lines.join('\n')}\n`;
 }
 
@@ -75,7 +82,10 @@ export function expectIssue(issues: Issue[], expected: ExpectedIssue): Issue {
       i.line === expected.line &&
       (expected.column === undefined || i.column === expected.column),
   );
-  expect(matches, `expected one ${expected.code} at line ${expected.line}${expected.column ? ` column ${expected.column}` : ''}; got ${JSON.stringify(issues.map((i) => [i.code, i.line, i.column]))}`).toHaveLength(1);
+  expect(
+    matches,
+    `expected one ${expected.code} at line ${expected.line}${expected.column ? ` column ${expected.column}` : ''}; got ${JSON.stringify(issues.map((i) => [i.code, i.line, i.column]))}`,
+  ).toHaveLength(1);
   const found = matches[0] as Issue;
   if (expected.severity !== undefined) expect(found.severity).toBe(expected.severity);
   if (found.columnIndex !== null) expect(found.columnIndex).toBeGreaterThan(0);

@@ -9,11 +9,21 @@ const SECRET = 'very-secret-client-secret-9f3a';
 const TOKEN = 'access-token-7c1e-not-for-logs';
 
 /** A fake Atomic: token endpoint plus `api` for everything under /v1. */
-async function fakeAtomic(api: (path: string, n: number) => { status: number; body: unknown; headers?: Record<string, string> } | 'drop', tokenTtl = 3600) {
+async function fakeAtomic(
+  api: (
+    path: string,
+    n: number,
+  ) => { status: number; body: unknown; headers?: Record<string, string> } | 'drop',
+  tokenTtl = 3600,
+) {
   let apiCalls = 0;
   const server = await testServer((req, res) => {
     if (req.url.startsWith('/oauth2/token')) {
-      json(res, 200, { access_token: `${TOKEN}-${server.requests.filter((r) => r.url.startsWith('/oauth2')).length}`, expires_in: tokenTtl, token_type: 'Bearer' });
+      json(res, 200, {
+        access_token: `${TOKEN}-${server.requests.filter((r) => r.url.startsWith('/oauth2')).length}`,
+        expires_in: tokenTtl,
+        token_type: 'Bearer',
+      });
       return;
     }
     const answer = api(req.url, apiCalls++);
@@ -26,12 +36,23 @@ async function fakeAtomic(api: (path: string, n: number) => { status: number; bo
   return server;
 }
 
-function client(url: string, options: AtomicClientOptions = {}, settings: Partial<ConnectionSettings> = {}) {
+function client(
+  url: string,
+  options: AtomicClientOptions = {},
+  settings: Partial<ConnectionSettings> = {},
+) {
   const sleeps: number[] = [];
   // A fake clock that waits advance, so retry time limits can be tested without waiting.
   let clock = 1_000_000;
   const c = new AtomicClient(
-    { baseUrl: url, environmentId: 'env1', tokenUrl: `${url}/oauth2/token`, clientId: 'cid', clientSecret: SECRET, ...settings },
+    {
+      baseUrl: url,
+      environmentId: 'env1',
+      tokenUrl: `${url}/oauth2/token`,
+      clientId: 'cid',
+      clientSecret: SECRET,
+      ...settings,
+    },
     {
       sleep: (ms) => {
         sleeps.push(ms);
@@ -60,22 +81,56 @@ const POST_TARGET = { url: 'https://s3.example/bucket', fields: { key: 'k', Poli
 
 describe('csv-task responses', () => {
   const issued = Date.parse('2026-11-22T00:00:00Z');
-  const policy = Buffer.from(JSON.stringify({ expiration: '2026-11-22T00:04:00.000Z', conditions: [] })).toString('base64');
+  const policy = Buffer.from(
+    JSON.stringify({ expiration: '2026-11-22T00:04:00.000Z', conditions: [] }),
+  ).toString('base64');
 
   it.each([
-    ['data wrapper, url, fields', { data: { url: 'https://u', fields: { a: '1' } } }, { method: 'POST', url: 'https://u', fields: [['a', '1']] }],
+    [
+      'data wrapper, url, fields',
+      { data: { url: 'https://u', fields: { a: '1' } } },
+      { method: 'POST', url: 'https://u', fields: [['a', '1']] },
+    ],
     ['no wrapper', { url: 'https://u', fields: { a: '1' } }, { method: 'POST', url: 'https://u' }],
-    ['uploadUrl', { data: { uploadUrl: 'https://u', fields: {} } }, { method: 'POST', url: 'https://u' }],
-    ['presignedUrl, no fields → PUT', { data: { presignedUrl: 'https://u?X-Amz-Signature=s' } }, { method: 'PUT', url: 'https://u?X-Amz-Signature=s' }],
+    [
+      'uploadUrl',
+      { data: { uploadUrl: 'https://u', fields: {} } },
+      { method: 'POST', url: 'https://u' },
+    ],
+    [
+      'presignedUrl, no fields → PUT',
+      { data: { presignedUrl: 'https://u?X-Amz-Signature=s' } },
+      { method: 'PUT', url: 'https://u?X-Amz-Signature=s' },
+    ],
     ['signedUrl → PUT', { signedUrl: 'https://u' }, { method: 'PUT' }],
     ['taskId', { data: { url: 'https://u', taskId: 't1' } }, { taskId: 't1' }],
     ['id', { data: { url: 'https://u', id: 't2' } }, { taskId: 't2' }],
     ['csvTaskId (number)', { data: { url: 'https://u', csvTaskId: 42 } }, { taskId: '42' }],
-    ['expiresAt', { data: { url: 'https://u', expiresAt: '2026-11-22T00:02:00Z' } }, { expiresAt: new Date('2026-11-22T00:02:00Z'), expirySource: 'response' }],
-    ['expires', { data: { url: 'https://u', expires: '2026-11-22T00:03:00Z' } }, { expiresAt: new Date('2026-11-22T00:03:00Z') }],
-    ['policy expiration', { data: { url: 'https://u', fields: { Policy: policy } } }, { expiresAt: new Date('2026-11-22T00:04:00Z'), expirySource: 'policy' }],
-    ['lowercase policy', { data: { url: 'https://u', fields: { policy } } }, { expirySource: 'policy' }],
-    ['no expiry → issue time + 300 s', { data: { url: 'https://u' } }, { expiresAt: new Date(issued + 300_000), expirySource: 'assumed' }],
+    [
+      'expiresAt',
+      { data: { url: 'https://u', expiresAt: '2026-11-22T00:02:00Z' } },
+      { expiresAt: new Date('2026-11-22T00:02:00Z'), expirySource: 'response' },
+    ],
+    [
+      'expires',
+      { data: { url: 'https://u', expires: '2026-11-22T00:03:00Z' } },
+      { expiresAt: new Date('2026-11-22T00:03:00Z') },
+    ],
+    [
+      'policy expiration',
+      { data: { url: 'https://u', fields: { Policy: policy } } },
+      { expiresAt: new Date('2026-11-22T00:04:00Z'), expirySource: 'policy' },
+    ],
+    [
+      'lowercase policy',
+      { data: { url: 'https://u', fields: { policy } } },
+      { expirySource: 'policy' },
+    ],
+    [
+      'no expiry → issue time + 300 s',
+      { data: { url: 'https://u' } },
+      { expiresAt: new Date(issued + 300_000), expirySource: 'assumed' },
+    ],
   ])('reads %s', (_name, body, expected) => {
     expect(readUploadTarget(body, issued)).toMatchObject(expected);
   });
@@ -83,7 +138,10 @@ describe('csv-task responses', () => {
   it('names the keys, never the values, of a response without a URL', () => {
     let error: unknown;
     try {
-      readUploadTarget({ data: { link: 'https://secret.example/?X-Amz-Signature=abc', token: 'tok' } }, issued);
+      readUploadTarget(
+        { data: { link: 'https://secret.example/?X-Amz-Signature=abc', token: 'tok' } },
+        issued,
+      );
     } catch (e) {
       error = e;
     }
@@ -103,7 +161,9 @@ describe('AtomicClient against a local HTTP server', () => {
     const [tokenReq, apiReq] = server.requests;
     expect(tokenReq?.method).toBe('POST');
     expect(tokenReq?.url).toBe('/oauth2/token?grant_type=client_credentials&client_id=cid');
-    expect(tokenReq?.headers.authorization).toBe(`Basic ${Buffer.from(`cid:${SECRET}`).toString('base64')}`);
+    expect(tokenReq?.headers.authorization).toBe(
+      `Basic ${Buffer.from(`cid:${SECRET}`).toString('base64')}`,
+    );
     expect(tokenReq?.headers['content-type']).toBe('application/x-www-form-urlencoded');
     expect(apiReq?.url).toBe('/v1/env1/action-flow');
     expect(apiReq?.headers.authorization).toBe(`Bearer ${TOKEN}-1`);
@@ -124,10 +184,17 @@ describe('AtomicClient against a local HTTP server', () => {
   });
 
   it('refreshes the token once and retries once after a 401', async () => {
-    const server = await fakeAtomic((_p, n) => (n === 0 ? { status: 401, body: { message: 'expired' } } : { status: 200, body: { data: [] } }));
+    const server = await fakeAtomic((_p, n) =>
+      n === 0 ? { status: 401, body: { message: 'expired' } } : { status: 200, body: { data: [] } },
+    );
     const { c } = client(server.url);
     await c.listFlows();
-    expect(server.requests.map((r) => r.url.split('?')[0])).toEqual(['/oauth2/token', '/v1/env1/action-flow', '/oauth2/token', '/v1/env1/action-flow']);
+    expect(server.requests.map((r) => r.url.split('?')[0])).toEqual([
+      '/oauth2/token',
+      '/v1/env1/action-flow',
+      '/oauth2/token',
+      '/v1/env1/action-flow',
+    ]);
   });
 
   it('gives up with an AUTH error when the fresh token is refused too', async () => {
@@ -153,7 +220,9 @@ describe('AtomicClient against a local HTTP server', () => {
   });
 
   it('retries a dropped connection', async () => {
-    const server = await fakeAtomic((_p, n) => (n === 0 ? 'drop' : { status: 201, body: { data: POST_TARGET } }));
+    const server = await fakeAtomic((_p, n) =>
+      n === 0 ? 'drop' : { status: 201, body: { data: POST_TARGET } },
+    );
     const { c, sleeps } = client(server.url);
     await c.createCsvTask('flow-1', 'test');
     expect(sleeps).toHaveLength(1);
@@ -170,7 +239,11 @@ describe('AtomicClient against a local HTTP server', () => {
   });
 
   it('stops when the total retry time would run out', async () => {
-    const server = await fakeAtomic(() => ({ status: 429, body: {}, headers: { 'Retry-After': '20' } }));
+    const server = await fakeAtomic(() => ({
+      status: 429,
+      body: {},
+      headers: { 'Retry-After': '20' },
+    }));
     const { c, sleeps } = client(server.url, { retry: { maxElapsedMs: 30_000 } });
     await rejection(c.createCsvTask('flow-1', 'live'));
     expect(sleeps).toEqual([20_000]);
@@ -203,7 +276,12 @@ describe('AtomicClient against a local HTTP server', () => {
   });
 
   it('reads the flow config through the API', async () => {
-    const server = await fakeAtomic(() => ({ status: 200, body: { data: { status: 'published', version: 4, config: { variables: { a: { type: 'number' } } } } } }));
+    const server = await fakeAtomic(() => ({
+      status: 200,
+      body: {
+        data: { status: 'published', version: 4, config: { variables: { a: { type: 'number' } } } },
+      },
+    }));
     const { c } = client(server.url);
     const flow = await c.getFlowConfig('my flow', 'latest');
     expect(server.requests.at(-1)?.url).toBe('/v1/env1/action-flow/my%20flow/config/latest');
@@ -214,7 +292,11 @@ describe('AtomicClient against a local HTTP server', () => {
   it('keeps secrets out of error messages and details', async () => {
     const server = await fakeAtomic(() => ({
       status: 400,
-      body: { message: `bad ${SECRET}`, echo: `Bearer ${TOKEN}-1`, url: 'https://bucket.s3/x?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA' },
+      body: {
+        message: `bad ${SECRET}`,
+        echo: `Bearer ${TOKEN}-1`,
+        url: 'https://bucket.s3/x?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA',
+      },
     }));
     const { c } = client(server.url);
     const error = await rejection(c.createCsvTask('flow-1', 'live'));

@@ -63,7 +63,8 @@ export class AtomicClient implements AtomicApi {
     const qs = params.toString();
     const response = await this.call('GET', `/action-flow${qs ? `?${qs}` : ''}`, 'GET action-flow');
     const body = this.json(response, 'GET action-flow') as { data?: unknown };
-    if (!Array.isArray(body.data)) throw new AtomicBulkError('API', 'The flow list response has no "data" list.');
+    if (!Array.isArray(body.data))
+      throw new AtomicBulkError('API', 'The flow list response has no "data" list.');
     return body.data.map((item) => toSummary(item));
   }
 
@@ -73,7 +74,9 @@ export class AtomicClient implements AtomicApi {
       'GET',
       `/action-flow/${encodeURIComponent(flowConfigId)}/config/${encodeURIComponent(version)}`,
       operation,
-      { notFound: `Flow ${flowConfigId} (version ${version}) was not found in environment ${this.settings.environmentId}.` },
+      {
+        notFound: `Flow ${flowConfigId} (version ${version}) was not found in environment ${this.settings.environmentId}.`,
+      },
     );
     const raw = this.json(response, operation);
     const config = parseFlowConfig(raw, `the API (flow ${flowConfigId}, version ${version})`);
@@ -115,7 +118,10 @@ export class AtomicClient implements AtomicApi {
         url,
         operation,
         body,
-        headers: { Authorization: `Bearer ${token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        headers: {
+          Authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
       });
       if (response.status !== 401) break;
       this.tokens.invalidate(token);
@@ -137,24 +143,48 @@ export class AtomicClient implements AtomicApi {
   }
 }
 
-function apiError(response: HttpResponse, operation: string, messages: { notFound?: string; hint?: string }): AtomicBulkError {
+function apiError(
+  response: HttpResponse,
+  operation: string,
+  messages: { notFound?: string; hint?: string },
+): AtomicBulkError {
   const status = response.status;
   const detail = bodyDetail(response.text);
   const make = (code: ErrorCode, message: string, hint: string) =>
     new AtomicBulkError(code, message, { status, operation, detail, hint });
   if (status === 401) {
-    return make('AUTH', `${operation}: the API refused the access token (HTTP 401) even after a fresh one.`, 'Check that ATOMIC_CLIENT_ID belongs to this organisation and environment.');
+    return make(
+      'AUTH',
+      `${operation}: the API refused the access token (HTTP 401) even after a fresh one.`,
+      'Check that ATOMIC_CLIENT_ID belongs to this organisation and environment.',
+    );
   }
   if (status === 403) {
-    return make('AUTH', `${operation}: forbidden (HTTP 403).`, 'The API client needs the events role, and access to this environment.');
+    return make(
+      'AUTH',
+      `${operation}: forbidden (HTTP 403).`,
+      'The API client needs the events role, and access to this environment.',
+    );
   }
   if (status === 404) {
-    return make('NOT_FOUND', messages.notFound ?? `${operation}: not found (HTTP 404).`, 'Check the flow id with atomic-bulk flows list, and --environment.');
+    return make(
+      'NOT_FOUND',
+      messages.notFound ?? `${operation}: not found (HTTP 404).`,
+      'Check the flow id with atomic-bulk flows list, and --environment.',
+    );
   }
   if (status === 429 || status >= 500) {
-    return make('API', `${operation} still failed after retries (HTTP ${status}).`, 'Atomic is busy or unavailable; run again later (a send resumes where it stopped).');
+    return make(
+      'API',
+      `${operation} still failed after retries (HTTP ${status}).`,
+      'Atomic is busy or unavailable; run again later (a send resumes where it stopped).',
+    );
   }
-  return make('API', `${operation} was refused (HTTP ${status}).`, messages.hint ?? 'See the detail above.');
+  return make(
+    'API',
+    `${operation} was refused (HTTP ${status}).`,
+    messages.hint ?? 'See the detail above.',
+  );
 }
 
 function toSummary(item: unknown): FlowSummary {
@@ -169,7 +199,9 @@ function toSummary(item: unknown): FlowSummary {
     created: text(o.created),
     updated: text(o.updated),
     variables: Array.isArray(variables)
-      ? variables.map((v) => (typeof v === 'string' ? v : (text((v as { name?: unknown }).name) ?? '')))
+      ? variables.map((v) =>
+          typeof v === 'string' ? v : (text((v as { name?: unknown }).name) ?? ''),
+        )
       : typeof variables === 'object' && variables !== null
         ? Object.keys(variables)
         : [],

@@ -4,7 +4,8 @@
  */
 import { AtomicBulkError } from '../model/errors.js';
 
-export const DEFAULT_TOKEN_URL = 'https://master-atomic-io.auth.us-east-1.amazoncognito.com/oauth2/token';
+export const DEFAULT_TOKEN_URL =
+  'https://master-atomic-io.auth.us-east-1.amazoncognito.com/oauth2/token';
 
 export interface ConnectionSettings {
   /** e.g. https://{orgId}.customer-api.atomic.io, without a trailing slash. */
@@ -22,7 +23,10 @@ export interface ConnectionInput {
 }
 
 /** Resolves flags over environment variables; says everything that is missing at once. */
-export function resolveConnection(flags: ConnectionInput, env: NodeJS.ProcessEnv): ConnectionSettings {
+export function resolveConnection(
+  flags: ConnectionInput,
+  env: NodeJS.ProcessEnv,
+): ConnectionSettings {
   const baseUrl = flags.baseUrl ?? env.ATOMIC_BASE_URL;
   const environmentId = flags.environmentId ?? env.ATOMIC_ENVIRONMENT_ID;
   const tokenUrl = flags.tokenUrl ?? env.ATOMIC_TOKEN_URL ?? DEFAULT_TOKEN_URL;
@@ -39,9 +43,14 @@ export function resolveConnection(flags: ConnectionInput, env: NodeJS.ProcessEnv
       hint: 'Set them (the client secret only in the environment), or try the local sandbox with --sandbox.',
     });
   }
-  for (const [name, url] of [['--base-url', baseUrl], ['--token-url', tokenUrl]] as const) {
+  for (const [name, url] of [
+    ['--base-url', baseUrl],
+    ['--token-url', tokenUrl],
+  ] as const) {
     if (!/^https?:\/\/[^/\s]+/i.test(url as string)) {
-      throw new AtomicBulkError('CONFIG', `${name} is not an http(s) URL.`, { hint: 'Copy the API base URL from the Workbench.' });
+      throw new AtomicBulkError('CONFIG', `${name} is not an http(s) URL.`, {
+        hint: 'Copy the API base URL from the Workbench.',
+      });
     }
   }
   return {

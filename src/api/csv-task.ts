@@ -31,9 +31,11 @@ export function readUploadTarget(body: unknown, issuedAtMs: number): UploadTarge
   const obj = isObject(body.data) ? body.data : body;
   const keys = Object.keys(obj);
   const urlKey = URL_KEYS.find((k) => typeof obj[k] === 'string' && obj[k] !== '');
-  if (urlKey === undefined) fail('has no upload URL (looked for url, uploadUrl, presignedUrl, signedUrl)', keys);
+  if (urlKey === undefined)
+    fail('has no upload URL (looked for url, uploadUrl, presignedUrl, signedUrl)', keys);
   const url = obj[urlKey] as string;
-  if (!/^https?:\/\//i.test(url)) fail(`has an upload URL under "${urlKey}" that is not http(s)`, keys);
+  if (!/^https?:\/\//i.test(url))
+    fail(`has an upload URL under "${urlKey}" that is not http(s)`, keys);
   const idKey = ID_KEYS.find((k) => typeof obj[k] === 'string' || typeof obj[k] === 'number');
   const taskId = idKey === undefined ? null : String(obj[idKey]);
   const explicit = readExpiry(obj, keys);
@@ -42,7 +44,8 @@ export function readUploadTarget(body: unknown, issuedAtMs: number): UploadTarge
     const fields: [string, string][] = [];
     for (const [name, value] of Object.entries(obj.fields)) {
       if (typeof value === 'string') fields.push([name, value]);
-      else if (typeof value === 'number' || typeof value === 'boolean') fields.push([name, String(value)]);
+      else if (typeof value === 'number' || typeof value === 'boolean')
+        fields.push([name, String(value)]);
       else fail(`has a form field "${name}" that is not text`, keys);
     }
     const policy = explicit === null ? policyExpiration(fields) : null;
@@ -68,8 +71,14 @@ function readExpiry(obj: Record<string, unknown>, keys: string[]): Date | null {
   for (const key of EXPIRY_KEYS) {
     const value = obj[key];
     if (value === undefined || value === null) continue;
-    const date = typeof value === 'string' ? new Date(value) : typeof value === 'number' ? new Date(value < 1e12 ? value * 1000 : value) : null;
-    if (date === null || Number.isNaN(date.getTime())) fail(`has "${key}" that is not an ISO 8601 time`, keys);
+    const date =
+      typeof value === 'string'
+        ? new Date(value)
+        : typeof value === 'number'
+          ? new Date(value < 1e12 ? value * 1000 : value)
+          : null;
+    if (date === null || Number.isNaN(date.getTime()))
+      fail(`has "${key}" that is not an ISO 8601 time`, keys);
     return date;
   }
   return null;
@@ -80,7 +89,9 @@ function policyExpiration(fields: [string, string][]): Date | null {
   const policy = fields.find(([name]) => name === 'Policy' || name === 'policy')?.[1];
   if (policy === undefined) return null;
   try {
-    const doc = JSON.parse(Buffer.from(policy, 'base64').toString('utf8')) as { expiration?: unknown };
+    const doc = JSON.parse(Buffer.from(policy, 'base64').toString('utf8')) as {
+      expiration?: unknown;
+    };
     if (typeof doc.expiration !== 'string') return null;
     const date = new Date(doc.expiration);
     return Number.isNaN(date.getTime()) ? null : date;

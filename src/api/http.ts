@@ -19,7 +19,12 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, maxElapsedMs: 120_000, baseDelayMs: 500, maxDelayMs: 30_000 };
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 6,
+  maxElapsedMs: 120_000,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+};
 
 export interface RetryEvent {
   operation: string;
@@ -37,7 +42,13 @@ export interface HttpOptions {
   signal?: AbortSignal;
   onRetry?: (event: RetryEvent) => void;
   /** Called after every response, for --verbose: the URL has no query string. */
-  onResponse?: (event: { operation: string; method: string; url: string; status: number; ms: number }) => void;
+  onResponse?: (event: {
+    operation: string;
+    method: string;
+    url: string;
+    status: number;
+    ms: number;
+  }) => void;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   now?: () => number;
@@ -90,7 +101,12 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /** Backoff for attempt n (1-based) with full jitter, unless the server said when. */
-export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number, serverSaysMs: number | null): number {
+export function backoffMs(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number,
+  serverSaysMs: number | null,
+): number {
   if (serverSaysMs !== null) return Math.min(policy.maxDelayMs, serverSaysMs);
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.round(cap / 2 + (random() * cap) / 2);
@@ -124,7 +140,8 @@ export class Http {
         failure = error;
       }
       if (response !== null && !isRetryableStatus(response.status)) return response;
-      const serverSays = response === null ? null : retryAfterMs(response.headers.get('retry-after'), now());
+      const serverSays =
+        response === null ? null : retryAfterMs(response.headers.get('retry-after'), now());
       const delayMs = backoffMs(this.policy, attempt, random, serverSays);
       const reason = response !== null ? `HTTP ${response.status}` : describeNetworkError(failure);
       const outOfTime = now() - started + delayMs > this.policy.maxElapsedMs;
@@ -133,7 +150,10 @@ export class Http {
         throw new AtomicBulkError(
           'API',
           `${request.operation} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${reason}.`,
-          { operation: request.operation, hint: 'Check the network and the base URL, then run again.' },
+          {
+            operation: request.operation,
+            hint: 'Check the network and the base URL, then run again.',
+          },
           failure,
         );
       }
@@ -150,7 +170,11 @@ export class Http {
     try {
       response = await fetch(request.url, {
         method: request.method,
-        headers: { 'User-Agent': this.options.userAgent, Accept: 'application/json', ...request.headers },
+        headers: {
+          'User-Agent': this.options.userAgent,
+          Accept: 'application/json',
+          ...request.headers,
+        },
         body: request.body,
         signal: limit.signal,
       });

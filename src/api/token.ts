@@ -54,16 +54,23 @@ export class TokenProvider {
       method: 'POST',
       url,
       operation: 'POST token',
-      headers: { Authorization: `Basic ${basic}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      headers: {
+        Authorization: `Basic ${basic}`,
+        'Content-Type': 'application/x-www-form-urlencoded',
+      },
       body: params.toString(),
     });
     if (response.status === 400 || response.status === 401 || response.status === 403) {
-      throw new AtomicBulkError('AUTH', `The token endpoint refused the client credentials (HTTP ${response.status}).`, {
-        status: response.status,
-        operation: 'POST token',
-        detail: bodyDetail(response.text),
-        hint: 'Check ATOMIC_CLIENT_ID and ATOMIC_CLIENT_SECRET (an API client with the events role) and --token-url.',
-      });
+      throw new AtomicBulkError(
+        'AUTH',
+        `The token endpoint refused the client credentials (HTTP ${response.status}).`,
+        {
+          status: response.status,
+          operation: 'POST token',
+          detail: bodyDetail(response.text),
+          hint: 'Check ATOMIC_CLIENT_ID and ATOMIC_CLIENT_SECRET (an API client with the events role) and --token-url.',
+        },
+      );
     }
     if (response.status < 200 || response.status >= 300) {
       throw new AtomicBulkError('API', `The token endpoint answered HTTP ${response.status}.`, {
@@ -76,15 +83,25 @@ export class TokenProvider {
     try {
       body = JSON.parse(response.text) as typeof body;
     } catch {
-      throw new AtomicBulkError('API', 'The token endpoint answered with something that is not JSON.', { hint: 'Check --token-url.' });
+      throw new AtomicBulkError(
+        'API',
+        'The token endpoint answered with something that is not JSON.',
+        { hint: 'Check --token-url.' },
+      );
     }
     if (typeof body.access_token !== 'string' || body.access_token === '') {
-      throw new AtomicBulkError('API', 'The token endpoint answered without an access_token.', { hint: 'Check --token-url.' });
+      throw new AtomicBulkError('API', 'The token endpoint answered without an access_token.', {
+        hint: 'Check --token-url.',
+      });
     }
     const token = body.access_token;
     registerSecret(token);
-    const lifeMs = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600) * 1000;
-    this.cached = { token, refreshAtMs: this.now() + lifeMs - Math.min(REFRESH_EARLY_MS, lifeMs / 4) };
+    const lifeMs =
+      (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600) * 1000;
+    this.cached = {
+      token,
+      refreshAtMs: this.now() + lifeMs - Math.min(REFRESH_EARLY_MS, lifeMs / 4),
+    };
     this.fetched++;
     return token;
   }

@@ -25,12 +25,21 @@ export function connectionOptionsFrom(args: Args) {
 }
 
 /** Runs `fn` with a connected client; starts and stops the sandbox around it if asked. */
-export async function withApi<T>(args: Args, context: CliContext, progress: ProgressSink, fn: (connected: Connected) => Promise<T>): Promise<T> {
+export async function withApi<T>(
+  args: Args,
+  context: CliContext,
+  progress: ProgressSink,
+  fn: (connected: Connected) => Promise<T>,
+): Promise<T> {
   const verbose = args.verbose === true;
   const clientOptions = {
     signal: context.signal,
     onRetry: (e: { operation: string; attempt: number; delayMs: number; reason: string }) => {
-      progress({ type: 'message', level: 'warn', text: `${e.operation}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt + 1})` });
+      progress({
+        type: 'message',
+        level: 'warn',
+        text: `${e.operation}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt + 1})`,
+      });
     },
     ...(verbose
       ? {
@@ -42,7 +51,9 @@ export async function withApi<T>(args: Args, context: CliContext, progress: Prog
   };
   if (args.sandbox === true) {
     const { createSandbox } = await import('../sandbox/sandbox.js');
-    const sandbox = await createSandbox({ log: verbose ? (line) => context.io.err(`[sandbox] ${line}`) : undefined });
+    const sandbox = await createSandbox({
+      log: verbose ? (line) => context.io.err(`[sandbox] ${line}`) : undefined,
+    });
     try {
       const settings: ConnectionSettings = {
         baseUrl: sandbox.url,
@@ -51,7 +62,11 @@ export async function withApi<T>(args: Args, context: CliContext, progress: Prog
         clientId: sandbox.clientId,
         clientSecret: sandbox.clientSecret,
       };
-      const result = await fn({ api: new AtomicClient(settings, clientOptions), settings, sandbox: { url: sandbox.url, s3Endpoint: sandbox.s3Endpoint } });
+      const result = await fn({
+        api: new AtomicClient(settings, clientOptions),
+        settings,
+        sandbox: { url: sandbox.url, s3Endpoint: sandbox.s3Endpoint },
+      });
       await sandbox.settle().catch(() => undefined);
       return result;
     } finally {

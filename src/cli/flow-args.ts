@@ -8,7 +8,10 @@ import { stringArg, type Args } from './options.js';
 /** True when the flow comes from the API rather than a local file; checks one was named. */
 export function flowFromApi(args: Args): boolean {
   if (stringArg(args, 'flow-config') === undefined && stringArg(args, 'flow') === undefined) {
-    throw new AtomicBulkError('USAGE', 'Say which flow to use: --flow <flowConfigId> (from the API) or --flow-config <file.json>.');
+    throw new AtomicBulkError(
+      'USAGE',
+      'Say which flow to use: --flow <flowConfigId> (from the API) or --flow-config <file.json>.',
+    );
   }
   return stringArg(args, 'flow-config') === undefined;
 }
@@ -22,8 +25,12 @@ export async function loadFlow(args: Args, api: AtomicApi | null): Promise<Loade
     return id !== undefined ? { ...loaded, flowConfigId: id } : loaded;
   }
   if (id === undefined) {
-    throw new AtomicBulkError('USAGE', 'Say which flow to use: --flow <flowConfigId> (from the API) or --flow-config <file.json>.');
+    throw new AtomicBulkError(
+      'USAGE',
+      'Say which flow to use: --flow <flowConfigId> (from the API) or --flow-config <file.json>.',
+    );
   }
-  if (api === null) throw new AtomicBulkError('USAGE', 'Reading a flow from the API needs a connection.');
+  if (api === null)
+    throw new AtomicBulkError('USAGE', 'Reading a flow from the API needs a connection.');
   return loadFlowFromApi(api, id, stringArg(args, 'flow-version') ?? 'latest');
 }

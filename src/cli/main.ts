@@ -31,7 +31,9 @@ export async function main(argv: string[], context: CliContext): Promise<number>
   let exitCode: number = EXIT.success;
   const parser: Argv = yargs(argv.map((a) => (a === '-' ? STDIN_PLACEHOLDER : a)))
     .scriptName('atomic-bulk')
-    .usage('$0 <command> [options]\n\nValidate, split and send CSV campaigns to Atomic Action Flows.')
+    .usage(
+      '$0 <command> [options]\n\nValidate, split and send CSV campaigns to Atomic Action Flows.',
+    )
     .strict()
     .demandCommand(1, 'Name a command; see atomic-bulk --help.')
     .recommendCommands()
@@ -54,7 +56,9 @@ export async function main(argv: string[], context: CliContext): Promise<number>
       },
     });
   }
-  parser.epilogue('Exit codes: 0 success, 1 invalid rows, 2 usage or configuration error, 3 remote failure, 4 partly sent, 130 interrupted, 70 a bug in atomic-bulk.');
+  parser.epilogue(
+    'Exit codes: 0 success, 1 invalid rows, 2 usage or configuration error, 3 remote failure, 4 partly sent, 130 interrupted, 70 a bug in atomic-bulk.',
+  );
   try {
     await parser.parseAsync();
     return exitCode;
@@ -82,7 +86,9 @@ function reportError(error: unknown, io: CliIo, signal: AbortSignal): number {
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
   io.err(redact(stack));
-  io.err('atomic-bulk: this is a bug in atomic-bulk. Please report it with the command you ran (without secrets).');
+  io.err(
+    'atomic-bulk: this is a bug in atomic-bulk. Please report it with the command you ran (without secrets).',
+  );
   return EXIT_BUG;
 }
 
@@ -94,7 +100,9 @@ export async function runCli(): Promise<never> {
     signals++;
     if (signals === 1) {
       const stopping = process.argv[2] === 'send' ? 'stopping and saving state' : 'stopping';
-      process.stderr.write(`\natomic-bulk: ${name} received; ${stopping} (press Ctrl-C again to stop at once).\n`);
+      process.stderr.write(
+        `\natomic-bulk: ${name} received; ${stopping} (press Ctrl-C again to stop at once).\n`,
+      );
       controller.abort(new AtomicBulkError('INTERRUPTED', `Stopped by ${name}.`));
     } else {
       process.exit(EXIT.interrupted);
@@ -113,7 +121,11 @@ export async function runCli(): Promise<never> {
     env: process.env,
     cwd: process.cwd(),
   };
-  const code = await main(process.argv.slice(2), { io, signal: controller.signal, stderr: process.stderr });
+  const code = await main(process.argv.slice(2), {
+    io,
+    signal: controller.signal,
+    stderr: process.stderr,
+  });
   // Let stdout drain (a large --json report through a pipe) before exiting.
   await new Promise<void>((resolve) => {
     process.stdout.write('', () => {

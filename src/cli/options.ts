@@ -22,7 +22,11 @@ export const GROUPS = {
 
 export function flowOptions(y: Argv): Argv {
   return y
-    .option('flow', { type: 'string', describe: 'Flow config id, fetched from the API', group: GROUPS.flow })
+    .option('flow', {
+      type: 'string',
+      describe: 'Flow config id, fetched from the API',
+      group: GROUPS.flow,
+    })
     .option('flow-version', {
       type: 'string',
       default: 'latest',
@@ -31,7 +35,8 @@ export function flowOptions(y: Argv): Argv {
     })
     .option('flow-config', {
       type: 'string',
-      describe: 'Local flow config JSON (the API response, its data, or data.config); works offline',
+      describe:
+        'Local flow config JSON (the API response, its data, or data.config); works offline',
       group: GROUPS.flow,
     });
 }
@@ -40,7 +45,8 @@ export function connectionOptions(y: Argv): Argv {
   return y
     .option('base-url', {
       type: 'string',
-      describe: 'API base URL from the Workbench, e.g. https://{orgId}.customer-api.atomic.io [env ATOMIC_BASE_URL]',
+      describe:
+        'API base URL from the Workbench, e.g. https://{orgId}.customer-api.atomic.io [env ATOMIC_BASE_URL]',
       group: GROUPS.connection,
     })
     .option('environment', {
@@ -50,7 +56,8 @@ export function connectionOptions(y: Argv): Argv {
     })
     .option('token-url', {
       type: 'string',
-      describe: 'OAuth2 token URL [env ATOMIC_TOKEN_URL; default: Atomic\'s]. Credentials come only from ATOMIC_CLIENT_ID and ATOMIC_CLIENT_SECRET',
+      describe:
+        "OAuth2 token URL [env ATOMIC_TOKEN_URL; default: Atomic's]. Credentials come only from ATOMIC_CLIENT_ID and ATOMIC_CLIENT_SECRET",
       group: GROUPS.connection,
     })
     .option('sandbox', {
@@ -71,7 +78,8 @@ export function outputOptions(y: Argv): Argv {
   return y
     .option('report-dir', {
       type: 'string',
-      describe: 'Where report files go: a directory or s3://bucket/prefix/ [default: ./atomic-bulk-report-<timestamp>/]',
+      describe:
+        'Where report files go: a directory or s3://bucket/prefix/ [default: ./atomic-bulk-report-<timestamp>/]',
       group: GROUPS.output,
     })
     .option('json', {
@@ -83,7 +91,8 @@ export function outputOptions(y: Argv): Argv {
     .option('max-issues', {
       type: 'number',
       default: 1000,
-      describe: 'Issues listed in the report; counts stay complete. Memory grows with this, not with the file',
+      describe:
+        'Issues listed in the report; counts stay complete. Memory grows with this, not with the file',
       group: GROUPS.output,
     })
     .option('progress', {
@@ -103,13 +112,19 @@ export function partBytesOption(y: Argv, group: string): Argv {
   return y.option('max-part-bytes', {
     type: 'number',
     default: 32_000_000,
-    describe: 'Largest part in bytes, header and line endings included (Atomic accepts 32 MB per file)',
+    describe:
+      'Largest part in bytes, header and line endings included (Atomic accepts 32 MB per file)',
     group,
   });
 }
 
 /** Reads an integer flag and checks its range. */
-export function intArg(args: Args, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function intArg(
+  args: Args,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const value = args[name];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
@@ -131,7 +146,11 @@ export function stringArg(args: Args, name: string): string | undefined {
 export function inputArg(args: Args): string {
   const value = args.input;
   if (value === STDIN_PLACEHOLDER || value === '-') return '-';
-  if (typeof value !== 'string' || value === '') throw new AtomicBulkError('USAGE', 'Name the input: a CSV file, - for standard input, or s3://bucket/key.');
+  if (typeof value !== 'string' || value === '')
+    throw new AtomicBulkError(
+      'USAGE',
+      'Name the input: a CSV file, - for standard input, or s3://bucket/key.',
+    );
   return value;
 }
 
@@ -149,7 +168,8 @@ export function printReport(report: Report, reportDir: string, args: Args, io: C
   } else {
     io.out(summaryLine(report));
     io.out(`Report: ${reportDir}${reportDir.endsWith('/') ? '' : '/'}report.md`);
-    if (report.outcome !== 'success' || report.command === 'send') io.out(`Next step: ${report.nextStep}`);
+    if (report.outcome !== 'success' || report.command === 'send')
+      io.out(`Next step: ${report.nextStep}`);
   }
   return report.exitCode;
 }

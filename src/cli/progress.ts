@@ -45,7 +45,8 @@ function barProgress(stderr: NodeJS.WriteStream): ProgressRenderer {
   const bar = new cliProgress.SingleBar(
     {
       stream: stderr,
-      format: '{phase} |{bar}| {percentage}% {doneMiB}/{totalMiB} MiB  {rate} MiB/s  ETA {eta_formatted}  {parts}',
+      format:
+        '{phase} |{bar}| {percentage}% {doneMiB}/{totalMiB} MiB  {rate} MiB/s  ETA {eta_formatted}  {parts}',
       hideCursor: true,
       clearOnComplete: true,
       etaBuffer: 50,
@@ -58,7 +59,8 @@ function barProgress(stderr: NodeJS.WriteStream): ProgressRenderer {
   let cut = 0;
   let uploaded = 0;
   let failed = 0;
-  const parts = (): string => (cut === 0 ? '' : `parts ${uploaded}/${cut} sent${failed > 0 ? `, ${failed} failed` : ''}`);
+  const parts = (): string =>
+    cut === 0 ? '' : `parts ${uploaded}/${cut} sent${failed > 0 ? `, ${failed} failed` : ''}`;
   const sink: ProgressSink = (event: ProgressEvent) => {
     if (event.type === 'phase') {
       // Each pass over the input gets a fresh bar, so rate and ETA are its own.
@@ -84,7 +86,12 @@ function barProgress(stderr: NodeJS.WriteStream): ProgressRenderer {
     const total = event.totalBytes ?? event.bytes;
     const seconds = Math.max(0.001, (Date.now() - phaseStart) / 1000);
     const payload = {
-      phase: event.phase === 'validate' ? 'validating' : event.phase === 'split' ? 'sending  ' : 'explaining',
+      phase:
+        event.phase === 'validate'
+          ? 'validating'
+          : event.phase === 'split'
+            ? 'sending  '
+            : 'explaining',
       doneMiB: (event.bytes / MIB).toFixed(1),
       totalMiB: (total / MIB).toFixed(1),
       rate: (event.bytes / MIB / seconds).toFixed(1),

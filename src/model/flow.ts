@@ -57,7 +57,8 @@ export function parseFlowConfig(raw: unknown, source: string): FlowConfig {
   if (isObject(outer.data)) outer = outer.data;
   const config = isObject(outer.config) ? outer.config : outer;
   const variables = config.variables ?? outer.variables;
-  if (variables === undefined) return fail('has no "variables" (looked in data.config, data and the top level)');
+  if (variables === undefined)
+    return fail('has no "variables" (looked in data.config, data and the top level)');
   const pick = (key: string): unknown => config[key] ?? outer[key];
   const version = pick('version');
   return {
@@ -73,7 +74,8 @@ function parseVariables(raw: unknown, fail: (what: string) => never): Map<string
   const entries: [string, unknown][] = [];
   if (Array.isArray(raw)) {
     for (const [i, item] of raw.entries()) {
-      if (!isObject(item) || typeof item.name !== 'string') fail(`has a variable at position ${i} without a "name"`);
+      if (!isObject(item) || typeof item.name !== 'string')
+        fail(`has a variable at position ${i} without a "name"`);
       entries.push([(item as { name: string }).name, item]);
     }
   } else if (isObject(raw)) {
@@ -83,9 +85,11 @@ function parseVariables(raw: unknown, fail: (what: string) => never): Map<string
   }
   const out = new Map<string, VariableSpec>();
   for (const [name, spec] of entries) {
-    if (name === '' || name.trim() !== name) fail(`has a variable with an empty or space-padded name`);
+    if (name === '' || name.trim() !== name)
+      fail(`has a variable with an empty or space-padded name`);
     if (!isObject(spec)) return fail(`has variable "${name}" that is not an object`);
-    if (typeof spec.type !== 'string' || spec.type === '') fail(`has variable "${name}" without a "type"`);
+    if (typeof spec.type !== 'string' || spec.type === '')
+      fail(`has variable "${name}" without a "type"`);
     if (spec.required !== undefined && typeof spec.required !== 'boolean') {
       fail(`has variable "${name}" whose "required" is not true or false`);
     }

@@ -74,8 +74,10 @@ export class IssueLog {
       const l = 2 * i + 1;
       const r = l + 1;
       let largest = i;
-      if (l < heap.length && compareIssues(heap[l] as Issue, heap[largest] as Issue) > 0) largest = l;
-      if (r < heap.length && compareIssues(heap[r] as Issue, heap[largest] as Issue) > 0) largest = r;
+      if (l < heap.length && compareIssues(heap[l] as Issue, heap[largest] as Issue) > 0)
+        largest = l;
+      if (r < heap.length && compareIssues(heap[r] as Issue, heap[largest] as Issue) > 0)
+        largest = r;
       if (largest === i) return;
       [heap[i], heap[largest]] = [heap[largest] as Issue, heap[i] as Issue];
       i = largest;

@@ -7,7 +7,14 @@ export type Phase = 'validate' | 'explain' | 'split' | 'upload' | 'report';
 export type ProgressEvent =
   | { type: 'phase'; phase: Phase }
   | { type: 'read'; phase: Phase; bytes: number; totalBytes: number | null }
-  | { type: 'part'; number: number; status: 'cut' | 'uploading' | 'uploaded' | 'failed' | 'skipped'; rows: number; bytes: number; attempt: number }
+  | {
+      type: 'part';
+      number: number;
+      status: 'cut' | 'uploading' | 'uploaded' | 'failed' | 'skipped';
+      rows: number;
+      bytes: number;
+      attempt: number;
+    }
   | { type: 'retry'; number: number; attempt: number; reason: string; delayMs: number }
   | { type: 'message'; level: 'info' | 'warn'; text: string };
 

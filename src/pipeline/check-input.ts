@@ -26,7 +26,10 @@ export async function checkInput(
 ): Promise<CheckedInput> {
   progress({ type: 'phase', phase: 'validate' });
   const validator = new Validator(log, options);
-  const reader = new RecordReader({ maxRecordBytes: options.maxPartBytes, onBytes: reading('validate', input, progress) });
+  const reader = new RecordReader({
+    maxRecordBytes: options.maxPartBytes,
+    onBytes: reading('validate', input, progress),
+  });
   try {
     const batches = validator.check(reader.batches(input.read()));
     while (!(await batches.next()).done) signal?.throwIfAborted();
@@ -48,13 +51,18 @@ export async function writeRejected(
   progress: ProgressSink,
 ): Promise<string | null> {
   const { result, validator } = checked;
-  if (result.rows.invalid === 0 || result.header === null || result.header.length === 0) return null;
+  if (result.rows.invalid === 0 || result.header === null || result.header.length === 0)
+    return null;
   progress({ type: 'phase', phase: 'explain' });
   const keep = result.plan?.annotationStart ?? result.header.length;
   const writer = new RejectedCsvWriter(dir.stream('rejected.csv'), result.header.slice(0, keep));
-  const reader = new RecordReader({ maxRecordBytes: maxPartBytes, onBytes: reading('explain', input, progress) });
+  const reader = new RecordReader({
+    maxRecordBytes: maxPartBytes,
+    onBytes: reading('explain', input, progress),
+  });
   try {
-    for await (const row of validator.explain(reader.batches(input.read()), result)) await writer.write(row);
+    for await (const row of validator.explain(reader.batches(input.read()), result))
+      await writer.write(row);
   } finally {
     await writer.close();
   }
@@ -62,7 +70,11 @@ export async function writeRejected(
 }
 
 /** Turns chunk sizes into read-progress events. */
-export function reading(phase: 'validate' | 'explain' | 'split', input: InputSource, progress: ProgressSink): (n: number) => void {
+export function reading(
+  phase: 'validate' | 'explain' | 'split',
+  input: InputSource,
+  progress: ProgressSink,
+): (n: number) => void {
   let bytes = 0;
   return (n) => {
     bytes += n;

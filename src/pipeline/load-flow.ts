@@ -35,7 +35,11 @@ export async function loadFlowFile(path: string): Promise<LoadedFlow> {
 }
 
 /** Fetches a flow config through the API: `version` is a number or "latest". */
-export async function loadFlowFromApi(api: AtomicApi, flowConfigId: string, version: string | number = 'latest'): Promise<LoadedFlow> {
+export async function loadFlowFromApi(
+  api: AtomicApi,
+  flowConfigId: string,
+  version: string | number = 'latest',
+): Promise<LoadedFlow> {
   const text = String(version);
   if (text !== 'latest' && !/^\d+$/.test(text)) {
     throw new AtomicBulkError('USAGE', 'The flow version must be a version number or "latest".');

@@ -80,8 +80,14 @@ export interface SendResult extends RunResult {
 }
 
 export async function send(given: SendOptions): Promise<SendResult> {
-  const flow = given.flow ?? (given.api !== null ? await loadFlowFromApi(given.api, given.flowConfigId) : null);
-  if (flow === null) throw new AtomicBulkError('USAGE', 'send needs a flow config (flow) or an API to fetch it from (api).');
+  const flow =
+    given.flow ??
+    (given.api !== null ? await loadFlowFromApi(given.api, given.flowConfigId) : null);
+  if (flow === null)
+    throw new AtomicBulkError(
+      'USAGE',
+      'send needs a flow config (flow) or an API to fetch it from (api).',
+    );
   const options: SendOptions & { flow: LoadedFlow } = { ...given, flow };
   const now = options.now ?? (() => new Date());
   const progress = options.progress ?? NO_PROGRESS;
@@ -89,28 +95,69 @@ export async function send(given: SendOptions): Promise<SendResult> {
   const mode = options.mode ?? 'live';
   const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
   const policy = options.onInvalid ?? 'abort';
-  if (options.dryRun !== true && options.api === null) throw new AtomicBulkError('USAGE', 'send needs an API connection unless --dry-run.');
-  const input = await openInput(options.input, { tempDir: options.tempDir, s3Endpoint: options.s3Endpoint });
+  if (options.dryRun !== true && options.api === null)
+    throw new AtomicBulkError('USAGE', 'send needs an API connection unless --dry-run.');
+  const input = await openInput(options.input, {
+    tempDir: options.tempDir,
+    s3Endpoint: options.s3Endpoint,
+  });
   try {
-    const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), { s3Endpoint: options.s3Endpoint });
+    const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), {
+      s3Endpoint: options.s3Endpoint,
+    });
     const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
     const checked = await checkInput(
       input,
       log,
-      { flow: options.flow.config, allowUnknownVariables: options.allowUnknownVariables ?? false, maxPartBytes, addsInvocationIds: true, nowMs: started.getTime(), tempDir: options.tempDir },
+      {
+        flow: options.flow.config,
+        allowUnknownVariables: options.allowUnknownVariables ?? false,
+        maxPartBytes,
+        addsInvocationIds: true,
+        nowMs: started.getTime(),
+        tempDir: options.tempDir,
+      },
       progress,
       options.signal,
     );
     const validated = now();
     const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress);
     const runId = options.runId ?? checked.summary.sha256;
-    const finish = (f: Finish) => finishReport({ ...f, options, checked, log, dir, input, runId, mode, started, validated, rejected, now });
+    const finish = (f: Finish) =>
+      finishReport({
+        ...f,
+        options,
+        checked,
+        log,
+        dir,
+        input,
+        runId,
+        mode,
+        started,
+        validated,
+        rejected,
+        now,
+      });
     const { result } = checked;
-    if (result.fileErrors > 0 || (log.errors > 0 && policy === 'abort') || result.rows.valid === 0) {
-      return { ...(await finish({ outcome: 'invalid', parts: [], split: validated, invocations: null, nextStep: invalidNextStep(checked, policy) })), stateDir: null };
+    if (
+      result.fileErrors > 0 ||
+      (log.errors > 0 && policy === 'abort') ||
+      result.rows.valid === 0
+    ) {
+      return {
+        ...(await finish({
+          outcome: 'invalid',
+          parts: [],
+          split: validated,
+          invocations: null,
+          nextStep: invalidNextStep(checked, policy),
+        })),
+        stateDir: null,
+      };
     }
     const stateDir = resolve(options.stateDir ?? '.atomic-bulk');
-    if (options.dryRun === true) return await dryRun(options, checked, input, stateDir, runId, mode, progress, finish);
+    if (options.dryRun === true)
+      return await dryRun(options, checked, input, stateDir, runId, mode, progress, finish);
     const state = await RunState.open(
       stateDir,
       {
@@ -123,15 +170,43 @@ export async function send(given: SendOptions): Promise<SendResult> {
     );
     try {
       if (state.allUploaded && options.force !== true) {
-        progress({ type: 'message', level: 'info', text: `Run ${runId} was already sent in full; nothing to upload.` });
-        return { ...(await finish({ outcome: policyOutcome(checked), parts: state.parts.map((p) => fromManifest(p, null)), split: validated, invocations: invocationFiles(state), nextStep: alreadySentNextStep(runId) })), stateDir: state.dir };
+        progress({
+          type: 'message',
+          level: 'info',
+          text: `Run ${runId} was already sent in full; nothing to upload.`,
+        });
+        return {
+          ...(await finish({
+            outcome: policyOutcome(checked),
+            parts: state.parts.map((p) => fromManifest(p, null)),
+            split: validated,
+            invocations: invocationFiles(state),
+            nextStep: alreadySentNextStep(runId),
+          })),
+          stateDir: state.dir,
+        };
       }
       if (options.force === true) await state.resetAll();
       const run = await cutAndUpload(options, checked, input, state, runId, mode, progress);
-      const outcome: Outcome = run.interrupted ? 'interrupted' : run.failed ? 'failed' : policyOutcome(checked);
-      const parts = state.parts.map((p) => fromManifest(p, options.keepParts === true ? join(state.dir, 'parts', partName(p.number)) : null));
+      const outcome: Outcome = run.interrupted
+        ? 'interrupted'
+        : run.failed
+          ? 'failed'
+          : policyOutcome(checked);
+      const parts = state.parts.map((p) =>
+        fromManifest(
+          p,
+          options.keepParts === true ? join(state.dir, 'parts', partName(p.number)) : null,
+        ),
+      );
       return {
-        ...(await finish({ outcome, parts, split: run.splitDone, invocations: invocationFiles(state), nextStep: sendNextStep(outcome, run.fatal, runId) })),
+        ...(await finish({
+          outcome,
+          parts,
+          split: run.splitDone,
+          invocations: invocationFiles(state),
+          nextStep: sendNextStep(outcome, run.fatal, runId),
+        })),
         stateDir: state.dir,
       };
     } finally {
@@ -163,9 +238,15 @@ async function cutAndUpload(
   const uploads = new AbortController();
   const onInterrupt = () => {
     stream.stop();
-    setTimeout(() => uploads.abort(new AtomicBulkError('INTERRUPTED', 'Interrupted.')), options.graceMs ?? 30_000).unref();
+    setTimeout(
+      () => uploads.abort(new AtomicBulkError('INTERRUPTED', 'Interrupted.')),
+      options.graceMs ?? 30_000,
+    ).unref();
   };
-  const reader = new RecordReader({ maxRecordBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES, onBytes: reading('split', input, progress) });
+  const reader = new RecordReader({
+    maxRecordBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
+    onBytes: reading('split', input, progress),
+  });
   const splitter = new Splitter({
     maxPartBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
     layout: layoutFor(checked),
@@ -175,15 +256,28 @@ async function cutAndUpload(
   let cut = 0;
   let splitDone = now();
   async function* registered(): AsyncGenerator<Part> {
-    for await (const part of splitter.split(selectRows(reader.batches(input.read()), checked.result.invalid, checked.result.rows.total))) {
+    for await (const part of splitter.split(
+      selectRows(reader.batches(input.read()), checked.result.invalid, checked.result.rows.total),
+    )) {
       await state.registerPart(part);
       cut = part.number;
-      progress({ type: 'part', number: part.number, status: 'cut', rows: part.rows, bytes: part.bytes, attempt: 0 });
+      progress({
+        type: 'part',
+        number: part.number,
+        status: 'cut',
+        rows: part.rows,
+        bytes: part.bytes,
+        attempt: 0,
+      });
       yield part;
     }
     splitDone = now();
     if (reader.summary().sha256 !== checked.summary.sha256) {
-      throw new AtomicBulkError('INPUT', `Input ${input.name} changed between validation and sending.`, { hint: 'Run again once the file is final; parts already sent will be skipped.' });
+      throw new AtomicBulkError(
+        'INPUT',
+        `Input ${input.name} changed between validation and sending.`,
+        { hint: 'Run again once the file is final; parts already sent will be skipped.' },
+      );
     }
     await state.markComplete(cut);
   }
@@ -199,7 +293,8 @@ async function cutAndUpload(
     ...options.upload,
     tracker: {
       isUploaded: (part) => state.part(part.number)?.status === 'uploaded',
-      attempting: (part, attempt, taskId) => state.update(part.number, { status: 'uploading', attempts: attempt, taskId }),
+      attempting: (part, attempt, taskId) =>
+        state.update(part.number, { status: 'uploading', attempts: attempt, taskId }),
     },
   });
   options.signal?.addEventListener('abort', onInterrupt, { once: true });
@@ -208,7 +303,14 @@ async function cutAndUpload(
   try {
     for await (const outcome of stream) {
       await record(state, outcome, options.keepParts === true);
-      progress({ type: 'part', number: outcome.part.number, status: outcome.status, rows: outcome.part.rows, bytes: outcome.part.bytes, attempt: outcome.attempts });
+      progress({
+        type: 'part',
+        number: outcome.part.number,
+        status: outcome.status,
+        rows: outcome.part.rows,
+        bytes: outcome.part.bytes,
+        attempt: outcome.attempts,
+      });
       if (outcome.status === 'failed') failed = true;
       if (outcome.fatal !== null && fatal === null) {
         fatal = outcome.fatal;
@@ -224,7 +326,12 @@ async function cutAndUpload(
     options.signal?.removeEventListener('abort', onInterrupt);
   }
   const interrupted = options.signal?.aborted === true;
-  return { failed: failed || fatal !== null || (!interrupted && !state.complete), interrupted, fatal, splitDone };
+  return {
+    failed: failed || fatal !== null || (!interrupted && !state.complete),
+    interrupted,
+    fatal,
+    splitDone,
+  };
 }
 
 /** Persists a part's outcome; removes its file unless parts are kept (a resume re-cuts it). */
@@ -254,9 +361,16 @@ async function dryRun(
   finish: (f: Finish) => Promise<RunResult>,
 ): Promise<SendResult> {
   const now = options.now ?? (() => new Date());
-  const dir = join(stateDir, 'dry-runs', `${runKey(runId, options.flowConfigId, mode)}-${Date.now()}`);
+  const dir = join(
+    stateDir,
+    'dry-runs',
+    `${runKey(runId, options.flowConfigId, mode)}-${Date.now()}`,
+  );
   await mkdir(dir, { recursive: true });
-  const reader = new RecordReader({ maxRecordBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES, onBytes: reading('split', input, progress) });
+  const reader = new RecordReader({
+    maxRecordBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
+    onBytes: reading('split', input, progress),
+  });
   const splitter = new Splitter({
     maxPartBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
     layout: layoutFor(checked),
@@ -265,9 +379,18 @@ async function dryRun(
   });
   progress({ type: 'phase', phase: 'split' });
   const parts: PartReport[] = [];
-  for await (const part of splitter.split(selectRows(reader.batches(input.read()), checked.result.invalid, checked.result.rows.total))) {
+  for await (const part of splitter.split(
+    selectRows(reader.batches(input.read()), checked.result.invalid, checked.result.rows.total),
+  )) {
     options.signal?.throwIfAborted();
-    progress({ type: 'part', number: part.number, status: 'cut', rows: part.rows, bytes: part.bytes, attempt: 0 });
+    progress({
+      type: 'part',
+      number: part.number,
+      status: 'cut',
+      rows: part.rows,
+      bytes: part.bytes,
+      attempt: 0,
+    });
     parts.push({ ...partReport(part), file: options.keepParts === true ? part.path : null });
     if (options.keepParts !== true) await rm(part.path, { force: true });
   }
@@ -292,20 +415,25 @@ interface Finish {
   nextStep: string;
 }
 
-async function finishReport(f: Finish & {
-  options: SendOptions & { flow: LoadedFlow };
-  checked: CheckedInput;
-  log: IssueLog;
-  dir: ReportDir;
-  input: InputSource;
-  runId: string;
-  mode: SendMode;
-  started: Date;
-  validated: Date;
-  rejected: string | null;
-  now: () => Date;
-}): Promise<RunResult> {
-  const invocations = f.invocations !== null && f.invocations.length > 0 ? await writeInvocations(f.dir, f.invocations) : null;
+async function finishReport(
+  f: Finish & {
+    options: SendOptions & { flow: LoadedFlow };
+    checked: CheckedInput;
+    log: IssueLog;
+    dir: ReportDir;
+    input: InputSource;
+    runId: string;
+    mode: SendMode;
+    started: Date;
+    validated: Date;
+    rejected: string | null;
+    now: () => Date;
+  },
+): Promise<RunResult> {
+  const invocations =
+    f.invocations !== null && f.invocations.length > 0
+      ? await writeInvocations(f.dir, f.invocations)
+      : null;
   const finished = f.now();
   const { summary, result } = f.checked;
   const sent = f.parts.filter((p) => p.status === 'uploaded').reduce((n, p) => n + p.rows, 0);
@@ -320,8 +448,19 @@ async function finishReport(f: Finish & {
       split: Math.max(0, f.split.getTime() - f.validated.getTime()),
       upload: f.parts.reduce((n, p) => n + (p.uploadMs ?? 0), 0),
     },
-    input: { source: f.input.name, bytes: summary.bytes, sha256: summary.sha256, bom: summary.bom, lineEndings: lineEndingStyle(summary.lineEndings) },
-    flow: { flowConfigId: f.options.flowConfigId, version: f.options.flow.version, mode: f.mode, source: f.options.flow.source },
+    input: {
+      source: f.input.name,
+      bytes: summary.bytes,
+      sha256: summary.sha256,
+      bom: summary.bom,
+      lineEndings: lineEndingStyle(summary.lineEndings),
+    },
+    flow: {
+      flowConfigId: f.options.flowConfigId,
+      version: f.options.flow.version,
+      mode: f.mode,
+      source: f.options.flow.source,
+    },
     rows: { ...result.rows, sent },
     log: f.log,
     parts: f.parts,
@@ -394,8 +533,10 @@ function partReport(part: Part): PartReport {
 
 function invalidNextStep(checked: CheckedInput, policy: InvalidPolicy): string {
   const { result } = checked;
-  if (result.fileErrors > 0) return 'Nothing was sent. Fix the header and file problems in the report, then send again.';
-  if (result.rows.valid === 0) return 'Nothing was sent: no row is valid. Fix the rows in rejected.csv and send that file.';
+  if (result.fileErrors > 0)
+    return 'Nothing was sent. Fix the header and file problems in the report, then send again.';
+  if (result.rows.valid === 0)
+    return 'Nothing was sent: no row is valid. Fix the rows in rejected.csv and send that file.';
   return policy === 'abort'
     ? 'Nothing was sent (--on-invalid abort). Fix the rows in rejected.csv, or send the valid rows with --on-invalid skip.'
     : 'Nothing was sent.';

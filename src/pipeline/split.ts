@@ -54,10 +54,15 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
   const policy = options.onInvalid ?? 'abort';
   const outDir = resolve(options.outDir);
   await prepareOutDir(outDir);
-  const input = await openInput(options.input, { tempDir: options.tempDir, s3Endpoint: options.s3Endpoint });
+  const input = await openInput(options.input, {
+    tempDir: options.tempDir,
+    s3Endpoint: options.s3Endpoint,
+  });
   const parts: Part[] = [];
   try {
-    const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), { s3Endpoint: options.s3Endpoint });
+    const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), {
+      s3Endpoint: options.s3Endpoint,
+    });
     const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
     const validator = new Validator(log, {
       flow: null,
@@ -67,7 +72,10 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
       nowMs: started.getTime(),
       tempDir: options.tempDir,
     });
-    const reader = new RecordReader({ maxRecordBytes: maxPartBytes, onBytes: reading('split', input, progress) });
+    const reader = new RecordReader({
+      maxRecordBytes: maxPartBytes,
+      onBytes: reading('split', input, progress),
+    });
     const splitter = new Splitter({
       maxPartBytes,
       layout: COPY_LAYOUT,
@@ -81,7 +89,14 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
       for await (const part of splitter.split(validator.check(reader.batches(input.read())))) {
         options.signal?.throwIfAborted();
         parts.push(part);
-        progress({ type: 'part', number: part.number, status: 'cut', rows: part.rows, bytes: part.bytes, attempt: 0 });
+        progress({
+          type: 'part',
+          number: part.number,
+          status: 'cut',
+          rows: part.rows,
+          bytes: part.bytes,
+          attempt: 0,
+        });
       }
     } catch (error) {
       await validator.abort();
@@ -94,9 +109,19 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
     const failed = log.errors > 0;
     const kept = failed && policy === 'abort' ? [] : parts;
     if (kept.length !== parts.length) await removeParts(parts);
-    const rejected = await writeRejected({ result, summary, validator }, input, dir, maxPartBytes, progress);
+    const rejected = await writeRejected(
+      { result, summary, validator },
+      input,
+      dir,
+      maxPartBytes,
+      progress,
+    );
     if (kept.length > 0) await writeManifest(outDir, input.name, summary, maxPartBytes, kept);
-    const outcome = !failed ? 'success' : kept.length > 0 && result.fileErrors === 0 ? 'partial' : 'invalid';
+    const outcome = !failed
+      ? 'success'
+      : kept.length > 0 && result.fileErrors === 0
+        ? 'partial'
+        : 'invalid';
     const finished = now();
     const report = buildReport({
       command: 'split',
@@ -157,15 +182,26 @@ export function partReport(part: Part): PartReport {
 async function prepareOutDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
-    const existing = (await readdir(dir)).filter((f) => /^part-\d+\.csv$/.test(f) || f === 'parts.json');
+    const existing = (await readdir(dir)).filter(
+      (f) => /^part-\d+\.csv$/.test(f) || f === 'parts.json',
+    );
     if (existing.length > 0) {
-      throw new AtomicBulkError('USAGE', `Output directory ${dir} already holds parts (${existing[0] as string}, …).`, {
-        hint: 'Choose an empty --out-dir, or remove the old parts first.',
-      });
+      throw new AtomicBulkError(
+        'USAGE',
+        `Output directory ${dir} already holds parts (${existing[0] as string}, …).`,
+        {
+          hint: 'Choose an empty --out-dir, or remove the old parts first.',
+        },
+      );
     }
   } catch (error) {
     if (error instanceof AtomicBulkError) throw error;
-    throw new AtomicBulkError('OUTPUT', `Cannot use output directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, {}, error);
+    throw new AtomicBulkError(
+      'OUTPUT',
+      `Cannot use output directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      {},
+      error,
+    );
   }
 }
 

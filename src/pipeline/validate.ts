@@ -46,7 +46,10 @@ export async function validate(options: ValidateOptions): Promise<RunResult> {
   const progress = options.progress ?? NO_PROGRESS;
   const started = now();
   const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
-  const input = await openInput(options.input, { tempDir: options.tempDir, s3Endpoint: options.s3Endpoint });
+  const input = await openInput(options.input, {
+    tempDir: options.tempDir,
+    s3Endpoint: options.s3Endpoint,
+  });
   try {
     const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), {
       s3Endpoint: options.s3Endpoint,
@@ -90,7 +93,12 @@ export async function validate(options: ValidateOptions): Promise<RunResult> {
         bom: summary.bom,
         lineEndings: lineEndingStyle(summary.lineEndings),
       },
-      flow: { flowConfigId: options.flow.flowConfigId, version: options.flow.version, mode: null, source: options.flow.source },
+      flow: {
+        flowConfigId: options.flow.flowConfigId,
+        version: options.flow.version,
+        mode: null,
+        source: options.flow.source,
+      },
       rows: { ...result.rows, sent: 0 },
       log,
       parts: [],

@@ -28,7 +28,10 @@ export interface InputSource {
 }
 
 /** Opens the input named on the command line. */
-export async function openInput(name: string, options: { tempDir?: string; s3Endpoint?: string } = {}): Promise<InputSource> {
+export async function openInput(
+  name: string,
+  options: { tempDir?: string; s3Endpoint?: string } = {},
+): Promise<InputSource> {
   if (name === '-') return new SpooledInput('-', null, () => process.stdin, options.tempDir);
   if (name.startsWith('s3://')) {
     const { openS3Object } = await import('../s3/s3.js');
@@ -57,7 +60,8 @@ class FileInput implements InputSource {
   static async open(path: string): Promise<FileInput> {
     try {
       const s = await stat(path);
-      if (s.isDirectory()) throw new AtomicBulkError('INPUT', `Input ${path} is a directory, not a CSV file.`);
+      if (s.isDirectory())
+        throw new AtomicBulkError('INPUT', `Input ${path} is a directory, not a CSV file.`);
       return new FileInput(path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino });
     } catch (error) {
       if (error instanceof AtomicBulkError) throw error;
@@ -80,10 +84,18 @@ class FileInput implements InputSource {
     const s = await stat(this.name).catch((error: unknown) => {
       throw inputError(this.name, error);
     });
-    if (s.size !== this.identity.size || s.mtimeMs !== this.identity.mtimeMs || s.ino !== this.identity.ino) {
-      throw new AtomicBulkError('INPUT', `Input ${this.name} changed while atomic-bulk was reading it.`, {
-        hint: 'Wait until the file is completely written, then run again.',
-      });
+    if (
+      s.size !== this.identity.size ||
+      s.mtimeMs !== this.identity.mtimeMs ||
+      s.ino !== this.identity.ino
+    ) {
+      throw new AtomicBulkError(
+        'INPUT',
+        `Input ${this.name} changed while atomic-bulk was reading it.`,
+        {
+          hint: 'Wait until the file is completely written, then run again.',
+        },
+      );
     }
   }
 }
@@ -134,7 +146,10 @@ class SpooledInput implements InputSource {
       return;
     }
     if (this.consumed) {
-      throw new AtomicBulkError('INPUT', `Input ${this.name} was read only partly and cannot be read again.`);
+      throw new AtomicBulkError(
+        'INPUT',
+        `Input ${this.name} was read only partly and cannot be read again.`,
+      );
     }
     this.consumed = true;
     this.spoolDir = await mkdtemp(join(this.tempDir ?? tmpdir(), 'atomic-bulk-input-'));
@@ -142,7 +157,9 @@ class SpooledInput implements InputSource {
     const out = createWriteStream(path);
     try {
       for await (const raw of this.stream()) {
-        const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+        const chunk = Buffer.isBuffer(raw)
+          ? raw
+          : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
         if (!out.write(chunk)) await once(out, 'drain');
         yield chunk;
       }
@@ -181,5 +198,10 @@ function inputError(name: string, error: unknown): AtomicBulkError {
         : code === 'EISDIR'
           ? 'is a directory'
           : `cannot be read (${code ?? (error instanceof Error ? error.message : String(error))})`;
-  return new AtomicBulkError('INPUT', `Input ${name} ${why}.`, { hint: 'Check the path and try again.' }, error);
+  return new AtomicBulkError(
+    'INPUT',
+    `Input ${name} ${why}.`,
+    { hint: 'Check the path and try again.' },
+    error,
+  );
 }

@@ -83,7 +83,11 @@ describe('tokenizer', () => {
   });
 
   it('locates invalid UTF-8 and NUL bytes by offset', async () => {
-    const bytes = Buffer.concat([Buffer.from('a,b\n1,'), Buffer.from([0xc3, 0x28]), Buffer.from(',\0\n')]);
+    const bytes = Buffer.concat([
+      Buffer.from('a,b\n1,'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from(',\0\n'),
+    ]);
     const { encoding } = await readAll(bytes);
     expect(encoding).toEqual([6, 9]);
   });
@@ -100,7 +104,10 @@ describe('tokenizer', () => {
     await fc.assert(
       fc.asyncProperty(csvDocument(), async ({ text }) => {
         const { records } = await readAll(text);
-        const expected: string[][] = parse(text, { relax_column_count: true, skip_empty_lines: false });
+        const expected: string[][] = parse(text, {
+          relax_column_count: true,
+          skip_empty_lines: false,
+        });
         const ours = records.map((r) => (r.blank ? [''] : r.fields));
         // csv-parse reads an empty line as one empty field; so do we, flagged blank.
         expect(ours).toEqual(expected.map((row) => (row.length === 0 ? [''] : row)));

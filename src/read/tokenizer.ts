@@ -151,7 +151,11 @@ export class Tokenizer {
     next.reset(this.buf);
     const tail = this.tail;
     for (let k = 0; k < tail.length; k += 3) {
-      next.pushField((tail[k] as number) - from, (tail[k + 1] as number) - from, tail[k + 2] as number);
+      next.pushField(
+        (tail[k] as number) - from,
+        (tail[k + 1] as number) - from,
+        tail[k + 2] as number,
+      );
     }
     this.tail = [];
     this.batch = next;
@@ -217,7 +221,8 @@ export class Tokenizer {
       b.fieldCount[i] = 0;
     } else {
       const n = b.fieldTotal - first;
-      if (n === 1 && length === 0 && b.fFlags[first] === 0 && ending !== null) flags |= RECORD_BLANK;
+      if (n === 1 && length === 0 && b.fFlags[first] === 0 && ending !== null)
+        flags |= RECORD_BLANK;
       b.fieldCount[i] = n;
     }
     if (this.problemKind !== undefined) {

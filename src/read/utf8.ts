@@ -43,7 +43,8 @@ function completeLength(data: Buffer): number {
   for (let back = 1; back <= 4 && back <= n; back++) {
     const b = data[n - back] as number;
     if ((b & 0xc0) === 0x80) continue;
-    const need = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 1;
+    const need =
+      b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 1;
     return need > back ? n - back : n;
   }
   return n;

@@ -39,7 +39,10 @@ export class RejectedCsvWriter {
     // Short rows are padded so _line and _errors stay in their columns; long rows keep
     // every value (nothing is dropped) and say so in _errors.
     const fields = row.fields ?? new Array<string>(this.width).fill('');
-    const padded = fields.length < this.width ? [...fields, ...new Array<string>(this.width - fields.length).fill('')] : fields;
+    const padded =
+      fields.length < this.width
+        ? [...fields, ...new Array<string>(this.width - fields.length).fill('')]
+        : fields;
     const line = `${[...padded, String(row.line), row.errors.join('; ')].map(csvField).join(',')}\n`;
     this.rows++;
     if (!this.out.write(line)) await once(this.out, 'drain');

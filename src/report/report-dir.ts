@@ -30,7 +30,10 @@ export class ReportDir {
 
   /** The default name: ./atomic-bulk-report-<UTC timestamp>/. */
   static defaultLocation(now: Date): string {
-    const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const stamp = now
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
     return `atomic-bulk-report-${stamp}`;
   }
 
@@ -82,12 +85,19 @@ export class ReportDir {
     if (this.s3Prefix === null) return;
     const { putS3File } = await import('../s3/s3.js');
     // report.json last: a reader that sees it can rely on the other files being there.
-    const names = [...this.written].sort((a, b) => Number(a === 'report.json') - Number(b === 'report.json'));
+    const names = [...this.written].sort(
+      (a, b) => Number(a === 'report.json') - Number(b === 'report.json'),
+    );
     for (const name of names) {
       const ext = name.split('.').pop() ?? '';
-      await putS3File(`${this.s3Prefix}${name}`, join(this.localDir, name), CONTENT_TYPES[ext] ?? 'application/octet-stream', {
-        endpoint: this.s3Endpoint,
-      });
+      await putS3File(
+        `${this.s3Prefix}${name}`,
+        join(this.localDir, name),
+        CONTENT_TYPES[ext] ?? 'application/octet-stream',
+        {
+          endpoint: this.s3Endpoint,
+        },
+      );
     }
     await rm(this.localDir, { recursive: true, force: true });
   }

@@ -5,11 +5,33 @@ import { renderHtml } from './report-html.js';
 import { renderMarkdown } from './report-md.js';
 
 function part(number: number, status: PartReport['status']): PartReport {
-  return { number, rows: 10, bytes: 900, sha256: 'ab'.repeat(32), firstLine: number * 10 - 8, lastLine: number * 10 + 1, status, attempts: 1, taskId: `task-${number}`, uploadMs: 12, error: status === 'failed' ? 'HTTP 503 SlowDown' : null, file: null };
+  return {
+    number,
+    rows: 10,
+    bytes: 900,
+    sha256: 'ab'.repeat(32),
+    firstLine: number * 10 - 8,
+    lastLine: number * 10 + 1,
+    status,
+    attempts: 1,
+    taskId: `task-${number}`,
+    uploadMs: 12,
+    error: status === 'failed' ? 'HTTP 503 SlowDown' : null,
+    file: null,
+  };
 }
 
 function issue(code: Issue['code'], line: number, column: string | null): Issue {
-  return { severity: code === 'duplicate-target' ? 'warning' : 'error', code, line, record: line - 1, column, columnIndex: column === null ? null : 2, message: `problem at ${line}`, hint: 'fix <it> & retry' };
+  return {
+    severity: code === 'duplicate-target' ? 'warning' : 'error',
+    code,
+    line,
+    record: line - 1,
+    column,
+    columnIndex: column === null ? null : 2,
+    message: `problem at ${line}`,
+    hint: 'fix <it> & retry',
+  };
 }
 
 const REPORT: Report = {
@@ -20,11 +42,26 @@ const REPORT: Report = {
   startedAt: '2026-11-23T00:00:00.000Z',
   finishedAt: '2026-11-23T00:00:02.000Z',
   durationMs: { total: 2000, validate: 500, split: 500, upload: 1000 },
-  input: { source: 'campaign<1>.csv', bytes: 12345, sha256: 'cd'.repeat(32), bom: false, lineEndings: 'LF' },
+  input: {
+    source: 'campaign<1>.csv',
+    bytes: 12345,
+    sha256: 'cd'.repeat(32),
+    bom: false,
+    lineEndings: 'LF',
+  },
   flow: { flowConfigId: 'renewal-reminder', version: 3, mode: 'live', source: 'api' },
   rows: { total: 40, valid: 37, invalid: 3, blank: 0, sent: 30 },
-  issueCounts: { errors: 3, warnings: 1, byCode: { 'invalid-number': 2, 'invalid-date': 1, 'duplicate-target': 1 } },
-  issues: [issue('invalid-number', 3, '<script>alert(1)</script>'), issue('invalid-number', 9, 'amount'), issue('invalid-date', 12, 'renewalDate'), issue('duplicate-target', 20, null)],
+  issueCounts: {
+    errors: 3,
+    warnings: 1,
+    byCode: { 'invalid-number': 2, 'invalid-date': 1, 'duplicate-target': 1 },
+  },
+  issues: [
+    issue('invalid-number', 3, '<script>alert(1)</script>'),
+    issue('invalid-number', 9, 'amount'),
+    issue('invalid-date', 12, 'renewalDate'),
+    issue('duplicate-target', 20, null),
+  ],
   issuesTruncated: false,
   parts: [part(1, 'uploaded'), part(2, 'uploaded'), part(3, 'uploaded'), part(4, 'failed')],
   outcome: 'failed',
@@ -39,7 +76,9 @@ describe('report.html', () => {
 
   it('opens with the same one-line outcome as report.md', () => {
     const summary = 'Failed: 30 rows sent in 3 of 4 parts; 37 of 40 rows valid. Exit code 3.';
-    expect(html).toContain(`<p class="outcome" style="border-color:#c62828"><strong>${summary}</strong></p>`);
+    expect(html).toContain(
+      `<p class="outcome" style="border-color:#c62828"><strong>${summary}</strong></p>`,
+    );
     expect(renderMarkdown(REPORT)).toContain(`**${summary}**`);
   });
 
@@ -54,7 +93,9 @@ describe('report.html', () => {
 
   it('has the tables of report.md: rows, issues with example lines and hints, parts', () => {
     expect(html).toMatch(/<td class="num">40<\/td><td class="num">37<\/td><td class="num">3<\/td>/);
-    expect(html).toContain('<td>invalid-number</td><td class="num">2</td><td>3, 9</td><td>fix &lt;it&gt; &amp; retry</td>');
+    expect(html).toContain(
+      '<td>invalid-number</td><td class="num">2</td><td>3, 9</td><td>fix &lt;it&gt; &amp; retry</td>',
+    );
     expect(html).toContain('<td>failed (HTTP 503 SlowDown)</td>');
     expect(html).toContain('<li>rejected.csv (rows to fix and send again)</li>');
   });
@@ -62,6 +103,9 @@ describe('report.html', () => {
   it('is self-contained and escapes everything taken from the input', () => {
     expect(html).not.toMatch(/<script|<link|<img|src=|href=|@import|url\(/i);
     expect(html).toContain('campaign&lt;1&gt;.csv');
-    expect(html.match(/https?:\/\/[^"]+/g)).toEqual(['http://www.w3.org/2000/svg', 'http://www.w3.org/2000/svg']);
+    expect(html.match(/https?:\/\/[^"]+/g)).toEqual([
+      'http://www.w3.org/2000/svg',
+      'http://www.w3.org/2000/svg',
+    ]);
   });
 });

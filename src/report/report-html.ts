@@ -4,19 +4,39 @@
  * bar chart of issues by code and of parts by status.
  */
 import type { Report } from '../model/report.js';
-import { columnTitle, reportView, type ReportView, type Table } from './report-view.js';
+import { reportView, type ReportView, type Table } from './report-view.js';
 
-const COLORS = { error: '#c62828', warning: '#ef6c00', uploaded: '#2e7d32', failed: '#c62828', uploading: '#1565c0', pending: '#757575' } as const;
-const OUTCOME_COLORS: Record<ReportView['outcome'], string> = { success: '#2e7d32', partial: '#ef6c00', invalid: '#c62828', failed: '#c62828', interrupted: '#757575' };
+const COLORS = {
+  error: '#c62828',
+  warning: '#ef6c00',
+  uploaded: '#2e7d32',
+  failed: '#c62828',
+  uploading: '#1565c0',
+  pending: '#757575',
+} as const;
+const OUTCOME_COLORS: Record<ReportView['outcome'], string> = {
+  success: '#2e7d32',
+  partial: '#ef6c00',
+  invalid: '#c62828',
+  failed: '#c62828',
+  interrupted: '#757575',
+};
 
 export function escapeHtml(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
 }
 
 function table(t: Table): string {
-  const align = (h: string) => (h.startsWith('#') ? ' class="num"' : '');
-  const head = t.head.map((h) => `<th${align(h)}>${escapeHtml(columnTitle(h))}</th>`).join('');
-  const body = t.rows.map((row) => `<tr>${row.map((c, i) => `<td${align(t.head[i] ?? '')}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
+  const align = (i: number) => (t.columns[i]?.numeric === true ? ' class="num"' : '');
+  const head = t.columns.map((c, i) => `<th${align(i)}>${escapeHtml(c.title)}</th>`).join('');
+  const body = t.rows
+    .map((row) => `<tr>${row.map((c, i) => `<td${align(i)}>${escapeHtml(c)}</td>`).join('')}</tr>`)
+    .join('\n');
   return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
@@ -48,21 +68,38 @@ function barChart(title: string, bars: { label: string; value: number; color: st
 export function renderHtml(report: Report): string {
   const view = reportView(report);
   const sections: string[] = [];
-  sections.push(`<p class="outcome" style="border-color:${OUTCOME_COLORS[view.outcome]}"><strong>${escapeHtml(view.summary)}</strong></p>`);
+  sections.push(
+    `<p class="outcome" style="border-color:${OUTCOME_COLORS[view.outcome]}"><strong>${escapeHtml(view.summary)}</strong></p>`,
+  );
   sections.push(`<p><strong>Next step:</strong> ${escapeHtml(view.nextStep)}</p>`);
   sections.push(table(view.overview));
   sections.push('<h2>Rows</h2>', table(view.rows));
   const charts =
-    barChart('Issues by code', view.issueChart.map((b) => ({ ...b, color: COLORS[b.severity] }))) +
-    barChart('Parts by status', view.partChart.map((b) => ({ ...b, color: COLORS[b.label] })));
+    barChart(
+      'Issues by code',
+      view.issueChart.map((b) => ({ ...b, color: COLORS[b.severity] })),
+    ) +
+    barChart(
+      'Parts by status',
+      view.partChart.map((b) => ({ ...b, color: COLORS[b.label] })),
+    );
   if (charts !== '') sections.push(`<div class="charts">${charts}</div>`);
-  if (view.fileProblems !== null) sections.push('<h2>Header and file problems</h2>', '<p>These stop the file from being sent at all.</p>', table(view.fileProblems));
+  if (view.fileProblems !== null)
+    sections.push(
+      '<h2>Header and file problems</h2>',
+      '<p>These stop the file from being sent at all.</p>',
+      table(view.fileProblems),
+    );
   if (view.issues !== null) {
     sections.push(`<h2>${escapeHtml(view.issuesTitle)}</h2>`, table(view.issues));
     if (view.issuesNote !== null) sections.push(`<p>${escapeHtml(view.issuesNote)}</p>`);
   }
   if (view.parts !== null) sections.push('<h2>Parts</h2>', table(view.parts));
-  if (view.files.length > 0) sections.push('<h2>Files</h2>', `<ul>${view.files.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>`);
+  if (view.files.length > 0)
+    sections.push(
+      '<h2>Files</h2>',
+      `<ul>${view.files.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>`,
+    );
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -1,6 +1,6 @@
 /** report.md: a short summary a person can act on, outcome first. */
 import type { Report } from '../model/report.js';
-import { columnTitle, reportView, type Table } from './report-view.js';
+import { reportView, type Table } from './report-view.js';
 
 export { summaryLine } from './report-view.js';
 
@@ -10,8 +10,8 @@ function cell(text: string): string {
 
 function table(t: Table): string[] {
   return [
-    `| ${t.head.map((h) => cell(columnTitle(h))).join(' | ')} |`,
-    `|${t.head.map((h) => (h.startsWith('#') ? '---:' : '---')).join('|')}|`,
+    `| ${t.columns.map((c) => cell(c.title)).join(' | ')} |`,
+    `|${t.columns.map((c) => (c.numeric ? '---:' : '---')).join('|')}|`,
     ...t.rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
     '',
   ];
@@ -19,10 +19,24 @@ function table(t: Table): string[] {
 
 export function renderMarkdown(report: Report): string {
   const view = reportView(report);
-  const out: string[] = [`# ${view.title}`, '', `**${view.summary}**`, '', `**Next step:** ${view.nextStep}`, ''];
+  const out: string[] = [
+    `# ${view.title}`,
+    '',
+    `**${view.summary}**`,
+    '',
+    `**Next step:** ${view.nextStep}`,
+    '',
+  ];
   out.push(...table(view.overview));
   out.push('## Rows', '', ...table(view.rows));
-  if (view.fileProblems !== null) out.push('## Header and file problems', '', 'These stop the file from being sent at all.', '', ...table(view.fileProblems));
+  if (view.fileProblems !== null)
+    out.push(
+      '## Header and file problems',
+      '',
+      'These stop the file from being sent at all.',
+      '',
+      ...table(view.fileProblems),
+    );
   if (view.issues !== null) {
     out.push(`## ${view.issuesTitle}`, '', ...table(view.issues));
     if (view.issuesNote !== null) out.push(view.issuesNote, '');

@@ -15,10 +15,22 @@ const HEADLINES: Record<Report['outcome'], string> = {
   interrupted: 'Interrupted',
 };
 
+export interface Column {
+  title: string;
+  /** Right-aligned. */
+  numeric: boolean;
+}
+
 export interface Table {
-  /** Column titles; a title starting with '#' is numeric (right-aligned). */
-  head: string[];
+  columns: Column[];
   rows: string[][];
+}
+
+/** Column list from titles; a title written `n:title` is numeric. */
+function columns(...titles: string[]): Column[] {
+  return titles.map((t) =>
+    t.startsWith('n:') ? { title: t.slice(2), numeric: true } : { title: t, numeric: false },
+  );
 }
 
 export interface ReportView {
@@ -52,16 +64,23 @@ export function summaryLine(report: Report): string {
       ? `${head} all ${rows.total} rows are valid${warnings(report)}.`
       : `${head} ${plural(report.issueCounts.errors, 'error')}; ${valid}.`;
   }
-  if (report.command === 'split') return `${head} ${rows.valid} rows in ${report.parts.length} parts; ${valid}.`;
-  if (report.dryRun) return `${head} dry run, nothing sent; ${valid}, ${report.parts.length} parts prepared.`;
+  if (report.command === 'split')
+    return `${head} ${rows.valid} rows in ${report.parts.length} parts; ${valid}.`;
+  if (report.dryRun)
+    return `${head} dry run, nothing sent; ${valid}, ${report.parts.length} parts prepared.`;
   const uploaded = report.parts.filter((p) => p.status === 'uploaded').length;
   return `${head} ${rows.sent} rows sent in ${uploaded} of ${report.parts.length} parts; ${valid}.`;
 }
 
 export function reportView(report: Report): ReportView {
-  const flow = report.flow.flowConfigId === null ? '–' : `${report.flow.flowConfigId} (version ${report.flow.version ?? '?'}${report.flow.mode ? `, ${report.flow.mode}` : ''})`;
+  const flow =
+    report.flow.flowConfigId === null
+      ? '–'
+      : `${report.flow.flowConfigId} (version ${report.flow.version ?? '?'}${report.flow.mode ? `, ${report.flow.mode}` : ''})`;
   const r = report.rows;
-  const fileIssues = report.issues.filter((i) => i.record === 0 && i.severity === 'error').slice(0, 20);
+  const fileIssues = report.issues
+    .filter((i) => i.record === 0 && i.severity === 'error')
+    .slice(0, 20);
   const top = topIssues(report);
   const statuses: PartStatus[] = ['uploaded', 'failed', 'uploading', 'pending'];
   return {
@@ -70,38 +89,76 @@ export function reportView(report: Report): ReportView {
     summary: `${summaryLine(report)} Exit code ${report.exitCode}.`,
     nextStep: report.nextStep,
     overview: {
-      head: ['input', 'flow', 'run id', 'started', 'took'],
-      rows: [[`${report.input.source} (${report.input.bytes} bytes)`, flow, report.runId ?? '–', report.startedAt, `${(report.durationMs.total / 1000).toFixed(1)} s`]],
+      columns: columns('input', 'flow', 'run id', 'started', 'took'),
+      rows: [
+        [
+          `${report.input.source} (${report.input.bytes} bytes)`,
+          flow,
+          report.runId ?? '–',
+          report.startedAt,
+          `${(report.durationMs.total / 1000).toFixed(1)} s`,
+        ],
+      ],
     },
-    rows: { head: ['#total', '#valid', '#invalid', '#blank lines', '#sent'], rows: [[r.total, r.valid, r.invalid, r.blank, r.sent].map(String)] },
+    rows: {
+      columns: columns('n:total', 'n:valid', 'n:invalid', 'n:blank lines', 'n:sent'),
+      rows: [[r.total, r.valid, r.invalid, r.blank, r.sent].map(String)],
+    },
     fileProblems:
       fileIssues.length === 0
         ? null
-        : { head: ['#line', 'column', 'problem', 'what to do'], rows: fileIssues.map((i) => [String(i.line), i.column ?? '–', i.message, i.hint]) },
+        : {
+            columns: columns('n:line', 'column', 'problem', 'what to do'),
+            rows: fileIssues.map((i) => [String(i.line), i.column ?? '–', i.message, i.hint]),
+          },
     issuesTitle: `Issues (${report.issueCounts.errors} errors, ${report.issueCounts.warnings} warnings)`,
     issues:
       top.length === 0
         ? null
-        : { head: ['code', '#count', 'example lines', 'what to do'], rows: top.map((t) => [t.code, String(t.count), t.lines.join(', ') || '–', t.sample?.hint || t.sample?.message || '']) },
-    issuesNote: report.issuesTruncated ? `Only the first ${report.issues.length} issues are listed in report.json; the counts are complete.` : null,
+        : {
+            columns: columns('code', 'n:count', 'example lines', 'what to do'),
+            rows: top.map((t) => [
+              t.code,
+              String(t.count),
+              t.lines.join(', ') || '–',
+              t.sample?.hint || t.sample?.message || '',
+            ]),
+          },
+    issuesNote: report.issuesTruncated
+      ? `Only the first ${report.issues.length} issues are listed in report.json; the counts are complete.`
+      : null,
     issueChart: top.map((t) => ({ label: t.code, value: t.count, severity: ISSUE_CODES[t.code] })),
     parts:
       report.parts.length === 0
         ? null
         : {
-            head: ['##', '#rows', '#bytes', 'lines', 'status', '#attempts', 'task id'],
-            rows: report.parts.map((p) => [String(p.number), String(p.rows), String(p.bytes), `${p.firstLine}–${p.lastLine}`, `${p.status}${p.error ? ` (${p.error})` : ''}`, String(p.attempts), p.taskId ?? '–']),
+            columns: columns(
+              'n:#',
+              'n:rows',
+              'n:bytes',
+              'lines',
+              'status',
+              'n:attempts',
+              'task id',
+            ),
+            rows: report.parts.map((p) => [
+              String(p.number),
+              String(p.rows),
+              String(p.bytes),
+              `${p.firstLine}–${p.lastLine}`,
+              `${p.status}${p.error ? ` (${p.error})` : ''}`,
+              String(p.attempts),
+              p.taskId ?? '–',
+            ]),
           },
-    partChart: statuses.map((s) => ({ label: s, value: report.parts.filter((p) => p.status === s).length })).filter((s) => s.value > 0),
-    files: [report.files.rejected && 'rejected.csv (rows to fix and send again)', report.files.invocations && 'invocations.csv (line → flowInvocationId of every sent row)'].filter(
-      (f): f is string => typeof f === 'string' && f !== '',
-    ),
+    partChart: statuses
+      .map((s) => ({ label: s, value: report.parts.filter((p) => p.status === s).length }))
+      .filter((s) => s.value > 0),
+    files: [
+      report.files.rejected && 'rejected.csv (rows to fix and send again)',
+      report.files.invocations && 'invocations.csv (line → flowInvocationId of every sent row)',
+    ].filter((f): f is string => typeof f === 'string' && f !== ''),
   };
-}
-
-/** A column title without its numeric marker. */
-export function columnTitle(title: string): string {
-  return title.startsWith('#') ? title.slice(1) : title;
 }
 
 function warnings(report: Report): string {

@@ -41,7 +41,8 @@ export function lineEndingStyle(counts: { LF: number; CRLF: number; CR: number }
 
 export function buildReport(input: ReportInput): Report {
   const byCode: Partial<Record<IssueCode, number>> = {};
-  for (const [code, n] of [...input.log.byCode].sort(([a], [b]) => (a < b ? -1 : 1))) byCode[code] = n;
+  for (const [code, n] of [...input.log.byCode].sort(([a], [b]) => (a < b ? -1 : 1)))
+    byCode[code] = n;
   const report: Report = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
@@ -80,13 +81,16 @@ export function reconcile(report: Report): string[] {
     out.push(`rows.total ${rows.total} != valid ${rows.valid} + invalid ${rows.invalid}`);
   }
   const sent = parts.filter((p) => p.status === 'uploaded').reduce((n, p) => n + p.rows, 0);
-  if (report.command === 'send' && sent !== rows.sent) out.push(`uploaded parts hold ${sent} rows, rows.sent is ${rows.sent}`);
+  if (report.command === 'send' && sent !== rows.sent)
+    out.push(`uploaded parts hold ${sent} rows, rows.sent is ${rows.sent}`);
   if (rows.sent > rows.valid) out.push(`rows.sent ${rows.sent} > rows.valid ${rows.valid}`);
   if (report.outcome === 'success') {
     if (rows.invalid > 0) out.push(`${rows.invalid} invalid rows in a successful run`);
-    if (report.issueCounts.errors > 0) out.push(`${report.issueCounts.errors} errors in a successful run`);
+    if (report.issueCounts.errors > 0)
+      out.push(`${report.issueCounts.errors} errors in a successful run`);
     const inParts = parts.reduce((n, p) => n + p.rows, 0);
-    if (parts.length > 0 && inParts !== rows.valid) out.push(`parts hold ${inParts} rows, ${rows.valid} are valid`);
+    if (parts.length > 0 && inParts !== rows.valid)
+      out.push(`parts hold ${inParts} rows, ${rows.valid} are valid`);
     if (report.command === 'send' && !report.dryRun) {
       if (rows.sent !== rows.valid) out.push(`${rows.sent} rows sent of ${rows.valid} valid`);
       if (parts.some((p) => p.status !== 'uploaded')) out.push('a part is not uploaded');
@@ -98,13 +102,26 @@ export function reconcile(report: Report): string[] {
 }
 
 /** Groups retained issues by code: count (complete) and up to `examples` lines. */
-export function topIssues(report: Report, limit = 12, examples = 5): { code: IssueCode; count: number; lines: number[]; sample: Issue | undefined }[] {
+export function topIssues(
+  report: Report,
+  limit = 12,
+  examples = 5,
+): { code: IssueCode; count: number; lines: number[]; sample: Issue | undefined }[] {
   // Errors before warnings, then the most frequent first.
   return (Object.entries(report.issueCounts.byCode) as [IssueCode, number][])
-    .sort((a, b) => Number(ISSUE_CODES[a[0]] === 'warning') - Number(ISSUE_CODES[b[0]] === 'warning') || b[1] - a[1])
+    .sort(
+      (a, b) =>
+        Number(ISSUE_CODES[a[0]] === 'warning') - Number(ISSUE_CODES[b[0]] === 'warning') ||
+        b[1] - a[1],
+    )
     .slice(0, limit)
     .map(([code, count]) => {
       const matching = report.issues.filter((i) => i.code === code);
-      return { code, count, lines: [...new Set(matching.map((i) => i.line))].slice(0, examples), sample: matching[0] };
+      return {
+        code,
+        count,
+        lines: [...new Set(matching.map((i) => i.line))].slice(0, examples),
+        sample: matching[0],
+      };
     });
 }

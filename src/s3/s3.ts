@@ -33,7 +33,8 @@ const clients = new Map<string, S3Client>();
 /** An S3 client for the endpoint, created once per endpoint. */
 export async function s3Client(options: S3Options = {}): Promise<S3Client> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  const endpoint =
+    options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   const cacheKey = endpoint ?? '';
   const cached = clients.get(cacheKey);
   if (cached !== undefined) return cached;
@@ -97,7 +98,12 @@ export const S3_PART_BYTES = 16 * 1024 * 1024;
  * small file, a multipart upload for a large one (report files such as invocations.csv
  * grow with the input). A failed multipart upload is aborted so no parts linger.
  */
-export async function putS3File(uri: string, path: string, contentType: string, options: S3Options & { partBytes?: number } = {}): Promise<void> {
+export async function putS3File(
+  uri: string,
+  path: string,
+  contentType: string,
+  options: S3Options & { partBytes?: number } = {},
+): Promise<void> {
   const partBytes = Math.max(5 * 1024 * 1024, options.partBytes ?? S3_PART_BYTES);
   const file = await open(path, 'r');
   try {
@@ -113,7 +119,13 @@ export async function putS3File(uri: string, path: string, contentType: string, 
     const sdk = await import('@aws-sdk/client-s3');
     let uploadId: string | undefined;
     try {
-      const created = await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }));
+      const created = await client.send(
+        new sdk.CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          ContentType: contentType,
+        }),
+      );
       uploadId = created.UploadId;
       const parts: { ETag: string | undefined; PartNumber: number }[] = [];
       const buffer = Buffer.allocUnsafe(partBytes);
@@ -121,14 +133,32 @@ export async function putS3File(uri: string, path: string, contentType: string, 
         const length = Math.min(partBytes, size - offset);
         await readFully(file, buffer.subarray(0, length), offset);
         const part = await client.send(
-          new sdk.UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: buffer.subarray(0, length), ContentLength: length }),
+          new sdk.UploadPartCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: number,
+            Body: buffer.subarray(0, length),
+            ContentLength: length,
+          }),
         );
         parts.push({ ETag: part.ETag, PartNumber: number });
       }
-      await client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+      await client.send(
+        new sdk.CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
     } catch (error) {
       if (uploadId !== undefined) {
-        await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+        await client
+          .send(
+            new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
+          )
+          .catch(() => undefined);
       }
       throw s3Error('OUTPUT', `Report file ${uri}`, error);
     }
@@ -141,7 +171,8 @@ async function readFully(file: FileHandle, into: Buffer, position: number): Prom
   let done = 0;
   while (done < into.length) {
     const { bytesRead } = await file.read(into, done, into.length - done, position + done);
-    if (bytesRead === 0) throw new AtomicBulkError('OUTPUT', 'A report file shrank while it was being uploaded.');
+    if (bytesRead === 0)
+      throw new AtomicBulkError('OUTPUT', 'A report file shrank while it was being uploaded.');
     done += bytesRead;
   }
 }
@@ -149,7 +180,8 @@ async function readFully(file: FileHandle, into: Buffer, position: number): Prom
 function s3Error(code: 'INPUT' | 'OUTPUT', what: string, error: unknown): AtomicBulkError {
   if (error instanceof AtomicBulkError) return error;
   const name = (error as { name?: string } | undefined)?.name ?? '';
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
   const why =
     name === 'NoSuchKey' || name === 'NotFound'
       ? 'does not exist'
@@ -160,8 +192,13 @@ function s3Error(code: 'INPUT' | 'OUTPUT', what: string, error: unknown): Atomic
           : name === 'CredentialsProviderError'
             ? 'cannot be reached: no AWS credentials were found'
             : `failed (${name || (error instanceof Error ? error.message : 'unknown error')})`;
-  return new AtomicBulkError(code, `${what} ${why}.`, {
-    hint: 'Check the S3 location, AWS credentials, region, and AWS_ENDPOINT_URL_S3 for S3-compatible stores.',
-    ...(status !== undefined ? { status } : {}),
-  }, error);
+  return new AtomicBulkError(
+    code,
+    `${what} ${why}.`,
+    {
+      hint: 'Check the S3 location, AWS credentials, region, and AWS_ENDPOINT_URL_S3 for S3-compatible stores.',
+      ...(status !== undefined ? { status } : {}),
+    },
+    error,
+  );
 }

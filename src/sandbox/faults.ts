@@ -29,7 +29,14 @@ export interface FaultOptions {
   tokenRevokeRate?: number;
 }
 
-export type FaultKind = 'csv-task-429' | 'csv-task-5xx' | 'token-429' | 'upload-5xx' | 'upload-reset' | 'upload-slow' | 'token-revoked';
+export type FaultKind =
+  | 'csv-task-429'
+  | 'csv-task-5xx'
+  | 'token-429'
+  | 'upload-5xx'
+  | 'upload-reset'
+  | 'upload-slow'
+  | 'token-revoked';
 
 /** mulberry32: small, fast, good enough to decide faults (and to plan seeded tests). */
 export function mulberry32(seed: number): () => number {

@@ -70,7 +70,16 @@ export class InvocationStore {
 
 function inputsHash(i: SandboxInvocation): string {
   return createHash('sha256')
-    .update(JSON.stringify([i.mode, i.target, i.variables, i.cardOptions, i.metadata, i.notificationDetail]))
+    .update(
+      JSON.stringify([
+        i.mode,
+        i.target,
+        i.variables,
+        i.cardOptions,
+        i.metadata,
+        i.notificationDetail,
+      ]),
+    )
     .digest('base64');
 }
 
@@ -112,7 +121,10 @@ export async function processUpload(
     parser.end();
   })();
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: string[];
+      info: { lines: number };
+    }>) {
       if (columns === null) {
         columns = record.map((header) => classify(header));
         const unknown = columns.find((c) => c.section === null);
@@ -147,7 +159,8 @@ export async function processUpload(
         } else if (column.section !== null) invocation[column.section][column.name] = value;
       });
       for (const variable of flow.variables.values()) {
-        if (variable.required && !(variable.name in invocation.variables)) problem ??= `required variable ${variable.name} is missing`;
+        if (variable.required && !(variable.name in invocation.variables))
+          problem ??= `required variable ${variable.name} is missing`;
       }
       if (Object.keys(invocation.target).length === 0) problem ??= 'no target';
       if (problem !== null) {
@@ -175,22 +188,33 @@ export async function processUpload(
 function classify(header: string): { section: Section | 'id' | null; name: string } {
   if (header === 'flowInvocationId') return { section: 'id', name: header };
   for (const [prefix, section] of Object.entries(PREFIXES) as [string, Section][]) {
-    if (header.startsWith(prefix) && header.length > prefix.length) return { section, name: header.slice(prefix.length) };
+    if (header.startsWith(prefix) && header.length > prefix.length)
+      return { section, name: header.slice(prefix.length) };
   }
   return { section: null, name: header };
 }
 
 /** Converts a variable cell per the flow's type (strictVariables), or says why it cannot. */
-function typedVariable(flow: FlowConfig, name: string, value: string): string | number | boolean | { error: string } {
+function typedVariable(
+  flow: FlowConfig,
+  name: string,
+  value: string,
+): string | number | boolean | { error: string } {
   const spec = flow.variables.get(name);
   if (spec === undefined) return { error: `unknown variable ${name}` };
   switch (spec.type) {
     case 'number': {
       const n = Number(value);
-      return /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value) && Number.isFinite(n) ? n : { error: `variable ${name} is not a number` };
+      return /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value) && Number.isFinite(n)
+        ? n
+        : { error: `variable ${name} is not a number` };
     }
     case 'boolean':
-      return value === 'true' ? true : value === 'false' ? false : { error: `variable ${name} is not a boolean` };
+      return value === 'true'
+        ? true
+        : value === 'false'
+          ? false
+          : { error: `variable ${name} is not a boolean` };
     case 'date':
       return Number.isNaN(Date.parse(value)) ? { error: `variable ${name} is not a date` } : value;
     default:

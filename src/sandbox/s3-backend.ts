@@ -31,7 +31,14 @@ export interface S3BackendOptions {
 }
 
 const noop = (): void => undefined;
-const QUIET_LOGGER = { debug: noop, info: noop, warn: noop, error: noop, close: noop, exceptions: { unhandle: noop } };
+const QUIET_LOGGER = {
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  close: noop,
+  exceptions: { unhandle: noop },
+};
 
 export interface PresignedPost {
   url: string;
@@ -59,7 +66,13 @@ export class S3Backend {
     let directory: string | null = null;
     if (endpoint === undefined) {
       directory = await mkdtemp(join(tmpdir(), 'atomic-bulk-s3rver-'));
-      server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+      server = new S3rver({
+        address: '127.0.0.1',
+        port: 0,
+        silent: true,
+        directory,
+        configureBuckets: [{ name: bucket }],
+      });
       // s3rver closes its logger on close() and then warns on stderr if a request still
       // finishing writes a log line; a logger that does nothing never warns.
       server.logger = QUIET_LOGGER;
@@ -72,8 +85,11 @@ export class S3Backend {
       region: options.region ?? 'us-east-1',
       forcePathStyle: true,
       credentials: {
-        accessKeyId: options.accessKeyId ?? (server ? 'S3RVER' : (process.env.AWS_ACCESS_KEY_ID ?? '')),
-        secretAccessKey: options.secretAccessKey ?? (server ? 'S3RVER' : (process.env.AWS_SECRET_ACCESS_KEY ?? '')),
+        accessKeyId:
+          options.accessKeyId ?? (server ? 'S3RVER' : (process.env.AWS_ACCESS_KEY_ID ?? '')),
+        secretAccessKey:
+          options.secretAccessKey ??
+          (server ? 'S3RVER' : (process.env.AWS_SECRET_ACCESS_KEY ?? '')),
       },
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -122,7 +138,9 @@ export class S3Backend {
 
   /** A presigned PUT URL for `key`, valid for `expiresSeconds`. */
   async presignPut(key: string, expiresSeconds: number): Promise<string> {
-    return getSignedUrl(this.client, new PutObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresSeconds });
+    return getSignedUrl(this.client, new PutObjectCommand({ Bucket: this.bucket, Key: key }), {
+      expiresIn: expiresSeconds,
+    });
   }
 
   /** The bucket's URL for path-style requests. */
@@ -135,7 +153,8 @@ export class S3Backend {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { size: r.ContentLength ?? 0, lastModified: r.LastModified ?? null };
     } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata
+        ?.httpStatusCode;
       if (status === 404 || (error as { name?: string }).name === 'NotFound') return null;
       throw error;
     }

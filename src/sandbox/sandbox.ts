@@ -12,7 +12,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,7 +73,8 @@ export interface SandboxOptions {
   onCredential?: (kind: 'access-token' | 'policy' | 'signature', value: string) => void;
 }
 
-export type TaskStatus = 'issued' | 'uploading' | 'queued' | 'processing' | 'processed' | 'failed' | 'rejected';
+export type TaskStatus =
+  'issued' | 'uploading' | 'queued' | 'processing' | 'processed' | 'failed' | 'rejected';
 
 export interface SandboxTask {
   taskId: string;
@@ -176,7 +184,8 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
           return;
         }
         const quietSince = Math.max(lastGatewayActivity, s3.lastWriteAt);
-        if (gatewayUploads > 0 || s3.activeWrites > 0 || Date.now() - quietSince < quietMs) setTimeout(check, 20);
+        if (gatewayUploads > 0 || s3.activeWrites > 0 || Date.now() - quietSince < quietMs)
+          setTimeout(check, 20);
         else setImmediate(resolve);
       };
       check();
@@ -211,7 +220,14 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       try {
         await pause();
         const result = await processUpload(await s3.read(task.key), task, flow, store, pause);
-        Object.assign(task, { status: 'processed', rows: result.rows, created: result.created, duplicates: result.duplicates, conflicts: result.conflicts, errors: result.errors });
+        Object.assign(task, {
+          status: 'processed',
+          rows: result.rows,
+          created: result.created,
+          duplicates: result.duplicates,
+          conflicts: result.conflicts,
+          errors: result.errors,
+        });
       } catch (error) {
         task.status = 'failed';
         task.reason = `the file could not be processed: ${(error as Error).message}`;
@@ -230,7 +246,12 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       const grant = url.searchParams.get('grant_type');
       const auth = req.headers.authorization ?? '';
       const expected = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
-      if (faults.next('token-429')) return reply(429, { error: 'too_many_requests' }, { 'Retry-After': String(faults.options.retryAfterSeconds ?? 1) });
+      if (faults.next('token-429'))
+        return reply(
+          429,
+          { error: 'too_many_requests' },
+          { 'Retry-After': String(faults.options.retryAfterSeconds ?? 1) },
+        );
       if (grant !== 'client_credentials') return reply(400, { error: 'unsupported_grant_type' });
       if (auth !== expected) return reply(401, { error: 'invalid_client' });
       const token = randomBytes(24).toString('base64url');
@@ -239,21 +260,29 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       return reply(200, { access_token: token, expires_in: tokenTtlSeconds, token_type: 'Bearer' });
     }
 
-    if (path === '/sandbox/invocations' && req.method === 'GET') return reply(200, { data: store.invocations });
-    if (path === '/sandbox/tasks' && req.method === 'GET') return reply(200, { data: [...tasks.values()].map(publicTask) });
+    if (path === '/sandbox/invocations' && req.method === 'GET')
+      return reply(200, { data: store.invocations });
+    if (path === '/sandbox/tasks' && req.method === 'GET')
+      return reply(200, { data: [...tasks.values()].map(publicTask) });
     if (path === '/sandbox/stats' && req.method === 'GET') return reply(200, { data: stats() });
 
     const upload = /^\/upload\/([\w-]+)$/.exec(path);
-    if (upload !== null && req.method === 'POST') return gateway(req, res, tasks.get(upload[1] as string));
+    if (upload !== null && req.method === 'POST')
+      return gateway(req, res, tasks.get(upload[1] as string));
 
-    const api = /^\/v1\/([^/]+)\/action-flow(?:\/([^/]+)(\/config\/([^/]+)|\/csv-task(\/test)?)?)?$/.exec(path);
+    const api =
+      /^\/v1\/([^/]+)\/action-flow(?:\/([^/]+)(\/config\/([^/]+)|\/csv-task(\/test)?)?)?$/.exec(
+        path,
+      );
     if (api === null) return reply(404, { message: 'Not found' });
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const expiry = bearer === undefined ? undefined : tokens.get(bearer);
     if (expiry !== undefined && faults.next('token-revoked')) tokens.delete(bearer as string);
     if (expiry === undefined || expiry <= Date.now() || !tokens.has(bearer as string)) {
       await drainBody(req);
-      return reply(401, { message: expiry === undefined ? 'Unauthorized' : 'The access token expired or was revoked' });
+      return reply(401, {
+        message: expiry === undefined ? 'Unauthorized' : 'The access token expired or was revoked',
+      });
     }
     if (api[1] !== environmentId) return reply(404, { message: 'Environment not found' });
     const flowId = api[2] === undefined ? undefined : decodeURIComponent(api[2]);
@@ -262,37 +291,77 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       const name = url.searchParams.get('name');
       const status = url.searchParams.get('status');
       const list = [...flows.values()]
-        .filter((f) => (name ? f.name.toLowerCase().includes(name.toLowerCase()) : true) && (status ? f.status === status : true))
-        .map((f) => ({ id: f.id, name: f.name, description: f.description, status: f.status, created: f.created, updated: f.updated, variables: [...f.config.variables.keys()], invocationUrl: `${baseUrl}/v1/${environmentId}/action-flow/${f.id}/start` }));
+        .filter(
+          (f) =>
+            (name ? f.name.toLowerCase().includes(name.toLowerCase()) : true) &&
+            (status ? f.status === status : true),
+        )
+        .map((f) => ({
+          id: f.id,
+          name: f.name,
+          description: f.description,
+          status: f.status,
+          created: f.created,
+          updated: f.updated,
+          variables: [...f.config.variables.keys()],
+          invocationUrl: `${baseUrl}/v1/${environmentId}/action-flow/${f.id}/start`,
+        }));
       return reply(200, { data: list });
     }
     const flow = flows.get(flowId);
     if (api[3] !== undefined && api[3].startsWith('/config/')) {
       const version = api[4] ?? 'latest';
-      if (flow === undefined || (version !== 'latest' && version !== String(flow.version))) return reply(404, { message: 'Flow config not found' });
-      return reply(200, { data: { status: flow.status, config: flow.raw.config, created: flow.created, updated: flow.updated, version: flow.version } });
+      if (flow === undefined || (version !== 'latest' && version !== String(flow.version)))
+        return reply(404, { message: 'Flow config not found' });
+      return reply(200, {
+        data: {
+          status: flow.status,
+          config: flow.raw.config,
+          created: flow.created,
+          updated: flow.updated,
+          version: flow.version,
+        },
+      });
     }
     if (req.method !== 'POST') return reply(405, { message: 'Method not allowed' });
     await drainBody(req);
     if (flow === undefined) return reply(404, { message: 'Flow not found' });
     const mode = api[5] === undefined ? 'live' : 'test';
     if (mode === 'live' && flow.status !== 'published') {
-      return reply(422, { message: 'The flow is not published; live bulk sends need a published flow. Use csv-task/test to reach test users.' });
+      return reply(422, {
+        message:
+          'The flow is not published; live bulk sends need a published flow. Use csv-task/test to reach test users.',
+      });
     }
     if (faults.next('csv-task-429') || (maxRunning > 0 && running() >= maxRunning)) {
-      return reply(429, { message: 'Too many bulk tasks are running in this environment' }, { 'Retry-After': String(faults.options.retryAfterSeconds ?? 1) });
+      return reply(
+        429,
+        { message: 'Too many bulk tasks are running in this environment' },
+        { 'Retry-After': String(faults.options.retryAfterSeconds ?? 1) },
+      );
     }
     if (faults.next('csv-task-5xx')) return reply(503, { message: 'Service unavailable' });
     const taskId = randomUUID();
     const key = `csv-tasks/${environmentId}/${flowId}/${taskId}.csv`;
     const now = Date.now();
     const task: Task = {
-      taskId, flowId, mode, key,
+      taskId,
+      flowId,
+      mode,
+      key,
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(now + urlTtlSeconds * 1000).toISOString(),
       expiresAtMs: now + urlTtlSeconds * 1000,
-      status: 'issued', uploadAttempts: 0, uploadedAt: null, bytes: null,
-      rows: 0, created: 0, duplicates: 0, conflicts: 0, errors: [], reason: null,
+      status: 'issued',
+      uploadAttempts: 0,
+      uploadedAt: null,
+      bytes: null,
+      rows: 0,
+      created: 0,
+      duplicates: 0,
+      conflicts: 0,
+      errors: [],
+      reason: null,
       s3Url: s3.bucketUrl(),
     };
     tasks.set(taskId, task);
@@ -308,11 +377,22 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       if (lower === 'policy') options.onCredential?.('policy', value);
       else if (lower === 'x-amz-signature') options.onCredential?.('signature', value);
     }
-    return reply(201, { data: { taskId, url: direct ? post.url : `${baseUrl}/upload/${taskId}`, fields: post.fields, expiresAt: task.expiresAt } });
+    return reply(201, {
+      data: {
+        taskId,
+        url: direct ? post.url : `${baseUrl}/upload/${taskId}`,
+        fields: post.fields,
+        expiresAt: task.expiresAt,
+      },
+    });
   };
 
   /** The upload gateway: checks expiry, injects faults, forwards to S3, enforces the size cap. */
-  async function gateway(req: IncomingMessage, res: ServerResponse, task: Task | undefined): Promise<Reply | null> {
+  async function gateway(
+    req: IncomingMessage,
+    res: ServerResponse,
+    task: Task | undefined,
+  ): Promise<Reply | null> {
     if (task === undefined) {
       await drainBody(req);
       return reply(404, S3_XML('NoSuchUpload', 'No such upload.'));
@@ -326,7 +406,8 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     gatewayUploads++;
     lastGatewayActivity = Date.now();
     try {
-      if (faults.next('upload-slow')) await new Promise((r) => setTimeout(r, faults.options.slowUploadMs ?? 3000));
+      if (faults.next('upload-slow'))
+        await new Promise((r) => setTimeout(r, faults.options.slowUploadMs ?? 3000));
       if (Date.now() > task.expiresAtMs) {
         task.status = 'issued';
         await drainBody(req);
@@ -362,7 +443,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
         await s3.delete(task.key);
         task.status = 'rejected';
         task.reason = `the file is ${size} bytes, over the ${maxUploadBytes}-byte limit`;
-        return reply(400, S3_XML('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size'));
+        return reply(
+          400,
+          S3_XML('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size'),
+        );
       }
       task.bytes = size;
       task.uploadedAt = new Date().toISOString();
@@ -394,7 +478,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
         task.status = 'rejected';
         task.reason = `the file is ${head.size} bytes, over the ${maxUploadBytes}-byte limit`;
         await s3.delete(task.key);
-      } else if (head.lastModified !== null && head.lastModified.getTime() > task.expiresAtMs + 1000) {
+      } else if (
+        head.lastModified !== null &&
+        head.lastModified.getTime() > task.expiresAtMs + 1000
+      ) {
         task.status = 'rejected';
         task.reason = 'the file arrived after its upload URL expired';
       } else {
@@ -414,14 +501,21 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
 
   const server: Server = createServer((req, res) => {
     handle(req, res)
-      .catch((error: unknown) => reply(500, { message: `sandbox error: ${(error as Error).message}` }))
+      .catch((error: unknown) =>
+        reply(500, { message: `sandbox error: ${(error as Error).message}` }),
+      )
       .then((answer) => {
         if (answer === null || res.headersSent) return;
         const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
         const type = typeof answer.body === 'string' ? 'application/xml' : 'application/json';
-        res.writeHead(answer.status, text === '' ? answer.headers : { 'Content-Type': type, ...answer.headers });
+        res.writeHead(
+          answer.status,
+          text === '' ? answer.headers : { 'Content-Type': type, ...answer.headers },
+        );
         res.end(text);
-        options.log?.(`${req.method ?? ''} ${new URL(req.url ?? '/', 'http://sandbox').pathname} ${answer.status}`);
+        options.log?.(
+          `${req.method ?? ''} ${new URL(req.url ?? '/', 'http://sandbox').pathname} ${answer.status}`,
+        );
       })
       .catch(() => res.destroy());
   });
@@ -447,7 +541,13 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     clientId,
     clientSecret,
     s3Endpoint: s3.endpoint,
-    connection: { baseUrl, environmentId, tokenUrl: `${baseUrl}/oauth2/token`, clientId, clientSecret },
+    connection: {
+      baseUrl,
+      environmentId,
+      tokenUrl: `${baseUrl}/oauth2/token`,
+      clientId,
+      clientSecret,
+    },
     env: {
       ATOMIC_BASE_URL: baseUrl,
       ATOMIC_ENVIRONMENT_ID: environmentId,
@@ -462,11 +562,17 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (direct) await poll();
-        const busy = [...tasks.values()].some((t) => t.status === 'uploading' || t.status === 'queued' || t.status === 'processing');
+        const busy = [...tasks.values()].some(
+          (t) => t.status === 'uploading' || t.status === 'queued' || t.status === 'processing',
+        );
         if (!busy && processing === null) return;
         if (Date.now() > deadline) {
-          const busy = [...tasks.values()].filter((t) => t.status === 'uploading' || t.status === 'queued' || t.status === 'processing');
-          throw new Error(`sandbox: uploads still being processed (${busy.map((t) => t.status).join(', ')}; ${gatewayUploads} in the gateway, ${s3.activeWrites} in S3)`);
+          const busy = [...tasks.values()].filter(
+            (t) => t.status === 'uploading' || t.status === 'queued' || t.status === 'processing',
+          );
+          throw new Error(
+            `sandbox: uploads still being processed (${busy.map((t) => t.status).join(', ')}; ${gatewayUploads} in the gateway, ${s3.activeWrites} in S3)`,
+          );
         }
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -513,8 +619,10 @@ function defaultFlowsDir(): string {
 async function loadFlows(dir: string): Promise<Map<string, SeededFlow>> {
   const flows = new Map<string, SeededFlow>();
   for (const file of (await readdir(dir)).filter((f) => f.endsWith('.json')).sort()) {
-    const raw = JSON.parse(await readFile(join(dir, file), 'utf8')) as { data?: Record<string, unknown> } & Record<string, unknown>;
-    const data = (raw.data ?? raw);
+    const raw = JSON.parse(await readFile(join(dir, file), 'utf8')) as {
+      data?: Record<string, unknown>;
+    } & Record<string, unknown>;
+    const data = raw.data ?? raw;
     const config = parseFlowConfig(raw, join(dir, file));
     const id = typeof data.id === 'string' ? data.id : file.replace(/\.json$/, '');
     flows.set(id, {
@@ -522,7 +630,8 @@ async function loadFlows(dir: string): Promise<Map<string, SeededFlow>> {
       name: typeof data.name === 'string' ? data.name : id,
       description: typeof data.description === 'string' ? data.description : null,
       status: typeof data.status === 'string' ? data.status : 'published',
-      version: typeof data.version === 'number' || typeof data.version === 'string' ? data.version : 1,
+      version:
+        typeof data.version === 'number' || typeof data.version === 'string' ? data.version : 1,
       created: typeof data.created === 'string' ? data.created : new Date(0).toISOString(),
       updated: typeof data.updated === 'string' ? data.updated : new Date(0).toISOString(),
       config,
@@ -544,7 +653,11 @@ async function drainBody(req: IncomingMessage): Promise<void> {
 }
 
 /** Streams the incoming multipart body to the S3 bucket URL; returns S3's answer. */
-function forward(req: IncomingMessage, bucketUrl: string, active: Set<ClientRequest>): Promise<{ status: number; body: string }> {
+function forward(
+  req: IncomingMessage,
+  bucketUrl: string,
+  active: Set<ClientRequest>,
+): Promise<{ status: number; body: string }> {
   // The client may have gone while the request waited (latency, a slow-upload fault).
   // Node destroys the request when its socket closes, even one received complete, and a
   // destroyed stream never ends: piping it would wait forever.
@@ -556,13 +669,22 @@ function forward(req: IncomingMessage, bucketUrl: string, active: Set<ClientRequ
     if (typeof value === 'string') headers[name] = value;
   }
   return new Promise((resolve, reject) => {
-    const upstream = httpRequest({ hostname: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (d: string) => (body += d));
-      response.on('end', () => resolve({ status: response.statusCode ?? 502, body }));
-      response.on('error', reject);
-    });
+    const upstream = httpRequest(
+      {
+        hostname: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers,
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (d: string) => (body += d));
+        response.on('end', () => resolve({ status: response.statusCode ?? 502, body }));
+        response.on('error', reject);
+      },
+    );
     active.add(upstream);
     upstream.on('close', () => active.delete(upstream));
     upstream.on('error', reject);

@@ -10,7 +10,9 @@ describe('invocation ids', () => {
   });
 
   it('are the same for the same run, flow, mode and record', () => {
-    expect(new InvocationIds('run', 'flow', 'live').idFor(42)).toBe(new InvocationIds('run', 'flow', 'live').idFor(42));
+    expect(new InvocationIds('run', 'flow', 'live').idFor(42)).toBe(
+      new InvocationIds('run', 'flow', 'live').idFor(42),
+    );
   });
 
   it.each([

@@ -51,7 +51,12 @@ async function openForWrite(path: string): Promise<FileHandle> {
   try {
     return await open(path, 'w');
   } catch (error) {
-    throw new AtomicBulkError('OUTPUT', `Cannot create ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, {}, error);
+    throw new AtomicBulkError(
+      'OUTPUT',
+      `Cannot create ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      {},
+      error,
+    );
   }
 }
 
@@ -67,7 +72,10 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array, path: string): Pr
     throw new AtomicBulkError(
       'OUTPUT',
       `Cannot write ${path} (${code === 'ENOSPC' ? 'disk full' : (code ?? 'error')}).`,
-      { hint: code === 'ENOSPC' ? 'Free disk space: parts need about as much room as the input.' : '' },
+      {
+        hint:
+          code === 'ENOSPC' ? 'Free disk space: parts need about as much room as the input.' : '',
+      },
       error,
     );
   }

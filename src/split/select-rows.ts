@@ -3,13 +3,24 @@
  * verdict of the first pass (the set of invalid record numbers), without re-validating.
  * It checks that it sees exactly the records the first pass counted.
  */
-import { CheckedArrays, ROW_BLANK, ROW_HEADER, ROW_INVALID, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
+import {
+  CheckedArrays,
+  ROW_BLANK,
+  ROW_HEADER,
+  ROW_INVALID,
+  ROW_VALID,
+  type CheckedBatch,
+} from '../model/checked-batch.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { RECORD_BLANK } from '../model/record-batch.js';
 import type { RecordSet } from '../model/record-set.js';
 import type { ReadBatch } from '../read/record-reader.js';
 
-export async function* selectRows(source: AsyncIterable<ReadBatch>, invalid: RecordSet, expectedRecords: number): AsyncGenerator<CheckedBatch> {
+export async function* selectRows(
+  source: AsyncIterable<ReadBatch>,
+  invalid: RecordSet,
+  expectedRecords: number,
+): AsyncGenerator<CheckedBatch> {
   let record = 0;
   let headerSeen = false;
   const arrays = new CheckedArrays();
@@ -30,8 +41,12 @@ export async function* selectRows(source: AsyncIterable<ReadBatch>, invalid: Rec
     yield { records: b, status, recordNo };
   }
   if (record !== expectedRecords) {
-    throw new AtomicBulkError('INPUT', `The input changed while it was being sent: ${record} rows now, ${expectedRecords} when validated.`, {
-      hint: 'Wait until the file is completely written, then run again; parts already sent will be skipped.',
-    });
+    throw new AtomicBulkError(
+      'INPUT',
+      `The input changed while it was being sent: ${record} rows now, ${expectedRecords} when validated.`,
+      {
+        hint: 'Wait until the file is completely written, then run again; parts already sent will be skipped.',
+      },
+    );
   }
 }

@@ -56,10 +56,17 @@ describe('splitter', () => {
 
   it('appends a flowInvocationId column and counts it in the budget', async () => {
     const csv = 'target.attributes.atomic___id,payload.variables.account\nu1,a1\nu2,a2\n';
-    const run = await splitCsv(csv, { maxPartBytes: 200, flow: TEST_FLOW, layout: { cutAt: null, fillColumn: -1, append: true }, ids: testIds() });
+    const run = await splitCsv(csv, {
+      maxPartBytes: 200,
+      flow: TEST_FLOW,
+      layout: { cutAt: null, fillColumn: -1, append: true },
+      ids: testIds(),
+    });
     const [text] = partTexts(run);
     const lines = (text as string).trimEnd().split('\n');
-    expect(lines[0]).toBe('target.attributes.atomic___id,payload.variables.account,flowInvocationId');
+    expect(lines[0]).toBe(
+      'target.attributes.atomic___id,payload.variables.account,flowInvocationId',
+    );
     expect(lines[1]).toBe(`u1,a1,${testIds().idFor(1)}`);
     expect(lines[2]).toBe(`u2,a2,${testIds().idFor(2)}`);
     expect(run.parts[0]?.bytes).toBe(Buffer.byteLength(text as string));
@@ -67,8 +74,14 @@ describe('splitter', () => {
   });
 
   it('fills empty flowInvocationId cells and keeps the ones given', async () => {
-    const csv = 'target.attributes.atomic___id,flowInvocationId,payload.variables.account\nu1,,a1\nu2,mine,a2\nu3,"",a3\n';
-    const run = await splitCsv(csv, { maxPartBytes: 500, flow: TEST_FLOW, layout: { cutAt: null, fillColumn: 1, append: false }, ids: testIds() });
+    const csv =
+      'target.attributes.atomic___id,flowInvocationId,payload.variables.account\nu1,,a1\nu2,mine,a2\nu3,"",a3\n';
+    const run = await splitCsv(csv, {
+      maxPartBytes: 500,
+      flow: TEST_FLOW,
+      layout: { cutAt: null, fillColumn: 1, append: false },
+      ids: testIds(),
+    });
     const [text] = partTexts(run);
     expect(text).toBe(
       `target.attributes.atomic___id,flowInvocationId,payload.variables.account\nu1,${testIds().idFor(1)},a1\nu2,mine,a2\nu3,${testIds().idFor(3)},a3\n`,
@@ -77,8 +90,14 @@ describe('splitter', () => {
   });
 
   it('drops the trailing _line and _errors columns of a re-sent rejected.csv', async () => {
-    const csv = 'target.attributes.atomic___id,payload.variables.account,_line,_errors\nu1,a1,7,"invalid-number (x); empty-target"\n';
-    const run = await splitCsv(csv, { maxPartBytes: 500, flow: TEST_FLOW, layout: { cutAt: 2, fillColumn: -1, append: true }, ids: testIds() });
+    const csv =
+      'target.attributes.atomic___id,payload.variables.account,_line,_errors\nu1,a1,7,"invalid-number (x); empty-target"\n';
+    const run = await splitCsv(csv, {
+      maxPartBytes: 500,
+      flow: TEST_FLOW,
+      layout: { cutAt: 2, fillColumn: -1, append: true },
+      ids: testIds(),
+    });
     expect(partTexts(run)).toEqual([
       `target.attributes.atomic___id,payload.variables.account,flowInvocationId\nu1,a1,${testIds().idFor(1)}\n`,
     ]);
@@ -87,7 +106,11 @@ describe('splitter', () => {
 
 describe('splitter properties', () => {
   const documents = csvDocument({ maxRows: 25 }).chain((doc) =>
-    fc.tuple(fc.constant(doc), fc.integer({ min: 1, max: 500 }), cutPoints(Buffer.byteLength(doc.text))),
+    fc.tuple(
+      fc.constant(doc),
+      fc.integer({ min: 1, max: 500 }),
+      cutPoints(Buffer.byteLength(doc.text)),
+    ),
   );
 
   it('gives parts within budget, numbered 1..n, each with the header, whose rows are the input rows in order', async () => {

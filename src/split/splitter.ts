@@ -120,7 +120,9 @@ export class Splitter {
           const header = this.header;
           if (header === null) throw new Error('Splitter: a data row came before the header');
           if (header.length + size > this.options.maxPartBytes) {
-            throw new Error(`Splitter: record ${recordNo} cannot fit in a part; validation should have rejected it`);
+            throw new Error(
+              `Splitter: record ${recordNo} cannot fit in a part; validation should have rejected it`,
+            );
           }
           if (this.part !== null && this.part.bytes + size > this.options.maxPartBytes) {
             yield await this.closePart();
@@ -185,7 +187,13 @@ export class Splitter {
   }
 
   /** A row longer than the write buffer (up to the part budget) is written on its own. */
-  private async writeLargeRow(b: RecordBatch, i: number, end: number, size: number, layout: RowLayout): Promise<number> {
+  private async writeLargeRow(
+    b: RecordBatch,
+    i: number,
+    end: number,
+    size: number,
+    layout: RowLayout,
+  ): Promise<number> {
     const own = Buffer.allocUnsafe(size);
     const idAt = this.composeRow(b, i, end, layout, own, 0);
     if (idAt >= 0) own.copy(this.idText, 0, idAt, idAt + ID_LENGTH);
@@ -199,7 +207,14 @@ export class Splitter {
    * Writes data record i's output bytes (LF included) at `out[at]`. Returns where the
    * assigned id was written in `out`, or -1 when the row kept its own id.
    */
-  private composeRow(b: RecordBatch, i: number, end: number, layout: RowLayout, out: Buffer, at: number): number {
+  private composeRow(
+    b: RecordBatch,
+    i: number,
+    end: number,
+    layout: RowLayout,
+    out: Buffer,
+    at: number,
+  ): number {
     const start = b.start[i] as number;
     const ids = this.options.ids;
     let o = at;
@@ -250,7 +265,9 @@ export class Splitter {
   /** An id of the user's own longer than the id buffer: written on its own. */
   private async writeLongId(b: RecordBatch, i: number, layout: RowLayout): Promise<void> {
     await this.flushIds();
-    await (this.part as OpenPart).output.writeIds(Buffer.from(`${b.line[i] as number},${ownId(b, i, layout)}\n`));
+    await (this.part as OpenPart).output.writeIds(
+      Buffer.from(`${b.line[i] as number},${ownId(b, i, layout)}\n`),
+    );
   }
 
   /** Appends bytes [s, e) of `src` to the part, through the write buffer. */
@@ -281,7 +298,11 @@ export class Splitter {
     this.idUsed = 0;
   }
 
-  private async openPart(header: Buffer, firstLine: number, firstRecord: number): Promise<OpenPart> {
+  private async openPart(
+    header: Buffer,
+    firstLine: number,
+    firstRecord: number,
+  ): Promise<OpenPart> {
     const number = ++this.parts;
     const output = await this.options.sink.create(number);
     this.part = {

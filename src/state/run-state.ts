@@ -56,7 +56,10 @@ export interface Manifest extends RunIdentity {
 /** The run's directory name: readable run id prefix, plus a hash of what keys the ids. */
 export function runKey(runId: string, flowConfigId: string, mode: SendMode): string {
   const safe = runId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'run';
-  const hash = createHash('sha256').update(`${runId}\u0000${flowConfigId}\u0000${mode}`).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(`${runId}\u0000${flowConfigId}\u0000${mode}`)
+    .digest('hex')
+    .slice(0, 12);
   return `${safe}-${mode}-${hash}`;
 }
 
@@ -73,11 +76,20 @@ export class RunState {
 
   /** Opens (or creates) the run's state and takes its lock. */
   static async open(stateDir: string, identity: RunIdentity, now: Date): Promise<RunState> {
-    const dir = join(stateDir, 'runs', runKey(identity.runId, identity.flow.flowConfigId, identity.flow.mode));
+    const dir = join(
+      stateDir,
+      'runs',
+      runKey(identity.runId, identity.flow.flowConfigId, identity.flow.mode),
+    );
     try {
       await mkdir(join(dir, 'parts'), { recursive: true });
     } catch (error) {
-      throw new AtomicBulkError('STATE', `Cannot create the state directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, { hint: 'Choose a writable --state-dir.' }, error);
+      throw new AtomicBulkError(
+        'STATE',
+        `Cannot create the state directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+        { hint: 'Choose a writable --state-dir.' },
+        error,
+      );
     }
     await lock(dir);
     try {
@@ -114,7 +126,11 @@ export class RunState {
 
   /** True when every part is known and uploaded. */
   get allUploaded(): boolean {
-    return this.manifest.complete && this.manifest.parts.length > 0 && this.manifest.parts.every((p) => p.status === 'uploaded');
+    return (
+      this.manifest.complete &&
+      this.manifest.parts.length > 0 &&
+      this.manifest.parts.every((p) => p.status === 'uploaded')
+    );
   }
 
   part(number: number): ManifestPart | undefined {
@@ -126,13 +142,18 @@ export class RunState {
     const known = this.part(part.number);
     if (known !== undefined) {
       if (known.sha256 !== part.sha256 || known.bytes !== part.bytes) {
-        throw new AtomicBulkError('STATE', `Part ${part.number} differs from the one recorded for this run.`, {
-          hint: 'The input or the settings changed since the run started; start a new run with another --run-id.',
-        });
+        throw new AtomicBulkError(
+          'STATE',
+          `Part ${part.number} differs from the one recorded for this run.`,
+          {
+            hint: 'The input or the settings changed since the run started; start a new run with another --run-id.',
+          },
+        );
       }
       return known;
     }
-    if (part.number !== this.manifest.parts.length + 1) throw new Error(`part ${part.number} recorded out of order`);
+    if (part.number !== this.manifest.parts.length + 1)
+      throw new Error(`part ${part.number} recorded out of order`);
     const entry: ManifestPart = {
       number: part.number,
       bytes: part.bytes,
@@ -155,7 +176,10 @@ export class RunState {
   }
 
   /** Changes a part's record and writes the manifest before returning. */
-  async update(number: number, patch: Partial<Pick<ManifestPart, 'status' | 'taskId' | 'attempts' | 'uploadMs' | 'error'>>): Promise<void> {
+  async update(
+    number: number,
+    patch: Partial<Pick<ManifestPart, 'status' | 'taskId' | 'attempts' | 'uploadMs' | 'error'>>,
+  ): Promise<void> {
     const entry = this.part(number);
     if (entry === undefined) throw new Error(`no part ${number} in the run state`);
     Object.assign(entry, patch, { updatedAt: new Date().toISOString() });
@@ -165,9 +189,13 @@ export class RunState {
   /** Marks every part as cut: `count` is the final number of parts. */
   async markComplete(count: number): Promise<void> {
     if (count !== this.manifest.parts.length) {
-      throw new AtomicBulkError('STATE', `This run now has ${count} parts; ${this.manifest.parts.length} were recorded.`, {
-        hint: 'The input or the settings changed since the run started; start a new run with another --run-id.',
-      });
+      throw new AtomicBulkError(
+        'STATE',
+        `This run now has ${count} parts; ${this.manifest.parts.length} were recorded.`,
+        {
+          hint: 'The input or the settings changed since the run started; start a new run with another --run-id.',
+        },
+      );
     }
     this.manifest.complete = true;
     await this.save();
@@ -210,7 +238,12 @@ async function writeAtomically(path: string, text: string): Promise<void> {
     }
     await rename(temp, path);
   } catch (error) {
-    throw new AtomicBulkError('STATE', `Cannot write the run state ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, {}, error);
+    throw new AtomicBulkError(
+      'STATE',
+      `Cannot write the run state ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      {},
+      error,
+    );
   }
 }
 
@@ -224,24 +257,37 @@ async function readManifest(dir: string): Promise<Manifest | null> {
   }
   try {
     const manifest = JSON.parse(text) as Manifest;
-    if (manifest.version !== MANIFEST_VERSION || !Array.isArray(manifest.parts)) throw new Error('unknown manifest version');
+    if (manifest.version !== MANIFEST_VERSION || !Array.isArray(manifest.parts))
+      throw new Error('unknown manifest version');
     return manifest;
   } catch (error) {
-    throw new AtomicBulkError('STATE', `The run state in ${dir} is damaged.`, {
-      hint: 'Move that directory away to start the run afresh (rows keep their flowInvocationIds, so nothing is sent twice).',
-    }, error);
+    throw new AtomicBulkError(
+      'STATE',
+      `The run state in ${dir} is damaged.`,
+      {
+        hint: 'Move that directory away to start the run afresh (rows keep their flowInvocationIds, so nothing is sent twice).',
+      },
+      error,
+    );
   }
 }
 
 function checkSameRun(existing: Manifest, identity: RunIdentity): void {
   const differences: string[] = [];
-  if (existing.input.sha256 !== identity.input.sha256) differences.push('the input file is different');
-  if (existing.split.maxPartBytes !== identity.split.maxPartBytes) differences.push(`--max-part-bytes was ${existing.split.maxPartBytes}`);
-  if (existing.split.onInvalid !== identity.split.onInvalid) differences.push(`--on-invalid was ${existing.split.onInvalid}`);
+  if (existing.input.sha256 !== identity.input.sha256)
+    differences.push('the input file is different');
+  if (existing.split.maxPartBytes !== identity.split.maxPartBytes)
+    differences.push(`--max-part-bytes was ${existing.split.maxPartBytes}`);
+  if (existing.split.onInvalid !== identity.split.onInvalid)
+    differences.push(`--on-invalid was ${existing.split.onInvalid}`);
   if (differences.length > 0) {
-    throw new AtomicBulkError('STATE', `Run ${identity.runId} was started with other settings: ${differences.join('; ')}.`, {
-      hint: 'Resume with the same input and settings, or start a new run with another --run-id.',
-    });
+    throw new AtomicBulkError(
+      'STATE',
+      `Run ${identity.runId} was started with other settings: ${differences.join('; ')}.`,
+      {
+        hint: 'Resume with the same input and settings, or start a new run with another --run-id.',
+      },
+    );
   }
 }
 
@@ -257,9 +303,13 @@ async function lock(dir: string): Promise<void> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const pid = Number(await readFile(path, 'utf8').catch(() => ''));
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new AtomicBulkError('STATE', `Another atomic-bulk send (pid ${pid}) is working on this run.`, {
-          hint: 'Wait for it to finish, or stop it; a second send of the same run would only compete with it.',
-        });
+        throw new AtomicBulkError(
+          'STATE',
+          `Another atomic-bulk send (pid ${pid}) is working on this run.`,
+          {
+            hint: 'Wait for it to finish, or stop it; a second send of the same run would only compete with it.',
+          },
+        );
       }
       // A lock left by a process that died: take it over.
       await rm(path, { force: true });

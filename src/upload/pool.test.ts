@@ -26,14 +26,19 @@ describe('pool', () => {
             }
           }
           const results: number[] = [];
-          for await (const r of pool(source(), limit, async (i: number) => {
-            inFlight++;
-            maxInFlight = Math.max(maxInFlight, inFlight);
-            await tick(delays[(i * 7) % delays.length] ?? 0);
-            inFlight--;
-            finished++;
-            return i;
-          }, ahead)) {
+          for await (const r of pool(
+            source(),
+            limit,
+            async (i: number) => {
+              inFlight++;
+              maxInFlight = Math.max(maxInFlight, inFlight);
+              await tick(delays[(i * 7) % delays.length] ?? 0);
+              inFlight--;
+              finished++;
+              return i;
+            },
+            ahead,
+          )) {
             results.push(r);
           }
           expect(results.sort((a, b) => a - b)).toEqual(delays.map((_, i) => i));

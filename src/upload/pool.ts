@@ -9,7 +9,12 @@ export interface Pool<R> extends AsyncIterable<R> {
   stop(): void;
 }
 
-export function pool<T, R>(source: AsyncIterable<T>, limit: number, work: (item: T) => Promise<R>, ahead = 0): Pool<R> {
+export function pool<T, R>(
+  source: AsyncIterable<T>,
+  limit: number,
+  work: (item: T) => Promise<R>,
+  ahead = 0,
+): Pool<R> {
   let stopped = false;
   // Read through a function: stop() can flip it while this generator awaits.
   const isStopped = () => stopped;
@@ -27,11 +32,17 @@ export function pool<T, R>(source: AsyncIterable<T>, limit: number, work: (item:
         while (inFlight < limit && ready.length > 0 && !isStopped()) {
           const item = ready.shift() as T;
           inFlight++;
-          const p: Promise<Done | Pulled> = work(item).then((result) => ({ kind: 'done', self: p, result }));
+          const p: Promise<Done | Pulled> = work(item).then((result) => ({
+            kind: 'done',
+            self: p,
+            result,
+          }));
           running.add(p);
         }
         if (!exhausted && !isStopped() && !pulling && inFlight + ready.length < limit + ahead) {
-          const p: Promise<Done | Pulled> = iterator.next().then((next) => ({ kind: 'pulled', self: p, next }));
+          const p: Promise<Done | Pulled> = iterator
+            .next()
+            .then((next) => ({ kind: 'pulled', self: p, next }));
           pulling = true;
           running.add(p);
         }

@@ -76,13 +76,27 @@ export class ThroughputEstimate {
 function isFatal(error: AtomicBulkError): boolean {
   // A 401 even with a fresh token (revoked, clock skew) may pass: a later attempt, with
   // another token, is worth it; a refusal from the token endpoint is not.
-  if (error.code === 'AUTH' && error.context.status === 401 && error.context.operation !== 'POST token') return false;
-  if (error.code === 'AUTH' || error.code === 'NOT_FOUND' || error.code === 'FLOW_CONFIG' || error.code === 'CONFIG') return true;
+  if (
+    error.code === 'AUTH' &&
+    error.context.status === 401 &&
+    error.context.operation !== 'POST token'
+  )
+    return false;
+  if (
+    error.code === 'AUTH' ||
+    error.code === 'NOT_FOUND' ||
+    error.code === 'FLOW_CONFIG' ||
+    error.code === 'CONFIG'
+  )
+    return true;
   const status = error.context.status;
   return status !== undefined && status >= 400 && status < 500 && status !== 429 && status !== 408;
 }
 
-export function uploadParts(parts: AsyncIterable<Part>, options: UploadStageOptions): Pool<PartOutcome> {
+export function uploadParts(
+  parts: AsyncIterable<Part>,
+  options: UploadStageOptions,
+): Pool<PartOutcome> {
   const now = options.now ?? Date.now;
   const wait = options.sleep ?? ((ms: number, signal?: AbortSignal) => sleepFor(ms, signal));
   const random = options.random ?? Math.random;
@@ -91,9 +105,21 @@ export function uploadParts(parts: AsyncIterable<Part>, options: UploadStageOpti
   const progress = options.progress ?? (() => undefined);
 
   async function uploadOne(part: Part): Promise<PartOutcome> {
-    const base = { part, taskId: null as string | null, uploadMs: null as number | null, fatal: null as AtomicBulkError | null };
+    const base = {
+      part,
+      taskId: null as string | null,
+      uploadMs: null as number | null,
+      fatal: null as AtomicBulkError | null,
+    };
     if (options.tracker.isUploaded(part)) {
-      progress({ type: 'part', number: part.number, status: 'skipped', rows: part.rows, bytes: part.bytes, attempt: 0 });
+      progress({
+        type: 'part',
+        number: part.number,
+        status: 'skipped',
+        rows: part.rows,
+        bytes: part.bytes,
+        attempt: 0,
+      });
       return { ...base, status: 'skipped', attempts: 0, error: null };
     }
     let target: UploadTarget | null = null;
@@ -101,25 +127,57 @@ export function uploadParts(parts: AsyncIterable<Part>, options: UploadStageOpti
     let uploadMs = 0;
     let attempt = 0;
     while (attempt < maxAttempts) {
-      if (options.signal?.aborted) return { ...base, status: 'failed', attempts: attempt, uploadMs, error: 'interrupted before the upload finished' };
+      if (options.signal?.aborted)
+        return {
+          ...base,
+          status: 'failed',
+          attempts: attempt,
+          uploadMs,
+          error: 'interrupted before the upload finished',
+        };
       attempt++;
       try {
         // A URL kept from a failed attempt is reused only while enough of its window is
         // left for the transfer; otherwise (and always after expiry) a new one is asked for.
-        if (target === null || target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes)) {
+        if (
+          target === null ||
+          target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes)
+        ) {
           target = await options.api.createCsvTask(options.flowConfigId, options.mode);
         }
       } catch (error) {
-        if (options.signal?.aborted) return { ...base, status: 'failed', attempts: attempt, uploadMs, error: 'interrupted before the upload finished' };
+        if (options.signal?.aborted)
+          return {
+            ...base,
+            status: 'failed',
+            attempts: attempt,
+            uploadMs,
+            error: 'interrupted before the upload finished',
+          };
         if (!isAtomicBulkError(error)) throw error;
-        if (isFatal(error)) return { ...base, status: 'failed', attempts: attempt, uploadMs, error: error.message, fatal: error };
+        if (isFatal(error))
+          return {
+            ...base,
+            status: 'failed',
+            attempts: attempt,
+            uploadMs,
+            error: error.message,
+            fatal: error,
+          };
         lastError = `csv-task: ${error.message}`;
         await backoff(part, attempt, lastError, null);
         continue;
       }
       base.taskId = target.taskId;
       await options.tracker.attempting(part, attempt, target.taskId);
-      progress({ type: 'part', number: part.number, status: 'uploading', rows: part.rows, bytes: part.bytes, attempt });
+      progress({
+        type: 'part',
+        number: part.number,
+        status: 'uploading',
+        rows: part.rows,
+        bytes: part.bytes,
+        attempt,
+      });
       const started = now();
       const outcome = await uploadPart({
         target,
@@ -132,26 +190,58 @@ export function uploadParts(parts: AsyncIterable<Part>, options: UploadStageOpti
       });
       const took = now() - started;
       uploadMs += took;
-      if (outcome === null) return { ...base, status: 'failed', attempts: attempt, uploadMs, error: 'interrupted during the upload' };
+      if (outcome === null)
+        return {
+          ...base,
+          status: 'failed',
+          attempts: attempt,
+          uploadMs,
+          error: 'interrupted during the upload',
+        };
       if (outcome.kind === 'accepted') {
         throughput.observe(part.bytes, took);
         return { ...base, status: 'uploaded', attempts: attempt, uploadMs, error: null };
       }
       lastError = outcome.detail;
-      if (outcome.kind === 'refused') return { ...base, status: 'failed', attempts: attempt, uploadMs, error: `upload refused: ${outcome.detail}` };
+      if (outcome.kind === 'refused')
+        return {
+          ...base,
+          status: 'failed',
+          attempts: attempt,
+          uploadMs,
+          error: `upload refused: ${outcome.detail}`,
+        };
       if (outcome.kind === 'expired') {
         // Never retry an expired URL: the next attempt asks for a new one, at once.
         target = null;
-        progress({ type: 'retry', number: part.number, attempt, reason: `upload URL expired (${outcome.detail})`, delayMs: 0 });
+        progress({
+          type: 'retry',
+          number: part.number,
+          attempt,
+          reason: `upload URL expired (${outcome.detail})`,
+          delayMs: 0,
+        });
         continue;
       }
       const delay = await backoff(part, attempt, outcome.detail, outcome.retryAfterMs);
-      if (target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes) + delay) target = null;
+      if (target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes) + delay)
+        target = null;
     }
-    return { ...base, status: 'failed', attempts: attempt, uploadMs, error: `gave up after ${attempt} attempts: ${lastError}` };
+    return {
+      ...base,
+      status: 'failed',
+      attempts: attempt,
+      uploadMs,
+      error: `gave up after ${attempt} attempts: ${lastError}`,
+    };
   }
 
-  async function backoff(part: Part, attempt: number, reason: string, retryAfterMs: number | null): Promise<number> {
+  async function backoff(
+    part: Part,
+    attempt: number,
+    reason: string,
+    retryAfterMs: number | null,
+  ): Promise<number> {
     const cap = Math.min(30_000, 500 * 2 ** (attempt - 1));
     const delay = retryAfterMs ?? Math.round(cap / 2 + (random() * cap) / 2);
     if (attempt < maxAttempts) {

@@ -55,14 +55,21 @@ function formName(name: string): string {
 }
 
 /** The bytes around the file in a multipart/form-data body: every field first, the file last. */
-export function multipartFraming(fields: [string, string][], filename: string): { head: Buffer; tail: Buffer; contentType: string } {
+export function multipartFraming(
+  fields: [string, string][],
+  filename: string,
+): { head: Buffer; tail: Buffer; contentType: string } {
   const boundary = `----atomic-bulk-${randomBytes(16).toString('hex')}`;
   let head = '';
   for (const [name, value] of fields) {
     head += `--${boundary}\r\nContent-Disposition: form-data; name="${formName(name)}"\r\n\r\n${value}\r\n`;
   }
   head += `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${formName(filename)}"\r\nContent-Type: text/csv\r\n\r\n`;
-  return { head: Buffer.from(head), tail: Buffer.from(`\r\n--${boundary}--\r\n`), contentType: `multipart/form-data; boundary=${boundary}` };
+  return {
+    head: Buffer.from(head),
+    tail: Buffer.from(`\r\n--${boundary}--\r\n`),
+    contentType: `multipart/form-data; boundary=${boundary}`,
+  };
 }
 
 /** Chunk size for reading a part from disk while uploading it. */
@@ -82,7 +89,11 @@ const RING = 3;
  * next; a buffer is refilled two chunks after it was written. Uploads are checked
  * byte for byte against real S3 servers in the tests.
  */
-function fileBody(path: string, head: Buffer | null, tail: Buffer | null): ReadableStream<Uint8Array> {
+function fileBody(
+  path: string,
+  head: Buffer | null,
+  tail: Buffer | null,
+): ReadableStream<Uint8Array> {
   let handle: FileHandle | null = null;
   let stage: 'head' | 'file' | 'tail' | 'done' = head === null ? 'file' : 'head';
   const ring: Buffer[] = [];
@@ -133,7 +144,11 @@ export async function uploadPart(request: UploadRequest): Promise<UploadOutcome>
   }
 }
 
-async function send(request: UploadRequest, target: UploadTarget, signal: AbortSignal): Promise<UploadOutcome> {
+async function send(
+  request: UploadRequest,
+  target: UploadTarget,
+  signal: AbortSignal,
+): Promise<UploadOutcome> {
   const size = (await stat(request.path)).size;
   let response: Response;
   try {
@@ -144,7 +159,10 @@ async function send(request: UploadRequest, target: UploadTarget, signal: AbortS
         body: fileBody(request.path, head, tail),
         duplex: 'half',
         redirect: 'manual',
-        headers: { 'Content-Type': contentType, 'Content-Length': String(head.length + size + tail.length) },
+        headers: {
+          'Content-Type': contentType,
+          'Content-Length': String(head.length + size + tail.length),
+        },
         signal,
       });
     } else {
@@ -159,17 +177,28 @@ async function send(request: UploadRequest, target: UploadTarget, signal: AbortS
     }
   } catch (error) {
     if (request.signal?.aborted) throw request.signal.reason;
-    return { kind: 'retryable', status: null, detail: `${describeNetworkError(error)} uploading to ${safeUrl(target.url)}`, retryAfterMs: null };
+    return {
+      kind: 'retryable',
+      status: null,
+      detail: `${describeNetworkError(error)} uploading to ${safeUrl(target.url)}`,
+      retryAfterMs: null,
+    };
   }
   const body = await response.text().catch(() => '');
   const status = response.status;
   if (status >= 200 && status < 300) return { kind: 'accepted', status };
   const { code, message } = s3Error(body);
   const detail = redact(`HTTP ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`);
-  if (isExpiry(status, body, Date.now() >= target.expiresAt.getTime())) return { kind: 'expired', status, detail };
+  if (isExpiry(status, body, Date.now() >= target.expiresAt.getTime()))
+    return { kind: 'expired', status, detail };
   if (status === 429 || status >= 500 || code === 'SlowDown' || code === 'RequestTimeout') {
     const after = Number(response.headers.get('retry-after'));
-    return { kind: 'retryable', status, detail, retryAfterMs: Number.isFinite(after) && after > 0 ? after * 1000 : null };
+    return {
+      kind: 'retryable',
+      status,
+      detail,
+      retryAfterMs: Number.isFinite(after) && after > 0 ? after * 1000 : null,
+    };
   }
   return { kind: 'refused', status, detail };
 }

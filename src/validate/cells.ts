@@ -64,7 +64,8 @@ export function checkNumber(buf: Buffer, s: number, e: number): string | null {
     big = true;
   }
   if (ok && p === e) {
-    if (big && !Number.isFinite(Number(buf.toString('latin1', s, e)))) return 'is too large to be a finite number';
+    if (big && !Number.isFinite(Number(buf.toString('latin1', s, e))))
+      return 'is too large to be a finite number';
     return null;
   }
   return describeNumberFault(buf, s, e);
@@ -73,10 +74,12 @@ export function checkNumber(buf: Buffer, s: number, e: number): string | null {
 function describeNumberFault(buf: Buffer, s: number, e: number): string {
   const text = buf.toString('utf8', s, e);
   if (hasEdgeSpace(buf, s, e) || text.includes(' ')) return 'contains spaces';
-  if (/^[-+]?[\d.]*,[\d.,]*$/.test(text)) return 'uses a comma (thousands separator or decimal comma)';
+  if (/^[-+]?[\d.]*,[\d.,]*$/.test(text))
+    return 'uses a comma (thousands separator or decimal comma)';
   if (text.startsWith('+')) return 'has a leading plus sign';
   if (/^[-+]?[$€£¥]|[$€£¥%]$/.test(text)) return 'has a currency or percent sign';
-  if (/^-?\.\d/.test(text) || /^-?\d+\.$/.test(text)) return 'needs digits on both sides of the decimal point';
+  if (/^-?\.\d/.test(text) || /^-?\d+\.$/.test(text))
+    return 'needs digits on both sides of the decimal point';
   return 'is not a number';
 }
 
@@ -164,7 +167,8 @@ export function parseDateTime(buf: Buffer, s: number, e: number): DateTimeParts 
 function describeDateFault(buf: Buffer, s: number, e: number): string {
   const text = buf.toString('utf8', s, e);
   if (hasEdgeSpace(buf, s, e)) return 'has leading or trailing spaces';
-  if (/^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}/.test(text)) return 'is written day/month or month/day; use YYYY-MM-DD';
+  if (/^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}/.test(text))
+    return 'is written day/month or month/day; use YYYY-MM-DD';
   if (/^\d{4}[/.]\d{1,2}[/.]\d{1,2}/.test(text)) return 'uses / or . between parts; use YYYY-MM-DD';
   if (/^\d{4}-\d{1,2}-\d{1,2}/.test(text)) return 'needs two-digit month and day (YYYY-MM-DD)';
   if (/^\d+(\.\d+)?$/.test(text)) return 'is a number (a spreadsheet serial date?); use YYYY-MM-DD';
@@ -191,7 +195,14 @@ export function parseTimestamp(buf: Buffer, s: number, e: number): number | stri
 /** Exactly `true` or `false`. */
 export function checkBoolean(buf: Buffer, s: number, e: number): string | null {
   const n = e - s;
-  if (n === 4 && buf[s] === 0x74 && buf[s + 1] === 0x72 && buf[s + 2] === 0x75 && buf[s + 3] === 0x65) return null;
+  if (
+    n === 4 &&
+    buf[s] === 0x74 &&
+    buf[s + 1] === 0x72 &&
+    buf[s + 2] === 0x75 &&
+    buf[s + 3] === 0x65
+  )
+    return null;
   if (
     n === 5 &&
     buf[s] === 0x66 &&
@@ -204,7 +215,8 @@ export function checkBoolean(buf: Buffer, s: number, e: number): string | null {
   }
   const text = buf.toString('utf8', s, e).trim().toLowerCase();
   if (text === 'true' || text === 'false') return 'must be lowercase true or false, without spaces';
-  if (['1', '0', 'yes', 'no', 'y', 'n', 't', 'f'].includes(text)) return 'must be true or false, not 1/0 or yes/no';
+  if (['1', '0', 'yes', 'no', 'y', 'n', 't', 'f'].includes(text))
+    return 'must be true or false, not 1/0 or yes/no';
   return 'must be true or false';
 }
 
@@ -250,7 +262,8 @@ export function checkDuration(buf: Buffer, s: number, e: number): string | null 
     }
     const designators = inTime ? TIME_DESIGNATORS : DATE_DESIGNATORS;
     const at = designators.indexOf(buf[p] as number, order);
-    if (p === e || at < 0) return 'has components out of order or an unknown unit (use Y M W D, then T H M S)';
+    if (p === e || at < 0)
+      return 'has components out of order or an unknown unit (use Y M W D, then T H M S)';
     order = at + 1;
     components++;
     if (value > 0) nonZero = true;
@@ -294,8 +307,11 @@ export function checkPlatforms(buf: Buffer, s: number, e: number): string | null
   for (const part of buf.toString('utf8', s, e).split('|')) {
     if (!PLATFORMS.includes(part)) {
       const fixed = PLATFORMS.find((p) => p.toLowerCase() === part.trim().toLowerCase());
-      if (fixed !== undefined) return `has a platform written with the wrong case or spaces; write ${fixed}`;
-      return part === '' ? 'has an empty platform' : 'has a platform other than Web, iOS or Android';
+      if (fixed !== undefined)
+        return `has a platform written with the wrong case or spaces; write ${fixed}`;
+      return part === ''
+        ? 'has an empty platform'
+        : 'has a platform other than Web, iOS or Android';
     }
     if (seen.has(part)) return 'names a platform twice';
     seen.add(part);

@@ -109,7 +109,11 @@ const RULE_BY_CARD_OPTION: Record<CardOption, CellRule> = {
 
 const FREE_TEXT_PREFIXES = [TARGET_PREFIX, METADATA_PREFIX, NOTIFICATION_PREFIX] as const;
 
-export function planColumns(header: string[], flow: FlowConfig, options: ColumnPlanOptions): ColumnPlan {
+export function planColumns(
+  header: string[],
+  flow: FlowConfig,
+  options: ColumnPlanOptions,
+): ColumnPlan {
   const issues: Issue[] = [];
   const at = (index: number, name: string) => ({
     line: options.headerLine,
@@ -139,7 +143,13 @@ export function planColumns(header: string[], flow: FlowConfig, options: ColumnP
         'Export it again as CSV with commas as separators (in Excel: "CSV UTF-8 (Comma delimited)").',
       ),
     );
-    plan.columns = header.map((name, index) => ({ index, name, kind: 'unusable', rule: 'text', required: false }));
+    plan.columns = header.map((name, index) => ({
+      index,
+      name,
+      kind: 'unusable',
+      rule: 'text',
+      required: false,
+    }));
     return plan;
   }
 
@@ -154,7 +164,12 @@ export function planColumns(header: string[], flow: FlowConfig, options: ColumnP
     }
     if (name === '') {
       issues.push(
-        issue('blank-header', at(index, raw), `Column ${index + 1} has no name.`, 'Name the column, or delete it if it holds nothing.'),
+        issue(
+          'blank-header',
+          at(index, raw),
+          `Column ${index + 1} has no name.`,
+          'Name the column, or delete it if it holds nothing.',
+        ),
       );
       return;
     }
@@ -226,7 +241,12 @@ function classify(
   }
   for (const prefix of FREE_TEXT_PREFIXES) {
     if (name.startsWith(prefix) && name.length > prefix.length) {
-      spec.kind = prefix === TARGET_PREFIX ? 'target' : prefix === METADATA_PREFIX ? 'metadata' : 'notification';
+      spec.kind =
+        prefix === TARGET_PREFIX
+          ? 'target'
+          : prefix === METADATA_PREFIX
+            ? 'metadata'
+            : 'notification';
       if (spec.kind === 'target') plan.targets.push(spec.index);
       return;
     }
@@ -309,9 +329,17 @@ function classify(
 function wrongSeparator(header: string[]): { name: string } | null {
   if (header.length !== 1) return null;
   const only = header[0] ?? '';
-  for (const [char, name] of [['\t', 'tabs'], [';', 'semicolons'], ['|', 'pipes']] as const) {
+  for (const [char, name] of [
+    ['\t', 'tabs'],
+    [';', 'semicolons'],
+    ['|', 'pipes'],
+  ] as const) {
     const parts = only.split(char);
-    if (parts.length > 1 && parts.some((p) => /^(target\.attributes\.|payload\.|flowInvocationId$)/.test(p.trim()))) return { name };
+    if (
+      parts.length > 1 &&
+      parts.some((p) => /^(target\.attributes\.|payload\.|flowInvocationId$)/.test(p.trim()))
+    )
+      return { name };
   }
   return null;
 }

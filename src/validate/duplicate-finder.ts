@@ -184,7 +184,12 @@ export class DuplicateFinder {
       const from = s.offsets[p] as number;
       const n = (s.offsets[p + 1] as number) - from;
       if (n === 0) continue;
-      await (handles[k] as FileHandle).read(new Uint8Array(all.buffer, at * 4, n * 4), 0, n * 4, from * 4);
+      await (handles[k] as FileHandle).read(
+        new Uint8Array(all.buffer, at * 4, n * 4),
+        0,
+        n * 4,
+        from * 4,
+      );
       at += n;
     }
     if (this.pool !== null) {

@@ -58,7 +58,8 @@ const TEMPLATES: Partial<Record<IssueCode, Template>> = {
     hint: 'Check the expiry date, or leave the cell empty to use the flow default.',
   }),
   'empty-target': () => ({
-    message: 'Every target.attributes column is empty in this row, so it does not say which user to send to.',
+    message:
+      'Every target.attributes column is empty in this row, so it does not say which user to send to.',
     hint: 'Fill in the user id (target.attributes.atomic___id), or remove the row.',
   }),
   'target-whitespace': (c) => ({

@@ -22,7 +22,12 @@ function fmix(h: number): number {
 }
 
 function word(b: Uint8Array, p: number): number {
-  return (b[p] as number) | ((b[p + 1] as number) << 8) | ((b[p + 2] as number) << 16) | ((b[p + 3] as number) << 24);
+  return (
+    (b[p] as number) |
+    ((b[p + 1] as number) << 8) |
+    ((b[p + 2] as number) << 16) |
+    ((b[p + 3] as number) << 24)
+  );
 }
 
 /** Hashes bytes [s, e) of `b` into `out[0..3]`. */

@@ -7,7 +7,9 @@ describe('validation properties', () => {
   it('reports the same issues for any chunking of the input stream', async () => {
     const docs = fc.oneof(
       campaignDocument({ defect: true }).map((d) => d.text),
-      csvDocument({ allowMalformed: true }).map((d) => `target.attributes.atomic___id,payload.variables.account\n${d.text}`),
+      csvDocument({ allowMalformed: true }).map(
+        (d) => `target.attributes.atomic___id,payload.variables.account\n${d.text}`,
+      ),
     );
     await fc.assert(
       fc.asyncProperty(

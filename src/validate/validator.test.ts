@@ -13,7 +13,10 @@ describe('file-level rules', () => {
   });
 
   it('reports a UTF-16 file once, at line 1, and reads no rows', async () => {
-    const bytes = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csvWith([], []), 'utf16le')]);
+    const bytes = Buffer.concat([
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(csvWith([], []), 'utf16le'),
+    ]);
     const { issues, result } = await validateCsv(bytes);
     expect(codes(issues)).toEqual(['encoding-error']);
     expectIssue(issues, { code: 'encoding-error', line: 1, column: null });
@@ -93,9 +96,17 @@ describe('header rules', () => {
     ['header-whitespace', `${ID},${ACC}, payload.variables.name\n`, ' payload.variables.name'],
     ['duplicate-header', `${ID},${ACC},${ACC}\n`, ACC],
     ['unknown-column', `${ID},${ACC},payload.metadta.campaign\n`, 'payload.metadta.campaign'],
-    ['unknown-card-option', `${ID},${ACC},payload.cardOptions.priorty\n`, 'payload.cardOptions.priorty'],
+    [
+      'unknown-card-option',
+      `${ID},${ACC},payload.cardOptions.priorty\n`,
+      'payload.cardOptions.priorty',
+    ],
     ['unknown-variable', `${ID},${ACC},payload.variables.amout\n`, 'payload.variables.amout'],
-    ['unknown-variable-type', `${ID},${ACC},payload.variables.region\n`, 'payload.variables.region'],
+    [
+      'unknown-variable-type',
+      `${ID},${ACC},payload.variables.region\n`,
+      'payload.variables.region',
+    ],
   ] as const)('%s is reported on the header line with its column', async (code, header, column) => {
     const width = header.trim().split(',').length;
     const row = ['u1', 'a1', ...new Array<string>(width - 2).fill('x')].join(',');
@@ -120,9 +131,12 @@ describe('header rules', () => {
   });
 
   it('downgrades unknown variables to warnings with allowUnknownVariables', async () => {
-    const { issues, result } = await validateCsv(`${ID},${ACC},payload.variables.extra\nu1,a1,x\n`, {
-      allowUnknownVariables: true,
-    });
+    const { issues, result } = await validateCsv(
+      `${ID},${ACC},payload.variables.extra\nu1,a1,x\n`,
+      {
+        allowUnknownVariables: true,
+      },
+    );
     expectIssue(issues, { code: 'unknown-variable', line: 1, severity: 'warning' });
     expect(result.fileErrors).toBe(0);
   });
@@ -148,7 +162,9 @@ describe('header rules', () => {
   });
 
   it('accepts the _line and _errors columns of a rejected.csv at the end of the header', async () => {
-    const { issues } = await validateCsv(`${ID},${ACC},_line,_errors\nu1,a1,7,"invalid-number (x)"\n`);
+    const { issues } = await validateCsv(
+      `${ID},${ACC},_line,_errors\nu1,a1,7,"invalid-number (x)"\n`,
+    );
     expect(issues).toEqual([]);
   });
 
@@ -166,16 +182,76 @@ describe('cell rules', () => {
     ['invalid-date', ['payload.variables.due'], ['2026-02-30'], 'payload.variables.due', null],
     ['invalid-date', ['payload.variables.due'], ['31/12/2026'], 'payload.variables.due', null],
     ['invalid-boolean', ['payload.variables.vip'], ['TRUE'], 'payload.variables.vip', null],
-    ['invalid-priority', ['payload.cardOptions.priority'], ['11'], 'payload.cardOptions.priority', null],
-    ['invalid-priority', ['payload.cardOptions.priority'], ['1.5'], 'payload.cardOptions.priority', null],
-    ['invalid-timestamp', ['payload.cardOptions.expires'], ['2026-12-01T10:00'], 'payload.cardOptions.expires', null],
-    ['invalid-timestamp', ['payload.cardOptions.embargo'], ['2026-12-01'], 'payload.cardOptions.embargo', null],
-    ['invalid-duration', ['payload.cardOptions.expiresInterval'], ['P0D'], 'payload.cardOptions.expiresInterval', null],
-    ['invalid-duration', ['payload.cardOptions.expiresInterval'], ['30M'], 'payload.cardOptions.expiresInterval', null],
-    ['invalid-platform', ['payload.cardOptions.targetPlatforms'], ['ios'], 'payload.cardOptions.targetPlatforms', null],
-    ['invalid-platform', ['payload.cardOptions.targetPlatforms'], ['Web|Web'], 'payload.cardOptions.targetPlatforms', null],
-    ['invalid-stream-ids', ['payload.cardOptions.targetStreamIds'], ['a||b'], 'payload.cardOptions.targetStreamIds', null],
-    ['expires-in-past', ['payload.cardOptions.expires'], ['2020-01-01T00:00:00Z'], 'payload.cardOptions.expires', null],
+    [
+      'invalid-priority',
+      ['payload.cardOptions.priority'],
+      ['11'],
+      'payload.cardOptions.priority',
+      null,
+    ],
+    [
+      'invalid-priority',
+      ['payload.cardOptions.priority'],
+      ['1.5'],
+      'payload.cardOptions.priority',
+      null,
+    ],
+    [
+      'invalid-timestamp',
+      ['payload.cardOptions.expires'],
+      ['2026-12-01T10:00'],
+      'payload.cardOptions.expires',
+      null,
+    ],
+    [
+      'invalid-timestamp',
+      ['payload.cardOptions.embargo'],
+      ['2026-12-01'],
+      'payload.cardOptions.embargo',
+      null,
+    ],
+    [
+      'invalid-duration',
+      ['payload.cardOptions.expiresInterval'],
+      ['P0D'],
+      'payload.cardOptions.expiresInterval',
+      null,
+    ],
+    [
+      'invalid-duration',
+      ['payload.cardOptions.expiresInterval'],
+      ['30M'],
+      'payload.cardOptions.expiresInterval',
+      null,
+    ],
+    [
+      'invalid-platform',
+      ['payload.cardOptions.targetPlatforms'],
+      ['ios'],
+      'payload.cardOptions.targetPlatforms',
+      null,
+    ],
+    [
+      'invalid-platform',
+      ['payload.cardOptions.targetPlatforms'],
+      ['Web|Web'],
+      'payload.cardOptions.targetPlatforms',
+      null,
+    ],
+    [
+      'invalid-stream-ids',
+      ['payload.cardOptions.targetStreamIds'],
+      ['a||b'],
+      'payload.cardOptions.targetStreamIds',
+      null,
+    ],
+    [
+      'expires-in-past',
+      ['payload.cardOptions.expires'],
+      ['2020-01-01T00:00:00Z'],
+      'payload.cardOptions.expires',
+      null,
+    ],
   ] as const)('%s at line 2 in its column', async (code, columns, cells, column, account) => {
     let csv = csvWith([...columns], [...cells]);
     if (account === '') csv = csv.replace('acc-1', '');
@@ -185,13 +261,23 @@ describe('cell rules', () => {
   });
 
   it('reports embargo not before expires', async () => {
-    const csv = csvWith(['payload.cardOptions.expires', 'payload.cardOptions.embargo'], ['2027-01-01T00:00:00Z', '2027-01-01T01:00:00+00:00']);
+    const csv = csvWith(
+      ['payload.cardOptions.expires', 'payload.cardOptions.embargo'],
+      ['2027-01-01T00:00:00Z', '2027-01-01T01:00:00+00:00'],
+    );
     const { issues } = await validateCsv(csv);
-    expectIssue(issues, { code: 'embargo-after-expires', line: 2, column: 'payload.cardOptions.embargo' });
+    expectIssue(issues, {
+      code: 'embargo-after-expires',
+      line: 2,
+      column: 'payload.cardOptions.embargo',
+    });
   });
 
   it('compares embargo and expires as instants across zones', async () => {
-    const csv = csvWith(['payload.cardOptions.expires', 'payload.cardOptions.embargo'], ['2027-01-01T10:00:00+10:00', '2026-12-31T23:00:00Z']);
+    const csv = csvWith(
+      ['payload.cardOptions.expires', 'payload.cardOptions.embargo'],
+      ['2027-01-01T10:00:00+10:00', '2026-12-31T23:00:00Z'],
+    );
     expect((await validateCsv(csv)).issues).toEqual([]);
   });
 
@@ -206,8 +292,14 @@ describe('cell rules', () => {
   });
 
   it('reports a repeated flowInvocationId at the later line, naming the first', async () => {
-    const { issues, result } = await validateCsv(`${ID},${ACC},flowInvocationId\nu1,a1,id-1\nu2,a2,id-2\nu3,a3,id-1\n`);
-    const found = expectIssue(issues, { code: 'duplicate-invocation-id', line: 4, column: 'flowInvocationId' });
+    const { issues, result } = await validateCsv(
+      `${ID},${ACC},flowInvocationId\nu1,a1,id-1\nu2,a2,id-2\nu3,a3,id-1\n`,
+    );
+    const found = expectIssue(issues, {
+      code: 'duplicate-invocation-id',
+      line: 4,
+      column: 'flowInvocationId',
+    });
     expect(found.message).toContain('line 2');
     expect(result.rows).toMatchObject({ valid: 2, invalid: 1 });
     expect(result.duplicateIds.has(3)).toBe(true);
@@ -232,15 +324,30 @@ describe('cell rules', () => {
   });
 
   it('reports every problem in a row, not only the first', async () => {
-    const csv = csvWith(['payload.variables.amount', 'payload.variables.vip', 'payload.cardOptions.priority'], ['x', 'yes', '0']);
+    const csv = csvWith(
+      ['payload.variables.amount', 'payload.variables.vip', 'payload.cardOptions.priority'],
+      ['x', 'yes', '0'],
+    );
     const { issues } = await validateCsv(csv.replace('acc-1', ''));
-    expect(codes(issues).sort()).toEqual(['invalid-boolean', 'invalid-number', 'invalid-priority', 'required-value-missing']);
+    expect(codes(issues).sort()).toEqual([
+      'invalid-boolean',
+      'invalid-number',
+      'invalid-priority',
+      'required-value-missing',
+    ]);
   });
 
   it('never puts a cell value in a message or hint', async () => {
     const secret = 'Zq9SECRETVALUE';
     const csv = csvWith(
-      ['payload.variables.amount', 'payload.variables.due', 'payload.variables.vip', 'payload.cardOptions.priority', 'payload.cardOptions.targetPlatforms', 'payload.cardOptions.expiresInterval'],
+      [
+        'payload.variables.amount',
+        'payload.variables.due',
+        'payload.variables.vip',
+        'payload.cardOptions.priority',
+        'payload.cardOptions.targetPlatforms',
+        'payload.cardOptions.expiresInterval',
+      ],
       [secret, secret, secret, secret, secret, secret],
     ).replace('user-1', ` ${secret}`);
     const { issues } = await validateCsv(csv);
@@ -253,7 +360,9 @@ describe('cell rules', () => {
 
   it('keeps all counts when the listed issues are capped', async () => {
     const rows = Array.from({ length: 50 }, () => ['bad']);
-    const { log } = await validateCsv(csvWith(['payload.variables.amount'], ...rows), { maxIssues: 10 });
+    const { log } = await validateCsv(csvWith(['payload.variables.amount'], ...rows), {
+      maxIssues: 10,
+    });
     expect(log.list()).toHaveLength(10);
     expect(log.byCode.get('invalid-number')).toBe(50);
     expect(log.list().map((i) => i.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);

@@ -16,7 +16,14 @@ import {
   type RecordBatch,
   type RecordProblem,
 } from '../model/record-batch.js';
-import { CheckedArrays, ROW_BLANK, ROW_HEADER, ROW_INVALID, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
+import {
+  CheckedArrays,
+  ROW_BLANK,
+  ROW_HEADER,
+  ROW_INVALID,
+  ROW_VALID,
+  type CheckedBatch,
+} from '../model/checked-batch.js';
 import type { FlowConfig } from '../model/flow.js';
 import { issue, ISSUE_CODES, type IssueCode, type IssueLocation } from '../model/issue.js';
 import type { IssueLog } from '../model/issue-log.js';
@@ -28,7 +35,6 @@ import { DuplicateFinder } from './duplicate-finder.js';
 import { rowIssueText } from './messages.js';
 import { murmur128 } from './murmur.js';
 import { allEmpty, RowChecker } from './row-checker.js';
-
 
 export interface ValidatorOptions {
   /** The flow to check against; null runs the structural checks only. */
@@ -136,10 +142,15 @@ export class Validator {
       for await (const d of this.ids.duplicates()) {
         this.duplicateIds.add(d.record);
         this.invalid.add(d.record);
-        this.report('duplicate-invocation-id', { line: d.line, record: d.record }, this.columnOf(this.plan?.invocationId ?? -1), () => ({
-          message: `flowInvocationId repeats the value of line ${d.firstLine}; each row needs its own id.`,
-          hint: `Give one of lines ${d.firstLine} and ${d.line} another id, or leave the cell empty to have one assigned.`,
-        }));
+        this.report(
+          'duplicate-invocation-id',
+          { line: d.line, record: d.record },
+          this.columnOf(this.plan?.invocationId ?? -1),
+          () => ({
+            message: `flowInvocationId repeats the value of line ${d.firstLine}; each row needs its own id.`,
+            hint: `Give one of lines ${d.firstLine} and ${d.line} another id, or leave the cell empty to have one assigned.`,
+          }),
+        );
       }
       for await (const d of this.targets.duplicates()) {
         this.report('duplicate-target', { line: d.line, record: d.record }, null, () => ({
@@ -156,7 +167,12 @@ export class Validator {
       header: this.header,
       headerLine: this.headerLine,
       plan: this.plan,
-      rows: { total, valid: total - this.invalid.size, invalid: this.invalid.size, blank: this.blank },
+      rows: {
+        total,
+        valid: total - this.invalid.size,
+        invalid: this.invalid.size,
+        blank: this.blank,
+      },
       invalid: this.invalid,
       duplicateIds: this.duplicateIds,
       fileErrors: this.fileErrors,
@@ -169,7 +185,10 @@ export class Validator {
    * rejected.csv. The checks are pure functions of the row, so they are re-run here
    * rather than remembered for every invalid row during the first pass.
    */
-  async *explain(source: AsyncIterable<ReadBatch>, result: ValidationResult): AsyncGenerator<RejectedRowReport> {
+  async *explain(
+    source: AsyncIterable<ReadBatch>,
+    result: ValidationResult,
+  ): AsyncGenerator<RejectedRowReport> {
     const header = result.header;
     if (header === null || header.length === 0) return;
     const keep = this.plan?.annotationStart ?? header.length;
@@ -194,12 +213,16 @@ export class Validator {
         this.recordNo = record;
         this.explained = [];
         this.checkRow(b, i, record);
-        if (result.duplicateIds.has(record)) this.explained.push(`duplicate-invocation-id (${INVOCATION_ID_COLUMN})`);
+        if (result.duplicateIds.has(record))
+          this.explained.push(`duplicate-invocation-id (${INVOCATION_ID_COLUMN})`);
         const tooLarge = ((b.flags[i] as number) & RECORD_TOO_LARGE) !== 0;
         const fields = tooLarge ? null : b.fields(i);
         yield {
           line: b.line[i] as number,
-          fields: fields === null || fields.length <= keep ? fields : fields.slice(0, Math.max(keep, fields.length - (header.length - keep))),
+          fields:
+            fields === null || fields.length <= keep
+              ? fields
+              : fields.slice(0, Math.max(keep, fields.length - (header.length - keep))),
           errors: this.explained,
         };
         this.explained = null;
@@ -221,7 +244,8 @@ export class Validator {
     const file = { line: 1, record: 0 };
     if (summary.bom) {
       this.report('bom-stripped', file, null, () => ({
-        message: 'The file starts with a UTF-8 byte-order mark; it was removed and parts are written without it.',
+        message:
+          'The file starts with a UTF-8 byte-order mark; it was removed and parts are written without it.',
         hint: 'Nothing to do. Some editors add it when saving as "CSV UTF-8".',
       }));
     }
@@ -338,7 +362,12 @@ export class Validator {
     const plan = this.plan;
     let extra = 0;
     if (this.options.addsInvocationIds) {
-      extra = plan === null || plan.invocationId < 0 ? ADDED_ID_BYTES : b.isEmpty(i, plan.invocationId) ? ADDED_ID_BYTES - 1 : 0;
+      extra =
+        plan === null || plan.invocationId < 0
+          ? ADDED_ID_BYTES
+          : b.isEmpty(i, plan.invocationId)
+            ? ADDED_ID_BYTES - 1
+            : 0;
     }
     if (this.headerBytes + b.byteLength(i) + 1 + extra > this.options.maxPartBytes) {
       this.reportTooLarge(b.byteLength(i), at);
@@ -402,7 +431,8 @@ export class Validator {
   private consumeEncoding(b: RecordBatch, i: number, record: number, tooLarge: boolean): void {
     const q = this.encodingQueue;
     const end = b.absEnd[i] as number;
-    if (this.encodingHead >= q.length || (q[this.encodingHead] as EncodingProblem).offset >= end) return;
+    if (this.encodingHead >= q.length || (q[this.encodingHead] as EncodingProblem).offset >= end)
+      return;
     const seen = new Set<number>();
     while (this.encodingHead < q.length && (q[this.encodingHead] as EncodingProblem).offset < end) {
       const problem = q[this.encodingHead++] as EncodingProblem;
@@ -411,14 +441,19 @@ export class Validator {
       if (seen.has(column)) continue;
       seen.add(column);
       const nul = problem.kind === 'nul-byte';
-      this.report('encoding-error', { line: b.line[i] as number, record }, this.columnOf(column), () => ({
-        message: nul
-          ? 'The cell contains a NUL byte, which does not belong in a text file.'
-          : 'The cell contains bytes that are not valid UTF-8.',
-        hint: nul
-          ? 'The file may be binary, or UTF-16 without a byte-order mark; export it again as CSV UTF-8.'
-          : 'The file was probably saved in another encoding (Windows-1252, Latin-1); export it again as CSV UTF-8.',
-      }));
+      this.report(
+        'encoding-error',
+        { line: b.line[i] as number, record },
+        this.columnOf(column),
+        () => ({
+          message: nul
+            ? 'The cell contains a NUL byte, which does not belong in a text file.'
+            : 'The cell contains bytes that are not valid UTF-8.',
+          hint: nul
+            ? 'The file may be binary, or UTF-16 without a byte-order mark; export it again as CSV UTF-8.'
+            : 'The file was probably saved in another encoding (Windows-1252, Latin-1); export it again as CSV UTF-8.',
+        }),
+      );
     }
   }
 
@@ -474,7 +509,8 @@ export class Validator {
   ): void {
     const severity = ISSUE_CODES[code] as string;
     if (this.explained !== null) {
-      if (severity === 'error') this.explained.push(column?.column != null ? `${code} (${column.column})` : code);
+      if (severity === 'error')
+        this.explained.push(column?.column != null ? `${code} (${column.column})` : code);
       return;
     }
     if (severity === 'error') {

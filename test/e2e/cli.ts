@@ -33,7 +33,11 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd ?? ROOT,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...options.env },
+      env: {
+        ...process.env,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...options.env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -59,7 +63,9 @@ export async function tempDir(prefix = 'atomic-bulk-e2e-'): Promise<string> {
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 addFormats.default(ajv);
-const validateSchema = ajv.compile(JSON.parse(readFileSync(join(ROOT, 'schemas/report.schema.json'), 'utf8')) as object);
+const validateSchema = ajv.compile(
+  JSON.parse(readFileSync(join(ROOT, 'schemas/report.schema.json'), 'utf8')) as object,
+);
 
 /** Reads report.json from a report directory and checks it against the schema. */
 export function readReport(dir: string): Report {
@@ -79,5 +85,7 @@ export function expectValidReport(report: unknown): asserts report is Report {
 
 /** Expected failures print one clear message, never a stack trace. */
 export function expectNoStack(run: CliRun): void {
-  expect(run.stderr).not.toMatch(/\n\s+at .+\(|\bat async\b|TypeError|ReferenceError|this is a bug/);
+  expect(run.stderr).not.toMatch(
+    /\n\s+at .+\(|\bat async\b|TypeError|ReferenceError|this is a bug/,
+  );
 }

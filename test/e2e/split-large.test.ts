@@ -13,13 +13,18 @@ interface Manifest {
 }
 
 /** Parses files with csv-parse (independent of the tool's reader) and digests their rows. */
-async function digestRows(files: string[], skipHeader: boolean): Promise<{ rows: number; digest: string; headers: string[] }> {
+async function digestRows(
+  files: string[],
+  skipHeader: boolean,
+): Promise<{ rows: number; digest: string; headers: string[] }> {
   const hash = createHash('sha256');
   let rows = 0;
   const headers: string[] = [];
   for (const file of files) {
     let first = true;
-    for await (const record of createReadStream(file, { highWaterMark: 1 << 20 }).pipe(parse()) as AsyncIterable<string[]>) {
+    for await (const record of createReadStream(file, { highWaterMark: 1 << 20 }).pipe(
+      parse(),
+    ) as AsyncIterable<string[]>) {
       if (first) {
         first = false;
         headers.push(JSON.stringify(record));
@@ -39,7 +44,10 @@ describe('splitting a multi-hundred-MB file with the default budget', () => {
     const input = join(dir, 'big.csv');
     const rows = await generateCampaign(input, SIZE_BYTES);
     const out = join(dir, 'parts');
-    const run = await runCli(['split', input, '--out-dir', out, '--report-dir', join(dir, 'report')], { timeoutMs: 300_000 });
+    const run = await runCli(
+      ['split', input, '--out-dir', out, '--report-dir', join(dir, 'report')],
+      { timeoutMs: 300_000 },
+    );
     expect(run.code).toBe(0);
     const report = readReport(join(dir, 'report'));
     expect(report.rows).toMatchObject({ total: rows, valid: rows });
@@ -48,7 +56,10 @@ describe('splitting a multi-hundred-MB file with the default budget', () => {
     expect(manifest.parts.map((p) => p.number)).toEqual(manifest.parts.map((_, i) => i + 1));
     for (const p of manifest.parts) expect(p.bytes).toBeLessThanOrEqual(32_000_000);
     const source = await digestRows([input], true);
-    const parts = await digestRows(manifest.parts.map((p) => join(out, p.file)), true);
+    const parts = await digestRows(
+      manifest.parts.map((p) => join(out, p.file)),
+      true,
+    );
     expect(parts.rows).toBe(rows);
     expect(parts.rows).toBe(source.rows);
     expect(parts.digest).toBe(source.digest);

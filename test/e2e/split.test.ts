@@ -6,7 +6,15 @@ import { parse } from 'csv-parse/sync';
 import { expectNoStack, readReport, runCli, SAMPLES, tempDir } from './cli.js';
 
 interface Manifest {
-  parts: { number: number; file: string; bytes: number; rows: number; firstLine: number; lastLine: number; sha256: string }[];
+  parts: {
+    number: number;
+    file: string;
+    bytes: number;
+    rows: number;
+    firstLine: number;
+    lastLine: number;
+    sha256: string;
+  }[];
 }
 
 async function splitFile(content: string, extra: string[] = []) {
@@ -23,7 +31,16 @@ describe('atomic-bulk split (built CLI)', () => {
   it('writes parts and a parts.json manifest that describe each part exactly', async () => {
     const dir = await tempDir();
     const out = join(dir, 'parts');
-    const run = await runCli(['split', join(SAMPLES, 'campaign.csv'), '--out-dir', out, '--max-part-bytes', '5000', '--report-dir', join(dir, 'r')]);
+    const run = await runCli([
+      'split',
+      join(SAMPLES, 'campaign.csv'),
+      '--out-dir',
+      out,
+      '--max-part-bytes',
+      '5000',
+      '--report-dir',
+      join(dir, 'r'),
+    ]);
     expect(run.code).toBe(0);
     const manifest = JSON.parse(readFileSync(join(out, 'parts.json'), 'utf8')) as Manifest;
     const header = readFileSync(join(SAMPLES, 'campaign.csv'), 'utf8').split('\n')[0] as string;
@@ -41,7 +58,11 @@ describe('atomic-bulk split (built CLI)', () => {
     expect(rows).toBe(300);
     expect(readdirSync(out).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const report = readReport(join(dir, 'r'));
-    expect(report).toMatchObject({ command: 'split', outcome: 'success', rows: { total: 300, valid: 300 } });
+    expect(report).toMatchObject({
+      command: 'split',
+      outcome: 'success',
+      rows: { total: 300, valid: 300 },
+    });
     expect(report.parts).toHaveLength(manifest.parts.length);
   });
 
@@ -68,7 +89,9 @@ describe('atomic-bulk split (built CLI)', () => {
     expect(readFileSync(join(out, 'part-0001.csv'), 'utf8')).toBe('a,b\n1,2\n4,5\n');
     const report = readReport(reportDir);
     expect(report).toMatchObject({ outcome: 'partial', rows: { total: 3, valid: 2, invalid: 1 } });
-    const rejected: string[][] = parse(readFileSync(join(reportDir, 'rejected.csv')), { relax_column_count: true });
+    const rejected: string[][] = parse(readFileSync(join(reportDir, 'rejected.csv')), {
+      relax_column_count: true,
+    });
     expect(rejected).toEqual([
       ['a', 'b', '_line', '_errors'],
       ['3', '', '3', 'field-count'],

@@ -17,25 +17,47 @@ describe('putS3File', () => {
     onTestFinished(() => sb.stop());
     process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
     process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-    const s3 = new S3Client({ endpoint: sb.s3Endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const s3 = new S3Client({
+      endpoint: sb.s3Endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     onTestFinished(() => s3.destroy());
     const dir = await tempDir();
-    const get = async (key: string) => Buffer.from((await (await s3.send(new GetObjectCommand({ Bucket: 'atomic-sandbox', Key: key }))).Body?.transformToByteArray()) ?? []);
+    const get = async (key: string) =>
+      Buffer.from(
+        (await (
+          await s3.send(new GetObjectCommand({ Bucket: 'atomic-sandbox', Key: key }))
+        ).Body?.transformToByteArray()) ?? [],
+      );
 
     const small = randomBytes(1000);
     await writeFile(join(dir, 'small.csv'), small);
-    await putS3File('s3://atomic-sandbox/r/small.csv', join(dir, 'small.csv'), 'text/csv', { endpoint: sb.s3Endpoint });
+    await putS3File('s3://atomic-sandbox/r/small.csv', join(dir, 'small.csv'), 'text/csv', {
+      endpoint: sb.s3Endpoint,
+    });
     expect(sha(await get('r/small.csv'))).toBe(sha(small));
 
     // 13 MiB in 5 MiB parts: three parts, the last one short.
     const large = randomBytes(13 * 1024 * 1024 + 17);
     await writeFile(join(dir, 'large.csv'), large);
-    await putS3File('s3://atomic-sandbox/r/large.csv', join(dir, 'large.csv'), 'text/csv', { endpoint: sb.s3Endpoint, partBytes: 5 * 1024 * 1024 });
+    await putS3File('s3://atomic-sandbox/r/large.csv', join(dir, 'large.csv'), 'text/csv', {
+      endpoint: sb.s3Endpoint,
+      partBytes: 5 * 1024 * 1024,
+    });
     const back = await get('r/large.csv');
     expect(back.length).toBe(large.length);
     expect(sha(back)).toBe(sha(large));
 
-    const error = await putS3File('s3://no-such-bucket/r/large.csv', join(dir, 'large.csv'), 'text/csv', { endpoint: sb.s3Endpoint, partBytes: 5 * 1024 * 1024 }).catch((e: unknown) => e);
-    expect(isAtomicBulkError(error) && error.message).toBe('Report file s3://no-such-bucket/r/large.csv is in a bucket that does not exist.');
+    const error = await putS3File(
+      's3://no-such-bucket/r/large.csv',
+      join(dir, 'large.csv'),
+      'text/csv',
+      { endpoint: sb.s3Endpoint, partBytes: 5 * 1024 * 1024 },
+    ).catch((e: unknown) => e);
+    expect(isAtomicBulkError(error) && error.message).toBe(
+      'Report file s3://no-such-bucket/r/large.csv is in a bucket that does not exist.',
+    );
   });
 });

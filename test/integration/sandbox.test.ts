@@ -25,7 +25,8 @@ function clientFor(sb: Sandbox) {
   });
 }
 
-const HEADER = 'target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount,flowInvocationId';
+const HEADER =
+  'target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount,flowInvocationId';
 
 async function partFile(rows: string[], header = HEADER): Promise<string> {
   const dir = await tempDir();
@@ -50,7 +51,11 @@ describe('the sandbox, through the real client and uploader', () => {
     const api = clientFor(sb);
     const flows = await api.listFlows();
     expect(flows.map((f) => f.id).sort()).toEqual(['onboarding-checklist', 'renewal-reminder']);
-    expect(flows.find((f) => f.id === 'renewal-reminder')?.variables).toEqual(['firstName', 'amount', 'renewalDate']);
+    expect(flows.find((f) => f.id === 'renewal-reminder')?.variables).toEqual([
+      'firstName',
+      'amount',
+      'renewalDate',
+    ]);
     const flow = await api.getFlowConfig('renewal-reminder', 'latest');
     expect(flow.version).toBe(3);
     expect(await api.getFlowConfig('renewal-reminder', '3')).toMatchObject({ version: 3 });
@@ -62,35 +67,58 @@ describe('the sandbox, through the real client and uploader', () => {
     expect(outcome).toEqual({ kind: 'accepted', status: 204 });
     await sb.settle();
     const invocations = sb.invocations();
-    expect(invocations.map((i) => [i.flowInvocationId, i.target.atomic___id, i.variables])).toEqual([
-      ['id-1', 'u1', { firstName: 'Smith, Jane', amount: 12.5 }],
-      ['id-2', 'u2', { firstName: 'Zoë', amount: 7 }],
-    ]);
-    expect(sb.tasks()[0]).toMatchObject({ taskId: target.taskId, status: 'processed', rows: 2, created: 2 });
+    expect(invocations.map((i) => [i.flowInvocationId, i.target.atomic___id, i.variables])).toEqual(
+      [
+        ['id-1', 'u1', { firstName: 'Smith, Jane', amount: 12.5 }],
+        ['id-2', 'u2', { firstName: 'Zoë', amount: 7 }],
+      ],
+    );
+    expect(sb.tasks()[0]).toMatchObject({
+      taskId: target.taskId,
+      status: 'processed',
+      rows: 2,
+      created: 2,
+    });
   });
 
-  it.each(['post', 'put'] as const)('stores a multi-MiB %s upload byte for byte', async (uploadMethod) => {
-    const sb = await sandbox({ uploadMethod, directUploads: true, maxUploadBytes: 64 * 1024 * 1024 });
-    const target = await clientFor(sb).createCsvTask('renewal-reminder', 'live');
-    const rows = Array.from({ length: 100_000 }, (_, i) => `u${i},"Name ${i}, ${"é".repeat(i % 7)}",${i}.25,id-${i}`);
-    const path = await partFile(rows);
-    const expected = await readFile(path);
-    expect(expected.length).toBeGreaterThan(3.5 * 1024 * 1024);
-    expect((await uploadPart({ target, path, timeoutMs: 30_000 })).kind).toBe('accepted');
-    await sb.settle();
-    expect(sb.stats().invocations).toBe(100_000);
-    const task = sb.tasks()[0];
-    expect(task?.bytes).toBe(expected.length);
-    const stored = await (await fetch(`${sb.s3Endpoint}/atomic-sandbox/${task?.key ?? ''}`)).arrayBuffer();
-    expect(createHash('sha256').update(Buffer.from(stored)).digest('hex')).toBe(createHash('sha256').update(expected).digest('hex'));
-  });
+  it.each(['post', 'put'] as const)(
+    'stores a multi-MiB %s upload byte for byte',
+    async (uploadMethod) => {
+      const sb = await sandbox({
+        uploadMethod,
+        directUploads: true,
+        maxUploadBytes: 64 * 1024 * 1024,
+      });
+      const target = await clientFor(sb).createCsvTask('renewal-reminder', 'live');
+      const rows = Array.from(
+        { length: 100_000 },
+        (_, i) => `u${i},"Name ${i}, ${'é'.repeat(i % 7)}",${i}.25,id-${i}`,
+      );
+      const path = await partFile(rows);
+      const expected = await readFile(path);
+      expect(expected.length).toBeGreaterThan(3.5 * 1024 * 1024);
+      expect((await uploadPart({ target, path, timeoutMs: 30_000 })).kind).toBe('accepted');
+      await sb.settle();
+      expect(sb.stats().invocations).toBe(100_000);
+      const task = sb.tasks()[0];
+      expect(task?.bytes).toBe(expected.length);
+      const stored = await (
+        await fetch(`${sb.s3Endpoint}/atomic-sandbox/${task?.key ?? ''}`)
+      ).arrayBuffer();
+      expect(createHash('sha256').update(Buffer.from(stored)).digest('hex')).toBe(
+        createHash('sha256').update(expected).digest('hex'),
+      );
+    },
+  );
 
   it('is idempotent on flowInvocationId: same inputs add nothing, different inputs conflict', async () => {
     const sb = await sandbox();
     const api = clientFor(sb);
     const send = async (rows: string[]) => {
       const target = await api.createCsvTask('renewal-reminder', 'live');
-      expect((await uploadPart({ target, path: await partFile(rows), timeoutMs: 10_000 })).kind).toBe('accepted');
+      expect(
+        (await uploadPart({ target, path: await partFile(rows), timeoutMs: 10_000 })).kind,
+      ).toBe('accepted');
       await sb.settle();
     };
     await send(['u1,A,1,id-1', 'u2,B,2,id-2']);
@@ -104,7 +132,11 @@ describe('the sandbox, through the real client and uploader', () => {
     const sb = await sandbox({ urlTtlSeconds: 1 });
     const target = await clientFor(sb).createCsvTask('renewal-reminder', 'live');
     await new Promise((r) => setTimeout(r, 1200));
-    const outcome = await uploadPart({ target, path: await partFile(['u1,A,1,id-1']), timeoutMs: 10_000 });
+    const outcome = await uploadPart({
+      target,
+      path: await partFile(['u1,A,1,id-1']),
+      timeoutMs: 10_000,
+    });
     expect(outcome).toMatchObject({ kind: 'expired', status: 403 });
     await sb.settle();
     expect(sb.stats().invocations).toBe(0);
@@ -125,7 +157,11 @@ describe('the sandbox, through the real client and uploader', () => {
     const target = await clientFor(sb).createCsvTask('renewal-reminder', 'test');
     expect(target.method).toBe('PUT');
     expect(target.url).not.toMatch(/x-amz-checksum/i);
-    const outcome = await uploadPart({ target, path: await partFile(['u1,A,1,id-1']), timeoutMs: 10_000 });
+    const outcome = await uploadPart({
+      target,
+      path: await partFile(['u1,A,1,id-1']),
+      timeoutMs: 10_000,
+    });
     expect(outcome.kind).toBe('accepted');
     await sb.settle();
     expect(sb.invocations().map((i) => [i.flowInvocationId, i.mode])).toEqual([['id-1', 'test']]);
@@ -134,10 +170,16 @@ describe('the sandbox, through the real client and uploader', () => {
   it('applies the flow’s variable rules to uploaded rows', async () => {
     const sb = await sandbox();
     const target = await clientFor(sb).createCsvTask('renewal-reminder', 'live');
-    await uploadPart({ target, path: await partFile(['u1,A,not-a-number,id-1', 'u2,B,2,id-2']), timeoutMs: 10_000 });
+    await uploadPart({
+      target,
+      path: await partFile(['u1,A,not-a-number,id-1', 'u2,B,2,id-2']),
+      timeoutMs: 10_000,
+    });
     await sb.settle();
     expect(sb.invocations().map((i) => i.flowInvocationId)).toEqual(['id-2']);
-    expect(sb.tasks()[0]?.errors).toEqual([{ line: 2, message: 'variable amount is not a number' }]);
+    expect(sb.tasks()[0]?.errors).toEqual([
+      { line: 2, message: 'variable amount is not a number' },
+    ]);
   });
 
   it('sends draft flows only in test mode', async () => {
@@ -165,7 +207,10 @@ describe('the sandbox, through the real client and uploader', () => {
   });
 
   it('limits running bulk tasks (files being received or processed) with 429', async () => {
-    const sb = await sandbox({ maxRunningTasks: 1, faults: { slowUploadRate: 1, slowUploadMs: 1500 } });
+    const sb = await sandbox({
+      maxRunningTasks: 1,
+      faults: { slowUploadRate: 1, slowUploadMs: 1500 },
+    });
     const api = clientFor(sb);
     const target = await api.createCsvTask('renewal-reminder', 'live');
     // An unused URL is not a running task: another can be issued.
@@ -173,7 +218,10 @@ describe('the sandbox, through the real client and uploader', () => {
     expect(unused.taskId).not.toBe(target.taskId);
     const upload = uploadPart({ target, path: await partFile(['u1,A,1,id-1']), timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 300));
-    const limited = new AtomicClient(sb.connection, { retry: { maxAttempts: 2 }, sleep: () => Promise.resolve() });
+    const limited = new AtomicClient(sb.connection, {
+      retry: { maxAttempts: 2 },
+      sleep: () => Promise.resolve(),
+    });
     const error = await rejection(limited.createCsvTask('renewal-reminder', 'live'));
     expect(error.context.status).toBe(429);
     expect((await upload).kind).toBe('accepted');
@@ -197,7 +245,9 @@ describe('the sandbox, through the real client and uploader', () => {
     await sb.settle(5_000);
     expect(sb.tasks().find((t) => t.taskId === target.taskId)?.status).toBe('issued');
     // The URL can still be used, and the sandbox stops promptly.
-    expect((await uploadPart({ target, path: await partFile(['u1,A,1,id-1']), timeoutMs: 10_000 })).kind).toBe('accepted');
+    expect(
+      (await uploadPart({ target, path: await partFile(['u1,A,1,id-1']), timeoutMs: 10_000 })).kind,
+    ).toBe('accepted');
     await sb.settle(5_000);
     expect(sb.invocations()).toHaveLength(1);
   });
@@ -206,11 +256,23 @@ describe('the sandbox, through the real client and uploader', () => {
     const decisions = async () => {
       const sb = await sandbox({ faults: { seed: 7, csvTask5xxRate: 0.5 }, maxRunningTasks: 0 });
       const api = new AtomicClient(
-        { baseUrl: sb.url, environmentId: sb.environmentId, tokenUrl: sb.tokenUrl, clientId: sb.clientId, clientSecret: sb.clientSecret },
+        {
+          baseUrl: sb.url,
+          environmentId: sb.environmentId,
+          tokenUrl: sb.tokenUrl,
+          clientId: sb.clientId,
+          clientSecret: sb.clientSecret,
+        },
         { retry: { maxAttempts: 1 } },
       );
       const out: boolean[] = [];
-      for (let i = 0; i < 12; i++) out.push(await api.createCsvTask('renewal-reminder', 'live').then(() => true, () => false));
+      for (let i = 0; i < 12; i++)
+        out.push(
+          await api.createCsvTask('renewal-reminder', 'live').then(
+            () => true,
+            () => false,
+          ),
+        );
       return out;
     };
     const first = await decisions();

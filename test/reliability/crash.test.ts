@@ -8,7 +8,14 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, readReport, ROOT, runCli } from '../e2e/cli.js';
-import { campaignFile, expectConsistentManifest, expectExactlyOnce, prng, runSeed, sandbox } from './helpers.js';
+import {
+  campaignFile,
+  expectConsistentManifest,
+  expectExactlyOnce,
+  prng,
+  runSeed,
+  sandbox,
+} from './helpers.js';
 
 const SEED = runSeed('crash');
 const ROWS = 3000;
@@ -26,15 +33,27 @@ interface Kill {
 function killPlan(phase: Phase, random: () => number, nth: number): Kill {
   switch (phase) {
     case 'validate':
-      return { after: (e) => e.type === 'phase' && e.phase === 'validate', delayMs: Math.floor(random() * 60) };
+      return {
+        after: (e) => e.type === 'phase' && e.phase === 'validate',
+        delayMs: Math.floor(random() * 60),
+      };
     case 'cut':
       // While the first parts are being cut (reading has started, few parts exist).
-      return { after: (e) => e.type === 'phase' && e.phase === 'upload', delayMs: Math.floor(random() * 30) };
+      return {
+        after: (e) => e.type === 'phase' && e.phase === 'upload',
+        delayMs: Math.floor(random() * 30),
+      };
     case 'url':
       // Right after a part is cut, while its csv-task URL is being requested.
-      return { after: countdown((e) => e.type === 'part' && e.status === 'cut', 1 + (nth % 5)), delayMs: Math.floor(random() * 25) };
+      return {
+        after: countdown((e) => e.type === 'part' && e.status === 'cut', 1 + (nth % 5)),
+        delayMs: Math.floor(random() * 25),
+      };
     case 'upload':
-      return { after: countdown((e) => e.type === 'part' && e.status === 'uploading', 1 + (nth % 7)), delayMs: Math.floor(random() * 40) };
+      return {
+        after: countdown((e) => e.type === 'part' && e.status === 'uploading', 1 + (nth % 7)),
+        delayMs: Math.floor(random() * 40),
+      };
   }
 }
 
@@ -53,12 +72,27 @@ describe(`crash and resume (seed ${SEED})`, () => {
       const sb = await sandbox({ faults: { latencyMs: 25, seed: SEED + trial } });
       const { dir, input } = await campaignFile(ROWS);
       const state = join(dir, 'state');
-      const args = ['send', input, '--flow', 'renewal-reminder', '--state-dir', state, '--max-part-bytes', '4000', '--concurrency', String(1 + (trial % 3))];
-      const child = spawn(process.execPath, [BIN, ...args, '--report-dir', join(dir, 'r1'), '--progress', 'json'], {
-        cwd: ROOT,
-        env: { ...process.env, ...sb.env },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const args = [
+        'send',
+        input,
+        '--flow',
+        'renewal-reminder',
+        '--state-dir',
+        state,
+        '--max-part-bytes',
+        '4000',
+        '--concurrency',
+        String(1 + (trial % 3)),
+      ];
+      const child = spawn(
+        process.execPath,
+        [BIN, ...args, '--report-dir', join(dir, 'r1'), '--progress', 'json'],
+        {
+          cwd: ROOT,
+          env: { ...process.env, ...sb.env },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
       let last = 'start';
       let armed = false;
       let buffer = '';
@@ -81,10 +115,18 @@ describe(`crash and resume (seed ${SEED})`, () => {
           }
         }
       });
-      const outcome = await new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-      const where = outcome.signal === 'SIGKILL' ? `${phase} (after ${last})` : `${phase} (finished before the kill)`;
+      const outcome = await new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        child.on('close', (code, signal) => resolve({ code, signal })),
+      );
+      const where =
+        outcome.signal === 'SIGKILL'
+          ? `${phase} (after ${last})`
+          : `${phase} (finished before the kill)`;
       seen[where] = (seen[where] ?? 0) + 1;
-      const resumed = await runCli([...args, '--report-dir', join(dir, 'r2')], { env: sb.env, timeoutMs: 120_000 });
+      const resumed = await runCli([...args, '--report-dir', join(dir, 'r2')], {
+        env: sb.env,
+        timeoutMs: 120_000,
+      });
       expect(resumed.code, `trial ${trial} (${where}), seed ${SEED}: ${resumed.stderr}`).toBe(0);
       expect(readReport(join(dir, 'r2')).rows).toMatchObject({ total: ROWS, sent: ROWS });
       await expectExactlyOnce(sb, ROWS, `trial ${trial}, killed in ${where}, seed ${SEED}`);
@@ -92,7 +134,9 @@ describe(`crash and resume (seed ${SEED})`, () => {
       await sb.stop();
     }
     console.log(`[crash] kills by phase: ${JSON.stringify(seen)}`);
-    const killed = Object.entries(seen).filter(([k]) => !k.includes('finished')).reduce((n, [, v]) => n + v, 0);
+    const killed = Object.entries(seen)
+      .filter(([k]) => !k.includes('finished'))
+      .reduce((n, [, v]) => n + v, 0);
     expect(killed).toBeGreaterThanOrEqual(20);
   });
 });

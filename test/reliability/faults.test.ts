@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FaultOptions } from '../../src/sandbox/faults.js';
 import { readReport, runCli } from '../e2e/cli.js';
-import { campaignFile, expectConsistentManifest, expectExactlyOnce, runSeed, sandbox } from './helpers.js';
+import {
+  campaignFile,
+  expectConsistentManifest,
+  expectExactlyOnce,
+  runSeed,
+  sandbox,
+} from './helpers.js';
 
 const SEED = runSeed('faults');
 const ROWS = 800;
@@ -17,8 +23,14 @@ const CASES: [string, Case][] = [
   ['20% 5xx on csv-task', { faults: { csvTask5xxRate: 0.2 } }],
   ['20% 5xx on upload', { faults: { upload5xxRate: 0.2 } }],
   ['429 with Retry-After on csv-task', { faults: { csvTask429Rate: 0.3, retryAfterSeconds: 1 } }],
-  ['429 on the token endpoint', { tokenTtlSeconds: 1, faults: { token429Rate: 0.3, retryAfterSeconds: 1 } }],
-  ['URL TTL 2 s with some uploads held past it', { urlTtlSeconds: 2, faults: { slowUploadRate: 0.2, slowUploadMs: 2500 } }],
+  [
+    '429 on the token endpoint',
+    { tokenTtlSeconds: 1, faults: { token429Rate: 0.3, retryAfterSeconds: 1 } },
+  ],
+  [
+    'URL TTL 2 s with some uploads held past it',
+    { urlTtlSeconds: 2, faults: { slowUploadRate: 0.2, slowUploadMs: 2500 } },
+  ],
   ['token TTL 5 s and revoked tokens', { tokenTtlSeconds: 5, faults: { tokenRevokeRate: 0.1 } }],
   ['slow responses (150 ms)', { faults: { latencyMs: 150 } }],
   ['connection reset mid-upload', { faults: { uploadResetRate: 0.2 } }],
@@ -47,7 +59,18 @@ async function runCase(name: string, setup: Case, seed: number): Promise<number>
   const sb = await sandbox({ ...setup, faults: { ...setup.faults, seed } });
   const { dir, input } = await campaignFile(ROWS);
   const state = join(dir, 'state');
-  const args = ['send', input, '--flow', 'renewal-reminder', '--state-dir', state, '--report-dir', join(dir, 'r'), '--max-part-bytes', '700'];
+  const args = [
+    'send',
+    input,
+    '--flow',
+    'renewal-reminder',
+    '--state-dir',
+    state,
+    '--report-dir',
+    join(dir, 'r'),
+    '--max-part-bytes',
+    '700',
+  ];
   // A part may use up its attempts: with all faults combined about half of all attempts
   // fail, and even one fault at 20 % runs several times in a row now and then (the seeded
   // stream has streaks). The run then ends resumable (exit 3) and is run again, as a
@@ -59,15 +82,22 @@ async function runCase(name: string, setup: Case, seed: number): Promise<number>
     run = await runCli(args, { env: sb.env, timeoutMs: 240_000 });
   }
   const report = readReport(join(dir, 'r'));
-  const failed = report.parts.filter((p) => p.status !== 'uploaded').map((p) => `part ${p.number}: ${p.error ?? p.status} (${p.attempts} attempts)`);
+  const failed = report.parts
+    .filter((p) => p.status !== 'uploaded')
+    .map((p) => `part ${p.number}: ${p.error ?? p.status} (${p.attempts} attempts)`);
   expect(run.code, `[${name}] seed ${seed}\n${run.stderr}\n${failed.join('\n')}`).toBe(0);
-  expect(report).toMatchObject({ outcome: 'success', rows: { total: ROWS, valid: ROWS, invalid: 0, sent: ROWS } });
+  expect(report).toMatchObject({
+    outcome: 'success',
+    rows: { total: ROWS, valid: ROWS, invalid: 0, sent: ROWS },
+  });
   expect(report.parts.every((p) => p.status === 'uploaded')).toBe(true);
   await expectExactlyOnce(sb, ROWS, `${name}, seed ${seed}`);
   expectConsistentManifest(state, ROWS);
   const injected = Object.values(sb.stats().faults).reduce((a, b) => a + b, 0);
   const retried = report.parts.filter((p) => p.attempts > 1).length;
-  console.log(`[faults] ${name}: ${report.parts.length} parts, ${injected} faults injected, ${retried} parts retried, seed ${seed}`);
+  console.log(
+    `[faults] ${name}: ${report.parts.length} parts, ${injected} faults injected, ${retried} parts retried, seed ${seed}`,
+  );
   await sb.stop();
   return injected;
 }

@@ -27,7 +27,9 @@ export async function sandbox(options: SandboxOptions = {}): Promise<Sandbox> {
 /** A campaign for renewal-reminder with `n` rows (quoted commas, unicode, line breaks). */
 export async function campaignFile(n: number): Promise<{ dir: string; input: string }> {
   const dir = await tempDir('atomic-bulk-reliability-');
-  const rows = ['target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount,payload.metadata.note'];
+  const rows = [
+    'target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount,payload.metadata.note',
+  ];
   for (let i = 1; i <= n; i++) rows.push(`user-${i},"Zoë, ${i}",${i}.5,"a\nb ${i % 13}"`);
   const input = join(dir, 'campaign.csv');
   await writeFile(input, `${rows.join('\n')}\n`);
@@ -42,7 +44,12 @@ export async function expectExactlyOnce(sb: Sandbox, n: number, context: string)
   for (const u of users) counts.set(u, (counts.get(u) ?? 0) + 1);
   const missing = Array.from({ length: n }, (_, i) => i + 1).filter((u) => !counts.has(u));
   const duplicated = [...counts].filter(([, c]) => c > 1).map(([u]) => u);
-  expect({ context, missing: missing.length, duplicated: duplicated.length, conflicts: sb.stats().conflicts }).toEqual({
+  expect({
+    context,
+    missing: missing.length,
+    duplicated: duplicated.length,
+    conflicts: sb.stats().conflicts,
+  }).toEqual({
     context,
     missing: 0,
     duplicated: 0,
@@ -54,9 +61,17 @@ export async function expectExactlyOnce(sb: Sandbox, n: number, context: string)
 export function expectConsistentManifest(stateDir: string, rows: number): void {
   const runs = readdirSync(join(stateDir, 'runs'));
   expect(runs).toHaveLength(1);
-  const manifest = JSON.parse(readFileSync(join(stateDir, 'runs', runs[0] as string, 'manifest.json'), 'utf8')) as {
+  const manifest = JSON.parse(
+    readFileSync(join(stateDir, 'runs', runs[0] as string, 'manifest.json'), 'utf8'),
+  ) as {
     complete: boolean;
-    parts: { number: number; status: string; rows: number; firstRecord: number; lastRecord: number }[];
+    parts: {
+      number: number;
+      status: string;
+      rows: number;
+      firstRecord: number;
+      lastRecord: number;
+    }[];
   };
   expect(manifest.complete).toBe(true);
   expect(manifest.parts.map((p) => p.number)).toEqual(manifest.parts.map((_, i) => i + 1));

@@ -12,7 +12,12 @@ import { putS3File } from '../../src/s3/s3.js';
 import { tempDir } from '../e2e/cli.js';
 
 const rgw = inject('rgw');
-const s3Options = { endpoint: rgw.endpoint, accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey, bucket: 'contract' };
+const s3Options = {
+  endpoint: rgw.endpoint,
+  accessKeyId: rgw.accessKey,
+  secretAccessKey: rgw.secretKey,
+  bucket: 'contract',
+};
 
 async function backend(): Promise<S3Backend> {
   const b = await S3Backend.start(s3Options);
@@ -46,18 +51,29 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
     expect(await stored.Body?.transformToString()).toBe(CSV);
   });
 
-  it.each(['POST', 'PUT'] as const)('stores a multi-MiB %s upload byte for byte', async (method) => {
-    const b = await backend();
-    const key = `uploads/${randomUUID()}.csv`;
-    const target = method === 'POST' ? await postTarget(b, key, 32_000_000, 300) : readUploadTarget({ url: await b.presignPut(key, 300) }, Date.now());
-    const content = Array.from({ length: 250_000 }, (_, i) => `u${i},${i * 7}.5,id-${i},Zoë ${i % 97}`).join('\n');
-    const path = await file(`target.attributes.atomic___id,payload.variables.amount,flowInvocationId,payload.metadata.n\n${content}\n`);
-    expect((await uploadPart({ target, path, timeoutMs: 60_000 })).kind).toBe('accepted');
-    const stored = await b.client.send(new GetObjectCommand({ Bucket: b.bucket, Key: key }));
-    const bytes = Buffer.from(await stored.Body?.transformToByteArray() ?? []);
-    const { readFile } = await import('node:fs/promises');
-    expect(bytes.equals(await readFile(path))).toBe(true);
-  });
+  it.each(['POST', 'PUT'] as const)(
+    'stores a multi-MiB %s upload byte for byte',
+    async (method) => {
+      const b = await backend();
+      const key = `uploads/${randomUUID()}.csv`;
+      const target =
+        method === 'POST'
+          ? await postTarget(b, key, 32_000_000, 300)
+          : readUploadTarget({ url: await b.presignPut(key, 300) }, Date.now());
+      const content = Array.from(
+        { length: 250_000 },
+        (_, i) => `u${i},${i * 7}.5,id-${i},Zoë ${i % 97}`,
+      ).join('\n');
+      const path = await file(
+        `target.attributes.atomic___id,payload.variables.amount,flowInvocationId,payload.metadata.n\n${content}\n`,
+      );
+      expect((await uploadPart({ target, path, timeoutMs: 60_000 })).kind).toBe('accepted');
+      const stored = await b.client.send(new GetObjectCommand({ Bucket: b.bucket, Key: key }));
+      const bytes = Buffer.from((await stored.Body?.transformToByteArray()) ?? []);
+      const { readFile } = await import('node:fs/promises');
+      expect(bytes.equals(await readFile(path))).toBe(true);
+    },
+  );
 
   it('recognises an expired POST policy as expiry (403), never as success', async () => {
     const b = await backend();
@@ -70,7 +86,11 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
   it('refuses a body over the policy’s content-length-range (400 EntityTooLarge)', async () => {
     const b = await backend();
     const target = await postTarget(b, `uploads/${randomUUID()}.csv`, 100, 300);
-    const outcome = await uploadPart({ target, path: await file(CSV.repeat(20)), timeoutMs: 30_000 });
+    const outcome = await uploadPart({
+      target,
+      path: await file(CSV.repeat(20)),
+      timeoutMs: 30_000,
+    });
     expect(outcome).toMatchObject({ kind: 'refused', status: 400 });
     expect(outcome.kind === 'refused' && outcome.detail).toMatch(/EntityTooLarge/);
   });
@@ -78,13 +98,26 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
   it.each([
     ['key', (v: string) => v.replace('.csv', '-other.csv')],
     ['X-Amz-Signature', (v: string) => `${v.slice(0, -4)}0000`],
-    ['Policy', (v: string) => Buffer.from(Buffer.from(v, 'base64').toString().replace('32000000', '99000000')).toString('base64')],
+    [
+      'Policy',
+      (v: string) =>
+        Buffer.from(Buffer.from(v, 'base64').toString().replace('32000000', '99000000')).toString(
+          'base64',
+        ),
+    ],
   ])('refuses a tampered %s field (403) without calling it expiry', async (field, tamper) => {
     const b = await backend();
     const target = await postTarget(b, `uploads/${randomUUID()}.csv`, 32_000_000, 300);
     if (target.method !== 'POST') throw new Error('expected a POST target');
-    const tampered = { ...target, fields: target.fields.map(([k, v]): [string, string] => [k, k === field ? tamper(v) : v]) };
-    const outcome = await uploadPart({ target: tampered, path: await file(CSV), timeoutMs: 30_000 });
+    const tampered = {
+      ...target,
+      fields: target.fields.map(([k, v]): [string, string] => [k, k === field ? tamper(v) : v]),
+    };
+    const outcome = await uploadPart({
+      target: tampered,
+      path: await file(CSV),
+      timeoutMs: 30_000,
+    });
     expect(outcome).toMatchObject({ kind: 'refused', status: 403 });
   });
 
@@ -96,7 +129,9 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
     expect(url).not.toMatch(/x-amz-sdk-checksum/i);
     const target = readUploadTarget({ url }, Date.now());
     expect(target.method).toBe('PUT');
-    expect((await uploadPart({ target, path: await file(CSV), timeoutMs: 30_000 })).kind).toBe('accepted');
+    expect((await uploadPart({ target, path: await file(CSV), timeoutMs: 30_000 })).kind).toBe(
+      'accepted',
+    );
   });
 
   it.each([
@@ -105,25 +140,41 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
   ])('lets the sandbox complete an upload end to end %s', async (_how, directUploads) => {
     const sb = await createSandbox({ s3: s3Options, directUploads });
     onTestFinished(() => sb.stop());
-    const api = new AtomicClient({ baseUrl: sb.url, environmentId: sb.environmentId, tokenUrl: sb.tokenUrl, clientId: sb.clientId, clientSecret: sb.clientSecret });
+    const api = new AtomicClient({
+      baseUrl: sb.url,
+      environmentId: sb.environmentId,
+      tokenUrl: sb.tokenUrl,
+      clientId: sb.clientId,
+      clientSecret: sb.clientSecret,
+    });
     const target = await api.createCsvTask('renewal-reminder', 'live');
     expect(target.url.startsWith(directUploads ? rgw.endpoint : sb.url)).toBe(true);
     const outcome = await uploadPart({ target, path: await file(CSV), timeoutMs: 30_000 });
     expect(outcome.kind).toBe('accepted');
     await sb.settle();
-    expect(sb.invocations().map((i) => [i.flowInvocationId, i.variables.amount])).toEqual([['id-1', 5]]);
+    expect(sb.invocations().map((i) => [i.flowInvocationId, i.variables.amount])).toEqual([
+      ['id-1', 5],
+    ]);
   });
 
   it('publishes a large report file as a multipart upload (radosgw enforces the 5 MiB minimum part)', async () => {
     const b = await backend();
     process.env.AWS_ACCESS_KEY_ID = rgw.accessKey;
     process.env.AWS_SECRET_ACCESS_KEY = rgw.secretKey;
-    const lines = Array.from({ length: 300_000 }, (_, i) => `${i + 2},0190f3a2-7c1e-8d4b-9a6f-${String(i).padStart(12, '0')}`);
+    const lines = Array.from(
+      { length: 300_000 },
+      (_, i) => `${i + 2},0190f3a2-7c1e-8d4b-9a6f-${String(i).padStart(12, '0')}`,
+    );
     const path = await file(`line,flowInvocationId\n${lines.join('\n')}\n`);
     const key = `reports/${randomUUID()}/invocations.csv`;
-    await putS3File(`s3://${b.bucket}/${key}`, path, 'text/csv', { endpoint: rgw.endpoint, partBytes: 5 * 1024 * 1024 });
+    await putS3File(`s3://${b.bucket}/${key}`, path, 'text/csv', {
+      endpoint: rgw.endpoint,
+      partBytes: 5 * 1024 * 1024,
+    });
     const stored = await b.client.send(new GetObjectCommand({ Bucket: b.bucket, Key: key }));
     const { readFile } = await import('node:fs/promises');
-    expect(Buffer.from((await stored.Body?.transformToByteArray()) ?? []).equals(await readFile(path))).toBe(true);
+    expect(
+      Buffer.from((await stored.Body?.transformToByteArray()) ?? []).equals(await readFile(path)),
+    ).toBe(true);
   });
 });

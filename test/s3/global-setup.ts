@@ -25,7 +25,11 @@ const script = resolve(import.meta.dirname, '../../scripts/radosgw.sh');
 export default function setup(project: TestProject): () => void {
   const given = process.env.RGW_ENDPOINT;
   if (given !== undefined) {
-    project.provide('rgw', { endpoint: given, accessKey: process.env.RGW_ACCESS_KEY ?? '', secretKey: process.env.RGW_SECRET_KEY ?? '' });
+    project.provide('rgw', {
+      endpoint: given,
+      accessKey: process.env.RGW_ACCESS_KEY ?? '',
+      secretKey: process.env.RGW_SECRET_KEY ?? '',
+    });
     return () => undefined;
   }
   const parent = mkdtempSync(join(tmpdir(), 'atomic-bulk-rgw-'));
@@ -46,6 +50,10 @@ export default function setup(project: TestProject): () => void {
       .split('\n')
       .map((line) => line.split('=') as [string, string]),
   );
-  project.provide('rgw', { endpoint: env.RGW_ENDPOINT as string, accessKey: env.RGW_ACCESS_KEY as string, secretKey: env.RGW_SECRET_KEY as string });
+  project.provide('rgw', {
+    endpoint: env.RGW_ENDPOINT as string,
+    accessKey: env.RGW_ACCESS_KEY as string,
+    secretKey: env.RGW_SECRET_KEY as string,
+  });
   return stop;
 }

@@ -7,20 +7,49 @@ import { connectionOptions, GROUPS, progressFor, stringArg } from '../options.js
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export const flowsCommand: Command = {
   command: 'flows <action> [flowConfigId]',
-  describe: 'List the environment’s Action Flows, or print one flow config (save it for --flow-config)',
+  describe:
+    'List the environment’s Action Flows, or print one flow config (save it for --flow-config)',
   builder: (y: Argv) =>
     connectionOptions(y)
-      .positional('action', { choices: ['list', 'get'] as const, describe: 'list: all flows; get: one flow config' })
+      .positional('action', {
+        choices: ['list', 'get'] as const,
+        describe: 'list: all flows; get: one flow config',
+      })
       .positional('flowConfigId', { type: 'string', describe: 'Flow config id (for get)' })
-      .option('flow-version', { type: 'string', default: 'latest', describe: 'Version for get: a number or "latest"', group: GROUPS.flow })
-      .option('name', { type: 'string', describe: 'list: only flows whose name contains this', group: GROUPS.flow })
-      .option('status', { type: 'string', describe: 'list: only flows with this status (published, draft…)', group: GROUPS.flow })
-      .option('json', { type: 'boolean', default: false, describe: 'list: print JSON instead of a table', group: GROUPS.output })
+      .option('flow-version', {
+        type: 'string',
+        default: 'latest',
+        describe: 'Version for get: a number or "latest"',
+        group: GROUPS.flow,
+      })
+      .option('name', {
+        type: 'string',
+        describe: 'list: only flows whose name contains this',
+        group: GROUPS.flow,
+      })
+      .option('status', {
+        type: 'string',
+        describe: 'list: only flows with this status (published, draft…)',
+        group: GROUPS.flow,
+      })
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe: 'list: print JSON instead of a table',
+        group: GROUPS.output,
+      })
       .example([
         ['$0 flows list', 'Table of flows: id, status, name, variables'],
         ['$0 flows get renewal-reminder > flow.json', 'Save a flow config for offline validation'],
@@ -30,9 +59,15 @@ export const flowsCommand: Command = {
     const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
     if (args.action === 'get') {
       const id = stringArg(args, 'flowConfigId');
-      if (id === undefined) throw new AtomicBulkError('USAGE', 'flows get needs a flow config id: atomic-bulk flows get <flowConfigId>.');
+      if (id === undefined)
+        throw new AtomicBulkError(
+          'USAGE',
+          'flows get needs a flow config id: atomic-bulk flows get <flowConfigId>.',
+        );
       const version = stringArg(args, 'flow-version') ?? 'latest';
-      const fetched = await withApi(args, context, progress.sink, ({ api }) => api.getFlowConfig(id, version));
+      const fetched = await withApi(args, context, progress.sink, ({ api }) =>
+        api.getFlowConfig(id, version),
+      );
       context.io.out(JSON.stringify(fetched.raw, null, 2));
       return 0;
     }

@@ -7,4 +7,11 @@ import { splitCommand } from './split.js';
 import { templateCommand } from './template.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: Command[] = [sendCommand, validateCommand, splitCommand, templateCommand, flowsCommand, sandboxCommand];
+export const COMMANDS: Command[] = [
+  sendCommand,
+  validateCommand,
+  splitCommand,
+  templateCommand,
+  flowsCommand,
+  sandboxCommand,
+];

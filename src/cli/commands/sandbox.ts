@@ -8,7 +8,8 @@ const G = { server: 'Server:', faults: 'Fault injection (deterministic under --s
 
 function rate(args: Args, name: string): number {
   const value = args[name];
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new AtomicBulkError('USAGE', `--${name} must be between 0 and 1.`);
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1))
+    throw new AtomicBulkError('USAGE', `--${name} must be between 0 and 1.`);
   return value;
 }
 
@@ -17,34 +18,157 @@ export const sandboxCommand: Command = {
   describe: 'Run the local Atomic sandbox (token, flows, csv-task, S3 uploads) until Ctrl-C',
   builder: (y) =>
     y
-      .option('port', { type: 'number', default: 4010, describe: 'API port on 127.0.0.1 (0: any free port)', group: G.server })
-      .option('flows-dir', { type: 'string', describe: 'Directory of flow JSON files [default: the package’s samples/flows]', group: G.server })
-      .option('url-ttl', { type: 'number', default: 300, describe: 'Upload URL validity, in seconds', group: G.server })
-      .option('token-ttl', { type: 'number', default: 3600, describe: 'Access token validity, in seconds', group: G.server })
-      .option('max-upload-bytes', { type: 'number', default: 32_000_000, describe: 'Largest accepted upload, in bytes', group: G.server })
-      .option('max-running-tasks', { type: 'number', default: 5, describe: 'Bulk tasks at once before csv-task answers 429 (0: no limit)', group: G.server })
-      .option('upload-method', { choices: ['post', 'put'] as const, default: 'post', describe: 'Presigned POST (as Atomic documents) or PUT', group: G.server })
-      .option('store-payloads', { type: 'boolean', default: true, describe: 'Keep every invocation for GET /sandbox/invocations (--no-store-payloads for huge sends)', group: G.server })
-      .option('process-quiet-ms', { type: 'number', default: 300, describe: 'Process uploaded files once uploads have been quiet this long (ms)', group: G.server })
-      .option('verbose', { type: 'boolean', default: false, describe: 'Log each request to stderr', group: G.server })
-      .option('seed', { type: 'number', default: 1, describe: 'Seed of every fault decision', group: G.faults })
-      .option('csv-task-429-rate', { type: 'number', default: 0, describe: 'Share of csv-task calls answered 429 with Retry-After', group: G.faults })
-      .option('csv-task-5xx-rate', { type: 'number', default: 0, describe: 'Share of csv-task calls answered 503', group: G.faults })
-      .option('upload-5xx-rate', { type: 'number', default: 0, describe: 'Share of uploads answered 503', group: G.faults })
-      .option('upload-reset-rate', { type: 'number', default: 0, describe: 'Share of uploads whose connection is reset mid-body', group: G.faults })
-      .option('token-429-rate', { type: 'number', default: 0, describe: 'Share of token calls answered 429', group: G.faults })
-      .option('token-revoke-rate', { type: 'number', default: 0, describe: 'Share of API calls whose token is found revoked (401)', group: G.faults })
-      .option('slow-upload-rate', { type: 'number', default: 0, describe: 'Share of uploads held --slow-upload-ms before they are checked', group: G.faults })
-      .option('slow-upload-ms', { type: 'number', default: 3000, describe: 'How long a slow upload is held', group: G.faults })
-      .option('retry-after', { type: 'number', default: 1, describe: 'Retry-After on injected 429s, in seconds', group: G.faults })
-      .option('latency-ms', { type: 'number', default: 0, describe: 'Delay added to every response', group: G.faults })
-      .option('s3-endpoint', { type: 'string', describe: 'Use this S3-compatible store (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) instead of the built-in one', group: G.s3 })
-      .option('s3-bucket', { type: 'string', default: 'atomic-sandbox', describe: 'Bucket for uploads (created if missing)', group: G.s3 })
-      .option('direct-uploads', { type: 'boolean', default: false, describe: 'Hand out URLs straight to S3 instead of through the sandbox gateway', group: G.s3 })
+      .option('port', {
+        type: 'number',
+        default: 4010,
+        describe: 'API port on 127.0.0.1 (0: any free port)',
+        group: G.server,
+      })
+      .option('flows-dir', {
+        type: 'string',
+        describe: 'Directory of flow JSON files [default: the package’s samples/flows]',
+        group: G.server,
+      })
+      .option('url-ttl', {
+        type: 'number',
+        default: 300,
+        describe: 'Upload URL validity, in seconds',
+        group: G.server,
+      })
+      .option('token-ttl', {
+        type: 'number',
+        default: 3600,
+        describe: 'Access token validity, in seconds',
+        group: G.server,
+      })
+      .option('max-upload-bytes', {
+        type: 'number',
+        default: 32_000_000,
+        describe: 'Largest accepted upload, in bytes',
+        group: G.server,
+      })
+      .option('max-running-tasks', {
+        type: 'number',
+        default: 5,
+        describe: 'Bulk tasks at once before csv-task answers 429 (0: no limit)',
+        group: G.server,
+      })
+      .option('upload-method', {
+        choices: ['post', 'put'] as const,
+        default: 'post',
+        describe: 'Presigned POST (as Atomic documents) or PUT',
+        group: G.server,
+      })
+      .option('store-payloads', {
+        type: 'boolean',
+        default: true,
+        describe:
+          'Keep every invocation for GET /sandbox/invocations (--no-store-payloads for huge sends)',
+        group: G.server,
+      })
+      .option('process-quiet-ms', {
+        type: 'number',
+        default: 300,
+        describe: 'Process uploaded files once uploads have been quiet this long (ms)',
+        group: G.server,
+      })
+      .option('verbose', {
+        type: 'boolean',
+        default: false,
+        describe: 'Log each request to stderr',
+        group: G.server,
+      })
+      .option('seed', {
+        type: 'number',
+        default: 1,
+        describe: 'Seed of every fault decision',
+        group: G.faults,
+      })
+      .option('csv-task-429-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of csv-task calls answered 429 with Retry-After',
+        group: G.faults,
+      })
+      .option('csv-task-5xx-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of csv-task calls answered 503',
+        group: G.faults,
+      })
+      .option('upload-5xx-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of uploads answered 503',
+        group: G.faults,
+      })
+      .option('upload-reset-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of uploads whose connection is reset mid-body',
+        group: G.faults,
+      })
+      .option('token-429-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of token calls answered 429',
+        group: G.faults,
+      })
+      .option('token-revoke-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of API calls whose token is found revoked (401)',
+        group: G.faults,
+      })
+      .option('slow-upload-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of uploads held --slow-upload-ms before they are checked',
+        group: G.faults,
+      })
+      .option('slow-upload-ms', {
+        type: 'number',
+        default: 3000,
+        describe: 'How long a slow upload is held',
+        group: G.faults,
+      })
+      .option('retry-after', {
+        type: 'number',
+        default: 1,
+        describe: 'Retry-After on injected 429s, in seconds',
+        group: G.faults,
+      })
+      .option('latency-ms', {
+        type: 'number',
+        default: 0,
+        describe: 'Delay added to every response',
+        group: G.faults,
+      })
+      .option('s3-endpoint', {
+        type: 'string',
+        describe:
+          'Use this S3-compatible store (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) instead of the built-in one',
+        group: G.s3,
+      })
+      .option('s3-bucket', {
+        type: 'string',
+        default: 'atomic-sandbox',
+        describe: 'Bucket for uploads (created if missing)',
+        group: G.s3,
+      })
+      .option('direct-uploads', {
+        type: 'boolean',
+        default: false,
+        describe: 'Hand out URLs straight to S3 instead of through the sandbox gateway',
+        group: G.s3,
+      })
       .example([
         ['$0 sandbox', 'Start on port 4010 and print the settings to use'],
         ['$0 sandbox --port 0 --upload-method put', 'Any free port; hand out presigned PUT URLs'],
-        ['$0 sandbox --url-ttl 2 --csv-task-429-rate 0.2 --seed 7', 'Short-lived URLs and rate limiting, reproducibly'],
+        [
+          '$0 sandbox --url-ttl 2 --csv-task-429-rate 0.2 --seed 7',
+          'Short-lived URLs and rate limiting, reproducibly',
+        ],
       ]),
   async run(args, context) {
     const { createSandbox, SANDBOX_CLIENT_SECRET } = await import('../../sandbox/sandbox.js');
@@ -84,9 +208,17 @@ export const sandboxCommand: Command = {
     context.io.out(`export ATOMIC_ENVIRONMENT_ID=${sandbox.environmentId}`);
     context.io.out(`export ATOMIC_TOKEN_URL=${sandbox.tokenUrl}`);
     context.io.out(`export ATOMIC_CLIENT_ID=${sandbox.clientId}`);
-    context.io.out(userSecret === undefined ? `export ATOMIC_CLIENT_SECRET=${SANDBOX_CLIENT_SECRET}` : '# ATOMIC_CLIENT_SECRET: the value already in your environment');
-    context.io.err(`atomic-bulk sandbox listening on ${sandbox.url} (S3 at ${sandbox.s3Endpoint}); Ctrl-C to stop.`);
-    context.io.err(`Inspect: ${sandbox.url}/sandbox/tasks, ${sandbox.url}/sandbox/invocations, ${sandbox.url}/sandbox/stats`);
+    context.io.out(
+      userSecret === undefined
+        ? `export ATOMIC_CLIENT_SECRET=${SANDBOX_CLIENT_SECRET}`
+        : '# ATOMIC_CLIENT_SECRET: the value already in your environment',
+    );
+    context.io.err(
+      `atomic-bulk sandbox listening on ${sandbox.url} (S3 at ${sandbox.s3Endpoint}); Ctrl-C to stop.`,
+    );
+    context.io.err(
+      `Inspect: ${sandbox.url}/sandbox/tasks, ${sandbox.url}/sandbox/invocations, ${sandbox.url}/sandbox/stats`,
+    );
     if (!context.signal.aborted) await once(context.signal, 'abort');
     await sandbox.stop();
     context.io.err(`sandbox stopped: ${JSON.stringify(sandbox.stats())}`);

@@ -6,35 +6,110 @@ import type { AtomicApi } from '../../api/client.js';
 import { withApi } from '../api-args.js';
 import { flowFromApi, loadFlow } from '../flow-args.js';
 import type { Command } from './command.js';
-import { connectionOptions, flowOptions, GROUPS, inputArg, intArg, outputOptions, partBytesOption, printReport, progressFor, stringArg } from '../options.js';
+import {
+  connectionOptions,
+  flowOptions,
+  GROUPS,
+  inputArg,
+  intArg,
+  outputOptions,
+  partBytesOption,
+  printReport,
+  progressFor,
+  stringArg,
+} from '../options.js';
 
 export const sendCommand: Command = {
   command: 'send <input>',
-  describe: 'Send a campaign CSV to an Action Flow: validate, split under 32 MB, upload each part, report',
+  describe:
+    'Send a campaign CSV to an Action Flow: validate, split under 32 MB, upload each part, report',
   builder: (y) =>
     outputOptions(
       partBytesOption(
         connectionOptions(flowOptions(y))
-          .positional('input', { type: 'string', describe: 'CSV file, - for standard input, or s3://bucket/key' })
-          .option('test', { type: 'boolean', default: false, describe: 'Send through csv-task/test: draft flows allowed, test users only', group: GROUPS.sending })
-          .option('concurrency', { type: 'number', default: 2, describe: 'Parts uploading at once, 1–5 (Atomic runs at most 5 bulk tasks); memory and disk hold about this many parts', group: GROUPS.sending })
-          .option('on-invalid', { choices: ['abort', 'skip'] as const, default: 'abort', describe: 'abort: any invalid row means nothing is sent (exit 1); skip: send the valid rows (exit 4)', group: GROUPS.sending })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'Validate and cut parts, but never call csv-task', group: GROUPS.sending })
-          .option('run-id', { type: 'string', describe: 'Name of the run [default: SHA-256 of the input]; a new id re-sends the same file as a new campaign', group: GROUPS.sending })
-          .option('state-dir', { type: 'string', default: '.atomic-bulk', describe: 'Where run state is kept for resuming', group: GROUPS.sending })
-          .option('force', { type: 'boolean', default: false, describe: 'Upload parts already recorded as uploaded again (same invocation ids)', group: GROUPS.sending })
-          .option('keep-parts', { type: 'boolean', default: false, describe: 'Keep part files after upload (in the run’s state directory)', group: GROUPS.sending })
-          .option('allow-unknown-variables', { type: 'boolean', default: false, describe: 'Report payload.variables columns the flow does not define as warnings', group: GROUPS.checks }),
+          .positional('input', {
+            type: 'string',
+            describe: 'CSV file, - for standard input, or s3://bucket/key',
+          })
+          .option('test', {
+            type: 'boolean',
+            default: false,
+            describe: 'Send through csv-task/test: draft flows allowed, test users only',
+            group: GROUPS.sending,
+          })
+          .option('concurrency', {
+            type: 'number',
+            default: 2,
+            describe:
+              'Parts uploading at once, 1–5 (Atomic runs at most 5 bulk tasks); memory and disk hold about this many parts',
+            group: GROUPS.sending,
+          })
+          .option('on-invalid', {
+            choices: ['abort', 'skip'] as const,
+            default: 'abort',
+            describe:
+              'abort: any invalid row means nothing is sent (exit 1); skip: send the valid rows (exit 4)',
+            group: GROUPS.sending,
+          })
+          .option('dry-run', {
+            type: 'boolean',
+            default: false,
+            describe: 'Validate and cut parts, but never call csv-task',
+            group: GROUPS.sending,
+          })
+          .option('run-id', {
+            type: 'string',
+            describe:
+              'Name of the run [default: SHA-256 of the input]; a new id re-sends the same file as a new campaign',
+            group: GROUPS.sending,
+          })
+          .option('state-dir', {
+            type: 'string',
+            default: '.atomic-bulk',
+            describe: 'Where run state is kept for resuming',
+            group: GROUPS.sending,
+          })
+          .option('force', {
+            type: 'boolean',
+            default: false,
+            describe: 'Upload parts already recorded as uploaded again (same invocation ids)',
+            group: GROUPS.sending,
+          })
+          .option('keep-parts', {
+            type: 'boolean',
+            default: false,
+            describe: 'Keep part files after upload (in the run’s state directory)',
+            group: GROUPS.sending,
+          })
+          .option('allow-unknown-variables', {
+            type: 'boolean',
+            default: false,
+            describe: 'Report payload.variables columns the flow does not define as warnings',
+            group: GROUPS.checks,
+          }),
         GROUPS.sending,
       ),
     ).example([
-      ['$0 send campaign.csv --flow renewal-reminder', 'Send to all users of a published flow (credentials from ATOMIC_* variables)'],
-      ['$0 send samples/campaign.csv --flow renewal-reminder --sandbox', 'Try it end to end against the local sandbox'],
-      ['$0 send s3://drop/in.csv --flow renewal-reminder --on-invalid skip --report-dir s3://drop/reports/', 'Data hand-off: read from S3, report back to S3'],
+      [
+        '$0 send campaign.csv --flow renewal-reminder',
+        'Send to all users of a published flow (credentials from ATOMIC_* variables)',
+      ],
+      [
+        '$0 send samples/campaign.csv --flow renewal-reminder --sandbox',
+        'Try it end to end against the local sandbox',
+      ],
+      [
+        '$0 send s3://drop/in.csv --flow renewal-reminder --on-invalid skip --report-dir s3://drop/reports/',
+        'Data hand-off: read from S3, report back to S3',
+      ],
     ]),
   async run(args, context) {
     const flowConfigId = stringArg(args, 'flow');
-    if (flowConfigId === undefined) throw new AtomicBulkError('USAGE', 'send needs --flow <flowConfigId> (with --flow-config, --flow still names the flow to send to).');
+    if (flowConfigId === undefined)
+      throw new AtomicBulkError(
+        'USAGE',
+        'send needs --flow <flowConfigId> (with --flow-config, --flow still names the flow to send to).',
+      );
     const dryRun = args['dry-run'] === true;
     const progress = progressFor(args, context.stderr, context.io);
     const run = (flow: LoadedFlow, api: AtomicApi | null) =>
@@ -63,7 +138,9 @@ export const sendCommand: Command = {
       const result =
         dryRun && !flowFromApi(args) && args.sandbox !== true
           ? await run(await loadFlow(args, null), null)
-          : await withApi(args, context, progress.sink, async ({ api }) => run(await loadFlow(args, api), api));
+          : await withApi(args, context, progress.sink, async ({ api }) =>
+              run(await loadFlow(args, api), api),
+            );
       progress.stop();
       return printReport(result.report, result.reportDir, args, context.io);
     } finally {

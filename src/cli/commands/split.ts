@@ -1,7 +1,16 @@
 /** `atomic-bulk split <input> --out-dir DIR`: structural split of any CSV; no flow needed. */
 import { split } from '../../pipeline/split.js';
 import type { Command } from './command.js';
-import { GROUPS, inputArg, intArg, outputOptions, partBytesOption, printReport, progressFor, stringArg } from '../options.js';
+import {
+  GROUPS,
+  inputArg,
+  intArg,
+  outputOptions,
+  partBytesOption,
+  printReport,
+  progressFor,
+  stringArg,
+} from '../options.js';
 import { AtomicBulkError } from '../../model/errors.js';
 
 export const splitCommand: Command = {
@@ -11,25 +20,36 @@ export const splitCommand: Command = {
     outputOptions(
       partBytesOption(
         y
-          .positional('input', { type: 'string', describe: 'CSV file, - for standard input, or s3://bucket/key' })
+          .positional('input', {
+            type: 'string',
+            describe: 'CSV file, - for standard input, or s3://bucket/key',
+          })
           .option('out-dir', {
             type: 'string',
             demandOption: true,
-            describe: 'Directory for part-0001.csv, part-0002.csv, … and parts.json (must hold no parts)',
+            describe:
+              'Directory for part-0001.csv, part-0002.csv, … and parts.json (must hold no parts)',
             group: GROUPS.output,
           })
           .option('on-invalid', {
             choices: ['abort', 'skip'] as const,
             default: 'abort',
-            describe: 'abort: any broken record means no parts are kept; skip: leave broken records out',
+            describe:
+              'abort: any broken record means no parts are kept; skip: leave broken records out',
             group: GROUPS.checks,
           }),
         GROUPS.checks,
       ),
     ).example([
-      ['$0 split big.csv --out-dir parts/', 'Parts of at most 32,000,000 bytes, each with the header'],
+      [
+        '$0 split big.csv --out-dir parts/',
+        'Parts of at most 32,000,000 bytes, each with the header',
+      ],
       ['$0 split big.csv --out-dir parts/ --max-part-bytes 10000000', 'Smaller parts'],
-      ['$0 split s3://drop/in.csv --out-dir parts/ --on-invalid skip', 'Read from S3; leave broken records out'],
+      [
+        '$0 split s3://drop/in.csv --out-dir parts/ --on-invalid skip',
+        'Read from S3; leave broken records out',
+      ],
     ]),
   async run(args, context) {
     const progress = progressFor(args, context.stderr, context.io);

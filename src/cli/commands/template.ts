@@ -21,7 +21,11 @@ export function templateRows(flow: FlowConfig): string[][] {
     header.push(`payload.variables.${variable.name}`);
     const fallback = EXAMPLES[variable.type] ?? 'Example';
     const given = variable.defaultValue;
-    example.push(typeof given === 'string' || typeof given === 'number' || typeof given === 'boolean' ? String(given) : fallback);
+    example.push(
+      typeof given === 'string' || typeof given === 'number' || typeof given === 'boolean'
+        ? String(given)
+        : fallback,
+    );
   }
   header.push('payload.cardOptions.priority', 'payload.cardOptions.expiresInterval');
   example.push('5', 'P7D');
@@ -33,7 +37,10 @@ export const templateCommand: Command = {
   describe: 'Print a CSV header and one example row for a flow',
   builder: (y) =>
     connectionOptions(flowOptions(y)).example([
-      ['$0 template --flow renewal-reminder > campaign.csv', 'Start a campaign file from the flow’s variables'],
+      [
+        '$0 template --flow renewal-reminder > campaign.csv',
+        'Start a campaign file from the flow’s variables',
+      ],
       ['$0 template --flow-config flow.json', 'Offline, from a saved flow config'],
       ['$0 template --flow renewal-reminder --sandbox', 'Try it against the local sandbox'],
     ]),

@@ -2,7 +2,18 @@
 import { validate } from '../../pipeline/validate.js';
 import type { LoadedFlow } from '../../pipeline/flow-source.js';
 import type { Command } from './command.js';
-import { GROUPS, inputArg, connectionOptions, flowOptions, intArg, outputOptions, partBytesOption, printReport, progressFor, stringArg } from '../options.js';
+import {
+  GROUPS,
+  inputArg,
+  connectionOptions,
+  flowOptions,
+  intArg,
+  outputOptions,
+  partBytesOption,
+  printReport,
+  progressFor,
+  stringArg,
+} from '../options.js';
 import { flowFromApi, loadFlow } from '../flow-args.js';
 import { withApi } from '../api-args.js';
 
@@ -13,19 +24,32 @@ export const validateCommand: Command = {
     outputOptions(
       partBytesOption(
         connectionOptions(flowOptions(y))
-          .positional('input', { type: 'string', describe: 'CSV file, - for standard input, or s3://bucket/key' })
+          .positional('input', {
+            type: 'string',
+            describe: 'CSV file, - for standard input, or s3://bucket/key',
+          })
           .option('allow-unknown-variables', {
             type: 'boolean',
             default: false,
-            describe: 'Report payload.variables columns the flow does not define as warnings, not errors',
+            describe:
+              'Report payload.variables columns the flow does not define as warnings, not errors',
             group: GROUPS.checks,
           }),
         GROUPS.checks,
       ),
     ).example([
-      ['$0 validate campaign.csv --flow-config flow.json', 'Check offline against a saved flow config'],
-      ['$0 validate campaign.csv --flow renewal-reminder', 'Fetch the latest flow config from the API and check'],
-      ['cat campaign.csv | $0 validate - --flow-config flow.json --json', 'Read standard input; print the report JSON'],
+      [
+        '$0 validate campaign.csv --flow-config flow.json',
+        'Check offline against a saved flow config',
+      ],
+      [
+        '$0 validate campaign.csv --flow renewal-reminder',
+        'Fetch the latest flow config from the API and check',
+      ],
+      [
+        'cat campaign.csv | $0 validate - --flow-config flow.json --json',
+        'Read standard input; print the report JSON',
+      ],
     ]),
   async run(args, context) {
     const progress = progressFor(args, context.stderr, context.io);
@@ -44,7 +68,9 @@ export const validateCommand: Command = {
     try {
       const result =
         flowFromApi(args) || args.sandbox === true
-          ? await withApi(args, context, progress.sink, async ({ api }) => run(await loadFlow(args, api)))
+          ? await withApi(args, context, progress.sink, async ({ api }) =>
+              run(await loadFlow(args, api)),
+            )
           : await run(await loadFlow(args, null));
       progress.stop();
       return printReport(result.report, result.reportDir, args, context.io);
