@@ -25,7 +25,7 @@ const CASES: [string, Case][] = [
   ['429 with Retry-After on csv-task', { faults: { csvTask429Rate: 0.3, retryAfterSeconds: 1 } }],
   [
     '429 on the token endpoint',
-    { tokenTtlSeconds: 1, faults: { token429Rate: 0.3, retryAfterSeconds: 1 } },
+    { tokenTtlSeconds: 1, faults: { token429Rate: 0.5, retryAfterSeconds: 1 } },
   ],
   [
     'URL TTL 2 s with some uploads held past it',
