@@ -2,18 +2,78 @@
  * The first pass shared by validate and send: read the input once, validate every row,
  * settle the whole-file checks, and write rejected.csv by reading the invalid rows again.
  */
-import type { IssueLog } from '../model/issue-log.js';
+import { IssueLog } from '../model/issue-log.js';
 import type { ProgressSink } from '../model/progress.js';
 import type { InputSource } from '../read/input.js';
 import { RecordReader, type ReadSummary } from '../read/record-reader.js';
 import { RejectedCsvWriter } from '../report/rejected-csv.js';
-import type { ReportDir } from '../report/report-dir.js';
+import { ReportDir } from '../report/report-dir.js';
 import { Validator, type ValidationResult, type ValidatorOptions } from '../validate/validator.js';
+import type { LoadedFlow } from './flow-source.js';
+
+export const DEFAULT_MAX_PART_BYTES = 32_000_000;
+export const DEFAULT_MAX_ISSUES = 1000;
 
 export interface CheckedInput {
   result: ValidationResult;
   summary: ReadSummary;
   validator: Validator;
+}
+
+/** What validate and send both take for their first pass. */
+export interface FirstPassOptions {
+  flow: LoadedFlow;
+  reportDir?: string;
+  maxIssues?: number;
+  allowUnknownVariables?: boolean;
+  s3Endpoint?: string;
+  tempDir?: string;
+  signal?: AbortSignal;
+}
+
+export interface FirstPass {
+  dir: ReportDir;
+  log: IssueLog;
+  checked: CheckedInput;
+  /** When validation ended. */
+  validated: Date;
+  /** 'rejected.csv' when rows were invalid, else null. */
+  rejected: string | null;
+}
+
+/**
+ * Opens the report directory, validates the whole input, and writes rejected.csv: the
+ * part of a run that validate and send share.
+ */
+export async function firstPass(
+  input: InputSource,
+  options: FirstPassOptions,
+  maxPartBytes: number,
+  started: Date,
+  now: () => Date,
+  progress: ProgressSink,
+): Promise<FirstPass> {
+  const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), {
+    s3Endpoint: options.s3Endpoint,
+  });
+  const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
+  const checked = await checkInput(
+    input,
+    log,
+    {
+      flow: options.flow.config,
+      allowUnknownVariables: options.allowUnknownVariables ?? false,
+      maxPartBytes,
+      addsInvocationIds: true,
+      nowMs: started.getTime(),
+      tempDir: options.tempDir,
+    },
+    progress,
+    options.signal,
+  );
+  const validated = now();
+  const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress);
+  return { dir, log, checked, validated, rejected };
 }
 
 /** Reads and validates the whole input. */

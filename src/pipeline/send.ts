@@ -12,12 +12,12 @@ import type { AtomicApi } from '../api/client.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
 import type { Part } from '../model/part.js';
-import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
+import { NO_PROGRESS, type ProgressEvent, type ProgressSink } from '../model/progress.js';
 import type { Outcome, PartReport, SendMode } from '../model/report.js';
 import { openInput, type InputSource } from '../read/input.js';
 import { RecordReader } from '../read/record-reader.js';
 import { writeInvocations } from '../report/invocations-csv.js';
-import { buildReport, lineEndingStyle } from '../report/report.js';
+import { buildReport, lineEndingStyle, partReport } from '../report/report.js';
 import { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 import { InvocationIds } from '../split/invocation-ids.js';
@@ -26,11 +26,11 @@ import { selectRows } from '../split/select-rows.js';
 import { Splitter, type RowLayout } from '../split/splitter.js';
 import { RunState, runKey, type ManifestPart } from '../state/run-state.js';
 import { uploadParts, type PartOutcome, type UploadStageOptions } from '../upload/upload-stage.js';
-import { checkInput, reading, writeRejected, type CheckedInput } from './check-input.js';
+import { DEFAULT_MAX_PART_BYTES, firstPass, reading, type CheckedInput } from './check-input.js';
 import type { LoadedFlow } from './flow-source.js';
 import { loadFlowFromApi } from './load-flow.js';
 import type { InvalidPolicy } from './split.js';
-import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, type RunResult } from './validate.js';
+import type { RunResult } from './validate.js';
 
 export interface SendOptions {
   /** A file path, `-` for standard input, or s3://bucket/key. */
@@ -102,26 +102,14 @@ export async function send(given: SendOptions): Promise<SendResult> {
     s3Endpoint: options.s3Endpoint,
   });
   try {
-    const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), {
-      s3Endpoint: options.s3Endpoint,
-    });
-    const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
-    const checked = await checkInput(
+    const { dir, log, checked, validated, rejected } = await firstPass(
       input,
-      log,
-      {
-        flow: options.flow.config,
-        allowUnknownVariables: options.allowUnknownVariables ?? false,
-        maxPartBytes,
-        addsInvocationIds: true,
-        nowMs: started.getTime(),
-        tempDir: options.tempDir,
-      },
+      options,
+      maxPartBytes,
+      started,
+      now,
       progress,
-      options.signal,
     );
-    const validated = now();
-    const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress);
     const runId = options.runId ?? checked.summary.sha256;
     const finish = (f: Finish) =>
       finishReport({
@@ -243,42 +231,25 @@ async function cutAndUpload(
       options.graceMs ?? 30_000,
     ).unref();
   };
-  const reader = new RecordReader({
-    maxRecordBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
-    onBytes: reading('split', input, progress),
-  });
-  const splitter = new Splitter({
-    maxPartBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
-    layout: layoutFor(checked),
-    ids: new InvocationIds(runId, options.flowConfigId, mode),
-    sink: new PartFiles(join(state.dir, 'parts'), true),
-  });
   let cut = 0;
   let splitDone = now();
   async function* registered(): AsyncGenerator<Part> {
-    for await (const part of splitter.split(
-      selectRows(reader.batches(input.read()), checked.result.invalid, checked.result.rows.total),
-    )) {
+    const parts = cutParts(
+      options,
+      checked,
+      input,
+      runId,
+      mode,
+      join(state.dir, 'parts'),
+      progress,
+    );
+    for await (const part of parts) {
       await state.registerPart(part);
       cut = part.number;
-      progress({
-        type: 'part',
-        number: part.number,
-        status: 'cut',
-        rows: part.rows,
-        bytes: part.bytes,
-        attempt: 0,
-      });
+      progress(cutEvent(part));
       yield part;
     }
     splitDone = now();
-    if (reader.summary().sha256 !== checked.summary.sha256) {
-      throw new AtomicBulkError(
-        'INPUT',
-        `Input ${input.name} changed between validation and sending.`,
-        { hint: 'Run again once the file is final; parts already sent will be skipped.' },
-      );
-    }
     await state.markComplete(cut);
   }
   progress({ type: 'phase', phase: 'upload' });
@@ -349,6 +320,54 @@ async function record(state: RunState, outcome: PartOutcome, keepParts: boolean)
   if (!keepParts) await rm(outcome.part.path, { force: true });
 }
 
+/**
+ * Pass 2: reads the input again and cuts the rows pass 1 found valid into parts written to
+ * `partsDir`, each row with its flowInvocationId. Fails if the input changed meanwhile.
+ */
+async function* cutParts(
+  options: SendOptions,
+  checked: CheckedInput,
+  input: InputSource,
+  runId: string,
+  mode: SendMode,
+  partsDir: string,
+  progress: ProgressSink,
+): AsyncGenerator<Part> {
+  const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
+  const reader = new RecordReader({
+    maxRecordBytes: maxPartBytes,
+    onBytes: reading('split', input, progress),
+  });
+  const splitter = new Splitter({
+    maxPartBytes,
+    layout: layoutFor(checked),
+    ids: new InvocationIds(runId, options.flowConfigId, mode),
+    sink: new PartFiles(partsDir, true),
+  });
+  const { invalid, rows } = checked.result;
+  yield* splitter.split(selectRows(reader.batches(input.read()), invalid, rows.total));
+  if (reader.summary().sha256 !== checked.summary.sha256) {
+    throw new AtomicBulkError(
+      'INPUT',
+      `Input ${input.name} changed between validation and sending.`,
+      {
+        hint: 'Run again once the file is final; parts already sent will be skipped.',
+      },
+    );
+  }
+}
+
+function cutEvent(part: Part): ProgressEvent {
+  return {
+    type: 'part',
+    number: part.number,
+    status: 'cut',
+    rows: part.rows,
+    bytes: part.bytes,
+    attempt: 0,
+  };
+}
+
 /** Dry run: everything but csv-task; parts are cut into a scratch directory and counted. */
 async function dryRun(
   options: SendOptions,
@@ -364,34 +383,15 @@ async function dryRun(
   const dir = join(
     stateDir,
     'dry-runs',
-    `${runKey(runId, options.flowConfigId, mode)}-${Date.now()}`,
+    `${runKey(runId, options.flowConfigId, mode)}-${now().getTime()}`,
   );
   await mkdir(dir, { recursive: true });
-  const reader = new RecordReader({
-    maxRecordBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
-    onBytes: reading('split', input, progress),
-  });
-  const splitter = new Splitter({
-    maxPartBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
-    layout: layoutFor(checked),
-    ids: new InvocationIds(runId, options.flowConfigId, mode),
-    sink: new PartFiles(dir, true),
-  });
   progress({ type: 'phase', phase: 'split' });
   const parts: PartReport[] = [];
-  for await (const part of splitter.split(
-    selectRows(reader.batches(input.read()), checked.result.invalid, checked.result.rows.total),
-  )) {
+  for await (const part of cutParts(options, checked, input, runId, mode, dir, progress)) {
     options.signal?.throwIfAborted();
-    progress({
-      type: 'part',
-      number: part.number,
-      status: 'cut',
-      rows: part.rows,
-      bytes: part.bytes,
-      attempt: 0,
-    });
-    parts.push({ ...partReport(part), file: options.keepParts === true ? part.path : null });
+    progress(cutEvent(part));
+    parts.push(partReport(part, options.keepParts === true ? part.path : null));
     if (options.keepParts !== true) await rm(part.path, { force: true });
   }
   const splitDone = now();
@@ -511,23 +511,6 @@ function fromManifest(p: ManifestPart, file: string | null): PartReport {
     uploadMs: p.uploadMs,
     error: p.error,
     file,
-  };
-}
-
-function partReport(part: Part): PartReport {
-  return {
-    number: part.number,
-    rows: part.rows,
-    bytes: part.bytes,
-    sha256: part.sha256,
-    firstLine: part.firstLine,
-    lastLine: part.lastLine,
-    status: 'pending',
-    attempts: 0,
-    taskId: null,
-    uploadMs: null,
-    error: null,
-    file: null,
   };
 }
 

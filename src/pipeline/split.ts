@@ -11,10 +11,9 @@ import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
 import type { Part } from '../model/part.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
-import type { PartReport } from '../model/report.js';
 import { openInput } from '../read/input.js';
 import { RecordReader } from '../read/record-reader.js';
-import { buildReport, lineEndingStyle } from '../report/report.js';
+import { buildReport, lineEndingStyle, partReport } from '../report/report.js';
 import { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 import { PartFiles } from '../split/part-files.js';
@@ -144,7 +143,7 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
       flow: { flowConfigId: null, version: null, mode: null, source: null },
       rows: { ...result.rows, sent: 0 },
       log,
-      parts: kept.map((p) => partReport(p)),
+      parts: kept.map((p) => partReport(p, basename(p.path))),
       outcome,
       dryRun: false,
       files: { rejected, invocations: null },
@@ -160,23 +159,6 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
   } finally {
     await input.close();
   }
-}
-
-export function partReport(part: Part): PartReport {
-  return {
-    number: part.number,
-    rows: part.rows,
-    bytes: part.bytes,
-    sha256: part.sha256,
-    firstLine: part.firstLine,
-    lastLine: part.lastLine,
-    status: 'pending',
-    attempts: 0,
-    taskId: null,
-    uploadMs: null,
-    error: null,
-    file: basename(part.path),
-  };
 }
 
 async function prepareOutDir(dir: string): Promise<void> {

@@ -2,18 +2,15 @@
  * `validate`: check a campaign file against a flow, offline, and report. Never calls
  * csv-task. Reads the input once, and a second time only to write rejected.csv.
  */
-import { IssueLog } from '../model/issue-log.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { Report } from '../model/report.js';
 import { openInput } from '../read/input.js';
 import { buildReport, lineEndingStyle } from '../report/report.js';
-import { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
-import { checkInput, writeRejected } from './check-input.js';
+import { DEFAULT_MAX_PART_BYTES, firstPass } from './check-input.js';
 import type { LoadedFlow } from './flow-source.js';
 
-export const DEFAULT_MAX_PART_BYTES = 32_000_000;
-export const DEFAULT_MAX_ISSUES = 1000;
+export { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES } from './check-input.js';
 
 export interface ValidateOptions {
   /** A file path, `-` for standard input, or s3://bucket/key. */
@@ -51,26 +48,14 @@ export async function validate(options: ValidateOptions): Promise<RunResult> {
     s3Endpoint: options.s3Endpoint,
   });
   try {
-    const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), {
-      s3Endpoint: options.s3Endpoint,
-    });
-    const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
-    const checked = await checkInput(
+    const { dir, log, checked, validated, rejected } = await firstPass(
       input,
-      log,
-      {
-        flow: options.flow.config,
-        allowUnknownVariables: options.allowUnknownVariables ?? false,
-        maxPartBytes,
-        addsInvocationIds: true,
-        nowMs: started.getTime(),
-        tempDir: options.tempDir,
-      },
+      options,
+      maxPartBytes,
+      started,
+      now,
       progress,
-      options.signal,
     );
-    const validated = now();
-    const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress);
     const { result, summary } = checked;
     const ok = log.errors === 0;
     const finished = now();

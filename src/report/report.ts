@@ -4,6 +4,7 @@
  */
 import { ISSUE_CODES, type Issue, type IssueCode } from '../model/issue.js';
 import type { IssueLog } from '../model/issue-log.js';
+import type { Part } from '../model/part.js';
 import { EXIT_BY_OUTCOME } from '../model/outcome.js';
 import {
   REPORT_SCHEMA_VERSION,
@@ -71,6 +72,24 @@ export function buildReport(input: ReportInput): Report {
     report.nextStep = `The counts did not reconcile (${problems.join('; ')}); this is a bug in atomic-bulk. Do not assume the campaign was sent; report it with this file.`;
   }
   return report;
+}
+
+/** A freshly cut part as the report lists it: not yet uploaded. */
+export function partReport(part: Part, file: string | null): PartReport {
+  return {
+    number: part.number,
+    rows: part.rows,
+    bytes: part.bytes,
+    sha256: part.sha256,
+    firstLine: part.firstLine,
+    lastLine: part.lastLine,
+    status: 'pending',
+    attempts: 0,
+    taskId: null,
+    uploadMs: null,
+    error: null,
+    file,
+  };
 }
 
 /** Every way the report's counts contradict each other. */

@@ -126,15 +126,16 @@ export function uploadParts(
     let lastError = 'no attempt was made';
     let uploadMs = 0;
     let attempt = 0;
+    const failed = (error: string, fatal: AtomicBulkError | null = null): PartOutcome => ({
+      ...base,
+      status: 'failed',
+      attempts: attempt,
+      uploadMs,
+      error,
+      fatal,
+    });
     while (attempt < maxAttempts) {
-      if (options.signal?.aborted)
-        return {
-          ...base,
-          status: 'failed',
-          attempts: attempt,
-          uploadMs,
-          error: 'interrupted before the upload finished',
-        };
+      if (options.signal?.aborted) return failed('interrupted before the upload finished');
       attempt++;
       try {
         // A URL kept from a failed attempt is reused only while enough of its window is
@@ -146,24 +147,9 @@ export function uploadParts(
           target = await options.api.createCsvTask(options.flowConfigId, options.mode);
         }
       } catch (error) {
-        if (options.signal?.aborted)
-          return {
-            ...base,
-            status: 'failed',
-            attempts: attempt,
-            uploadMs,
-            error: 'interrupted before the upload finished',
-          };
+        if (options.signal?.aborted) return failed('interrupted before the upload finished');
         if (!isAtomicBulkError(error)) throw error;
-        if (isFatal(error))
-          return {
-            ...base,
-            status: 'failed',
-            attempts: attempt,
-            uploadMs,
-            error: error.message,
-            fatal: error,
-          };
+        if (isFatal(error)) return failed(error.message, error);
         lastError = `csv-task: ${error.message}`;
         await backoff(part, attempt, lastError, null);
         continue;
@@ -190,27 +176,13 @@ export function uploadParts(
       });
       const took = now() - started;
       uploadMs += took;
-      if (outcome === null)
-        return {
-          ...base,
-          status: 'failed',
-          attempts: attempt,
-          uploadMs,
-          error: 'interrupted during the upload',
-        };
+      if (outcome === null) return failed('interrupted during the upload');
       if (outcome.kind === 'accepted') {
         throughput.observe(part.bytes, took);
         return { ...base, status: 'uploaded', attempts: attempt, uploadMs, error: null };
       }
       lastError = outcome.detail;
-      if (outcome.kind === 'refused')
-        return {
-          ...base,
-          status: 'failed',
-          attempts: attempt,
-          uploadMs,
-          error: `upload refused: ${outcome.detail}`,
-        };
+      if (outcome.kind === 'refused') return failed(`upload refused: ${outcome.detail}`);
       if (outcome.kind === 'expired') {
         // Never retry an expired URL: the next attempt asks for a new one, at once.
         target = null;
@@ -227,13 +199,7 @@ export function uploadParts(
       if (target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes) + delay)
         target = null;
     }
-    return {
-      ...base,
-      status: 'failed',
-      attempts: attempt,
-      uploadMs,
-      error: `gave up after ${attempt} attempts: ${lastError}`,
-    };
+    return failed(`gave up after ${attempt} attempts: ${lastError}`);
   }
 
   async function backoff(

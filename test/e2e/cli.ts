@@ -54,6 +54,26 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
   });
 }
 
+/** `send <input>` to the sample renewal-reminder flow with its own state and report dirs. */
+export function sendArgs(
+  input: string,
+  state: string,
+  reportDir: string,
+  extra: string[] = [],
+): string[] {
+  return [
+    'send',
+    input,
+    '--flow',
+    'renewal-reminder',
+    '--state-dir',
+    state,
+    '--report-dir',
+    reportDir,
+    ...extra,
+  ];
+}
+
 /** A temporary directory, removed when the current test finishes. */
 export async function tempDir(prefix = 'atomic-bulk-e2e-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

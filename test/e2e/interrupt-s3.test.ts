@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
-import { BIN, expectValidReport, readReport, ROOT, runCli, SAMPLES, tempDir } from './cli.js';
+import {
+  BIN,
+  expectValidReport,
+  readReport,
+  ROOT,
+  runCli,
+  SAMPLES,
+  sendArgs,
+  tempDir,
+} from './cli.js';
 
 async function sandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const sb = await createSandbox(options);
@@ -29,20 +38,12 @@ describe('interrupting a send', () => {
       const dir = await tempDir();
       const input = join(dir, 'in.csv');
       await writeFile(input, campaign(400));
-      const args = [
-        'send',
-        input,
-        '--flow',
-        'renewal-reminder',
-        '--state-dir',
-        join(dir, 's'),
-        '--report-dir',
-        join(dir, 'r1'),
+      const args = sendArgs(input, join(dir, 's'), join(dir, 'r1'), [
         '--max-part-bytes',
         '800',
         '--progress',
         'json',
-      ];
+      ]);
       const child = spawn(process.execPath, [BIN, ...args], {
         cwd: ROOT,
         env: { ...process.env, ...sb.env },
@@ -74,7 +75,7 @@ describe('interrupting a send', () => {
         report.parts.filter((p) => p.status === 'uploaded').length,
       );
       const resumed = await runCli(
-        [...args.slice(0, 6), '--report-dir', join(dir, 'r2'), '--max-part-bytes', '800'],
+        sendArgs(input, join(dir, 's'), join(dir, 'r2'), ['--max-part-bytes', '800']),
         { env: sb.env },
       );
       expect(resumed.code).toBe(0);
@@ -112,18 +113,12 @@ describe('S3 hand-off', () => {
       AWS_REGION: 'us-east-1',
     };
     const run = await runCli(
-      [
-        'send',
+      sendArgs(
         's3://atomic-sandbox/drop/campaign.csv',
-        '--flow',
-        'renewal-reminder',
-        '--s3-endpoint',
-        sb.s3Endpoint,
-        '--report-dir',
-        's3://atomic-sandbox/reports/run-1/',
-        '--state-dir',
         join(dir, 's'),
-      ],
+        's3://atomic-sandbox/reports/run-1/',
+        ['--s3-endpoint', sb.s3Endpoint],
+      ),
       { env },
     );
     expect(run.code, run.stderr).toBe(0);

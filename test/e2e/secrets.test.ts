@@ -13,7 +13,16 @@ import { writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
-import { BIN, expectNoStack, ROOT, runCli, SAMPLES, tempDir, type CliRun } from './cli.js';
+import {
+  BIN,
+  expectNoStack,
+  ROOT,
+  runCli,
+  SAMPLES,
+  sendArgs,
+  tempDir,
+  type CliRun,
+} from './cli.js';
 
 const SECRET = `cs_${randomBytes(18).toString('hex')}`;
 const WRONG_SECRET = `cs_${randomBytes(18).toString('hex')}`;
@@ -152,6 +161,8 @@ describe('no secret or customer data in any output', () => {
 
       const env = (sb: Sandbox, secret = SECRET) => ({ ...sb.env, ATOMIC_CLIENT_SECRET: secret });
       const small = ['--max-part-bytes', '4000'];
+      const send = (state: string, report: string, extra: string[]) =>
+        sendArgs(input, join(dir, state), join(dir, report), extra);
       const runs: { args: string[]; env: Record<string, string>; code: number }[] = [
         {
           args: [
@@ -203,108 +214,39 @@ describe('no secret or customer data in any output', () => {
         },
         { args: ['flows', 'get', 'no-such-flow'], env: env(post.sandbox), code: 3 },
         {
-          args: [
-            'send',
-            input,
-            '--flow',
-            'renewal-reminder',
-            '--dry-run',
-            '--on-invalid',
-            'skip',
-            '--state-dir',
-            join(dir, 'state-dry'),
-            '--report-dir',
-            join(dir, 'r-dry'),
-          ],
+          args: send('state-dry', 'r-dry', ['--dry-run', '--on-invalid', 'skip']),
           env: env(post.sandbox),
           code: 4,
         },
         {
-          args: [
-            'send',
-            input,
-            '--flow',
-            'renewal-reminder',
-            '--on-invalid',
-            'abort',
-            '--state-dir',
-            join(dir, 'state-abort'),
-            '--report-dir',
-            join(dir, 'r-abort'),
-          ],
+          args: send('state-abort', 'r-abort', ['--on-invalid', 'abort']),
           env: env(post.sandbox),
           code: 1,
         },
         {
-          args: [
-            'send',
-            input,
-            '--flow',
-            'renewal-reminder',
+          args: send('state-post', 'r-post', [
             '--on-invalid',
             'skip',
             '--verbose',
             '--progress',
             'json',
-            '--state-dir',
-            join(dir, 'state-post'),
-            '--report-dir',
-            join(dir, 'r-post'),
             ...small,
-          ],
+          ]),
           env: env(post.sandbox),
           code: 4,
         },
         {
-          args: [
-            'send',
-            input,
-            '--flow',
-            'renewal-reminder',
-            '--on-invalid',
-            'skip',
-            '--json',
-            '--state-dir',
-            join(dir, 'state-post'),
-            '--report-dir',
-            join(dir, 'r-post-again'),
-            ...small,
-          ],
+          args: send('state-post', 'r-post-again', ['--on-invalid', 'skip', '--json', ...small]),
           env: env(post.sandbox),
           code: 4,
         },
         {
-          args: [
-            'send',
-            input,
-            '--flow',
-            'renewal-reminder',
-            '--on-invalid',
-            'skip',
-            '--verbose',
-            '--state-dir',
-            join(dir, 'state-put'),
-            '--report-dir',
-            join(dir, 'r-put'),
-            ...small,
-          ],
+          args: send('state-put', 'r-put', ['--on-invalid', 'skip', '--verbose', ...small]),
           env: env(put.sandbox),
           code: 4,
         },
         {
-          args: [
-            'send',
-            input,
-            '--flow',
-            'renewal-reminder',
-            '--on-invalid',
-            'skip',
-            '--verbose',
-            '--state-dir',
-            join(dir, 'state-wrong'),
-            '--report-dir',
-            join(dir, 'r-wrong'),
-          ],
+          args: send('state-wrong', 'r-wrong', ['--on-invalid', 'skip', '--verbose']),
           env: env(put.sandbox, WRONG_SECRET),
           code: 3,
         },

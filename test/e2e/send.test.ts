@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
-import { BIN, expectNoStack, readReport, ROOT, runCli, SAMPLES, tempDir } from './cli.js';
+import { BIN, expectNoStack, readReport, ROOT, runCli, SAMPLES, sendArgs, tempDir } from './cli.js';
 
 async function sandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const sb = await createSandbox(options);
@@ -32,20 +32,6 @@ async function setup(content: string) {
   const input = join(dir, 'campaign.csv');
   await writeFile(input, content);
   return { dir, input, state: join(dir, 'state'), report: (name: string) => join(dir, name) };
-}
-
-function sendArgs(input: string, state: string, reportDir: string, extra: string[] = []): string[] {
-  return [
-    'send',
-    input,
-    '--flow',
-    'renewal-reminder',
-    '--state-dir',
-    state,
-    '--report-dir',
-    reportDir,
-    ...extra,
-  ];
 }
 
 /** Every input row arrived exactly once, with its variables. */

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, readReport, ROOT, runCli } from '../e2e/cli.js';
+import { BIN, readReport, ROOT, runCli, sendArgs } from '../e2e/cli.js';
 import {
   campaignFile,
   expectConsistentManifest,
@@ -72,27 +72,18 @@ describe(`crash and resume (seed ${SEED})`, () => {
       const sb = await sandbox({ faults: { latencyMs: 25, seed: SEED + trial } });
       const { dir, input } = await campaignFile(ROWS);
       const state = join(dir, 'state');
-      const args = [
-        'send',
-        input,
-        '--flow',
-        'renewal-reminder',
-        '--state-dir',
-        state,
-        '--max-part-bytes',
-        '4000',
-        '--concurrency',
-        String(1 + (trial % 3)),
-      ];
-      const child = spawn(
-        process.execPath,
-        [BIN, ...args, '--report-dir', join(dir, 'r1'), '--progress', 'json'],
-        {
-          cwd: ROOT,
-          env: { ...process.env, ...sb.env },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
+      const args = (report: string) =>
+        sendArgs(input, state, join(dir, report), [
+          '--max-part-bytes',
+          '4000',
+          '--concurrency',
+          String(1 + (trial % 3)),
+        ]);
+      const child = spawn(process.execPath, [BIN, ...args('r1'), '--progress', 'json'], {
+        cwd: ROOT,
+        env: { ...process.env, ...sb.env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let last = 'start';
       let armed = false;
       let buffer = '';
@@ -123,7 +114,7 @@ describe(`crash and resume (seed ${SEED})`, () => {
           ? `${phase} (after ${last})`
           : `${phase} (finished before the kill)`;
       seen[where] = (seen[where] ?? 0) + 1;
-      const resumed = await runCli([...args, '--report-dir', join(dir, 'r2')], {
+      const resumed = await runCli(args('r2'), {
         env: sb.env,
         timeoutMs: 120_000,
       });

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FaultOptions } from '../../src/sandbox/faults.js';
-import { readReport, runCli } from '../e2e/cli.js';
+import { readReport, runCli, sendArgs } from '../e2e/cli.js';
 import {
   campaignFile,
   expectConsistentManifest,
@@ -59,18 +59,7 @@ async function runCase(name: string, setup: Case, seed: number): Promise<number>
   const sb = await sandbox({ ...setup, faults: { ...setup.faults, seed } });
   const { dir, input } = await campaignFile(ROWS);
   const state = join(dir, 'state');
-  const args = [
-    'send',
-    input,
-    '--flow',
-    'renewal-reminder',
-    '--state-dir',
-    state,
-    '--report-dir',
-    join(dir, 'r'),
-    '--max-part-bytes',
-    '700',
-  ];
+  const args = sendArgs(input, state, join(dir, 'r'), ['--max-part-bytes', '700']);
   // A part may use up its attempts: with all faults combined about half of all attempts
   // fail, and even one fault at 20 % runs several times in a row now and then (the seeded
   // stream has streaks). The run then ends resumable (exit 3) and is run again, as a
