@@ -14,6 +14,7 @@ export const ISSUE_CODES = {
   'field-count': 'error',
   'blank-row': 'warning',
   'record-too-large': 'error',
+  'too-many-columns': 'error',
   'blank-header': 'error',
   'duplicate-header': 'error',
   'header-whitespace': 'error',

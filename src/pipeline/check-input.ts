@@ -72,7 +72,14 @@ export async function firstPass(
     options.signal,
   );
   const validated = now();
-  const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress);
+  const rejected = await writeRejected(
+    checked,
+    input,
+    dir,
+    maxPartBytes,
+    progress,
+    options.signal,
+  );
   return { dir, log, checked, validated, rejected };
 }
 
@@ -94,7 +101,7 @@ export async function checkInput(
     const batches = validator.check(reader.batches(input.read()));
     while (!(await batches.next()).done) signal?.throwIfAborted();
     const summary = reader.summary();
-    const result = await validator.finish(summary);
+    const result = await validator.finish(summary, signal);
     return { result, summary, validator };
   } catch (error) {
     await validator.abort();
@@ -109,6 +116,7 @@ export async function writeRejected(
   dir: ReportDir,
   maxPartBytes: number,
   progress: ProgressSink,
+  signal?: AbortSignal,
 ): Promise<string | null> {
   const { result, validator } = checked;
   if (result.rows.invalid === 0 || result.header === null || result.header.length === 0)
@@ -121,8 +129,10 @@ export async function writeRejected(
     onBytes: reading('explain', input, progress),
   });
   try {
-    for await (const row of validator.explain(reader.batches(input.read()), result))
+    for await (const row of validator.explain(reader.batches(input.read()), result)) {
+      signal?.throwIfAborted();
       await writer.write(row);
+    }
   } finally {
     await writer.close();
   }

@@ -103,7 +103,7 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
       throw error;
     }
     const summary = reader.summary();
-    const result = await validator.finish(summary);
+    const result = await validator.finish(summary, options.signal);
     const splitDone = now();
     const failed = log.errors > 0;
     const kept = failed && policy === 'abort' ? [] : parts;
@@ -114,6 +114,7 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
       dir,
       maxPartBytes,
       progress,
+      options.signal,
     );
     if (kept.length > 0) await writeManifest(outDir, input.name, summary, maxPartBytes, kept);
     const outcome = !failed

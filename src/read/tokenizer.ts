@@ -72,8 +72,11 @@ export class Tokenizer {
   private skipping = false;
   /** Index in the batch's field arrays where the current record's fields begin. */
   private fieldFirst = 0;
-  /** Fields of the unfinished record, held between a push and the next one. */
-  private tail: number[] = [];
+  /** Fields of the unfinished record, held between a push and the next one (reused arrays). */
+  private tailStart = new Int32Array(256);
+  private tailEnd = new Int32Array(256);
+  private tailFlags = new Uint8Array(256);
+  private tailCount = 0;
   /**
    * Two batches and two byte buffers used in turn, so memory is recycled instead of
    * reallocated for every chunk, and the caller may reuse its chunk buffer after push().
@@ -149,15 +152,14 @@ export class Tokenizer {
     this.buf = slot.subarray(0, keep + chunk.length);
     const next = this.pool[this.turn] as RecordBatch;
     next.reset(this.buf);
-    const tail = this.tail;
-    for (let k = 0; k < tail.length; k += 3) {
+    for (let k = 0; k < this.tailCount; k++) {
       next.pushField(
-        (tail[k] as number) - from,
-        (tail[k + 1] as number) - from,
-        tail[k + 2] as number,
+        (this.tailStart[k] as number) - from,
+        (this.tailEnd[k] as number) - from,
+        this.tailFlags[k] as number,
       );
     }
-    this.tail = [];
+    this.tailCount = 0;
     this.batch = next;
     this.fieldFirst = 0;
   }
@@ -174,9 +176,17 @@ export class Tokenizer {
     const b = this.batch;
     if (!this.skipping && this.pos - this.recStart > this.maxRecordBytes) this.skipping = true;
     if (!this.skipping) {
-      for (let k = this.fieldFirst; k < b.fieldTotal; k++) {
-        this.tail.push(b.fStart[k] as number, b.fEnd[k] as number, b.fFlags[k] as number);
+      const n = b.fieldTotal - this.fieldFirst;
+      if (n > this.tailStart.length) {
+        const size = Math.max(n, this.tailStart.length * 2);
+        this.tailStart = new Int32Array(size);
+        this.tailEnd = new Int32Array(size);
+        this.tailFlags = new Uint8Array(size);
       }
+      this.tailStart.set(b.fStart.subarray(this.fieldFirst, b.fieldTotal));
+      this.tailEnd.set(b.fEnd.subarray(this.fieldFirst, b.fieldTotal));
+      this.tailFlags.set(b.fFlags.subarray(this.fieldFirst, b.fieldTotal));
+      this.tailCount = n;
     }
     this.truncateFields(b, this.fieldFirst);
     return b;

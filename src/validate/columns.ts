@@ -5,7 +5,7 @@
  */
 import { isKnownType, type FlowConfig } from '../model/flow.js';
 import { issue, type Issue } from '../model/issue.js';
-import { closest } from './suggest.js';
+import { Suggester, SuggestionBudget, type Suggestion } from './suggest.js';
 
 export const TARGET_PREFIX = 'target.attributes.';
 export const VARIABLE_PREFIX = 'payload.variables.';
@@ -133,6 +133,7 @@ export function planColumns(
   };
   const firstIndex = new Map<string, number>();
   const variableColumns = new Set<string>();
+  const suggest = new HeaderSuggestions(flow);
   const separator = wrongSeparator(header);
   if (separator !== null) {
     issues.push(
@@ -196,7 +197,7 @@ export function planColumns(
       return;
     }
     firstIndex.set(name, index);
-    classify(spec, name, flow, options, issues, at(index, raw), plan, variableColumns);
+    classify(spec, name, flow, options, issues, at(index, raw), plan, variableColumns, suggest);
   });
 
   for (const variable of flow.variables.values()) {
@@ -233,6 +234,7 @@ function classify(
   at: { line: number; record: number; column: string; columnIndex: number },
   plan: ColumnPlan,
   variableColumns: Set<string>,
+  suggest: HeaderSuggestions,
 ): void {
   if (name === INVOCATION_ID_COLUMN) {
     spec.kind = 'invocation-id';
@@ -256,8 +258,7 @@ function classify(
     const variable = flow.variables.get(variableName);
     variableColumns.add(variableName);
     if (variable === undefined) {
-      const guess = closest(variableName, flow.variables.keys());
-      const known = [...flow.variables.keys()];
+      const guess = suggest.variable(variableName);
       issues.push(
         issue(
           'unknown-variable',
@@ -265,8 +266,8 @@ function classify(
           `The flow has no variable "${variableName}".`,
           guess !== undefined
             ? `Did you mean ${VARIABLE_PREFIX}${guess}?`
-            : known.length > 0
-              ? `The flow's variables are: ${known.join(', ')}.`
+            : flow.variables.size > 0
+              ? `The flow's variables are: ${suggest.variableList()}.`
               : 'The flow defines no variables; remove the column.',
           options.allowUnknownVariables ? 'warning' : 'error',
         ),
@@ -299,7 +300,7 @@ function classify(
       if (option === 'embargo') plan.embargo = spec.index;
       return;
     }
-    const guess = closest(option, CARD_OPTIONS);
+    const guess = suggest.cardOption(option);
     issues.push(
       issue(
         'unknown-card-option',
@@ -312,7 +313,7 @@ function classify(
     );
     return;
   }
-  const guess = closest(name, candidateNames(name, flow));
+  const guess = suggest.column(name);
   issues.push(
     issue(
       'unknown-column',
@@ -344,12 +345,68 @@ function wrongSeparator(header: string[]): { name: string } | null {
   return null;
 }
 
-/** Plausible intended names for an unknown header: fixed names and prefix corrections. */
-function candidateNames(name: string, flow: FlowConfig): string[] {
-  const out = [INVOCATION_ID_COLUMN, RECOMMENDED_TARGET];
-  for (const option of CARD_OPTIONS) out.push(`${CARD_OPTION_PREFIX}${option}`);
-  for (const variable of flow.variables.keys()) out.push(`${VARIABLE_PREFIX}${variable}`);
-  // A mistyped prefix: keep what follows the first one or two dots and try each prefix.
+/** Names listed in a hint: the first few, then how many more. */
+const LISTED_NAMES = 10;
+
+function listSome(names: string[]): string {
+  if (names.length <= LISTED_NAMES) return names.join(', ');
+  return `${names.slice(0, LISTED_NAMES).join(', ')} and ${names.length - LISTED_NAMES} more (atomic-bulk template lists them all)`;
+}
+
+/**
+ * "Did you mean" for one header, indexed once and bounded by one budget, so thousands of
+ * unknown columns against a flow of thousands of variables cost a fraction of a second.
+ */
+class HeaderSuggestions {
+  private readonly budget = new SuggestionBudget();
+  private variables: Suggester | null = null;
+  private options: Suggester | null = null;
+  private columns: Suggester | null = null;
+  private listed: string | null = null;
+
+  constructor(private readonly flow: FlowConfig) {}
+
+  /** The first few variable names, for hints; made once per header. */
+  variableList(): string {
+    this.listed ??= listSome([...this.flow.variables.keys()]);
+    return this.listed;
+  }
+
+  variable(name: string): string | undefined {
+    this.variables ??= new Suggester(this.flow.variables.keys(), this.budget);
+    return this.variables.closest(name)?.name;
+  }
+
+  cardOption(name: string): string | undefined {
+    this.options ??= new Suggester(CARD_OPTIONS, this.budget);
+    return this.options.closest(name)?.name;
+  }
+
+  /** An unknown header: a fixed name, a flow variable's column, or a mistyped prefix. */
+  column(name: string): string | undefined {
+    this.columns ??= new Suggester(
+      [
+        INVOCATION_ID_COLUMN,
+        RECOMMENDED_TARGET,
+        ...CARD_OPTIONS.map((o) => `${CARD_OPTION_PREFIX}${o}`),
+        ...[...this.flow.variables.keys()].map((v) => `${VARIABLE_PREFIX}${v}`),
+      ],
+      this.budget,
+    );
+    const candidates: (Suggestion | undefined)[] = [
+      this.columns.closest(name),
+      new Suggester(prefixCorrections(name, this.flow), this.budget).closest(name),
+    ];
+    let best: Suggestion | undefined;
+    for (const c of candidates)
+      if (c !== undefined && (best === undefined || c.distance < best.distance)) best = c;
+    return best?.name;
+  }
+}
+
+/** A mistyped prefix: keep what follows the first one or two dots and try each prefix. */
+function prefixCorrections(name: string, flow: FlowConfig): string[] {
+  const out: string[] = [];
   const parts = name.split('.');
   const suffixes = new Set([parts.slice(1).join('.'), parts.slice(2).join('.'), name]);
   for (const suffix of suffixes) {

@@ -2,16 +2,22 @@
  * Finds repeated keys (invocation ids, target tuples) in a stream of any length with
  * bounded memory. Each key is reduced to a 128-bit fingerprint plus its line and record
  * (24 bytes), bucketed by the fingerprint's top 8 bits into 256 partitions. Entries live
- * in one fixed pool of small chunks, allocated on first use, so memory never exceeds the
- * budget and nothing is reallocated; when the pool is full, every partition is written
- * to one spill file (partitions back to back) and the pool is reused. At the end each
- * partition is loaded alone (about 1/256 of the keys) and scanned in input order, so the
- * first occurrence of a key is always the earlier line.
+ * in one fixed pool of small chunks, allocated once; when the pool is full, every
+ * partition is written to one spill file (partitions back to back) and the pool is
+ * reused. Nothing is ever reallocated while keys arrive, so the cost of `add` is constant
+ * whatever the rows' size or how many keys one batch brings.
  *
- * Duplicates are therefore known only after the whole input has been read. The price of
+ * At the end each partition is streamed, in input order (each spill's share, then the
+ * pool), through a table of the *distinct* keys seen so far in that partition: a repeat is
+ * reported against the first occurrence, which is never stored twice. Memory at the end is
+ * therefore the distinct keys of one partition (about 1/256 of the distinct keys), not its
+ * entries: a million rows sharing one id cost one table slot.
+ *
+ * Duplicates are known only after the whole input has been read. The price of
  * fingerprints is a collision probability of about n²/2¹²⁹ (docs/decisions.md).
  */
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { closeSync, mkdtempSync, openSync, rmSync, writevSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,6 +27,8 @@ const WORDS = 6;
 /** Entries per chunk of the pool. */
 const CHUNK_ENTRIES = 64;
 const CHUNK_WORDS = CHUNK_ENTRIES * WORDS;
+/** Entries read from a spill file at a time while scanning (1.5 MiB). */
+const READ_ENTRIES = 65_536;
 
 export interface Duplicate {
   line: number;
@@ -55,6 +63,8 @@ export class DuplicateFinder {
   private readonly spills: Spill[] = [];
   /** Keys added so far. */
   size = 0;
+  /** Times the pool was written to disk (for tests and diagnostics). */
+  spillCount = 0;
 
   constructor(options: DuplicateFinderOptions = {}) {
     const words = Math.floor((options.memoryBytes ?? 4 * 1024 * 1024) / 4);
@@ -63,18 +73,23 @@ export class DuplicateFinder {
     this.tempParent = options.tempDir ?? tmpdir();
   }
 
-  /** True when the pool is nearly full; call `spill()` before adding many more keys. */
-  get shouldSpill(): boolean {
-    return this.nextChunk >= this.chunkCount - PARTITIONS;
+  /** Words the pool holds when allocated (its memory is four times this). */
+  get poolWords(): number {
+    return this.chunkCount * CHUNK_WORDS;
   }
 
   /** Adds a key fingerprint seen at `line` / `record`. */
   add(hash: Uint32Array, line: number, record: number): void {
     const p = (hash[0] as number) >>> 24;
-    const list = this.chunks[p] as number[];
+    let list = this.chunks[p] as number[];
     let fill = this.lastFill[p] as number;
     if (list.length === 0 || fill === CHUNK_WORDS) {
-      list.push(this.takeChunk());
+      if (this.nextChunk === this.chunkCount) {
+        this.spill();
+        list = this.chunks[p] as number[];
+      }
+      this.pool ??= new Uint32Array(this.chunkCount * CHUNK_WORDS);
+      list.push(this.nextChunk++);
       fill = 0;
     }
     const pool = this.pool as Uint32Array;
@@ -89,17 +104,6 @@ export class DuplicateFinder {
     this.size++;
   }
 
-  private takeChunk(): number {
-    this.pool ??= new Uint32Array(this.chunkCount * CHUNK_WORDS);
-    if (this.nextChunk >= this.chunkCount) {
-      // More keys arrived in one batch than the spill margin: grow once, rarely.
-      const grown = new Uint32Array(this.pool.length + PARTITIONS * CHUNK_WORDS);
-      grown.set(this.pool);
-      this.pool = grown;
-    }
-    return this.nextChunk++;
-  }
-
   /** The words of partition p held in memory, in order, as views into the pool. */
   private views(p: number): Uint32Array[] {
     const list = this.chunks[p] as number[];
@@ -110,13 +114,16 @@ export class DuplicateFinder {
     });
   }
 
-  /** Writes every partition to one spill file and empties the pool. */
-  async spill(): Promise<void> {
+  /**
+   * Writes every partition to one spill file and empties the pool. Synchronous: it runs
+   * inside `add` when the pool is full, once per 4 MiB of keys (a few milliseconds).
+   */
+  private spill(): void {
     if (this.pool === null || this.nextChunk === 0) return;
-    this.spillDir ??= await mkdtemp(join(this.tempParent, 'atomic-bulk-dups-'));
+    this.spillDir ??= mkdtempSync(join(this.tempParent, 'atomic-bulk-dups-'));
     const path = join(this.spillDir, `${this.spills.length}.bin`);
     const offsets = new Float64Array(PARTITIONS + 1);
-    const handle = await open(path, 'w');
+    const fd = openSync(path, 'wx', 0o600);
     try {
       let words = 0;
       const bytes: Uint8Array[] = [];
@@ -128,37 +135,52 @@ export class DuplicateFinder {
         }
       }
       offsets[PARTITIONS] = words;
-      for (let k = 0; k < bytes.length; k += 512) await handle.writev(bytes.slice(k, k + 512));
+      for (let k = 0; k < bytes.length; k += 512) writeAll(fd, bytes.slice(k, k + 512));
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
     this.spills.push({ path, offsets });
+    this.spillCount++;
     this.reset();
   }
 
   /** Every key seen before, with the line of its first occurrence; partition by partition. */
   async *duplicates(): AsyncGenerator<Duplicate> {
-    const handles = await Promise.all(this.spills.map((s) => open(s.path, 'r')));
-    // One buffer for the entries and one for the table, sized for the largest partition
-    // and reused for all 256, so finishing a multi-GB file does not churn memory.
-    let largest = 0;
-    for (let p = 0; p < PARTITIONS; p++) largest = Math.max(largest, this.partitionWords(p));
-    const entries = new Uint32Array(largest);
-    const table = new Int32Array(tableSize(largest / WORDS));
+    const handles: FileHandle[] = [];
     try {
+      for (const s of this.spills) handles.push(await open(s.path, 'r'));
+      const read = new Uint32Array(READ_ENTRIES * WORDS);
+      const table = new DistinctKeys();
+      let sinceTurn = 0;
       for (let p = 0; p < PARTITIONS; p++) {
-        const words = await this.loadPartition(p, handles, entries);
-        if (words > WORDS) yield* scanPartition(entries.subarray(0, words), table);
+        table.clear();
+        for (const [k, s] of this.spills.entries()) {
+          let from = s.offsets[p] as number;
+          const end = s.offsets[p + 1] as number;
+          while (from < end) {
+            const n = Math.min(read.length, end - from);
+            const bytes = new Uint8Array(read.buffer, 0, n * 4);
+            await readFully(handles[k] as FileHandle, bytes, from * 4);
+            yield* table.scan(read.subarray(0, n));
+            from += n;
+            sinceTurn += n;
+          }
+        }
+        if (this.pool !== null) {
+          for (const view of this.views(p)) {
+            yield* table.scan(view);
+            sinceTurn += view.length;
+          }
+        }
+        // Let signals and timers run: a partition of a million repeats is all microtasks.
+        if (sinceTurn >= READ_ENTRIES * WORDS) {
+          sinceTurn = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       }
     } finally {
       await Promise.all(handles.map((h) => h.close()));
     }
-  }
-
-  private partitionWords(p: number): number {
-    let words = this.pool === null ? 0 : this.views(p).reduce((n, v) => n + v.length, 0);
-    for (const s of this.spills) words += (s.offsets[p + 1] as number) - (s.offsets[p] as number);
-    return words;
   }
 
   /** Removes spill files and frees the pool. Safe to call more than once. */
@@ -166,9 +188,10 @@ export class DuplicateFinder {
     this.reset();
     this.pool = null;
     if (this.spillDir !== null) {
-      await rm(this.spillDir, { recursive: true, force: true });
+      rmSync(this.spillDir, { recursive: true, force: true });
       this.spillDir = null;
     }
+    await Promise.resolve();
   }
 
   private reset(): void {
@@ -176,69 +199,107 @@ export class DuplicateFinder {
     this.lastFill.fill(0);
     this.nextChunk = 0;
   }
+}
 
-  /** Loads partition p into `all` in input order (each spill's share, then memory); returns its words. */
-  private async loadPartition(p: number, handles: FileHandle[], all: Uint32Array): Promise<number> {
-    let at = 0;
-    for (const [k, s] of this.spills.entries()) {
-      const from = s.offsets[p] as number;
-      const n = (s.offsets[p + 1] as number) - from;
-      if (n === 0) continue;
-      await (handles[k] as FileHandle).read(
-        new Uint8Array(all.buffer, at * 4, n * 4),
-        0,
-        n * 4,
-        from * 4,
-      );
-      at += n;
+function writeAll(fd: number, views: Uint8Array[]): void {
+  let total = 0;
+  for (const v of views) total += v.byteLength;
+  let written = writevSync(fd, views);
+  // A short write is rare on a regular file; finish it view by view.
+  if (written === total) return;
+  for (const v of views) {
+    if (written >= v.byteLength) {
+      written -= v.byteLength;
+      continue;
     }
-    if (this.pool !== null) {
-      for (const view of this.views(p)) {
-        all.set(view, at);
-        at += view.length;
-      }
-    }
-    return at;
+    let at = written;
+    written = 0;
+    while (at < v.byteLength) at += writevSync(fd, [v.subarray(at)]);
   }
 }
 
-function tableSize(entries: number): number {
-  let size = 1;
-  while (size < entries * 2) size <<= 1;
-  return size;
+async function readFully(handle: FileHandle, into: Uint8Array, position: number): Promise<void> {
+  let at = 0;
+  while (at < into.length) {
+    const { bytesRead } = await handle.read(into, at, into.length - at, position + at);
+    if (bytesRead === 0) throw new Error('duplicate finder: spill file is shorter than written');
+    at += bytesRead;
+  }
 }
 
-/** Open-addressing pass over one partition's entries, in input order, in `space`. */
-function* scanPartition(entries: Uint32Array, space: Int32Array): Generator<Duplicate> {
-  const count = entries.length / WORDS;
-  const size = tableSize(count);
-  const mask = size - 1;
-  const table = space.subarray(0, size).fill(-1);
-  for (let k = 0; k < count; k++) {
-    const at = k * WORDS;
-    let slot = (entries[at + 1] as number) & mask;
-    for (;;) {
-      const other = table[slot] as number;
-      if (other === -1) {
-        table[slot] = k;
-        break;
-      }
-      const o = other * WORDS;
-      if (
-        entries[o] === entries[at] &&
-        entries[o + 1] === entries[at + 1] &&
-        entries[o + 2] === entries[at + 2] &&
-        entries[o + 3] === entries[at + 3]
-      ) {
+/**
+ * An open-addressing set of the distinct fingerprints of one partition, with the line and
+ * record of each key's first occurrence. It grows with the distinct keys only.
+ */
+class DistinctKeys {
+  private keys = new Uint32Array(1024 * WORDS);
+  private slots = new Int32Array(2048).fill(-1);
+  private count = 0;
+
+  clear(): void {
+    this.count = 0;
+    this.slots.fill(-1);
+  }
+
+  /** Feeds entries in input order; yields each one whose key was seen before. */
+  *scan(entries: Uint32Array): Generator<Duplicate> {
+    for (let at = 0; at < entries.length; at += WORDS) {
+      const first = this.find(entries, at);
+      if (first >= 0) {
+        const keys = this.keys;
         yield {
           line: entries[at + 4] as number,
           record: entries[at + 5] as number,
-          firstLine: entries[o + 4] as number,
-          firstRecord: entries[o + 5] as number,
+          firstLine: keys[first * WORDS + 4] as number,
+          firstRecord: keys[first * WORDS + 5] as number,
         };
-        break;
+      }
+    }
+  }
+
+  /** The index of an earlier equal key, or -1 after inserting this one. */
+  private find(e: Uint32Array, at: number): number {
+    let mask = this.slots.length - 1;
+    let slot = (e[at + 1] as number) & mask;
+    const keys = this.keys;
+    for (;;) {
+      const k = this.slots[slot] as number;
+      if (k === -1) break;
+      const o = k * WORDS;
+      if (
+        keys[o] === e[at] &&
+        keys[o + 1] === e[at + 1] &&
+        keys[o + 2] === e[at + 2] &&
+        keys[o + 3] === e[at + 3]
+      ) {
+        return k;
       }
       slot = (slot + 1) & mask;
     }
+    if ((this.count + 1) * 2 > this.slots.length) {
+      this.grow();
+      mask = this.slots.length - 1;
+      slot = (e[at + 1] as number) & mask;
+      while ((this.slots[slot] as number) !== -1) slot = (slot + 1) & mask;
+    }
+    if ((this.count + 1) * WORDS > this.keys.length) {
+      const keys2 = new Uint32Array(this.keys.length * 2);
+      keys2.set(this.keys);
+      this.keys = keys2;
+    }
+    this.keys.set(e.subarray(at, at + WORDS), this.count * WORDS);
+    this.slots[slot] = this.count++;
+    return -1;
+  }
+
+  private grow(): void {
+    const slots = new Int32Array(this.slots.length * 2).fill(-1);
+    const mask = slots.length - 1;
+    for (let k = 0; k < this.count; k++) {
+      let slot = (this.keys[k * WORDS + 1] as number) & mask;
+      while ((slots[slot] as number) !== -1) slot = (slot + 1) & mask;
+      slots[slot] = k;
+    }
+    this.slots = slots;
   }
 }

@@ -1,4 +1,16 @@
-/** "Did you mean" for header names: the closest candidate within a small edit distance. */
+/**
+ * "Did you mean" for header names: the closest candidate within a small edit distance.
+ *
+ * A header can hold thousands of unknown columns and a flow tens of thousands of
+ * variables, so the search is bounded: candidates are indexed by lower-cased name (exact
+ * case-insensitive matches cost one lookup) and by length (only names whose length is
+ * within the allowed distance are compared), and every comparison is charged to a shared
+ * budget of edit-distance cells. When the budget is spent, later names get no suggestion
+ * rather than minutes of CPU; `exhausted` says so.
+ */
+
+/** Longest name that gets an edit-distance search; longer names only get exact matches. */
+const MAX_NAME_CHARS = 128;
 
 /** Optimal-string-alignment distance: insertions, deletions, substitutions, transpositions. */
 export function editDistance(a: string, b: string): number {
@@ -28,23 +40,78 @@ export function editDistance(a: string, b: string): number {
   return prev[m] as number;
 }
 
-/**
- * The candidate closest to `name`: an exact case-insensitive match first, then the
- * smallest edit distance not above a quarter of the name's length (at least 2).
- */
-export function closest(name: string, candidates: Iterable<string>): string | undefined {
-  const lower = name.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(name.length / 4)) + 1;
-  for (const candidate of candidates) {
-    if (candidate === name) continue;
-    if (candidate.toLowerCase() === lower) return candidate;
-    if (Math.abs(candidate.length - name.length) >= bestDistance) continue;
-    const d = editDistance(lower, candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
+/** Edit-distance cells one header's suggestions may cost in all (≈ 0.1 s of CPU). */
+export const DEFAULT_SUGGESTION_BUDGET = 20_000_000;
+
+/** Cells left for suggestions, shared by every Suggester of one header. */
+export class SuggestionBudget {
+  constructor(public cells: number = DEFAULT_SUGGESTION_BUDGET) {}
+  get exhausted(): boolean {
+    return this.cells <= 0;
+  }
+}
+
+export interface Suggestion {
+  name: string;
+  /** 0 for a match that differs only by case. */
+  distance: number;
+}
+
+/** An index of candidate names to suggest from. */
+export class Suggester {
+  private readonly byLower = new Map<string, string>();
+  private readonly byLength = new Map<number, string[]>();
+
+  constructor(
+    candidates: Iterable<string>,
+    private readonly budget: SuggestionBudget = new SuggestionBudget(),
+  ) {
+    for (const candidate of candidates) {
+      const lower = candidate.toLowerCase();
+      if (!this.byLower.has(lower)) this.byLower.set(lower, candidate);
+      let list = this.byLength.get(lower.length);
+      if (list === undefined) this.byLength.set(lower.length, (list = []));
+      list.push(lower);
     }
   }
-  return best;
+
+  /**
+   * The candidate closest to `name`: an exact case-insensitive match first, then the
+   * smallest edit distance not above a quarter of the name's length (at least 2).
+   */
+  closest(name: string): Suggestion | undefined {
+    const lower = name.toLowerCase();
+    const same = this.byLower.get(lower);
+    if (same !== undefined && same !== name) return { name: same, distance: 0 };
+    if (lower.length > MAX_NAME_CHARS) return undefined;
+    let best: string | undefined;
+    let bestDistance = Math.max(2, Math.floor(name.length / 4)) + 1;
+    for (let delta = 0; delta < bestDistance; delta++) {
+      for (const length of delta === 0
+        ? [lower.length]
+        : [lower.length - delta, lower.length + delta]) {
+        for (const candidate of this.byLength.get(length) ?? []) {
+          if (candidate === lower) continue;
+          if (this.budget.exhausted) return this.found(best, bestDistance);
+          this.budget.cells -= (lower.length + 1) * (candidate.length + 1);
+          const d = editDistance(lower, candidate);
+          if (d < bestDistance) {
+            best = candidate;
+            bestDistance = d;
+          }
+        }
+      }
+    }
+    return this.found(best, bestDistance);
+  }
+
+  private found(lower: string | undefined, distance: number): Suggestion | undefined {
+    if (lower === undefined) return undefined;
+    return { name: this.byLower.get(lower) as string, distance };
+  }
+}
+
+/** The closest of `candidates` to `name` (see Suggester.closest). */
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  return new Suggester(candidates).closest(name)?.name;
 }

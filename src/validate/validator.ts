@@ -86,6 +86,8 @@ export interface RejectedRowReport {
 /** Bytes added to each row by the flowInvocationId the tool assigns: "," + 36-char UUID. */
 export const ADDED_ID_BYTES = 37;
 const ADDED_HEADER_BYTES = INVOCATION_ID_COLUMN.length + 1;
+/** Widest header checked against a flow (SPEC is silent; docs/decisions.md). */
+export const MAX_COLUMNS = 10_000;
 
 export class Validator {
   private readonly options: ValidatorOptions;
@@ -129,17 +131,16 @@ export class Validator {
         this.encodingQueue.splice(0, this.encodingHead);
         this.encodingHead = 0;
       }
-      if (this.ids.shouldSpill) await this.ids.spill();
-      if (this.targets.shouldSpill) await this.targets.spill();
       yield checked;
     }
   }
 
   /** Settles the whole-file checks and returns the verdict. Call after `check` is drained. */
-  async finish(summary: ReadSummary): Promise<ValidationResult> {
+  async finish(summary: ReadSummary, signal?: AbortSignal): Promise<ValidationResult> {
     try {
       this.fileChecks(summary);
       for await (const d of this.ids.duplicates()) {
+        signal?.throwIfAborted();
         this.duplicateIds.add(d.record);
         this.invalid.add(d.record);
         this.report(
@@ -153,6 +154,7 @@ export class Validator {
         );
       }
       for await (const d of this.targets.duplicates()) {
+        signal?.throwIfAborted();
         this.report('duplicate-target', { line: d.line, record: d.record }, null, () => ({
           message: `The target columns have the same values as line ${d.firstLine}; the user will get the flow twice.`,
           hint: 'Remove one of the rows if that is not intended.',
@@ -309,6 +311,17 @@ export class Validator {
       this.report('record-too-large', at, null, () => ({
         message: `The header is ${b.byteLength(i)} bytes, more than the part budget of ${max} bytes.`,
         hint: 'Check that the first line really is a header; a missing line break can merge it with the data.',
+      }));
+      this.consumeEncoding(b, i, 0, true);
+      return;
+    }
+    const width = b.fieldCount[i] as number;
+    if (width > MAX_COLUMNS && this.options.flow !== null) {
+      // Planning a million columns would cost gigabytes for a file that cannot be sent.
+      this.header = new Array<string>(width).fill('');
+      this.report('too-many-columns', at, null, () => ({
+        message: `The header has ${width.toLocaleString('en-US')} columns; atomic-bulk checks at most ${MAX_COLUMNS.toLocaleString('en-US')}.`,
+        hint: 'Check that the first line really is the header and that the file is comma-separated; a campaign needs one column per target attribute, variable and card option.',
       }));
       this.consumeEncoding(b, i, 0, true);
       return;
