@@ -1,29 +1,47 @@
 /**
- * `npm run bench`: generates campaign files at run time and measures, in the same run,
- * the baseline (bare csv-parse) and atomic-bulk's commands as separate processes, with
- * their throughput and peak RSS. Options:
- *   --size-mb N      main file size (default 200)
- *   --flat-mb A,B    sizes for the memory-flatness check (default 100,1024; "none" skips)
- *   --runs N         runs per measurement, median reported (default 3; this VM is noisy)
- *   --only a,b       run only these steps (baseline, validate, split, roundtrip, dry-run,
- *                    send, send-shared)
+ * `npm run bench`: a matrix of file shapes × steps. For every shape it generates a file at
+ * run time, measures the peers a user would otherwise reach for (csv-parse, papaparse and
+ * udsv doing a bare parse, Miller when installed, the naive csv-parse → csv-stringify
+ * splitter) and atomic-bulk's commands on the same file in the same run, each as its own
+ * process, with wall time, throughput and peak RSS; then it measures atomic-bulk again on
+ * a large file of the same shape to show memory is flat, and checks the targets.
+ *
+ *   --size-mb N      main file size per shape (default 100)
+ *   --large-mb N     size of the flatness file per shape (default 1024; "none" skips)
+ *   --runs N         runs per measurement, median reported (default 1)
+ *   --shapes a,b     only these shapes (short, typical, wide, long-text, shared-id, unicode)
+ *   --only a,b       only these steps (csv-parse, papaparse, udsv, miller, roundtrip,
+ *                    validate, split, dry-run, send-sink, send)
+ *   --quick          CI mode: 8 MB and 24 MB files, one run
+ *   --json PATH      also write the results as JSON
  *   --dir PATH       where to put generated files (default: OS temp dir)
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { generateCampaign } from './generate-campaign.js';
-import { BENCH_STEPS, type BenchContext, type StepResult } from './steps.js';
+import { generateShape, SHAPES, type Shape } from './shapes.js';
+import {
+  BENCH_STEPS,
+  JS_PEERS,
+  type BenchContext,
+  type BenchStep,
+  type Measured,
+  type StepResult,
+} from './steps.js';
 
 // Compiled to bench/dist/bench/run.js.
 const ROOT = resolve(import.meta.dirname, '../../..');
+const RSS_LIMIT_MIB = 150;
+const FLAT_SPREAD_MIB = 20;
 
 interface Options {
   sizeMb: number;
-  flatMb: number[];
+  largeMb: number | null;
   runs: number;
+  shapes: Set<string> | null;
   only: Set<string> | null;
+  json: string | null;
   dir: string | null;
 }
 
@@ -32,21 +50,22 @@ function parseArgs(argv: string[]): Options {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const flat = get('flat-mb') ?? '100,1024';
+  const quick = argv.includes('--quick');
+  const list = (v: string | undefined) => (v === undefined ? null : new Set(v.split(',')));
+  const large = get('large-mb') ?? (quick ? '24' : '1024');
   return {
-    sizeMb: Number(get('size-mb') ?? 200),
-    flatMb: flat === 'none' ? [] : flat.split(',').map(Number),
-    runs: Number(get('runs') ?? 3),
-    only: get('only') === undefined ? null : new Set((get('only') as string).split(',')),
+    sizeMb: Number(get('size-mb') ?? (quick ? 8 : 100)),
+    largeMb: large === 'none' ? null : Number(large),
+    runs: Number(get('runs') ?? 1),
+    shapes: list(get('shapes')),
+    only: list(get('only')),
+    json: get('json') ?? null,
     dir: get('dir') ?? null,
   };
 }
 
-/** Runs a command as its own process; returns wall time and peak RSS. */
-export async function measure(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ seconds: number; maxRssMiB: number; stdout: string; code: number | null }> {
+/** Runs a Node script as its own process; returns wall time and peak RSS. */
+async function measure(args: string[], env: Record<string, string> = {}): Promise<Measured> {
   const rssFile = join(
     tmpdir(),
     `atomic-bulk-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}.json`,
@@ -75,135 +94,176 @@ export async function measure(
   return { seconds, maxRssMiB: maxRssKiB / 1024, stdout, code };
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const fmt = (n: number, digits = 1) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : '–';
+
+interface Cell extends StepResult {
+  shape: string;
+  step: string;
+  sizeMiB: number;
+  rows: number;
+  /** Fastest JS peer's time / this step's time. */
+  vsFastestJs: number | null;
 }
 
-const fmt = (n: number, digits = 1) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+interface Verdict {
+  pass: boolean;
+  text: string;
+}
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const dir = await mkdtemp(join(options.dir ?? tmpdir(), 'atomic-bulk-bench-'));
+  const cells: Cell[] = [];
+  const verdicts: Verdict[] = [];
+  const steps = BENCH_STEPS.filter(
+    (s) => (options.only === null || options.only.has(s.key)) && (s.available?.() ?? true),
+  );
+  const shapes = SHAPES.filter((s) => options.shapes === null || options.shapes.has(s.key));
+  console.log(
+    `atomic-bulk benchmark: ${shapes.length} shapes at ${options.sizeMb} MB${options.largeMb === null ? '' : ` and ${options.largeMb} MB`}; node ${process.version}, ${cpus().length} cores, ${options.runs} run(s) per cell${options.runs > 1 ? ', median' : ''}`,
+  );
+  const head = `${'step'.padEnd(42)}${'time'.padStart(9)}${'MiB/s'.padStart(9)}${'rows/s'.padStart(12)}${'peak RSS'.padStart(11)}${'vs fastest JS'.padStart(15)}`;
   try {
-    const file = join(dir, `campaign-${options.sizeMb}mb.csv`);
-    process.stderr.write(`generating ${options.sizeMb} MB campaign file…\n`);
-    const rows = await generateCampaign(file, options.sizeMb * 1_000_000);
-    const bytes = (await stat(file)).size;
-    const mib = bytes / 1024 / 1024;
-    console.log(
-      `atomic-bulk benchmark: ${fmt(mib)} MiB, ${rows.toLocaleString('en-US')} rows, 7 columns; node ${process.version}, ${cpus().length} cores, ${options.runs} run(s), median`,
-    );
-    console.log('');
-    const ctx: BenchContext = { root: ROOT, dir, file, rows, measure };
-    const results = new Map<string, StepResult>();
-    const header = `${'step'.padEnd(44)}${'time'.padStart(9)}${'MiB/s'.padStart(9)}${'rows/s'.padStart(12)}${'peak RSS'.padStart(12)}${'vs csv-parse'.padStart(14)}`;
-    console.log(header);
-    for (const step of BENCH_STEPS) {
-      if (options.only !== null && !options.only.has(step.key)) continue;
-      const runs: StepResult[] = [];
-      for (let r = 0; r < options.runs; r++) runs.push(await step.run(ctx));
-      const result: StepResult = {
-        seconds: median(runs.map((x) => x.seconds)),
-        maxRssMiB: median(runs.map((x) => x.maxRssMiB)),
-        note: runs[0]?.note,
-      };
-      results.set(step.key, result);
-      const base = results.get('baseline');
-      const ratio = base === undefined ? '' : `${fmt(base.seconds / result.seconds, 2)}×`;
-      console.log(
-        `${step.label.padEnd(44)}${`${fmt(result.seconds)} s`.padStart(9)}${fmt(mib / result.seconds).padStart(9)}${Math.round(
-          rows / result.seconds,
-        )
-          .toLocaleString('en-US')
-          .padStart(
-            12,
-          )}${`${fmt(result.maxRssMiB, 0)} MiB`.padStart(12)}${ratio.padStart(14)}${result.note ? `  ${result.note}` : ''}`,
-      );
+    for (const shape of shapes) {
+      const main = await measureShape(shape, options.sizeMb, steps, dir, options.runs);
+      cells.push(...main);
+      let large: Cell[] = [];
+      if (options.largeMb !== null) {
+        const tool = steps.filter((s) => !s.peer);
+        large = await measureShape(shape, options.largeMb, tool, dir, options.runs, main);
+        cells.push(...large);
+      }
+      console.log('');
+      console.log(shape.label);
+      console.log(head);
+      for (const c of [...main, ...large]) console.log(row(c, steps));
+      const v = judge(shape, main, large);
+      verdicts.push(...v);
+      for (const x of v) console.log(`${x.pass ? 'PASS' : 'MISS'}  ${x.text}`);
     }
+    const misses = verdicts.filter((v) => !v.pass).length;
     console.log('');
-    for (const line of targets(results)) console.log(line);
-    if (options.flatMb.length > 0) {
-      const keys = ['validate', 'split', 'send'].filter(
-        (k) => options.only === null || options.only.has(k),
-      );
-      await flatness(ctx, options.flatMb, keys);
-    }
+    console.log(`targets: ${verdicts.length - misses} PASS, ${misses} MISS`);
+    if (options.json !== null)
+      await writeFile(options.json, `${JSON.stringify({ options, cells, verdicts }, null, 2)}\n`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-function targets(results: Map<string, StepResult>): string[] {
-  const out: string[] = [];
-  const base = results.get('baseline');
-  const check = (label: string, ok: boolean, detail: string) =>
-    out.push(`${ok ? 'PASS' : 'MISS'}  ${label} (${detail})`);
-  const ratio = (key: string) => {
-    const r = results.get(key);
-    return base && r ? base.seconds / r.seconds : null;
+async function measureShape(
+  shape: Shape,
+  sizeMb: number,
+  steps: BenchStep[],
+  dir: string,
+  runs: number,
+  reference: Cell[] = [],
+): Promise<Cell[]> {
+  const file = join(dir, `${shape.key}-${sizeMb}mb.csv`);
+  process.stderr.write(`generating ${shape.key} at ${sizeMb} MB…\n`);
+  const rows = await generateShape(shape, file, sizeMb * 1_000_000);
+  const sizeMiB = (await stat(file)).size / 1024 / 1024;
+  const ctx: BenchContext = {
+    root: ROOT,
+    dir,
+    file,
+    rows,
+    validateCode: shape.validateCode,
+    measure,
   };
-  const v = ratio('validate');
-  if (v !== null) check('validate ≥ 0.8× bare csv-parse', v >= 0.8, `${fmt(v, 2)}×`);
-  const s = ratio('split');
-  if (s !== null) check('split ≥ 0.7× bare csv-parse', s >= 0.7, `${fmt(s, 2)}×`);
-  const split = results.get('split');
-  const naive = results.get('roundtrip');
-  if (split && naive)
-    check(
-      'split ≥ 2× naive parse → stringify round trip',
-      naive.seconds / split.seconds >= 2,
-      `${fmt(naive.seconds / split.seconds, 2)}×`,
-    );
-  const send = results.get('send');
-  const dry = results.get('dry-run');
-  if (send && dry)
-    check(
-      'send to the sandbox ≤ 1.25× send --dry-run',
-      send.seconds / dry.seconds <= 1.25,
-      `${fmt(send.seconds / dry.seconds, 2)}×`,
-    );
-  const shared = results.get('send-shared');
-  if (shared && dry)
-    out.push(
-      `INFO  send with the sandbox at equal CPU priority: ${fmt(shared.seconds / dry.seconds, 2)}× send --dry-run`,
-    );
-  for (const [key, r] of results) {
-    if (key !== 'baseline' && key !== 'roundtrip')
-      check(`${key} peak RSS < 150 MiB`, r.maxRssMiB < 150, `${fmt(r.maxRssMiB, 0)} MiB`);
+  const out: Cell[] = [];
+  try {
+    for (const step of steps) {
+      process.stderr.write(`  ${shape.key} ${sizeMb} MB: ${step.key}…\n`);
+      const results: StepResult[] = [];
+      for (let r = 0; r < runs; r++) results.push(await step.run(ctx));
+      out.push({
+        shape: shape.key,
+        step: step.key,
+        sizeMiB,
+        rows,
+        seconds: median(results.map((x) => x.seconds)),
+        maxRssMiB: median(results.map((x) => x.maxRssMiB)),
+        note: results[0]?.note,
+        vsFastestJs: null,
+      });
+    }
+  } finally {
+    await rm(file, { force: true });
+  }
+  // The yardstick: the fastest JS peer on the main-size file of this shape.
+  const peers = [...reference, ...out].filter(
+    (c) => JS_PEERS.includes(c.step) && Number.isFinite(c.seconds),
+  );
+  if (peers.length > 0) {
+    const fastest = Math.min(...peers.map((c) => c.seconds / c.sizeMiB));
+    for (const c of out) c.vsFastestJs = (fastest * c.sizeMiB) / c.seconds;
   }
   return out;
 }
 
-async function flatness(ctx: BenchContext, sizes: number[], keys: string[]): Promise<void> {
-  const steps = BENCH_STEPS.filter((s) => keys.includes(s.key));
-  if (steps.length === 0) return;
-  console.log('');
-  console.log(`memory flatness (peak RSS by input size): ${steps.map((s) => s.key).join(', ')}`);
-  const seen = new Map<string, number[]>();
-  for (const mb of sizes) {
-    const file = join(ctx.dir, `flat-${mb}mb.csv`);
-    process.stderr.write(`generating ${mb} MB campaign file…\n`);
-    const rows = await generateCampaign(file, mb * 1_000_000);
-    const cells: string[] = [];
-    for (const step of steps) {
-      const r = await step.run({ ...ctx, file, rows });
-      seen.set(step.key, [...(seen.get(step.key) ?? []), r.maxRssMiB]);
-      cells.push(`${step.key} ${fmt(r.seconds)} s, ${fmt(r.maxRssMiB, 0)} MiB`);
-    }
-    console.log(
-      `  ${String(mb).padStart(6)} MB  ${rows.toLocaleString('en-US').padStart(12)} rows   ${cells.join('   ')}`,
-    );
-    await rm(file, { force: true });
+function row(c: Cell, steps: BenchStep[]): string {
+  const label = `${steps.find((s) => s.key === c.step)?.label ?? c.step} @ ${fmt(c.sizeMiB, 0)} MiB`;
+  const ratio = c.vsFastestJs === null ? '' : `${fmt(c.vsFastestJs, 2)}×`;
+  return `${label.padEnd(42)}${`${fmt(c.seconds)} s`.padStart(9)}${fmt(c.sizeMiB / c.seconds).padStart(9)}${fmt(
+    c.rows / c.seconds,
+    0,
+  ).padStart(
+    12,
+  )}${`${fmt(c.maxRssMiB, 0)} MiB`.padStart(11)}${ratio.padStart(15)}${c.note ? `  ${c.note}` : ''}`;
+}
+
+function judge(shape: Shape, main: Cell[], large: Cell[]): Verdict[] {
+  const out: Verdict[] = [];
+  const get = (cells: Cell[], key: string) =>
+    cells.find((c) => c.step === key && Number.isFinite(c.seconds));
+  const name = shape.key;
+  const validate = get(main, 'validate');
+  if (validate?.vsFastestJs != null)
+    out.push({
+      pass: validate.vsFastestJs >= 1.5,
+      text: `${name}: validate ≥ 1.5× the fastest JS bare parse (${fmt(validate.vsFastestJs, 2)}×)`,
+    });
+  const dry = get(main, 'dry-run');
+  if (dry && validate && shape.validateCode === 0)
+    out.push({
+      pass: dry.seconds <= 1.6 * validate.seconds,
+      text: `${name}: send --dry-run ≤ 1.6× validate (${fmt(dry.seconds / validate.seconds, 2)}×)`,
+    });
+  const sink = get(main, 'send-sink');
+  if (sink && dry)
+    out.push({
+      pass: sink.seconds <= 1.15 * dry.seconds,
+      text: `${name}: send to the minimal sink ≤ 1.15× send --dry-run (${fmt(sink.seconds / dry.seconds, 2)}×)`,
+    });
+  const sandbox = get(main, 'send');
+  if (sandbox && dry)
+    out.push({
+      pass: true,
+      text: `${name}: INFO send to the sandbox ${fmt(sandbox.seconds / dry.seconds, 2)}× send --dry-run`,
+    });
+  for (const c of [...main, ...large]) {
+    if (!BENCH_STEPS.find((s) => s.key === c.step)?.peer && Number.isFinite(c.maxRssMiB))
+      out.push({
+        pass: c.maxRssMiB <= RSS_LIMIT_MIB,
+        text: `${name}: ${c.step} peak RSS ≤ ${RSS_LIMIT_MIB} MiB at ${fmt(c.sizeMiB, 0)} MiB (${fmt(c.maxRssMiB, 0)} MiB)`,
+      });
   }
-  for (const [key, values] of seen) {
-    const spread = Math.max(...values) - Math.min(...values);
-    const max = Math.max(...values);
-    console.log(
-      `${spread <= 25 && max < 150 ? 'PASS' : 'MISS'}  ${key} peak RSS flat across sizes (spread ${fmt(spread, 0)} MiB, max ${fmt(max, 0)} MiB)`,
-    );
+  for (const c of large) {
+    const small = get(main, c.step);
+    if (small === undefined || !Number.isFinite(c.maxRssMiB)) continue;
+    const spread = c.maxRssMiB - small.maxRssMiB;
+    out.push({
+      pass: Math.abs(spread) <= FLAT_SPREAD_MIB,
+      text: `${name}: ${c.step} memory flat from ${fmt(small.sizeMiB, 0)} to ${fmt(c.sizeMiB, 0)} MiB (${spread >= 0 ? '+' : ''}${fmt(spread, 0)} MiB)`,
+    });
   }
+  return out;
 }
 
 await main();

@@ -1,4 +1,13 @@
-/** The measured steps of the benchmark, each one process over the same generated file. */
+/**
+ * The measured steps of the benchmark, each one process over the same generated file:
+ * the peers a user would otherwise reach for (bare parses by csv-parse, papaparse and
+ * udsv; Miller when installed; the naive csv-parse → csv-stringify splitter) and
+ * atomic-bulk's commands.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 
 export interface StepResult {
@@ -7,61 +16,109 @@ export interface StepResult {
   note?: string;
 }
 
+export interface Measured extends StepResult {
+  stdout: string;
+  code: number | null;
+}
+
 export interface BenchContext {
   root: string;
   dir: string;
   file: string;
   rows: number;
-  measure: (
-    args: string[],
-    env?: Record<string, string>,
-  ) => Promise<{ seconds: number; maxRssMiB: number; stdout: string; code: number | null }>;
+  /** Exit code validate gives on this file. */
+  validateCode: number;
+  measure: (args: string[], env?: Record<string, string>) => Promise<Measured>;
 }
 
 export interface BenchStep {
   key: string;
   label: string;
+  /** A peer (not atomic-bulk): measured at the main size only, and not held to memory targets. */
+  peer: boolean;
+  /** Runs only when this is true on the machine (Miller installed). */
+  available?: () => boolean;
   run(ctx: BenchContext): Promise<StepResult>;
 }
 
-function cli(ctx: BenchContext): string {
-  return join(ctx.root, 'dist/cli/bin.js');
-}
+const cli = (ctx: BenchContext) => join(ctx.root, 'dist/cli/bin.js');
+const flowConfig = (ctx: BenchContext) => join(ctx.root, 'samples/flows/renewal-reminder.json');
+let outDirs = 0;
 
 async function checked(ctx: BenchContext, args: string[], expectCode = 0): Promise<StepResult> {
   const r = await ctx.measure(args);
-  if (r.code !== expectCode) throw new Error(`${args.join(' ')} exited with ${r.code}`);
+  if (r.code !== expectCode)
+    throw new Error(`${args.slice(0, 3).join(' ')} exited with ${r.code}, not ${expectCode}`);
   return r;
 }
 
-let outDirs = 0;
+function peer(name: string): BenchStep {
+  return {
+    key: name,
+    label: `${name} bare parse`,
+    peer: true,
+    run: (ctx) => checked(ctx, [join(ctx.root, 'bench/dist/bench/peer-parse.js'), name, ctx.file]),
+  };
+}
+
+/** The JavaScript parsers whose fastest bare parse is the yardstick for validate. */
+export const JS_PEERS = ['csv-parse', 'papaparse', 'udsv'];
+
+let mlrChecked: boolean | null = null;
 
 export const BENCH_STEPS: BenchStep[] = [
+  ...JS_PEERS.map(peer),
   {
-    key: 'baseline',
-    label: 'bare csv-parse → arrays (baseline)',
+    key: 'miller',
+    label: 'Miller mlr --icsv --ojson cat',
+    peer: true,
+    available: () => (mlrChecked ??= spawnSync('mlr', ['--version']).status === 0),
+    run: (ctx) => {
+      // Miller is not a Node program: its peak RSS comes from GNU time.
+      const started = performance.now();
+      const r = spawnSync(
+        '/usr/bin/time',
+        ['-f', '%M', 'sh', '-c', 'mlr --icsv --ojson cat "$0" > /dev/null', ctx.file],
+        { encoding: 'utf8' },
+      );
+      const seconds = (performance.now() - started) / 1000;
+      if (r.status !== 0) throw new Error(`mlr exited with ${r.status}`);
+      const kib = Number(r.stderr.trim().split('\n').pop());
+      return Promise.resolve({ seconds, maxRssMiB: Number.isFinite(kib) ? kib / 1024 : NaN });
+    },
+  },
+  {
+    key: 'roundtrip',
+    label: 'naive csv-parse → csv-stringify split',
+    peer: true,
     run: (ctx) =>
-      checked(ctx, [join(ctx.root, 'bench/dist/bench/baseline-csv-parse.js'), ctx.file]),
+      checked(ctx, [join(ctx.root, 'bench/dist/bench/peer-parse.js'), 'roundtrip', ctx.file]),
   },
   {
     key: 'validate',
     label: 'atomic-bulk validate',
+    peer: false,
     run: (ctx) =>
-      checked(ctx, [
-        cli(ctx),
-        'validate',
-        ctx.file,
-        '--flow-config',
-        join(ctx.root, 'samples/flows/renewal-reminder.json'),
-        '--report-dir',
-        join(ctx.dir, 'report-validate'),
-        '--progress',
-        'none',
-      ]),
+      checked(
+        ctx,
+        [
+          cli(ctx),
+          'validate',
+          ctx.file,
+          '--flow-config',
+          flowConfig(ctx),
+          '--report-dir',
+          join(ctx.dir, `report-validate-${++outDirs}`),
+          '--progress',
+          'none',
+        ],
+        ctx.validateCode,
+      ),
   },
   {
     key: 'split',
-    label: 'atomic-bulk split (parts written to disk)',
+    label: 'atomic-bulk split',
+    peer: false,
     run: async (ctx) => {
       const out = join(ctx.dir, `parts-${++outDirs}`);
       const r = await checked(ctx, [
@@ -75,61 +132,50 @@ export const BENCH_STEPS: BenchStep[] = [
         '--progress',
         'none',
       ]);
-      const { rm } = await import('node:fs/promises');
       await rm(out, { recursive: true, force: true });
       return r;
     },
   },
   {
-    key: 'roundtrip',
-    label: 'naive csv-parse → csv-stringify round trip',
-    run: (ctx) =>
-      checked(ctx, [
-        join(ctx.root, 'bench/dist/bench/baseline-csv-parse.js'),
-        ctx.file,
-        'roundtrip',
-      ]),
-  },
-  {
     key: 'dry-run',
     label: 'atomic-bulk send --dry-run',
+    peer: false,
     run: (ctx) =>
-      checked(ctx, [
-        ...sendArgs(ctx, `dry-${++outDirs}`),
-        '--dry-run',
-        '--flow-config',
-        join(ctx.root, 'samples/flows/renewal-reminder.json'),
-      ]),
+      checked(
+        ctx,
+        [...sendArgs(ctx, `dry-${++outDirs}`), '--dry-run', '--flow-config', flowConfig(ctx)],
+        ctx.validateCode,
+      ),
+  },
+  {
+    key: 'send-sink',
+    label: 'atomic-bulk send → minimal sink',
+    peer: false,
+    run: (ctx) => sendTo(ctx, 'sink'),
   },
   {
     key: 'send',
-    label: 'atomic-bulk send to the sandbox',
-    run: (ctx) => sendToSandbox(ctx, 'low'),
-  },
-  {
-    key: 'send-shared',
-    label: '  … sandbox at equal CPU priority',
-    run: (ctx) => sendToSandbox(ctx, 'equal'),
+    label: 'atomic-bulk send → sandbox (low priority)',
+    peer: false,
+    run: (ctx) => sendTo(ctx, 'sandbox'),
   },
 ];
 
-/**
- * Sends to the sandbox running as its own process, as a user would run it. Atomic and S3
- * process uploads on their own machines; here the stand-in shares the bench machine's
- * cores, so the main figure runs it at the lowest CPU priority (it gets the cycles the
- * tool leaves idle), and 'send-shared' shows the same send with both at equal priority.
- */
-async function sendToSandbox(ctx: BenchContext, priority: 'low' | 'equal'): Promise<StepResult> {
-  const sandbox = await startSandbox(ctx, priority);
+/** Sends to a server run as its own process (the sandbox at the lowest CPU priority, or the sink). */
+async function sendTo(ctx: BenchContext, target: 'sink' | 'sandbox'): Promise<StepResult> {
+  if (ctx.validateCode !== 0) return { seconds: NaN, maxRssMiB: NaN, note: 'nothing to send' };
+  const server = await startServer(ctx, target);
   try {
-    const cpuBefore = sandbox.cpuSeconds();
-    const r = await ctx.measure([...sendArgs(ctx, `send-${++outDirs}`)], sandbox.env);
-    if (r.code !== 0) throw new Error(`send exited with ${r.code}`);
-    const cpu = sandbox.cpuSeconds() - cpuBefore;
-    const stats = await sandbox.stats();
-    return { ...r, note: `sandbox: ${stats.tasks} parts received, ${cpu.toFixed(1)} CPU-s` };
+    const cpuBefore = server.cpuSeconds();
+    const r = await ctx.measure(
+      [...sendArgs(ctx, `send-${++outDirs}`), '--flow-config', flowConfig(ctx)],
+      server.env,
+    );
+    if (r.code !== 0) throw new Error(`send to the ${target} exited with ${r.code}`);
+    const cpu = server.cpuSeconds() - cpuBefore;
+    return { ...r, note: `${target}: ${cpu.toFixed(1)} CPU-s` };
   } finally {
-    await sandbox.stop();
+    await server.stop();
   }
 }
 
@@ -149,43 +195,32 @@ function sendArgs(ctx: BenchContext, name: string): string[] {
   ];
 }
 
-/** Runs `atomic-bulk sandbox` as its own process, as a user would, and reads its settings. */
-async function startSandbox(
+/** Starts the sandbox (as a user would, `atomic-bulk sandbox`) or the sink; reads its settings. */
+async function startServer(
   ctx: BenchContext,
-  priority: 'low' | 'equal',
-): Promise<{
-  env: Record<string, string>;
-  stats: () => Promise<{ tasks: number; invocations: number }>;
-  cpuSeconds: () => number;
-  stop: () => Promise<void>;
-}> {
-  const { spawn } = await import('node:child_process');
-  const { setPriority } = await import('node:os');
-  const { readFileSync } = await import('node:fs');
-  // Processing waits until the send is over: Atomic processes uploads on its own machines,
-  // and on a 2-core bench machine the sandbox's processing would otherwise take the send's CPU.
-  // A secret in the caller's environment would become the sandbox's and not be printed.
+  target: 'sink' | 'sandbox',
+): Promise<{ env: Record<string, string>; cpuSeconds: () => number; stop: () => Promise<void> }> {
+  // A secret in the caller's environment must not become the server's.
   const { ATOMIC_CLIENT_SECRET: _ignored, ...env0 } = process.env;
-  const child = spawn(
-    process.execPath,
-    [
-      cli(ctx),
-      'sandbox',
-      '--port',
-      '0',
-      '--no-store-payloads',
-      '--max-running-tasks',
-      '0',
-      '--process-quiet-ms',
-      '60000',
-      '--direct-uploads',
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'ignore'],
-      env: env0,
-    },
-  );
-  if (priority === 'low' && child.pid !== undefined) setPriority(child.pid, 19);
+  const args =
+    target === 'sink'
+      ? [join(ctx.root, 'bench/dist/bench/sink.js')]
+      : [
+          cli(ctx),
+          'sandbox',
+          '--port',
+          '0',
+          '--no-store-payloads',
+          '--max-running-tasks',
+          '0',
+          // Atomic processes uploads on its own machines: here processing waits until the
+          // send is over, so it does not take the send's CPU on a 2-core machine.
+          '--process-quiet-ms',
+          '600000',
+          '--direct-uploads',
+        ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: env0 });
+  if (target === 'sandbox' && child.pid !== undefined) setPriority(child.pid, 19);
   const env: Record<string, string> = {};
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -194,7 +229,7 @@ async function startSandbox(
       for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
       if (env.ATOMIC_CLIENT_SECRET !== undefined) resolve();
     });
-    child.on('exit', () => reject(new Error('the sandbox exited early')));
+    child.on('exit', () => reject(new Error(`the ${target} exited early`)));
   });
   return {
     env,
@@ -210,12 +245,6 @@ async function startSandbox(
         return 0;
       }
     },
-    stats: async () =>
-      (
-        (await (await fetch(`${env.ATOMIC_BASE_URL as string}/sandbox/stats`)).json()) as {
-          data: { tasks: number; invocations: number };
-        }
-      ).data,
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.on('exit', r));
