@@ -32,8 +32,15 @@ export interface FetchedFlowConfig {
   raw: unknown;
 }
 
+/** Where requests go: the API's origin and the environment (what binds a run's state). */
+export interface ApiDestination {
+  apiOrigin: string;
+  environmentId: string;
+}
+
 /** What the pipelines need from Atomic; tests pass fakes of it. */
 export interface AtomicApi {
+  readonly destination: ApiDestination;
   listFlows(query?: { name?: string; status?: string }): Promise<FlowSummary[]>;
   getFlowConfig(flowConfigId: string, version: string): Promise<FetchedFlowConfig>;
   /** Asks for a presigned upload target for one CSV file. */
@@ -46,11 +53,16 @@ export class AtomicClient implements AtomicApi {
   private readonly http: Http;
   readonly tokens: TokenProvider;
   private readonly now: () => number;
+  readonly destination: ApiDestination;
 
   constructor(
     private readonly settings: ConnectionSettings,
     options: AtomicClientOptions = {},
   ) {
+    this.destination = {
+      apiOrigin: new URL(settings.baseUrl).origin,
+      environmentId: settings.environmentId,
+    };
     this.http = new Http({ ...options, userAgent: USER_AGENT });
     this.now = options.now ?? Date.now;
     this.tokens = new TokenProvider(settings, this.http, this.now);

@@ -4,7 +4,11 @@
  */
 import type { Issue, IssueCode } from './issue.js';
 
-export const REPORT_SCHEMA_VERSION = 1;
+/**
+ * 2: rows.sent counts what this invocation uploaded, rows.alreadySent what earlier
+ * invocations of the same run did; parts say which; the destination is recorded.
+ */
+export const REPORT_SCHEMA_VERSION = 2;
 
 export type Command = 'validate' | 'split' | 'send';
 export type Outcome = 'success' | 'invalid' | 'partial' | 'failed' | 'interrupted';
@@ -31,6 +35,8 @@ export interface PartReport {
   error: string | null;
   /** Where the part file is, when it was kept (split, --keep-parts). */
   file: string | null;
+  /** Uploaded by an earlier invocation of the same run, not by this one. */
+  previouslyUploaded: boolean;
 }
 
 export interface Report {
@@ -54,11 +60,31 @@ export interface Report {
     mode: SendMode | null;
     source: 'api' | 'file' | null;
   };
-  rows: { total: number; valid: number; invalid: number; blank: number; sent: number };
+  /**
+   * sent: rows this invocation uploaded; alreadySent: rows of the run uploaded by earlier
+   * invocations (resume, finished re-run) and not again now.
+   */
+  rows: {
+    total: number;
+    valid: number;
+    invalid: number;
+    blank: number;
+    sent: number;
+    alreadySent: number;
+  };
   issueCounts: { errors: number; warnings: number; byCode: Partial<Record<IssueCode, number>> };
   issues: Issue[];
   issuesTruncated: boolean;
   parts: PartReport[];
+  /** Where `send` uploaded (null for validate, split and dry runs). */
+  destination: {
+    apiOrigin: string;
+    environmentId: string;
+    /** When the run's state was first created, if this invocation resumed it. */
+    resumedFrom: string | null;
+    /** When the run's last part was accepted (by this or an earlier invocation); else null. */
+    sentInFullAt: string | null;
+  } | null;
   outcome: Outcome;
   exitCode: number;
   /** Set by `send --dry-run`: everything ran but csv-task was never called. */

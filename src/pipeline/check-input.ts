@@ -53,7 +53,7 @@ export async function firstPass(
   now: () => Date,
   progress: ProgressSink,
 ): Promise<FirstPass> {
-  const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), {
+  const dir = await ReportDir.open(options.reportDir, started, {
     s3Endpoint: options.s3Endpoint,
   });
   const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
@@ -72,14 +72,7 @@ export async function firstPass(
     options.signal,
   );
   const validated = now();
-  const rejected = await writeRejected(
-    checked,
-    input,
-    dir,
-    maxPartBytes,
-    progress,
-    options.signal,
-  );
+  const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress, options.signal);
   return { dir, log, checked, validated, rejected };
 }
 

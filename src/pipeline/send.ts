@@ -13,7 +13,7 @@ import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
 import type { Part } from '../model/part.js';
 import { NO_PROGRESS, type ProgressEvent, type ProgressSink } from '../model/progress.js';
-import type { Outcome, PartReport, SendMode } from '../model/report.js';
+import type { Outcome, PartReport, Report, SendMode } from '../model/report.js';
 import { openInput, type InputSource } from '../read/input.js';
 import { RecordReader } from '../read/record-reader.js';
 import { writeInvocations } from '../report/invocations-csv.js';
@@ -24,7 +24,7 @@ import { InvocationIds } from '../split/invocation-ids.js';
 import { PartFiles } from '../split/part-files.js';
 import { selectRows } from '../split/select-rows.js';
 import { Splitter, type RowLayout } from '../split/splitter.js';
-import { RunState, runKey, type ManifestPart } from '../state/run-state.js';
+import { describeDestination, RunState, runKey, type ManifestPart } from '../state/run-state.js';
 import { uploadParts, type PartOutcome, type UploadStageOptions } from '../upload/upload-stage.js';
 import { DEFAULT_MAX_PART_BYTES, firstPass, reading, type CheckedInput } from './check-input.js';
 import type { LoadedFlow } from './flow-source.js';
@@ -146,10 +146,12 @@ export async function send(given: SendOptions): Promise<SendResult> {
     const stateDir = resolve(options.stateDir ?? '.atomic-bulk');
     if (options.dryRun === true)
       return await dryRun(options, checked, input, stateDir, runId, mode, progress, finish);
-    const state = await RunState.open(
+    const api = options.api as AtomicApi;
+    const { state, legacyDir } = await RunState.open(
       stateDir,
       {
         runId,
+        destination: api.destination,
         input: { source: input.name, sha256: checked.summary.sha256, bytes: checked.summary.bytes },
         flow: { flowConfigId: options.flowConfigId, version: options.flow.version, mode },
         split: { maxPartBytes, onInvalid: policy },
@@ -157,19 +159,33 @@ export async function send(given: SendOptions): Promise<SendResult> {
       started,
     );
     try {
+      if (legacyDir !== null) {
+        progress({
+          type: 'message',
+          level: 'warn',
+          text: `State from atomic-bulk 0.1.0 for this run is in ${legacyDir}; it does not say where it was sent, so it is not used and every part is uploaded (rows keep their flowInvocationIds, so a destination that already has them does not send twice).`,
+        });
+      }
+      const destination = () => ({
+        ...api.destination,
+        resumedFrom: state.resumed ? state.createdAt : null,
+        sentInFullAt: state.sentInFullAt,
+      });
       if (state.allUploaded && options.force !== true) {
+        const when = state.sentInFullAt ?? state.createdAt;
         progress({
           type: 'message',
           level: 'info',
-          text: `Run ${runId} was already sent in full; nothing to upload.`,
+          text: `Nothing uploaded: run ${runId.slice(0, 16)}… was already sent in full on ${when} to ${describeDestination(api.destination)}.`,
         });
         return {
           ...(await finish({
             outcome: policyOutcome(checked),
-            parts: state.parts.map((p) => fromManifest(p, null)),
+            parts: state.parts.map((p) => fromManifest(p, null, true)),
             split: validated,
             invocations: invocationFiles(state),
-            nextStep: alreadySentNextStep(runId),
+            nextStep: alreadySentNextStep(runId, when),
+            destination: destination(),
           })),
           stateDir: state.dir,
         };
@@ -185,6 +201,7 @@ export async function send(given: SendOptions): Promise<SendResult> {
         fromManifest(
           p,
           options.keepParts === true ? join(state.dir, 'parts', partName(p.number)) : null,
+          p.status === 'uploaded' && !run.uploadedNow.has(p.number),
         ),
       );
       return {
@@ -194,6 +211,7 @@ export async function send(given: SendOptions): Promise<SendResult> {
           split: run.splitDone,
           invocations: invocationFiles(state),
           nextStep: sendNextStep(outcome, run.fatal, runId),
+          destination: destination(),
         })),
         stateDir: state.dir,
       };
@@ -206,6 +224,8 @@ export async function send(given: SendOptions): Promise<SendResult> {
 }
 
 interface CutAndUpload {
+  /** Parts this invocation uploaded (the others marked uploaded were sent earlier). */
+  uploadedNow: Set<number>;
   failed: boolean;
   interrupted: boolean;
   fatal: AtomicBulkError | null;
@@ -271,9 +291,11 @@ async function cutAndUpload(
   options.signal?.addEventListener('abort', onInterrupt, { once: true });
   let failed = false;
   let fatal: AtomicBulkError | null = null;
+  const uploadedNow = new Set<number>();
   try {
     for await (const outcome of stream) {
       await record(state, outcome, options.keepParts === true);
+      if (outcome.status === 'uploaded') uploadedNow.add(outcome.part.number);
       progress({
         type: 'part',
         number: outcome.part.number,
@@ -298,6 +320,7 @@ async function cutAndUpload(
   }
   const interrupted = options.signal?.aborted === true;
   return {
+    uploadedNow,
     failed: failed || fatal !== null || (!interrupted && !state.complete),
     interrupted,
     fatal,
@@ -383,7 +406,7 @@ async function dryRun(
   const dir = join(
     stateDir,
     'dry-runs',
-    `${runKey(runId, options.flowConfigId, mode)}-${now().getTime()}`,
+    `${runKey(runId, options.flowConfigId, mode, null)}-${now().getTime()}-${process.pid}`,
   );
   await mkdir(dir, { recursive: true });
   progress({ type: 'phase', phase: 'split' });
@@ -413,6 +436,8 @@ interface Finish {
   /** Id files of sent parts, for invocations.csv; null when nothing was sent. */
   invocations: string[] | null;
   nextStep: string;
+  /** Where the run sends (null for dry runs and rejected input). */
+  destination?: Report['destination'];
 }
 
 async function finishReport(
@@ -436,7 +461,10 @@ async function finishReport(
       : null;
   const finished = f.now();
   const { summary, result } = f.checked;
-  const sent = f.parts.filter((p) => p.status === 'uploaded').reduce((n, p) => n + p.rows, 0);
+  const rowsWhere = (earlier: boolean) =>
+    f.parts
+      .filter((p) => p.status === 'uploaded' && p.previouslyUploaded === earlier)
+      .reduce((n, p) => n + p.rows, 0);
   const report = buildReport({
     command: 'send',
     runId: f.runId,
@@ -461,7 +489,8 @@ async function finishReport(
       mode: f.mode,
       source: f.options.flow.source,
     },
-    rows: { ...result.rows, sent },
+    rows: { ...result.rows, sent: rowsWhere(false), alreadySent: rowsWhere(true) },
+    destination: f.destination ?? null,
     log: f.log,
     parts: f.parts,
     outcome: f.outcome,
@@ -497,8 +526,13 @@ function partName(number: number): string {
   return `part-${String(number).padStart(4, '0')}.csv`;
 }
 
-function fromManifest(p: ManifestPart, file: string | null): PartReport {
+function fromManifest(
+  p: ManifestPart,
+  file: string | null,
+  previouslyUploaded: boolean,
+): PartReport {
   return {
+    previouslyUploaded,
     number: p.number,
     rows: p.rows,
     bytes: p.bytes,
@@ -525,8 +559,8 @@ function invalidNextStep(checked: CheckedInput, policy: InvalidPolicy): string {
     : 'Nothing was sent.';
 }
 
-function alreadySentNextStep(runId: string): string {
-  return `Nothing to do: run ${runId.slice(0, 16)}… was already sent in full. To send the file again as a new campaign use --run-id <new id>; to upload the same invocations again use --force (Atomic ignores ids it has seen).`;
+function alreadySentNextStep(runId: string, when: string): string {
+  return `Nothing to do: run ${runId.slice(0, 16)}… was already sent in full on ${when}. To send the file again as a new campaign use --run-id <new id>; to upload the same invocations again use --force (Atomic ignores ids it has seen).`;
 }
 
 function sendNextStep(outcome: Outcome, fatal: AtomicBulkError | null, runId: string): string {

@@ -59,7 +59,7 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
   });
   const parts: Part[] = [];
   try {
-    const dir = await ReportDir.open(options.reportDir ?? ReportDir.defaultLocation(started), {
+    const dir = await ReportDir.open(options.reportDir, started, {
       s3Endpoint: options.s3Endpoint,
     });
     const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
@@ -142,7 +142,7 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
         lineEndings: lineEndingStyle(summary.lineEndings),
       },
       flow: { flowConfigId: null, version: null, mode: null, source: null },
-      rows: { ...result.rows, sent: 0 },
+      rows: { ...result.rows, sent: 0, alreadySent: 0 },
       log,
       parts: kept.map((p) => partReport(p, basename(p.path))),
       outcome,

@@ -84,7 +84,7 @@ export async function validate(options: ValidateOptions): Promise<RunResult> {
         mode: null,
         source: options.flow.source,
       },
-      rows: { ...result.rows, sent: 0 },
+      rows: { ...result.rows, sent: 0, alreadySent: 0 },
       log,
       parts: [],
       outcome: ok ? 'success' : 'invalid',

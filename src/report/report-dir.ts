@@ -2,11 +2,26 @@
  * Where report files go: a local directory, or an s3:// prefix. Files are written locally
  * first (to the directory itself, or to a temporary directory for S3) and, for S3,
  * uploaded by `publish()`, so a half-written report never appears at the destination.
+ *
+ * One report per folder (docs/decisions.md): the default folder name carries a random
+ * suffix and is created exclusively, so two runs never share it; an explicit folder is
+ * locked for the run (a second process is refused) and the files of a report it already
+ * held are removed first, so an old rejected.csv never sits beside a new report.json.
+ * Report files hold personal data: folders are created 0700 and files 0600.
  */
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import {
+  makePrivateDir,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  releasePidLock,
+  takePidLock,
+  writePrivateFile,
+} from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -15,6 +30,19 @@ const CONTENT_TYPES: Record<string, string> = {
   csv: 'text/csv; charset=utf-8',
   html: 'text/html; charset=utf-8',
 };
+
+/** Files a report consists of; an explicit folder's earlier ones are removed on open. */
+const REPORT_FILES = ['report.json', 'report.md', 'report.html', 'rejected.csv', 'invocations.csv'];
+const LOCK_FILE = '.atomic-bulk.lock';
+
+function cannotCreate(location: string, error: unknown): AtomicBulkError {
+  return new AtomicBulkError(
+    'OUTPUT',
+    `Cannot create report directory ${location} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+    { hint: 'Choose another --report-dir.' },
+    error,
+  );
+}
 
 export class ReportDir {
   private readonly written = new Set<string>();
@@ -28,33 +56,74 @@ export class ReportDir {
     private readonly s3Endpoint: string | undefined,
   ) {}
 
-  /** The default name: ./atomic-bulk-report-<UTC timestamp>/. */
+  /** The default name: ./atomic-bulk-report-<UTC timestamp>-<random>/, never shared by two runs. */
   static defaultLocation(now: Date): string {
     const stamp = now
       .toISOString()
       .replace(/[-:]/g, '')
       .replace(/\.\d+Z$/, 'Z');
-    return `atomic-bulk-report-${stamp}`;
+    return `atomic-bulk-report-${stamp}-${randomBytes(3).toString('hex')}`;
   }
 
-  static async open(location: string, options: { s3Endpoint?: string } = {}): Promise<ReportDir> {
-    if (location.startsWith('s3://')) {
+  /**
+   * Opens a report folder. `given` is the user's --report-dir; when absent, a new folder
+   * named by `defaultLocation` is created exclusively (another name is drawn if it exists).
+   */
+  static async open(
+    given: string | undefined,
+    now: Date,
+    options: { s3Endpoint?: string } = {},
+  ): Promise<ReportDir> {
+    if (given?.startsWith('s3://') === true) {
       const localDir = await mkdtemp(join(tmpdir(), 'atomic-bulk-report-'));
-      const prefix = location.endsWith('/') ? location : `${location}/`;
-      return new ReportDir(location, localDir, prefix, options.s3Endpoint);
+      const prefix = given.endsWith('/') ? given : `${given}/`;
+      return new ReportDir(given, localDir, prefix, options.s3Endpoint);
     }
-    const localDir = resolve(location);
+    if (given === undefined) {
+      for (;;) {
+        const location = ReportDir.defaultLocation(now);
+        try {
+          await mkdir(resolve(location), { mode: PRIVATE_DIR_MODE });
+          await chmod(resolve(location), PRIVATE_DIR_MODE);
+          const dir = new ReportDir(location, resolve(location), null, undefined);
+          await dir.lock();
+          return dir;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+            throw cannotCreate(location, error);
+        }
+      }
+    }
+    const localDir = resolve(given);
     try {
-      await mkdir(localDir, { recursive: true });
+      await makePrivateDir(localDir);
     } catch (error) {
+      throw cannotCreate(given, error);
+    }
+    const dir = new ReportDir(given, localDir, null, undefined);
+    await dir.lock();
+    // The folder may hold an earlier report: remove its files so none is mistaken for this run's.
+    await Promise.all(REPORT_FILES.map((name) => rm(join(localDir, name), { force: true })));
+    return dir;
+  }
+
+  /** Takes the folder for this process; a live holder means another run is writing it. */
+  private async lock(): Promise<void> {
+    let holder: number | null;
+    try {
+      holder = await takePidLock(this.localDir, LOCK_FILE);
+    } catch (error) {
+      throw cannotCreate(this.location, error);
+    }
+    if (holder !== null) {
       throw new AtomicBulkError(
         'OUTPUT',
-        `Cannot create report directory ${location} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
-        { hint: 'Choose another --report-dir.' },
-        error,
+        `Report directory ${this.location} is being written by another atomic-bulk (pid ${holder}).`,
+        {
+          hint: 'Give each run its own --report-dir, or leave it out to get a new folder per run.',
+        },
       );
     }
-    return new ReportDir(location, localDir, null, undefined);
   }
 
   /** Where a file will be found once published (for messages and the report). */
@@ -62,12 +131,10 @@ export class ReportDir {
     return this.s3Prefix !== null ? `${this.s3Prefix}${name}` : join(this.localDir, name);
   }
 
-  /** Writes a small file atomically (temporary name, then rename). */
+  /** Writes a small file atomically (private temporary file, then rename). */
   async write(name: string, content: string): Promise<void> {
-    const path = join(this.localDir, name);
     try {
-      await writeFile(`${path}.tmp`, content);
-      await rename(`${path}.tmp`, path);
+      await writePrivateFile(join(this.localDir, name), content);
     } catch (error) {
       throw new AtomicBulkError('OUTPUT', `Cannot write ${this.locationOf(name)}.`, {}, error);
     }
@@ -77,12 +144,15 @@ export class ReportDir {
   /** A stream for a large file (rejected.csv, invocations.csv). */
   stream(name: string): WriteStream {
     this.written.add(name);
-    return createWriteStream(join(this.localDir, name));
+    return createWriteStream(join(this.localDir, name), { mode: PRIVATE_FILE_MODE });
   }
 
-  /** Uploads everything written to the S3 prefix (no-op for local directories). */
+  /** Uploads everything written to the S3 prefix; releases a local folder's lock. */
   async publish(): Promise<void> {
-    if (this.s3Prefix === null) return;
+    if (this.s3Prefix === null) {
+      await releasePidLock(this.localDir, LOCK_FILE);
+      return;
+    }
     const { putS3File } = await import('../s3/s3.js');
     // report.json last: a reader that sees it can rely on the other files being there.
     const names = [...this.written].sort(

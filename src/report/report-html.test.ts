@@ -18,6 +18,7 @@ function part(number: number, status: PartReport['status']): PartReport {
     uploadMs: 12,
     error: status === 'failed' ? 'HTTP 503 SlowDown' : null,
     file: null,
+    previouslyUploaded: false,
   };
 }
 
@@ -35,7 +36,7 @@ function issue(code: Issue['code'], line: number, column: string | null): Issue 
 }
 
 const REPORT: Report = {
-  schemaVersion: 1,
+  schemaVersion: 2,
   tool: { name: 'atomic-bulk', version: '0.1.0' },
   command: 'send',
   runId: 'run-1',
@@ -50,7 +51,7 @@ const REPORT: Report = {
     lineEndings: 'LF',
   },
   flow: { flowConfigId: 'renewal-reminder', version: 3, mode: 'live', source: 'api' },
-  rows: { total: 40, valid: 37, invalid: 3, blank: 0, sent: 30 },
+  rows: { total: 40, valid: 37, invalid: 3, blank: 0, sent: 30, alreadySent: 0 },
   issueCounts: {
     errors: 3,
     warnings: 1,
@@ -64,6 +65,12 @@ const REPORT: Report = {
   ],
   issuesTruncated: false,
   parts: [part(1, 'uploaded'), part(2, 'uploaded'), part(3, 'uploaded'), part(4, 'failed')],
+  destination: {
+    apiOrigin: 'https://acme.customer-api.atomic.io',
+    environmentId: 'env1',
+    resumedFrom: null,
+    sentInFullAt: null,
+  },
   outcome: 'failed',
   exitCode: 3,
   dryRun: false,

@@ -58,18 +58,27 @@ export interface ReportView {
 export function summaryLine(report: Report): string {
   const { rows } = report;
   const head = `${HEADLINES[report.outcome]}:`;
-  const valid = `${rows.valid} of ${rows.total} rows valid`;
+  const valid = `${count(rows.valid)} of ${plural(rows.total, 'row')} valid`;
   if (report.command === 'validate') {
     return rows.invalid === 0 && report.issueCounts.errors === 0
-      ? `${head} all ${rows.total} rows are valid${warnings(report)}.`
+      ? `${head} ${rows.total === 1 ? 'the row is' : `all ${count(rows.total)} rows are`} valid${warnings(report)}.`
       : `${head} ${plural(report.issueCounts.errors, 'error')}; ${valid}.`;
   }
   if (report.command === 'split')
-    return `${head} ${rows.valid} rows in ${report.parts.length} parts; ${valid}.`;
+    return `${head} ${plural(rows.valid, 'row')} in ${plural(report.parts.length, 'part')}; ${valid}.`;
   if (report.dryRun)
-    return `${head} dry run, nothing sent; ${valid}, ${report.parts.length} parts prepared.`;
-  const uploaded = report.parts.filter((p) => p.status === 'uploaded').length;
-  return `${head} ${rows.sent} rows sent in ${uploaded} of ${report.parts.length} parts; ${valid}.`;
+    return `${head} dry run, nothing sent; ${valid}, ${plural(report.parts.length, 'part')} prepared.`;
+  const now = report.parts.filter((p) => p.status === 'uploaded' && !p.previouslyUploaded);
+  const earlier = report.parts.filter((p) => p.previouslyUploaded);
+  if (now.length === 0 && earlier.length > 0 && earlier.length === report.parts.length) {
+    const on = report.destination?.sentInFullAt ? ` on ${report.destination.sentInFullAt}` : '';
+    return `${head} nothing uploaded: this run was already sent in full${on}; ${valid}.`;
+  }
+  const before =
+    earlier.length > 0
+      ? `, ${plural(rows.alreadySent, 'row')} in ${plural(earlier.length, 'part')} already sent earlier`
+      : '';
+  return `${head} ${plural(rows.sent, 'row')} sent in ${count(now.length)} of ${plural(report.parts.length, 'part')}${before}; ${valid}.`;
 }
 
 export function reportView(report: Report): ReportView {
@@ -101,8 +110,15 @@ export function reportView(report: Report): ReportView {
       ],
     },
     rows: {
-      columns: columns('n:total', 'n:valid', 'n:invalid', 'n:blank lines', 'n:sent'),
-      rows: [[r.total, r.valid, r.invalid, r.blank, r.sent].map(String)],
+      columns: columns(
+        'n:total',
+        'n:valid',
+        'n:invalid',
+        'n:blank lines',
+        'n:sent now',
+        'n:sent earlier',
+      ),
+      rows: [[r.total, r.valid, r.invalid, r.blank, r.sent, r.alreadySent].map(count)],
     },
     fileProblems:
       fileIssues.length === 0
@@ -146,7 +162,7 @@ export function reportView(report: Report): ReportView {
               String(p.rows),
               String(p.bytes),
               `${p.firstLine}–${p.lastLine}`,
-              `${p.status}${p.error ? ` (${p.error})` : ''}`,
+              `${p.status}${p.previouslyUploaded ? ' (earlier)' : ''}${p.error ? ` (${p.error})` : ''}`,
               String(p.attempts),
               p.taskId ?? '–',
             ]),
@@ -166,6 +182,12 @@ function warnings(report: Report): string {
   return n > 0 ? ` (${plural(n, 'warning')})` : '';
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
+/** A count with thousands separators: 32,000,000. */
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** "1 part", "2 parts", "1,200 rows". */
+export function plural(n: number, word: string): string {
+  return `${count(n)} ${word}${n === 1 ? '' : 's'}`;
 }

@@ -27,6 +27,7 @@ export interface ReportInput {
   rows: Report['rows'];
   log: IssueLog;
   parts: PartReport[];
+  destination?: Report['destination'];
   outcome: Outcome;
   dryRun: boolean;
   files: Report['files'];
@@ -59,6 +60,7 @@ export function buildReport(input: ReportInput): Report {
     issues: input.log.list(),
     issuesTruncated: input.log.truncated,
     parts: input.parts,
+    destination: input.destination ?? null,
     outcome: input.outcome,
     exitCode: EXIT_BY_OUTCOME[input.outcome],
     dryRun: input.dryRun,
@@ -89,6 +91,7 @@ export function partReport(part: Part, file: string | null): PartReport {
     uploadMs: null,
     error: null,
     file,
+    previouslyUploaded: false,
   };
 }
 
@@ -99,10 +102,20 @@ export function reconcile(report: Report): string[] {
   if (rows.total !== rows.valid + rows.invalid) {
     out.push(`rows.total ${rows.total} != valid ${rows.valid} + invalid ${rows.invalid}`);
   }
-  const sent = parts.filter((p) => p.status === 'uploaded').reduce((n, p) => n + p.rows, 0);
-  if (report.command === 'send' && sent !== rows.sent)
-    out.push(`uploaded parts hold ${sent} rows, rows.sent is ${rows.sent}`);
-  if (rows.sent > rows.valid) out.push(`rows.sent ${rows.sent} > rows.valid ${rows.valid}`);
+  const uploaded = (earlier: boolean) =>
+    parts
+      .filter((p) => p.status === 'uploaded' && p.previouslyUploaded === earlier)
+      .reduce((n, p) => n + p.rows, 0);
+  if (report.command === 'send' && uploaded(false) !== rows.sent)
+    out.push(`parts uploaded now hold ${uploaded(false)} rows, rows.sent is ${rows.sent}`);
+  if (report.command === 'send' && uploaded(true) !== rows.alreadySent)
+    out.push(
+      `parts uploaded earlier hold ${uploaded(true)} rows, rows.alreadySent is ${rows.alreadySent}`,
+    );
+  if (parts.some((p) => p.previouslyUploaded && p.status !== 'uploaded'))
+    out.push('a part marked as uploaded earlier is not uploaded');
+  const delivered = rows.sent + rows.alreadySent;
+  if (delivered > rows.valid) out.push(`rows sent ${delivered} > rows.valid ${rows.valid}`);
   if (report.outcome === 'success') {
     if (rows.invalid > 0) out.push(`${rows.invalid} invalid rows in a successful run`);
     if (report.issueCounts.errors > 0)
@@ -111,7 +124,7 @@ export function reconcile(report: Report): string[] {
     if (parts.length > 0 && inParts !== rows.valid)
       out.push(`parts hold ${inParts} rows, ${rows.valid} are valid`);
     if (report.command === 'send' && !report.dryRun) {
-      if (rows.sent !== rows.valid) out.push(`${rows.sent} rows sent of ${rows.valid} valid`);
+      if (delivered !== rows.valid) out.push(`${delivered} rows sent of ${rows.valid} valid`);
       if (parts.some((p) => p.status !== 'uploaded')) out.push('a part is not uploaded');
     }
   }

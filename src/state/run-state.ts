@@ -9,15 +9,35 @@
  * Statuses move pending → uploading → uploaded | failed. A part found `uploading` after
  * a crash may or may not have reached Atomic; it is sent again, which is safe because
  * every row carries the same deterministic flowInvocationId.
+ *
+ * A run belongs to its destination (SPEC 3.1): the directory is keyed by the run id, the
+ * API origin, the environment, the flow and the mode, and the manifest records them, so
+ * state written for one Atomic (or one sandbox) never makes a send to another look done.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  makePrivateDir,
+  PRIVATE_DIR_MODE,
+  releasePidLock,
+  takePidLock,
+  writePrivateFile,
+} from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Part } from '../model/part.js';
 import type { PartStatus, SendMode } from '../model/report.js';
 
-export const MANIFEST_VERSION = 1;
+/** 2: the manifest records its destination (0.1.0 wrote 1, keyed by run id, flow and mode only). */
+export const MANIFEST_VERSION = 2;
+const LEGACY_MANIFEST_VERSION = 1;
+
+/** Where a run's parts go: what, besides the run id, flow and mode, makes a send distinct. */
+export interface Destination {
+  /** Origin of the API base URL, e.g. https://acme.customer-api.atomic.io */
+  apiOrigin: string;
+  environmentId: string;
+}
 
 export interface ManifestPart {
   number: number;
@@ -38,6 +58,7 @@ export interface ManifestPart {
 
 export interface RunIdentity {
   runId: string;
+  destination: Destination;
   input: { source: string; sha256: string; bytes: number };
   flow: { flowConfigId: string; version: number | string | null; mode: SendMode };
   /** Settings that decide part boundaries; a resume must use the same. */
@@ -50,17 +71,38 @@ export interface Manifest extends RunIdentity {
   updatedAt: string;
   /** True once every part of the run has been cut and recorded. */
   complete: boolean;
+  /** When the last part of the run was accepted; null until then. */
+  sentInFullAt: string | null;
   parts: ManifestPart[];
 }
 
-/** The run's directory name: readable run id prefix, plus a hash of what keys the ids. */
-export function runKey(runId: string, flowConfigId: string, mode: SendMode): string {
+/** What opening a run's state found. */
+export interface OpenedRun {
+  state: RunState;
+  /** A 0.1.0 state directory for the same run id, flow and mode, not used (it names no destination). */
+  legacyDir: string | null;
+}
+
+/**
+ * The run's directory name: a readable run id prefix, the mode, and a hash of everything
+ * that makes the send distinct (run id, destination, flow, mode).
+ */
+export function runKey(
+  runId: string,
+  flowConfigId: string,
+  mode: SendMode,
+  destination: Destination | null,
+): string {
   const safe = runId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'run';
-  const hash = createHash('sha256')
-    .update(`${runId}\u0000${flowConfigId}\u0000${mode}`)
-    .digest('hex')
-    .slice(0, 12);
+  const keyed = [runId, flowConfigId, mode];
+  if (destination !== null) keyed.push(destination.apiOrigin, destination.environmentId);
+  const hash = createHash('sha256').update(keyed.join('\u0000')).digest('hex').slice(0, 12);
   return `${safe}-${mode}-${hash}`;
+}
+
+/** Describes a destination for messages: origin and environment. */
+export function describeDestination(d: Destination): string {
+  return `${d.apiOrigin}, environment ${d.environmentId}`;
 }
 
 export class RunState {
@@ -75,14 +117,12 @@ export class RunState {
   ) {}
 
   /** Opens (or creates) the run's state and takes its lock. */
-  static async open(stateDir: string, identity: RunIdentity, now: Date): Promise<RunState> {
-    const dir = join(
-      stateDir,
-      'runs',
-      runKey(identity.runId, identity.flow.flowConfigId, identity.flow.mode),
-    );
+  static async open(stateDir: string, identity: RunIdentity, now: Date): Promise<OpenedRun> {
+    const { runId, flow, destination } = identity;
+    const dir = join(stateDir, 'runs', runKey(runId, flow.flowConfigId, flow.mode, destination));
     try {
-      await mkdir(join(dir, 'parts'), { recursive: true });
+      await makePrivateDir(join(dir, 'parts'));
+      await chmod(dir, PRIVATE_DIR_MODE);
     } catch (error) {
       throw new AtomicBulkError(
         'STATE',
@@ -97,7 +137,7 @@ export class RunState {
       if (existing !== null) {
         checkSameRun(existing, identity);
         existing.flow.version = identity.flow.version;
-        return new RunState(dir, existing, true);
+        return { state: new RunState(dir, existing, true), legacyDir: null };
       }
       const manifest: Manifest = {
         version: MANIFEST_VERSION,
@@ -105,11 +145,13 @@ export class RunState {
         createdAt: now.toISOString(),
         updatedAt: now.toISOString(),
         complete: false,
+        sentInFullAt: null,
         parts: [],
       };
       const state = new RunState(dir, manifest, false);
       await state.save();
-      return state;
+      const legacy = join(stateDir, 'runs', runKey(runId, flow.flowConfigId, flow.mode, null));
+      return { state, legacyDir: (await isLegacyRun(legacy)) ? legacy : null };
     } catch (error) {
       await unlock(dir);
       throw error;
@@ -122,6 +164,16 @@ export class RunState {
 
   get complete(): boolean {
     return this.manifest.complete;
+  }
+
+  /** When the run was first started (by this or an earlier invocation). */
+  get createdAt(): string {
+    return this.manifest.createdAt;
+  }
+
+  /** When the last part was accepted, or null while parts are left. */
+  get sentInFullAt(): string | null {
+    return this.manifest.sentInFullAt;
   }
 
   /** True when every part is known and uploaded. */
@@ -182,7 +234,9 @@ export class RunState {
   ): Promise<void> {
     const entry = this.part(number);
     if (entry === undefined) throw new Error(`no part ${number} in the run state`);
-    Object.assign(entry, patch, { updatedAt: new Date().toISOString() });
+    const at = new Date().toISOString();
+    Object.assign(entry, patch, { updatedAt: at });
+    if (this.allUploaded) this.manifest.sentInFullAt ??= at;
     await this.save();
   }
 
@@ -198,12 +252,14 @@ export class RunState {
       );
     }
     this.manifest.complete = true;
+    if (this.allUploaded) this.manifest.sentInFullAt ??= new Date().toISOString();
     await this.save();
   }
 
   /** Sets every part back to pending (for --force). */
   async resetAll(): Promise<void> {
     for (const p of this.manifest.parts) Object.assign(p, { status: 'pending', error: null });
+    this.manifest.sentInFullAt = null;
     await this.save();
   }
 
@@ -227,16 +283,8 @@ export class RunState {
 }
 
 async function writeAtomically(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
   try {
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
+    await writePrivateFile(path, text, { sync: true });
   } catch (error) {
     throw new AtomicBulkError(
       'STATE',
@@ -255,11 +303,10 @@ async function readManifest(dir: string): Promise<Manifest | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new AtomicBulkError('STATE', `Cannot read the run state in ${dir}.`, {}, error);
   }
+  let manifest: Manifest;
   try {
-    const manifest = JSON.parse(text) as Manifest;
-    if (manifest.version !== MANIFEST_VERSION || !Array.isArray(manifest.parts))
-      throw new Error('unknown manifest version');
-    return manifest;
+    manifest = JSON.parse(text) as Manifest;
+    if (!Array.isArray(manifest.parts)) throw new Error('no parts');
   } catch (error) {
     throw new AtomicBulkError(
       'STATE',
@@ -270,10 +317,38 @@ async function readManifest(dir: string): Promise<Manifest | null> {
       error,
     );
   }
+  if (manifest.version !== MANIFEST_VERSION) {
+    throw new AtomicBulkError(
+      'STATE',
+      `The run state in ${dir} was written by another version of atomic-bulk (manifest version ${String(manifest.version)}).`,
+      {
+        hint: 'Move that directory away to start the run afresh (rows keep their flowInvocationIds, so nothing is sent twice).',
+      },
+    );
+  }
+  return manifest;
+}
+
+/** True when `dir` holds a manifest written by 0.1.0 (version 1, no destination). */
+async function isLegacyRun(dir: string): Promise<boolean> {
+  try {
+    const old = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
+      version?: unknown;
+    };
+    return old.version === LEGACY_MANIFEST_VERSION;
+  } catch {
+    return false;
+  }
 }
 
 function checkSameRun(existing: Manifest, identity: RunIdentity): void {
   const differences: string[] = [];
+  const d = existing.destination;
+  if (
+    d.apiOrigin !== identity.destination.apiOrigin ||
+    d.environmentId !== identity.destination.environmentId
+  )
+    differences.push(`it belongs to ${describeDestination(d)}`);
   if (existing.input.sha256 !== identity.input.sha256)
     differences.push('the input file is different');
   if (existing.split.maxPartBytes !== identity.split.maxPartBytes)
@@ -292,41 +367,18 @@ function checkSameRun(existing: Manifest, identity: RunIdentity): void {
 }
 
 async function lock(dir: string): Promise<void> {
-  const path = join(dir, 'lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number(await readFile(path, 'utf8').catch(() => ''));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new AtomicBulkError(
-          'STATE',
-          `Another atomic-bulk send (pid ${pid}) is working on this run.`,
-          {
-            hint: 'Wait for it to finish, or stop it; a second send of the same run would only compete with it.',
-          },
-        );
-      }
-      // A lock left by a process that died: take it over.
-      await rm(path, { force: true });
-    }
+  const holder = await takePidLock(dir, 'lock');
+  if (holder !== null) {
+    throw new AtomicBulkError(
+      'STATE',
+      `Another atomic-bulk send (pid ${holder}) is working on this run.`,
+      {
+        hint: 'Wait for it to finish, or stop it; a second send of the same run would only compete with it.',
+      },
+    );
   }
-  throw new AtomicBulkError('STATE', `Cannot lock the run state in ${dir}.`);
 }
 
 async function unlock(dir: string): Promise<void> {
-  await rm(join(dir, 'lock'), { force: true });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  await releasePidLock(dir, 'lock');
 }

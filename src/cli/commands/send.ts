@@ -1,4 +1,7 @@
 /** `atomic-bulk send <input>`: validate → split → csv-task URL → upload → report. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AtomicBulkError } from '../../model/errors.js';
 import type { LoadedFlow } from '../../pipeline/flow-source.js';
 import { send } from '../../pipeline/send.js';
@@ -66,7 +69,8 @@ export const sendCommand: Command = {
           .option('state-dir', {
             type: 'string',
             default: '.atomic-bulk',
-            describe: 'Where run state is kept for resuming',
+            describe:
+              'Where run state is kept for resuming (with --sandbox: a temporary folder removed after the run)',
             group: GROUPS.sending,
           })
           .option('force', {
@@ -112,6 +116,12 @@ export const sendCommand: Command = {
       );
     const dryRun = args['dry-run'] === true;
     const progress = progressFor(args, context.stderr, context.io);
+    // The embedded sandbox forgets everything when it stops, so its run state must not
+    // outlive it either, nor ever sit beside state for a real Atomic.
+    const sandboxState =
+      args.sandbox === true && !dryRun
+        ? await mkdtemp(join(tmpdir(), 'atomic-bulk-sandbox-state-'))
+        : null;
     const run = (flow: LoadedFlow, api: AtomicApi | null) =>
       send({
         input: inputArg(args),
@@ -124,7 +134,7 @@ export const sendCommand: Command = {
         onInvalid: args['on-invalid'] as 'abort' | 'skip',
         dryRun,
         runId: stringArg(args, 'run-id'),
-        stateDir: stringArg(args, 'state-dir'),
+        stateDir: sandboxState ?? stringArg(args, 'state-dir'),
         force: args.force === true,
         reportDir: stringArg(args, 'report-dir'),
         keepParts: args['keep-parts'] === true,
@@ -145,6 +155,7 @@ export const sendCommand: Command = {
       return printReport(result.report, result.reportDir, args, context.io);
     } finally {
       progress.stop();
+      if (sandboxState !== null) await rm(sandboxState, { recursive: true, force: true });
     }
   },
 };

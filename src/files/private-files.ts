@@ -1,0 +1,80 @@
+/**
+ * Files the tool writes hold personal data (campaign rows, ids, reports), so they are
+ * private whatever the umask: folders 0700, files 0600. Temporary files get random names
+ * and are opened exclusively, never through a link someone placed at a predictable name.
+ * A lock file holding the PID keeps two processes off the same folder; a lock left by a
+ * process that is gone is taken over.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Creates `dir` (and missing parents) private; returns true when it did not exist. */
+export async function makePrivateDir(dir: string): Promise<boolean> {
+  const created = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (created !== undefined) await chmod(dir, PRIVATE_DIR_MODE);
+  return created !== undefined;
+}
+
+/** Writes `path` atomically: a private temporary file, flushed (if asked), then renamed. */
+export async function writePrivateFile(
+  path: string,
+  content: string,
+  options: { sync?: boolean } = {},
+): Promise<void> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
+    try {
+      await handle.writeFile(content);
+      if (options.sync === true) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** The PID holding a lock, or null when the lock was taken. */
+export type LockHolder = number;
+
+/**
+ * Takes `dir/name` for this process. Returns null on success, or the PID of a live
+ * process that holds it. A lock whose process is gone is taken over.
+ */
+export async function takePidLock(dir: string, name: string): Promise<LockHolder | null> {
+  const path = join(dir, name);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(path, 'wx', PRIVATE_FILE_MODE);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(await readFile(path, 'utf8').catch(() => ''));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) return pid;
+      await rm(path, { force: true });
+    }
+  }
+  throw new Error(`cannot take the lock ${path}`);
+}
+
+export async function releasePidLock(dir: string, name: string): Promise<void> {
+  await rm(join(dir, name), { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
