@@ -205,34 +205,33 @@ describe('AtomicClient against a local HTTP server', () => {
     expect(server.requests.filter((r) => r.url.startsWith('/v1')).length).toBe(2);
   });
 
-  it('retries 429 honouring Retry-After, and 5xx with growing backoff', async () => {
+  it('retries 429 honouring Retry-After, and 5xx with growing backoff (calls other than csv-task)', async () => {
     const answers = [
       { status: 429, body: {}, headers: { 'Retry-After': '3' } },
       { status: 503, body: {} },
       { status: 500, body: {} },
-      { status: 201, body: { data: POST_TARGET } },
+      { status: 200, body: { data: [] } },
     ];
     const server = await fakeAtomic((_p, n) => answers[n] ?? { status: 500, body: {} });
     const { c, sleeps } = client(server.url);
-    const target = await c.createCsvTask('flow-1', 'live');
-    expect(target.method).toBe('POST');
+    expect(await c.listFlows()).toEqual([]);
     expect(sleeps).toEqual([3000, 750, 1500]);
   });
 
   it('retries a dropped connection', async () => {
     const server = await fakeAtomic((_p, n) =>
-      n === 0 ? 'drop' : { status: 201, body: { data: POST_TARGET } },
+      n === 0 ? 'drop' : { status: 200, body: { data: [] } },
     );
     const { c, sleeps } = client(server.url);
-    await c.createCsvTask('flow-1', 'test');
+    await c.listFlows();
     expect(sleeps).toHaveLength(1);
-    expect(server.requests.at(-1)?.url).toBe('/v1/env1/action-flow/flow-1/csv-task/test');
+    expect(server.requests.at(-1)?.url).toBe('/v1/env1/action-flow');
   });
 
   it('stops after the bounded number of attempts', async () => {
     const server = await fakeAtomic(() => ({ status: 503, body: { message: 'down' } }));
     const { c, sleeps } = client(server.url, { retry: { maxAttempts: 4 } });
-    const error = await rejection(c.createCsvTask('flow-1', 'live'));
+    const error = await rejection(c.listFlows());
     expect(error.code).toBe('API');
     expect(error.context.status).toBe(503);
     expect(sleeps).toHaveLength(3);
@@ -245,8 +244,20 @@ describe('AtomicClient against a local HTTP server', () => {
       headers: { 'Retry-After': '20' },
     }));
     const { c, sleeps } = client(server.url, { retry: { maxElapsedMs: 30_000 } });
-    await rejection(c.createCsvTask('flow-1', 'live'));
+    await rejection(c.listFlows());
     expect(sleeps).toEqual([20_000]);
+  });
+  it('leaves csv-task retries to the upload stage: one request, with the Retry-After it got', async () => {
+    const server = await fakeAtomic(() => ({
+      status: 429,
+      body: {},
+      headers: { 'Retry-After': '7' },
+    }));
+    const { c, sleeps } = client(server.url);
+    const error = await rejection(c.createCsvTask('flow-1', 'live'));
+    expect(error.context).toMatchObject({ status: 429, retryAfterMs: 7000 });
+    expect(sleeps).toEqual([]);
+    expect(server.requests.filter((r) => r.url.includes('csv-task'))).toHaveLength(1);
   });
 
   it('times out a request that never answers', async () => {

@@ -10,7 +10,7 @@ import type { UploadTarget } from '../model/upload-target.js';
 import { USER_AGENT } from '../version.js';
 import type { ConnectionSettings } from './connection.js';
 import { readUploadTarget } from './csv-task.js';
-import { bodyDetail, Http, type HttpOptions, type HttpResponse } from './http.js';
+import { bodyDetail, Http, retryAfterMs, type HttpOptions, type HttpResponse } from './http.js';
 import { TokenProvider } from './token.js';
 
 export interface FlowSummary {
@@ -110,6 +110,8 @@ export class AtomicClient implements AtomicApi {
             : undefined,
       },
       '{}',
+      // The upload stage retries csv-task, once per part attempt: not here as well.
+      false,
     );
     return readUploadTarget(this.json(response, operation), issuedAt);
   }
@@ -120,6 +122,7 @@ export class AtomicClient implements AtomicApi {
     operation: string,
     messages: { notFound?: string; hint?: string } = {},
     body?: string,
+    retry = true,
   ): Promise<HttpResponse> {
     const url = `${this.settings.baseUrl}/v1/${encodeURIComponent(this.settings.environmentId)}${path}`;
     let response: HttpResponse | null = null;
@@ -130,6 +133,7 @@ export class AtomicClient implements AtomicApi {
         url,
         operation,
         body,
+        retry,
         headers: {
           Authorization: `Bearer ${token}`,
           ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
@@ -140,7 +144,7 @@ export class AtomicClient implements AtomicApi {
     }
     const final = response as HttpResponse;
     if (final.status >= 200 && final.status < 300) return final;
-    throw apiError(final, operation, messages);
+    throw apiError(final, operation, messages, retry);
   }
 
   private json(response: HttpResponse, operation: string): unknown {
@@ -159,11 +163,19 @@ function apiError(
   response: HttpResponse,
   operation: string,
   messages: { notFound?: string; hint?: string },
+  retried: boolean,
 ): AtomicBulkError {
   const status = response.status;
   const detail = bodyDetail(response.text);
+  const retryAfter = retryAfterMs(response.headers.get('retry-after'), Date.now());
   const make = (code: ErrorCode, message: string, hint: string) =>
-    new AtomicBulkError(code, message, { status, operation, detail, hint });
+    new AtomicBulkError(code, message, {
+      status,
+      operation,
+      detail,
+      hint,
+      ...(retryAfter !== null ? { retryAfterMs: retryAfter } : {}),
+    });
   if (status === 401) {
     return make(
       'AUTH',
@@ -188,7 +200,9 @@ function apiError(
   if (status === 429 || status >= 500) {
     return make(
       'API',
-      `${operation} still failed after retries (HTTP ${status}).`,
+      retried
+        ? `${operation} still failed after retries (HTTP ${status}).`
+        : `${operation} failed (HTTP ${status}).`,
       'Atomic is busy or unavailable; run again later (a send resumes where it stopped).',
     );
   }

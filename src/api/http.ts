@@ -7,24 +7,17 @@
 import { deadline } from '../model/deadline.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { describeNetworkError, redact, safeUrl } from '../model/redact.js';
+import {
+  backoffMs,
+  DEFAULT_RETRY,
+  isRetryableStatus,
+  mayRetry,
+  retryAfterMs,
+  sleep,
+  type RetryPolicy,
+} from '../model/retry.js';
 
-export interface RetryPolicy {
-  /** Attempts in all, the first included. Default 6. */
-  maxAttempts: number;
-  /** Give up when the next wait would pass this much time since the first attempt. Default 120 s. */
-  maxElapsedMs: number;
-  /** First backoff; doubles each attempt. Default 500 ms. */
-  baseDelayMs: number;
-  /** Longest single wait, Retry-After included. Default 30 s. */
-  maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  maxAttempts: 6,
-  maxElapsedMs: 120_000,
-  baseDelayMs: 500,
-  maxDelayMs: 30_000,
-};
+export { backoffMs, DEFAULT_RETRY, isRetryableStatus, retryAfterMs, sleep, type RetryPolicy };
 
 export interface RetryEvent {
   operation: string;
@@ -61,55 +54,14 @@ export interface HttpRequest {
   body?: string;
   /** Names the call in messages, without secrets: "POST csv-task". */
   operation: string;
+  /** False when the caller retries this request itself (csv-task: the upload stage). */
+  retry?: boolean;
 }
 
 export interface HttpResponse {
   status: number;
   headers: Headers;
   text: string;
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Seconds or an HTTP date, as milliseconds from now; null when absent or unreadable. */
-export function retryAfterMs(value: string | null, nowMs: number): number | null {
-  if (value === null || value.trim() === '') return null;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
-}
-
-export function isRetryableStatus(status: number): boolean {
-  return status === 429 || status >= 500;
-}
-
-/** Backoff for attempt n (1-based) with full jitter, unless the server said when. */
-export function backoffMs(
-  policy: RetryPolicy,
-  attempt: number,
-  random: () => number,
-  serverSaysMs: number | null,
-): number {
-  if (serverSaysMs !== null) return Math.min(policy.maxDelayMs, serverSaysMs);
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(cap / 2 + (random() * cap) / 2);
 }
 
 export class Http {
@@ -144,8 +96,7 @@ export class Http {
         response === null ? null : retryAfterMs(response.headers.get('retry-after'), now());
       const delayMs = backoffMs(this.policy, attempt, random, serverSays);
       const reason = response !== null ? `HTTP ${response.status}` : describeNetworkError(failure);
-      const outOfTime = now() - started + delayMs > this.policy.maxElapsedMs;
-      if (attempt >= this.policy.maxAttempts || outOfTime) {
+      if (request.retry === false || !mayRetry(this.policy, attempt, now() - started, delayMs)) {
         if (response !== null) return response;
         throw new AtomicBulkError(
           'API',

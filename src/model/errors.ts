@@ -39,6 +39,8 @@ export interface ErrorContext {
   detail?: string;
   /** What the user can do next, printed after the message. */
   hint?: string;
+  /** How long the server asked the caller to wait (Retry-After), when it did. */
+  retryAfterMs?: number;
 }
 
 export class AtomicBulkError extends Error {

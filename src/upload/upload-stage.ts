@@ -12,6 +12,7 @@ import type { Part } from '../model/part.js';
 import type { ProgressSink } from '../model/progress.js';
 import type { SendMode } from '../model/report.js';
 import type { UploadTarget } from '../model/upload-target.js';
+import { backoffMs, DEFAULT_RETRY, sleep } from '../model/retry.js';
 import { pool, type Pool } from './pool.js';
 import { uploadPart } from './uploader.js';
 
@@ -98,9 +99,12 @@ export function uploadParts(
   options: UploadStageOptions,
 ): Pool<PartOutcome> {
   const now = options.now ?? Date.now;
-  const wait = options.sleep ?? ((ms: number, signal?: AbortSignal) => sleepFor(ms, signal));
+  const wait =
+    options.sleep ??
+    ((ms: number, signal?: AbortSignal) => sleep(ms, signal).catch(() => undefined));
   const random = options.random ?? Math.random;
-  const maxAttempts = options.maxAttempts ?? 6;
+  const maxAttempts = options.maxAttempts ?? DEFAULT_RETRY.maxAttempts;
+  const policy = { ...DEFAULT_RETRY, maxAttempts };
   const throughput = new ThroughputEstimate();
   const progress = options.progress ?? (() => undefined);
 
@@ -151,7 +155,7 @@ export function uploadParts(
         if (!isAtomicBulkError(error)) throw error;
         if (isFatal(error)) return failed(error.message, error);
         lastError = `csv-task: ${error.message}`;
-        await backoff(part, attempt, lastError, null);
+        await backoff(part, attempt, lastError, error.context.retryAfterMs ?? null);
         continue;
       }
       base.taskId = target.taskId;
@@ -208,8 +212,7 @@ export function uploadParts(
     reason: string,
     retryAfterMs: number | null,
   ): Promise<number> {
-    const cap = Math.min(30_000, 500 * 2 ** (attempt - 1));
-    const delay = retryAfterMs ?? Math.round(cap / 2 + (random() * cap) / 2);
+    const delay = backoffMs(policy, attempt, random, retryAfterMs);
     if (attempt < maxAttempts) {
       progress({ type: 'retry', number: part.number, attempt, reason, delayMs: delay });
       await wait(delay, options.signal).catch(() => undefined);
@@ -219,19 +222,4 @@ export function uploadParts(
 
   // One part may be cut ahead while every slot uploads: it waits on disk, not in memory.
   return pool(parts, Math.min(5, Math.max(1, options.concurrency)), uploadOne, 1);
-}
-
-/** Waits `ms`, or less if the signal aborts; leaves no listener behind either way. */
-function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

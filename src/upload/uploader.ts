@@ -9,6 +9,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { deadline } from '../model/deadline.js';
 import { describeNetworkError, redact, safeUrl } from '../model/redact.js';
+import { retryAfterMs } from '../model/retry.js';
 import type { UploadTarget } from '../model/upload-target.js';
 
 export type UploadOutcome =
@@ -192,12 +193,11 @@ async function send(
   if (isExpiry(status, body, Date.now() >= target.expiresAt.getTime()))
     return { kind: 'expired', status, detail };
   if (status === 429 || status >= 500 || code === 'SlowDown' || code === 'RequestTimeout') {
-    const after = Number(response.headers.get('retry-after'));
     return {
       kind: 'retryable',
       status,
       detail,
-      retryAfterMs: Number.isFinite(after) && after > 0 ? after * 1000 : null,
+      retryAfterMs: retryAfterMs(response.headers.get('retry-after'), Date.now()),
     };
   }
   return { kind: 'refused', status, detail };
