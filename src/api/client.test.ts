@@ -77,8 +77,6 @@ async function rejection(promise: Promise<unknown>): Promise<AtomicBulkError> {
   throw new Error('expected a rejection');
 }
 
-const POST_TARGET = { url: 'https://s3.example/bucket', fields: { key: 'k', Policy: 'p' } };
-
 describe('csv-task responses', () => {
   const issued = Date.parse('2026-11-22T00:00:00Z');
   const policy = Buffer.from(
