@@ -9,7 +9,8 @@ import { EXIT, EXIT_BY_ERROR } from '../model/outcome.js';
 import { TOOL_VERSION } from '../version.js';
 import { COMMANDS } from './commands/index.js';
 import { STDIN_PLACEHOLDER, type CliIo } from './io.js';
-import { redact } from '../model/redact.js';
+import { printable, redact } from '../model/redact.js';
+import { Suggester } from '../validate/suggest.js';
 
 /** An error in how the tool was called, found by the argument parser. */
 class UsageError extends Error {}
@@ -43,8 +44,8 @@ export async function main(argv: string[], context: CliContext): Promise<number>
     .help()
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((message: string | null, error: Error | undefined) => {
-      throw error ?? new UsageError(message ?? 'Invalid arguments.');
+    .fail((message: string | null, error: Error | undefined, usage: unknown) => {
+      throw error ?? new UsageError(withSuggestion(message ?? 'Invalid arguments.', usage));
     });
   for (const command of COMMANDS) {
     parser.command({
@@ -67,6 +68,43 @@ export async function main(argv: string[], context: CliContext): Promise<number>
   }
 }
 
+/**
+ * "Unknown argument: dryrun" → "… (did you mean --dry-run?)"; a missing positional says
+ * which, in plain words.
+ */
+function withSuggestion(message: string, usage: unknown): string {
+  const missing = /^Not enough non-option arguments: got 0, need at least 1$/.exec(message);
+  if (missing !== null)
+    return 'Name the input file (a path, - for standard input, or s3://bucket/key).';
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message);
+  if (unknown === null) return message;
+  const known = knownOptions(usage);
+  const suggester = new Suggester(known);
+  const given = (unknown[1] as string).split(', ');
+  const kebab = (a: string) => a.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  // yargs lists --max-part-byte twice, also as maxPartByte.
+  const distinct = given.filter((a) => a === kebab(a) || !given.includes(kebab(a)));
+  const parts = distinct.map((arg) => {
+    const name = arg.replace(/^-+/, '');
+    const guess =
+      suggester.closest(name)?.name ??
+      known.find((k) => k.replaceAll('-', '') === name.replaceAll('-', '').toLowerCase());
+    return guess !== undefined ? `--${name} (did you mean --${guess}?)` : `--${name}`;
+  });
+  return `Unknown option${parts.length === 1 ? '' : 's'}: ${parts.join(', ')}.`;
+}
+
+/**
+ * The long options of the command being parsed. yargs hands `fail` its usage object,
+ * whose descriptions are keyed by option name.
+ */
+function knownOptions(usage: unknown): string[] {
+  const descriptions = (usage as { getDescriptions?: () => Record<string, unknown> })
+    .getDescriptions;
+  if (typeof descriptions !== 'function') return [];
+  return Object.keys(descriptions.call(usage)).filter((k) => k.length > 1);
+}
+
 /** Prints one line for an expected failure, the stack for a bug; returns the exit code. */
 function reportError(error: unknown, io: CliIo, signal: AbortSignal): number {
   if (signal.aborted || (isAtomicBulkError(error) && error.code === 'INTERRUPTED')) {
@@ -79,9 +117,9 @@ function reportError(error: unknown, io: CliIo, signal: AbortSignal): number {
     return EXIT.usage;
   }
   if (isAtomicBulkError(error)) {
-    io.err(`atomic-bulk: ${redact(error.message)}`);
-    if (error.context.detail) io.err(`  ${redact(error.context.detail)}`);
-    if (error.context.hint) io.err(`  ${error.context.hint}`);
+    io.err(`atomic-bulk: ${printable(redact(error.message))}`);
+    if (error.context.detail) io.err(`  ${printable(redact(error.context.detail))}`);
+    if (error.context.hint) io.err(`  ${printable(error.context.hint)}`);
     return EXIT_BY_ERROR[error.code];
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);

@@ -6,6 +6,8 @@ import type { Argv } from 'yargs';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Report } from '../model/report.js';
 import { summaryLine } from '../report/report-md.js';
+import { issueDigest } from '../report/report-view.js';
+import { printable } from '../model/redact.js';
 import { STDIN_PLACEHOLDER, type CliIo } from './io.js';
 import { createProgress, type ProgressMode, type ProgressRenderer } from './progress.js';
 
@@ -162,6 +164,8 @@ export function progressFor(args: Args, stderr: NodeJS.WriteStream, io: CliIo): 
 
 /** Prints the result of validate/split/send: the report JSON with --json, else a summary. */
 export function printReport(report: Report, reportDir: string, args: Args, io: CliIo): number {
+  // Errors are named on stderr too, so nobody has to open report.md to learn what is wrong.
+  for (const line of issueDigest(report)) io.err(printable(line));
   if (args.json === true) {
     io.out(JSON.stringify(report, null, 2));
     io.err(`${summaryLine(report)} Report: ${reportDir}`);

@@ -53,3 +53,16 @@ export function describeNetworkError(error: unknown): string {
   }
   return 'network error';
 }
+
+/**
+ * Text fit for a terminal: control characters (escape sequences, carriage returns, bidi
+ * overrides) become visible `\u{…}` escapes, so a hostile header name or server body
+ * cannot move the cursor, recolour the screen or hide what follows.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // C0 and C1 controls except tab, DEL, and the bidi embedding/override/isolate controls.
+    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u{${(c.codePointAt(0) as number).toString(16)}}`,
+  );
+}

@@ -2,6 +2,7 @@
  * The first pass shared by validate and send: read the input once, validate every row,
  * settle the whole-file checks, and write rejected.csv by reading the invalid rows again.
  */
+import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
 import type { ProgressSink } from '../model/progress.js';
 import type { InputSource } from '../read/input.js';
@@ -71,9 +72,29 @@ export async function firstPass(
     progress,
     options.signal,
   );
+  budgetFits(checked.result.smallestBudget, maxPartBytes);
   const validated = now();
   const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress, options.signal);
   return { dir, log, checked, validated, rejected };
+}
+
+/** The 32 MB upload cap, as a part budget (SPEC 1.5). */
+export const MAX_PART_BYTES = 32_000_000;
+
+/**
+ * A --max-part-bytes smaller than the header plus the longest row is one usage error that
+ * names the smallest budget that works, not a record-too-large issue on every long row.
+ * Rows too large for even the 32 MB cap stay row issues.
+ */
+export function budgetFits(smallestBudget: number, maxPartBytes: number): void {
+  if (smallestBudget <= maxPartBytes || smallestBudget > MAX_PART_BYTES) return;
+  throw new AtomicBulkError(
+    'USAGE',
+    `--max-part-bytes ${maxPartBytes.toLocaleString('en-US')} is too small for this file: the header and its longest row need ${smallestBudget.toLocaleString('en-US')} bytes.`,
+    {
+      hint: `Use --max-part-bytes ${smallestBudget} or more (at most ${MAX_PART_BYTES.toLocaleString('en-US')}), or leave it out.`,
+    },
+  );
 }
 
 /** Reads and validates the whole input. */

@@ -4,6 +4,7 @@ import { AtomicBulkError } from '../model/errors.js';
 import { parseFlowConfig } from '../model/flow.js';
 import type { AtomicApi } from '../api/client.js';
 import type { LoadedFlow } from './flow-source.js';
+import { Suggester } from '../validate/suggest.js';
 
 /** Reads `--flow-config FILE`: the API response shape, its data, or its data.config. */
 export async function loadFlowFile(path: string): Promise<LoadedFlow> {
@@ -44,6 +45,68 @@ export async function loadFlowFromApi(
   if (text !== 'latest' && !/^\d+$/.test(text)) {
     throw new AtomicBulkError('USAGE', 'The flow version must be a version number or "latest".');
   }
-  const fetched = await api.getFlowConfig(flowConfigId, text);
-  return { config: fetched.config, flowConfigId, version: fetched.version ?? text, source: 'api' };
+  try {
+    const fetched = await api.getFlowConfig(flowConfigId, text);
+    return {
+      config: fetched.config,
+      flowConfigId,
+      version: fetched.version ?? text,
+      source: 'api',
+    };
+  } catch (error) {
+    if (error instanceof AtomicBulkError && error.code === 'NOT_FOUND')
+      throw await explainNotFound(api, flowConfigId, error);
+    throw error;
+  }
+}
+
+/**
+ * A 404 for a flow can mean a wrong flow id or a wrong environment: the flow list tells
+ * which. A missing environment is said so; a missing flow gets a "did you mean" from the
+ * environment's own flows.
+ */
+async function explainNotFound(
+  api: AtomicApi,
+  flowConfigId: string,
+  original: AtomicBulkError,
+): Promise<AtomicBulkError> {
+  const environment = api.destination.environmentId;
+  let flows: { id: string; name: string | null }[];
+  try {
+    flows = await api.listFlows();
+  } catch (error) {
+    if (error instanceof AtomicBulkError && error.code === 'NOT_FOUND') {
+      return new AtomicBulkError(
+        'NOT_FOUND',
+        `Environment ${environment} was not found at ${api.destination.apiOrigin} (HTTP 404).`,
+        {
+          status: 404,
+          hint: 'Check --environment (ATOMIC_ENVIRONMENT_ID): copy the environment id from the Workbench.',
+        },
+        error,
+      );
+    }
+    return original;
+  }
+  // The flow exists: it is the version that is missing, which the original message says.
+  if (flows.some((f) => f.id === flowConfigId)) return original;
+  const guess = new Suggester(
+    flows.flatMap((f) => [f.id, ...(f.name !== null ? [f.name] : [])]),
+  ).closest(flowConfigId);
+  const byName = flows.find((f) => f.name === guess?.name);
+  const suggestion = byName?.id ?? guess?.name;
+  return new AtomicBulkError(
+    'NOT_FOUND',
+    `Flow ${flowConfigId} was not found in environment ${environment} (HTTP 404).`,
+    {
+      status: 404,
+      hint:
+        suggestion !== undefined
+          ? `Did you mean --flow ${suggestion}? atomic-bulk flows list shows the environment's flows.`
+          : flows.length > 0
+            ? 'atomic-bulk flows list shows the flows of this environment.'
+            : `Environment ${environment} has no flows; check --environment.`,
+    },
+    original,
+  );
 }

@@ -19,7 +19,7 @@ import { writeReport } from '../report/write-report.js';
 import { PartFiles } from '../split/part-files.js';
 import { COPY_LAYOUT, Splitter } from '../split/splitter.js';
 import { Validator } from '../validate/validator.js';
-import { reading, writeRejected } from './check-input.js';
+import { budgetFits, reading, writeRejected } from './check-input.js';
 import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, type RunResult } from './validate.js';
 
 export type InvalidPolicy = 'abort' | 'skip';
@@ -104,6 +104,12 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
     }
     const summary = reader.summary();
     const result = await validator.finish(summary, options.signal);
+    try {
+      budgetFits(result.smallestBudget, maxPartBytes);
+    } catch (error) {
+      await removeParts(parts);
+      throw error;
+    }
     const splitDone = now();
     const failed = log.errors > 0;
     const kept = failed && policy === 'abort' ? [] : parts;

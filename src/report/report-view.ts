@@ -5,7 +5,7 @@
  */
 import { ISSUE_CODES } from '../model/issue.js';
 import type { PartStatus, Report } from '../model/report.js';
-import { topIssues } from './report.js';
+import { issuePlace, topIssues } from './report.js';
 
 const HEADLINES: Record<Report['outcome'], string> = {
   success: 'Success',
@@ -132,11 +132,11 @@ export function reportView(report: Report): ReportView {
       top.length === 0
         ? null
         : {
-            columns: columns('code', 'n:count', 'example lines', 'what to do'),
+            columns: columns('code', 'n:count', 'where (examples)', 'what to do'),
             rows: top.map((t) => [
               t.code,
               String(t.count),
-              t.lines.join(', ') || '–',
+              t.places.join(', ') || '–',
               t.sample?.hint || t.sample?.message || '',
             ]),
           },
@@ -190,4 +190,31 @@ export function count(n: number): string {
 /** "1 part", "2 parts", "1,200 rows". */
 export function plural(n: number, word: string): string {
   return `${count(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Rows' issues printed on the terminal when a run fails validation. */
+const DIGEST_ROW_ISSUES = 10;
+
+/**
+ * What the terminal shows when a run found errors, so the user need not open report.md:
+ * every header and file problem, the first rows' issues (line, column, code, message), and
+ * the count by code. Plain text; remote or user text is the caller's to sanitise.
+ */
+export function issueDigest(report: Report): string[] {
+  if (report.issueCounts.errors === 0) return [];
+  const out: string[] = [];
+  const fileIssues = report.issues.filter((i) => i.record === 0 && i.severity === 'error');
+  if (fileIssues.length > 0) {
+    out.push('Header and file problems (nothing can be sent until they are fixed):');
+    for (const i of fileIssues) out.push(`  ${issuePlace(i)}: ${i.code}: ${i.message} ${i.hint}`);
+  }
+  const rowIssues = report.issues.filter((i) => i.record > 0 && i.severity === 'error');
+  if (rowIssues.length > 0) {
+    out.push(`First row problems (all are in ${report.files.rejected ?? 'the report'}):`);
+    for (const i of rowIssues.slice(0, DIGEST_ROW_ISSUES))
+      out.push(`  ${issuePlace(i)}: ${i.code}: ${i.message}`);
+  }
+  const counts = topIssues(report, 20, 0).map((t) => `${t.code} ${count(t.count)}`);
+  out.push(`Issues by code: ${counts.join(', ')}.`);
+  return out;
 }

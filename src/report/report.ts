@@ -138,7 +138,14 @@ export function topIssues(
   report: Report,
   limit = 12,
   examples = 5,
-): { code: IssueCode; count: number; lines: number[]; sample: Issue | undefined }[] {
+): {
+  code: IssueCode;
+  count: number;
+  lines: number[];
+  /** Example places as "line 3 (payload.variables.amount)". */
+  places: string[];
+  sample: Issue | undefined;
+}[] {
   // Errors before warnings, then the most frequent first.
   return (Object.entries(report.issueCounts.byCode) as [IssueCode, number][])
     .sort(
@@ -149,11 +156,18 @@ export function topIssues(
     .slice(0, limit)
     .map(([code, count]) => {
       const matching = report.issues.filter((i) => i.code === code);
+      const places = [...new Set(matching.map(issuePlace))].slice(0, examples);
       return {
         code,
         count,
         lines: [...new Set(matching.map((i) => i.line))].slice(0, examples),
+        places,
         sample: matching[0],
       };
     });
+}
+
+/** Where an issue is, for people: "line 3 (payload.variables.amount)". */
+export function issuePlace(issue: Issue): string {
+  return `line ${issue.line}${issue.column !== null ? ` (${issue.column})` : ''}`;
 }

@@ -9,8 +9,8 @@
  * The tool's core never imports this module; the CLI loads it only for --sandbox and the
  * sandbox command.
  */
+import { AtomicBulkError } from '../model/errors.js';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import {
   createServer,
@@ -519,8 +519,25 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       })
       .catch(() => res.destroy());
   });
-  server.listen(options.port ?? 0, '127.0.0.1');
-  await once(server, 'listening');
+  const wanted = options.port ?? 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(wanted, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await s3.stop();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES')
+      throw new AtomicBulkError(
+        'USAGE',
+        `port ${wanted} is ${code === 'EADDRINUSE' ? 'in use' : 'not allowed'}; use --port N or --port 0.`,
+      );
+    throw error;
+  }
   const port = (server.address() as AddressInfo).port;
   baseUrl = `http://127.0.0.1:${port}`;
   if (direct) {

@@ -72,6 +72,8 @@ export interface ValidationResult {
   fileErrors: number;
   /** Byte length of the header as it will be written to parts (with LF and any added column). */
   headerBytes: number;
+  /** The smallest part budget that holds the header and any one row (with its added id). */
+  smallestBudget: number;
 }
 
 /** An invalid row read again for rejected.csv. */
@@ -87,7 +89,7 @@ export interface RejectedRowReport {
 export const ADDED_ID_BYTES = 37;
 const ADDED_HEADER_BYTES = INVOCATION_ID_COLUMN.length + 1;
 /** Widest header checked against a flow (SPEC is silent; docs/decisions.md). */
-export const MAX_COLUMNS = 10_000;
+export const MAX_COLUMNS = 20_000;
 
 export class Validator {
   private readonly options: ValidatorOptions;
@@ -95,6 +97,10 @@ export class Validator {
   private header: string[] | null = null;
   private headerLine = 1;
   private headerBytes = 0;
+  /** Longest row as it will be written (LF and added id included). */
+  private longestRow = 0;
+  /** Bytes of a header too large for the budget (it is not kept). */
+  private oversizeHeader = 0;
   private plan: ColumnPlan | null = null;
   private checker: RowChecker | null = null;
   private recordNo = 0;
@@ -179,6 +185,7 @@ export class Validator {
       duplicateIds: this.duplicateIds,
       fileErrors: this.fileErrors,
       headerBytes: this.headerBytes,
+      smallestBudget: Math.max(this.headerBytes, this.oversizeHeader) + this.longestRow,
     };
   }
 
@@ -307,6 +314,7 @@ export class Validator {
     const flags = b.flags[i] as number;
     if ((flags & RECORD_TOO_LARGE) !== 0) {
       this.header = [];
+      this.oversizeHeader = b.byteLength(i) + 1;
       const max = this.options.maxPartBytes;
       this.report('record-too-large', at, null, () => ({
         message: `The header is ${b.byteLength(i)} bytes, more than the part budget of ${max} bytes.`,
@@ -352,6 +360,7 @@ export class Validator {
     const width = (this.header as string[]).length;
     if ((flags & RECORD_TOO_LARGE) !== 0) {
       this.consumeEncoding(b, i, record, true);
+      this.longestRow = Math.max(this.longestRow, b.byteLength(i) + 1 + ADDED_ID_BYTES);
       this.reportTooLarge(b.byteLength(i), at);
       this.invalid.add(record);
       return;
@@ -382,6 +391,7 @@ export class Validator {
             ? ADDED_ID_BYTES - 1
             : 0;
     }
+    this.longestRow = Math.max(this.longestRow, b.byteLength(i) + 1 + extra);
     if (this.headerBytes + b.byteLength(i) + 1 + extra > this.options.maxPartBytes) {
       this.reportTooLarge(b.byteLength(i), at);
     }

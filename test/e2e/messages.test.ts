@@ -1,0 +1,69 @@
+/** Messages that point at the real cause (issue codes aside): flags, ports, flows, budgets. */
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createSandbox } from '../../src/sandbox/sandbox.js';
+import { expectNoStack, RENEWAL_FLOW, runCli, SAMPLES, tempDir } from './cli.js';
+import { join } from 'node:path';
+
+describe('messages', () => {
+  it('suggests the flag that was meant', async () => {
+    const run = await runCli(['send', join(SAMPLES, 'campaign.csv'), '--flow', 'x', '--dryrun']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('Unknown option: --dryrun (did you mean --dry-run?)');
+    expectNoStack(run);
+  });
+
+  it('says in plain words that the input is missing', async () => {
+    const run = await runCli(['validate', '--flow-config', RENEWAL_FLOW]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/Name the input file/);
+  });
+
+  it('says a sandbox port is in use, with what to do', async () => {
+    const blocker = createServer();
+    blocker.listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    onTestFinished(() => void blocker.close());
+    const port = (blocker.address() as { port: number }).port;
+    const run = await runCli(['sandbox', '--port', String(port)]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`port ${port} is in use; use --port N or --port 0.`);
+    expectNoStack(run);
+  });
+
+  it('tells a wrong environment from a wrong flow, and suggests the flow meant', async () => {
+    const sb = await createSandbox();
+    onTestFinished(() => sb.stop());
+    const flow = await runCli(['template', '--flow', 'renewal-reminde'], { env: sb.env });
+    expect(flow.code).toBe(3);
+    expect(flow.stderr).toContain(
+      'Flow renewal-reminde was not found in environment sandbox (HTTP 404).',
+    );
+    expect(flow.stderr).toContain('Did you mean --flow renewal-reminder?');
+    const env = await runCli(['template', '--flow', 'renewal-reminder'], {
+      env: { ...sb.env, ATOMIC_ENVIRONMENT_ID: 'sandbx' },
+    });
+    expect(env.code).toBe(3);
+    expect(env.stderr).toContain('Environment sandbx was not found');
+    expect(env.stderr).not.toContain('Flow renewal-reminder was not found');
+  });
+
+  it('names every problem of a failed validation on stderr, with line, column and code', async () => {
+    const dir = await tempDir();
+    const run = await runCli([
+      'validate',
+      join(SAMPLES, 'campaign-with-mistakes.csv'),
+      '--flow-config',
+      RENEWAL_FLOW,
+      '--report-dir',
+      join(dir, 'r'),
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      'line 1 (payload.cardOptions.expire): unknown-card-option: "expire" is not a card option.',
+    );
+    expect(run.stderr).toMatch(/line 4 \(payload\.variables\.amount\): invalid-number: /);
+    expect(run.stderr).toMatch(/Issues by code: .*invalid-date 2/);
+  });
+});
