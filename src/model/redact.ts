@@ -62,6 +62,7 @@ export function describeNetworkError(error: unknown): string {
 export function printable(text: string): string {
   return text.replace(
     // C0 and C1 controls except tab, DEL, and the bidi embedding/override/isolate controls.
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u{${(c.codePointAt(0) as number).toString(16)}}`,
   );
