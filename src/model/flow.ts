@@ -5,8 +5,11 @@
  */
 import { AtomicBulkError } from './errors.js';
 
-/** Variable types the validator knows; any other type is checked as text, with a warning. */
-export const KNOWN_VARIABLE_TYPES = ['string', 'number', 'date', 'boolean'] as const;
+/**
+ * Variable types the validator knows; any other type is checked as text, with a warning.
+ * `enum` is checked when the config lists its values (`values`, `options` or `enum`).
+ */
+export const KNOWN_VARIABLE_TYPES = ['string', 'number', 'date', 'boolean', 'enum'] as const;
 export type KnownVariableType = (typeof KNOWN_VARIABLE_TYPES)[number];
 
 export interface VariableSpec {
@@ -16,6 +19,8 @@ export interface VariableSpec {
   required: boolean;
   /** The flow's default, when it has one (informational). */
   defaultValue?: unknown;
+  /** For `enum`: the allowed values, as text; null when the config lists none. */
+  values: string[] | null;
 }
 
 export interface FlowConfig {
@@ -31,6 +36,27 @@ export interface FlowConfig {
 
 export function isKnownType(type: string): type is KnownVariableType {
   return (KNOWN_VARIABLE_TYPES as readonly string[]).includes(type);
+}
+
+/** True when the validator can check the variable's cells (an enum needs its values). */
+export function isCheckable(variable: VariableSpec): boolean {
+  return isKnownType(variable.type) && (variable.type !== 'enum' || variable.values !== null);
+}
+
+/** An enum's allowed values from the first of `values`, `options`, `enum` that is a list. */
+function enumValues(spec: Record<string, unknown>): string[] | null {
+  for (const key of ['values', 'options', 'enum']) {
+    const list = spec[key];
+    if (!Array.isArray(list)) continue;
+    const values = list.flatMap((v) => {
+      if (typeof v === 'string' || typeof v === 'number') return [String(v)];
+      if (isObject(v) && (typeof v.value === 'string' || typeof v.value === 'number'))
+        return [String(v.value)];
+      return [];
+    });
+    return values.length > 0 ? values : null;
+  }
+  return null;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -97,6 +123,7 @@ function parseVariables(raw: unknown, fail: (what: string) => never): Map<string
       name,
       type: spec.type,
       required: spec.required === true,
+      values: spec.type === 'enum' ? enumValues(spec) : null,
       ...(spec.default !== undefined ? { defaultValue: spec.default } : {}),
     });
   }

@@ -28,6 +28,7 @@ export const ISSUE_CODES = {
   'invalid-number': 'error',
   'invalid-date': 'error',
   'invalid-boolean': 'error',
+  'invalid-enum': 'error',
   'invalid-priority': 'error',
   'invalid-timestamp': 'error',
   'invalid-duration': 'error',

@@ -217,6 +217,10 @@ function typedVariable(
           : { error: `variable ${name} is not a boolean` };
     case 'date':
       return Number.isNaN(Date.parse(value)) ? { error: `variable ${name} is not a date` } : value;
+    case 'enum':
+      return spec.values !== null && !spec.values.includes(value)
+        ? { error: `variable ${name} is not one of its values` }
+        : value;
     default:
       return value;
   }

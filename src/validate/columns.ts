@@ -3,7 +3,7 @@
  * for every column, what it is and which rule its cells follow, plus the header-level
  * issues of SPEC 2.1–2.3. The row checker then works from the plan alone.
  */
-import { isKnownType, type FlowConfig } from '../model/flow.js';
+import { isCheckable, type FlowConfig } from '../model/flow.js';
 import { issue, type Issue } from '../model/issue.js';
 import { Suggester, SuggestionBudget, type Suggestion } from './suggest.js';
 
@@ -37,7 +37,8 @@ export type CellRule =
   | 'timestamp'
   | 'duration'
   | 'stream-ids'
-  | 'platforms';
+  | 'platforms'
+  | 'enum';
 
 export type ColumnKind =
   | 'target'
@@ -60,6 +61,8 @@ export interface ColumnSpec {
   rule: CellRule;
   /** A non-empty cell is required in every row. */
   required: boolean;
+  /** For the enum rule: the values the flow allows. */
+  allowed?: readonly string[];
 }
 
 export interface ColumnPlan {
@@ -96,6 +99,7 @@ const RULE_BY_TYPE: Record<string, CellRule> = {
   number: 'number',
   date: 'date',
   boolean: 'boolean',
+  enum: 'enum',
 };
 
 const RULE_BY_CARD_OPTION: Record<CardOption, CellRule> = {
@@ -277,14 +281,17 @@ function classify(
     }
     spec.kind = 'variable';
     spec.required = variable.required;
-    if (isKnownType(variable.type)) {
+    if (isCheckable(variable)) {
       spec.rule = RULE_BY_TYPE[variable.type] as CellRule;
+      if (variable.values !== null) spec.allowed = variable.values;
     } else {
       issues.push(
         issue(
           'unknown-variable-type',
           at,
-          `Variable "${variableName}" has type "${variable.type}", which this tool does not check; its cells are accepted as text.`,
+          variable.type === 'enum'
+            ? `Variable "${variableName}" is an enum whose config lists no values, so its cells are accepted as text.`
+            : `Variable "${variableName}" has type "${variable.type}", which this tool does not check; its cells are accepted as text.`,
           'Check these values by hand, or update atomic-bulk.',
         ),
       );

@@ -25,6 +25,10 @@ const TEMPLATES: Partial<Record<IssueCode, Template>> = {
     message: `${c} must be a date YYYY-MM-DD, optionally with Thh:mm[:ss] and a zone; this cell ${r}.`,
     hint: 'Example: 2026-12-31 or 2026-12-31T09:30:00Z. Format the column as text before exporting from a spreadsheet.',
   }),
+  'invalid-enum': (c, r) => ({
+    message: `${c} must be one of the flow's values; this cell ${r}.`,
+    hint: 'Use one of the listed values exactly, with the same letter case.',
+  }),
   'invalid-boolean': (c, r) => ({
     message: `${c} must be true or false; this cell ${r}.`,
     hint: 'Write exactly true or false in lowercase.',

@@ -33,6 +33,17 @@ const CHECKS: Partial<Record<CellRule, [IssueCode, Check]>> = {
   platforms: ['invalid-platform', checkPlatforms],
 };
 
+/** Membership in the flow's values, exact (case-sensitive, no trimming). */
+function enumCheck(allowed: readonly string[]): [IssueCode, Check] {
+  const set = new Set(allowed);
+  const listed =
+    allowed.length <= 12 ? allowed.join(', ') : `${allowed.slice(0, 12).join(', ')}, …`;
+  return [
+    'invalid-enum',
+    (buf, s, e) => (set.has(buf.toString('utf8', s, e)) ? null : `is not one of ${listed}`),
+  ];
+}
+
 interface ColumnCheck {
   index: number;
   required: boolean;
@@ -58,7 +69,7 @@ export class RowChecker {
     this.columns = plan.columns
       .filter((c) => c.kind !== 'unusable' && c.kind !== 'annotation')
       .map((c) => {
-        const entry = CHECKS[c.rule];
+        const entry = c.rule === 'enum' ? enumCheck(c.allowed ?? []) : CHECKS[c.rule];
         return {
           index: c.index,
           required: c.required,

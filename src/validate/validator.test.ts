@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseFlowConfig } from '../model/flow.js';
 import { ISSUE_CODES } from '../model/issue.js';
 import { codes, csvWith, expectIssue, validateCsv } from '../../test/validate-helpers.js';
 
@@ -366,5 +367,42 @@ describe('cell rules', () => {
     expect(log.list()).toHaveLength(10);
     expect(log.byCode.get('invalid-number')).toBe(50);
     expect(log.list().map((i) => i.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+});
+
+describe('enum variables', () => {
+  const flow = parseFlowConfig(
+    {
+      variables: {
+        account: { type: 'string', required: true },
+        region: { type: 'enum', values: ['AU', 'NZ'] },
+        tier: { type: 'enum' },
+      },
+    },
+    'enum',
+  );
+
+  it('accepts the listed values exactly and reports others at their line and column', async () => {
+    const { issues, result } = await validateCsv(
+      `${ID},${ACC},payload.variables.region\nu1,a1,AU\nu2,a2,au\nu3,a3,\nu4,a4,US\n`,
+      { flow },
+    );
+    expectIssue(issues, { code: 'invalid-enum', line: 3, column: 'payload.variables.region' });
+    expectIssue(issues, { code: 'invalid-enum', line: 5, column: 'payload.variables.region' });
+    expect(result.rows).toMatchObject({ valid: 2, invalid: 2 });
+    expect(issues.find((i) => i.code === 'invalid-enum')?.message).toContain(
+      'is not one of AU, NZ',
+    );
+  });
+
+  it('warns once for an enum whose config lists no values, and accepts its cells as text', async () => {
+    const { issues, result } = await validateCsv(
+      `${ID},${ACC},payload.variables.tier\nu1,a1,gold\n`,
+      {
+        flow,
+      },
+    );
+    expect(codes(issues)).toEqual(['unknown-variable-type']);
+    expect(result.rows.valid).toBe(1);
   });
 });

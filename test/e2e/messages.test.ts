@@ -3,7 +3,8 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox } from '../../src/sandbox/sandbox.js';
-import { expectNoStack, RENEWAL_FLOW, runCli, SAMPLES, tempDir } from './cli.js';
+import { expectNoStack, readReport, RENEWAL_FLOW, runCli, SAMPLES, tempDir } from './cli.js';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 describe('messages', () => {
@@ -66,4 +67,28 @@ describe('messages', () => {
     expect(run.stderr).toMatch(/line 4 \(payload\.variables\.amount\): invalid-number: /);
     expect(run.stderr).toMatch(/Issues by code: .*invalid-date 2/);
   });
+});
+
+describe('the shipped samples', () => {
+  it.each(['renewal-reminder', 'onboarding-checklist'])(
+    'the template of %s validates against its own flow with no warning',
+    async (flow) => {
+      const dir = await tempDir();
+      const config = join(SAMPLES, 'flows', `${flow}.json`);
+      const template = await runCli(['template', '--flow-config', config]);
+      expect(template.code).toBe(0);
+      const file = join(dir, 't.csv');
+      writeFileSync(file, template.stdout);
+      const run = await runCli([
+        'validate',
+        file,
+        '--flow-config',
+        config,
+        '--report-dir',
+        join(dir, 'r'),
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(readReport(join(dir, 'r')).issueCounts).toMatchObject({ errors: 0, warnings: 0 });
+    },
+  );
 });

@@ -19,7 +19,7 @@ export function templateRows(flow: FlowConfig): string[][] {
   const example = ['user-123'];
   for (const variable of flow.variables.values()) {
     header.push(`payload.variables.${variable.name}`);
-    const fallback = EXAMPLES[variable.type] ?? 'Example';
+    const fallback = variable.values?.[0] ?? EXAMPLES[variable.type] ?? 'Example';
     const given = variable.defaultValue;
     example.push(
       typeof given === 'string' || typeof given === 'number' || typeof given === 'boolean'
