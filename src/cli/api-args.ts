@@ -36,9 +36,11 @@ export async function withApi<T>(
     signal: context.signal,
     onRetry: (e: { operation: string; attempt: number; delayMs: number; reason: string }) => {
       progress({
-        type: 'message',
-        level: 'warn',
-        text: `${e.operation}: ${e.reason}; retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt + 1})`,
+        type: 'retry',
+        number: 0,
+        attempt: e.attempt,
+        reason: `${e.operation}: ${e.reason}`,
+        delayMs: e.delayMs,
       });
     },
     ...(verbose

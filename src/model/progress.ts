@@ -14,7 +14,10 @@ export type ProgressEvent =
       rows: number;
       bytes: number;
       attempt: number;
+      /** With status uploaded or skipped: part bytes accepted so far in this run, this part included. */
+      bytesAccepted?: number;
     }
+  /** A wait before another attempt; `number` is the part, or 0 for an API call outside a part. */
   | { type: 'retry'; number: number; attempt: number; reason: string; delayMs: number }
   | { type: 'message'; level: 'info' | 'warn'; text: string };
 

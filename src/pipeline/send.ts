@@ -292,10 +292,12 @@ async function cutAndUpload(
   let failed = false;
   let fatal: AtomicBulkError | null = null;
   const uploadedNow = new Set<number>();
+  let bytesAccepted = 0;
   try {
     for await (const outcome of stream) {
       await record(state, outcome, options.keepParts === true);
       if (outcome.status === 'uploaded') uploadedNow.add(outcome.part.number);
+      if (outcome.status !== 'failed') bytesAccepted += outcome.part.bytes;
       progress({
         type: 'part',
         number: outcome.part.number,
@@ -303,6 +305,7 @@ async function cutAndUpload(
         rows: outcome.part.rows,
         bytes: outcome.part.bytes,
         attempt: outcome.attempts,
+        ...(outcome.status !== 'failed' ? { bytesAccepted } : {}),
       });
       if (outcome.status === 'failed') failed = true;
       if (outcome.fatal !== null && fatal === null) {

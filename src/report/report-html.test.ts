@@ -101,7 +101,7 @@ describe('report.html', () => {
   it('has the tables of report.md: rows, issues with example lines and hints, parts', () => {
     expect(html).toMatch(/<td class="num">40<\/td><td class="num">37<\/td><td class="num">3<\/td>/);
     expect(html).toContain(
-      '<td>invalid-number</td><td class="num">2</td><td>3, 9</td><td>fix &lt;it&gt; &amp; retry</td>',
+      '<td>invalid-number</td><td class="num">2</td><td>line 3 (&lt;script&gt;alert(1)&lt;/script&gt;), line 9 (amount)</td><td>fix &lt;it&gt; &amp; retry</td>',
     );
     expect(html).toContain('<td>failed (HTTP 503 SlowDown)</td>');
     expect(html).toContain('<li>rejected.csv (rows to fix and send again)</li>');

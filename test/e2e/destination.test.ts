@@ -147,3 +147,27 @@ describe('a run belongs to its destination', () => {
     await expectAllOnce(sb);
   });
 });
+
+describe('progress events', () => {
+  it('carry the bytes accepted, in order, ending at the bytes of every part', async () => {
+    const { send, report } = await setup();
+    const sb = await sandbox();
+    const run = await send(sb.env, ['--progress', 'json']);
+    expect(run.code).toBe(0);
+    const events = run.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const accepted = events
+      .filter((e) => e.type === 'part' && e.status === 'uploaded')
+      .map((e) => e.bytesAccepted as number);
+    expect(accepted.length).toBe(report().parts.length);
+    expect([...accepted].sort((a, b) => a - b)).toEqual(accepted);
+    expect(accepted.at(-1)).toBe(report().parts.reduce((n, p) => n + p.bytes, 0));
+    // Reading the input for a part comes before that part's upload.
+    const firstUpload = events.findIndex((e) => e.type === 'part' && e.status === 'uploaded');
+    const firstSplitRead = events.findIndex((e) => e.type === 'read' && e.phase === 'split');
+    expect(firstSplitRead).toBeGreaterThanOrEqual(0);
+    expect(firstSplitRead).toBeLessThan(firstUpload);
+  });
+});

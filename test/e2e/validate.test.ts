@@ -255,7 +255,7 @@ describe('bad input gives a located issue or one line, the right exit code, neve
     [
       'an unknown flag',
       ['validate', 'test/fixtures/campaign-valid.csv', '--flow-config', TEST_FLOW, '--frobnicate'],
-      /Unknown argument/,
+      /Unknown option: --frobnicate/,
     ],
     [
       'a bad number',
