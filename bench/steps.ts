@@ -72,7 +72,10 @@ export const BENCH_STEPS: BenchStep[] = [
     key: 'miller',
     label: 'Miller mlr --icsv --ojson cat',
     peer: true,
-    available: () => (mlrChecked ??= spawnSync('mlr', ['--version']).status === 0),
+    available: () =>
+      (mlrChecked ??=
+        spawnSync('mlr', ['--version']).status === 0 &&
+        spawnSync('/usr/bin/time', ['true']).status === 0),
     run: (ctx) => {
       // Miller is not a Node program: its peak RSS comes from GNU time.
       const started = performance.now();

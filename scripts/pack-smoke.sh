@@ -39,6 +39,9 @@ npx --no-install atomic-bulk send "$samples/campaign.csv" --flow renewal-reminde
 test -s "$app/report/report.json"
 test -s "$app/report/report.html"
 echo "send --sandbox from the tarball: ok"
+# The README's first command for an installed package: no samples/ folder here.
+(cd "$app" && npx --no-install atomic-bulk demo --report-dir "$app/demo-report" | grep -q '^Success: 300 rows sent')
+echo "demo from the tarball: ok"
 
 cat > check.mjs <<'JS'
 import { createSandbox, send, validate, loadFlowFile, AtomicClient } from 'atomic-bulk';

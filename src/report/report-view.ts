@@ -78,7 +78,11 @@ export function summaryLine(report: Report): string {
     earlier.length > 0
       ? `, ${plural(rows.alreadySent, 'row')} in ${plural(earlier.length, 'part')} already sent earlier`
       : '';
-  return `${head} ${plural(rows.sent, 'row')} sent in ${count(now.length)} of ${plural(report.parts.length, 'part')}${before}; ${valid}.`;
+  const of =
+    now.length === report.parts.length
+      ? plural(now.length, 'part')
+      : `${count(now.length)} of ${plural(report.parts.length, 'part')}`;
+  return `${head} ${plural(rows.sent, 'row')} sent in ${of}${before}; ${valid}.`;
 }
 
 export function reportView(report: Report): ReportView {

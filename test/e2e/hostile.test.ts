@@ -199,7 +199,8 @@ const CASES: Case[] = [
       '1000',
     ],
     code: 2,
-    error: /--max-part-bytes 1,000 is too small for this file: the header and its longest row need 2,\d{3} bytes/,
+    error:
+      /--max-part-bytes 1,000 is too small for this file: the header and its longest row need 2,\d{3} bytes/,
   },
   {
     name: 'a part budget smaller than the longest row',

@@ -1,5 +1,6 @@
 /** Every command of the CLI, in the order --help lists them. */
 import type { Command } from './command.js';
+import { demoCommand } from './demo.js';
 import { flowsCommand } from './flows.js';
 import { sandboxCommand } from './sandbox.js';
 import { sendCommand } from './send.js';
@@ -14,4 +15,5 @@ export const COMMANDS: Command[] = [
   templateCommand,
   flowsCommand,
   sandboxCommand,
+  demoCommand,
 ];
