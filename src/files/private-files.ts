@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
@@ -45,6 +46,23 @@ export async function writePrivateFile(
 export type LockHolder = number;
 
 /**
+ * Locks this process holds. They are removed when it exits by any path (an error thrown
+ * between taking and releasing one included), so a later process whose PID happens to
+ * match the stale one is never refused.
+ */
+const held = new Set<string>();
+let exitHook = false;
+
+function holdUntilExit(path: string): void {
+  held.add(path);
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const lock of held) rmSync(lock, { force: true });
+  });
+}
+
+/**
  * Takes `dir/name` for this process. Returns null on success, or the PID of a live
  * process that holds it. A lock whose process is gone is taken over.
  */
@@ -55,6 +73,7 @@ export async function takePidLock(dir: string, name: string): Promise<LockHolder
       const handle = await open(path, 'wx', PRIVATE_FILE_MODE);
       await handle.writeFile(String(process.pid));
       await handle.close();
+      holdUntilExit(path);
       return null;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -67,7 +86,9 @@ export async function takePidLock(dir: string, name: string): Promise<LockHolder
 }
 
 export async function releasePidLock(dir: string, name: string): Promise<void> {
-  await rm(join(dir, name), { force: true });
+  const path = join(dir, name);
+  held.delete(path);
+  await rm(path, { force: true });
 }
 
 function isAlive(pid: number): boolean {

@@ -87,4 +87,26 @@ describe('report folders', () => {
     expect(run.stderr).toMatch(/being written by another atomic-bulk \(pid \d+\)/);
     expect(readFileSync(join(out, '.atomic-bulk.lock'), 'utf8')).toBe(String(process.ppid));
   });
+
+  it('leaves no lock behind when a run stops with an error after taking the folder', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.csv');
+    writeFileSync(
+      input,
+      `target.attributes.atomic___id,payload.variables.firstName\nu1,${'x'.repeat(600)}\n`,
+    );
+    const out = join(dir, 'r');
+    const run = await runCli([
+      'validate',
+      input,
+      '--flow-config',
+      RENEWAL_FLOW,
+      '--report-dir',
+      out,
+      '--max-part-bytes',
+      '300',
+    ]);
+    expect(run.code).toBe(2);
+    expect(readdirSync(out)).toEqual([]);
+  });
 });
