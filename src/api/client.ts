@@ -10,7 +10,8 @@ import type { UploadTarget } from '../model/upload-target.js';
 import { USER_AGENT } from '../version.js';
 import type { ConnectionSettings } from './connection.js';
 import { readUploadTarget } from './csv-task.js';
-import { bodyDetail, Http, retryAfterMs, type HttpOptions, type HttpResponse } from './http.js';
+import { retryAfterMs } from '../model/retry.js';
+import { bodyDetail, Http, type HttpOptions, type HttpResponse } from './http.js';
 import { TokenProvider } from './token.js';
 
 export interface FlowSummary {

@@ -17,8 +17,6 @@ import {
   type RetryPolicy,
 } from '../model/retry.js';
 
-export { backoffMs, DEFAULT_RETRY, isRetryableStatus, retryAfterMs, sleep, type RetryPolicy };
-
 export interface RetryEvent {
   operation: string;
   attempt: number;

@@ -141,7 +141,6 @@ export function topIssues(
 ): {
   code: IssueCode;
   count: number;
-  lines: number[];
   /** Example places as "line 3 (payload.variables.amount)". */
   places: string[];
   sample: Issue | undefined;
@@ -160,7 +159,6 @@ export function topIssues(
       return {
         code,
         count,
-        lines: [...new Set(matching.map((i) => i.line))].slice(0, examples),
         places,
         sample: matching[0],
       };

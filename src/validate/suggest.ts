@@ -110,8 +110,3 @@ export class Suggester {
     return { name: this.byLower.get(lower) as string, distance };
   }
 }
-
-/** The closest of `candidates` to `name` (see Suggester.closest). */
-export function closest(name: string, candidates: Iterable<string>): string | undefined {
-  return new Suggester(candidates).closest(name)?.name;
-}
