@@ -132,6 +132,13 @@ function reportError(error: unknown, io: CliIo, signal: AbortSignal): number {
 
 /** Entry point of the `atomic-bulk` binary: wires the process and exits. */
 export async function runCli(): Promise<never> {
+  // A reader that stops early (`| head`, `| grep -q`) closes the pipe: what is left to
+  // print has nowhere to go, which is not a failure of the run.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (name: NodeJS.Signals) => {

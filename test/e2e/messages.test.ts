@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox } from '../../src/sandbox/sandbox.js';
-import { expectNoStack, readReport, RENEWAL_FLOW, runCli, SAMPLES, tempDir } from './cli.js';
+import { BIN, expectNoStack, readReport, RENEWAL_FLOW, runCli, SAMPLES, tempDir } from './cli.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -91,4 +91,32 @@ describe('the shipped samples', () => {
       expect(readReport(join(dir, 'r')).issueCounts).toMatchObject({ errors: 0, warnings: 0 });
     },
   );
+});
+
+describe('a reader that stops early', () => {
+  it('does not turn a closed pipe into a crash: the exit code stays the run’s', async () => {
+    const dir = await tempDir();
+    const { spawnSync } = await import('node:child_process');
+    // Thousands of listed issues: a report far larger than the pipe's buffer.
+    const input = join(dir, 'bad.csv');
+    const rows = Array.from({ length: 3000 }, (_, i) => `u${i},Name,not-a-number`);
+    writeFileSync(
+      input,
+      `target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount\n${rows.join('\n')}\n`,
+    );
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${BIN}" validate "$1" --flow-config "$2" --report-dir "$3" --max-issues 5000 --json | head -c 1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`,
+        'sh',
+        input,
+        RENEWAL_FLOW,
+        join(dir, 'r'),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.stdout.trim()).toBe('exit=1');
+    expect(r.stderr).not.toMatch(/EPIPE|at .+\(/);
+  });
 });
