@@ -406,3 +406,26 @@ describe('enum variables', () => {
     expect(result.rows.valid).toBe(1);
   });
 });
+
+describe('unknown card options', () => {
+  it.each([
+    ['P7D', 'expiresInterval', 'ISO 8601 durations'],
+    ['2027-01-31T09:00:00Z', 'expires', 'date-times with a zone'],
+    ['iOS|Android', 'targetPlatforms', 'platform lists'],
+  ])('suggests the option that cells like %s fit', async (cell, option, looks) => {
+    const rows = Array.from({ length: 5 }, (_, k) => `u${k},a${k},${cell}`).join('\n');
+    const { issues } = await validateCsv(`${ID},${ACC},payload.cardOptions.expire\n${rows}\n`);
+    const found = issues.find((i) => i.code === 'unknown-card-option');
+    expect(found?.hint).toBe(
+      `Did you mean payload.cardOptions.${option}? Most of the column's values are ${looks}.`,
+    );
+    expect(found?.hint).not.toContain(cell);
+  });
+
+  it('keeps the name-based suggestion when the cells fit no option', async () => {
+    const { issues } = await validateCsv(`${ID},${ACC},payload.cardOptions.expire\nu1,a1,soon\n`);
+    expect(issues.find((i) => i.code === 'unknown-card-option')?.hint).toBe(
+      'Did you mean payload.cardOptions.expires?',
+    );
+  });
+});

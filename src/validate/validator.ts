@@ -31,6 +31,7 @@ import { RecordSet } from '../model/record-set.js';
 import type { ReadBatch, ReadSummary } from '../read/record-reader.js';
 import type { EncodingProblem } from '../read/utf8.js';
 import { INVOCATION_ID_COLUMN, planColumns, type ColumnPlan } from './columns.js';
+import { CardOptionGuess } from './card-option-guess.js';
 import { DuplicateFinder } from './duplicate-finder.js';
 import { rowIssueText } from './messages.js';
 import { murmur128 } from './murmur.js';
@@ -103,6 +104,7 @@ export class Validator {
   private oversizeHeader = 0;
   private plan: ColumnPlan | null = null;
   private checker: RowChecker | null = null;
+  private cardOptionGuess: CardOptionGuess | null = null;
   private recordNo = 0;
   private blank = 0;
   private fileErrors = 0;
@@ -144,6 +146,7 @@ export class Validator {
   /** Settles the whole-file checks and returns the verdict. Call after `check` is drained. */
   async finish(summary: ReadSummary, signal?: AbortSignal): Promise<ValidationResult> {
     try {
+      this.cardOptionGuess?.refine();
       this.fileChecks(summary);
       for await (const d of this.ids.duplicates()) {
         signal?.throwIfAborted();
@@ -349,6 +352,8 @@ export class Validator {
       this.log.add(item);
     }
     this.checker = new RowChecker(this.plan, this.options.nowMs);
+    const guess = new CardOptionGuess(this.plan);
+    if (guess.sampling) this.cardOptionGuess = guess;
   }
 
   private checkRow(b: RecordBatch, i: number, record: number): void {
@@ -395,6 +400,8 @@ export class Validator {
     if (this.headerBytes + b.byteLength(i) + 1 + extra > this.options.maxPartBytes) {
       this.reportTooLarge(b.byteLength(i), at);
     }
+    if (this.explained === null && this.cardOptionGuess?.sampling === true)
+      this.cardOptionGuess.sample(b, i);
     if (this.checker !== null && plan !== null) {
       this.checker.check(b, i, this.onRowIssue);
       if (this.explained === null) this.addKeys(b, i, plan, line, record);
