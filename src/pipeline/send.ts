@@ -21,9 +21,9 @@ import { buildReport, lineEndingStyle, partReport } from '../report/report.js';
 import { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 import { InvocationIds } from '../split/invocation-ids.js';
-import { PartFiles } from '../split/part-files.js';
+import { DiscardedParts, PartFiles } from '../split/part-files.js';
 import { selectRows } from '../split/select-rows.js';
-import { Splitter, type RowLayout } from '../split/splitter.js';
+import { Splitter, type PartSink, type RowLayout } from '../split/splitter.js';
 import { describeDestination, RunState, runKey, type ManifestPart } from '../state/run-state.js';
 import { uploadParts, type PartOutcome, type UploadStageOptions } from '../upload/upload-stage.js';
 import { DEFAULT_MAX_PART_BYTES, firstPass, reading, type CheckedInput } from './check-input.js';
@@ -260,7 +260,7 @@ async function cutAndUpload(
       input,
       runId,
       mode,
-      join(state.dir, 'parts'),
+      new PartFiles(join(state.dir, 'parts'), true),
       progress,
     );
     for await (const part of parts) {
@@ -356,7 +356,7 @@ async function* cutParts(
   input: InputSource,
   runId: string,
   mode: SendMode,
-  partsDir: string,
+  sink: PartSink,
   progress: ProgressSink,
 ): AsyncGenerator<Part> {
   const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
@@ -368,7 +368,7 @@ async function* cutParts(
     maxPartBytes,
     layout: layoutFor(checked),
     ids: new InvocationIds(runId, options.flowConfigId, mode),
-    sink: new PartFiles(partsDir, true),
+    sink,
   });
   const { invalid, rows } = checked.result;
   yield* splitter.split(selectRows(reader.batches(input.read()), invalid, rows.total));
@@ -394,7 +394,10 @@ function cutEvent(part: Part): ProgressEvent {
   };
 }
 
-/** Dry run: everything but csv-task; parts are cut into a scratch directory and counted. */
+/**
+ * Dry run: everything but csv-task. Parts are cut and measured (rows, bytes, SHA-256)
+ * without being written, unless --keep-parts asks for the files.
+ */
 async function dryRun(
   options: SendOptions,
   checked: CheckedInput,
@@ -406,19 +409,23 @@ async function dryRun(
   finish: (f: Finish) => Promise<RunResult>,
 ): Promise<SendResult> {
   const now = options.now ?? (() => new Date());
-  const dir = join(
-    stateDir,
-    'dry-runs',
-    `${runKey(runId, options.flowConfigId, mode, null)}-${now().getTime()}-${process.pid}`,
-  );
-  await mkdir(dir, { recursive: true });
+  const keep = options.keepParts === true;
+  let sink: PartSink = new DiscardedParts();
+  if (keep) {
+    const dir = join(
+      stateDir,
+      'dry-runs',
+      `${runKey(runId, options.flowConfigId, mode, null)}-${now().getTime()}-${process.pid}`,
+    );
+    await mkdir(dir, { recursive: true });
+    sink = new PartFiles(dir, true);
+  }
   progress({ type: 'phase', phase: 'split' });
   const parts: PartReport[] = [];
-  for await (const part of cutParts(options, checked, input, runId, mode, dir, progress)) {
+  for await (const part of cutParts(options, checked, input, runId, mode, sink, progress)) {
     options.signal?.throwIfAborted();
     progress(cutEvent(part));
-    parts.push(partReport(part, options.keepParts === true ? part.path : null));
-    if (options.keepParts !== true) await rm(part.path, { force: true });
+    parts.push(partReport(part, keep ? part.path : null));
   }
   const splitDone = now();
   const result = await finish({
@@ -428,7 +435,6 @@ async function dryRun(
     invocations: null,
     nextStep: `Dry run: nothing was sent. ${parts.length} parts of at most ${options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES} bytes are ready; run without --dry-run to send.`,
   });
-  if (options.keepParts !== true) await rm(dir, { recursive: true, force: true });
   return { ...result, stateDir: null };
 }
 

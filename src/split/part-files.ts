@@ -80,3 +80,18 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array, path: string): Pr
     );
   }
 }
+
+/**
+ * Parts that are measured, not kept: a dry run reports every part's size, rows and SHA-256
+ * (the splitter computes them) without writing 32 MB files only to delete them.
+ */
+export class DiscardedParts implements PartSink {
+  create(): Promise<PartOutput> {
+    return Promise.resolve({
+      write: () => Promise.resolve(),
+      writeIds: () => Promise.resolve(),
+      close: () => Promise.resolve({ path: '', idsPath: null }),
+      discard: () => Promise.resolve(),
+    });
+  }
+}

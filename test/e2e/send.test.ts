@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -311,5 +312,33 @@ describe('atomic-bulk send (built CLI against the sandbox over HTTP)', () => {
     expect(r).toMatchObject({ dryRun: true, outcome: 'success', rows: { sent: 0 } });
     expect(r.parts.length).toBeGreaterThan(1);
     expect(r.parts.every((p) => p.status === 'pending')).toBe(true);
+  });
+
+  it('measures a dry run’s parts without writing them, exactly as --keep-parts writes them', async () => {
+    const { input, state, report } = await setup(campaign(40));
+    const dry = (dir: string, extra: string[]) =>
+      runCli(
+        sendArgs(input, state, report(dir), [
+          '--dry-run',
+          '--flow-config',
+          join(SAMPLES, 'flows/renewal-reminder.json'),
+          '--max-part-bytes',
+          '3000',
+          ...extra,
+        ]),
+      );
+    expect((await dry('measured', [])).code).toBe(0);
+    expect(existsSync(join(state, 'dry-runs'))).toBe(false);
+    expect((await dry('kept', ['--keep-parts'])).code).toBe(0);
+    const measured = readReport(report('measured')).parts;
+    const kept = readReport(report('kept')).parts;
+    expect(measured.map((p) => [p.rows, p.bytes, p.sha256])).toEqual(
+      kept.map((p) => [p.rows, p.bytes, p.sha256]),
+    );
+    for (const p of kept) {
+      const bytes = readFileSync(p.file as string);
+      expect(bytes.length).toBe(p.bytes);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(p.sha256);
+    }
   });
 });
