@@ -74,6 +74,11 @@ export function sendArgs(
   ];
 }
 
+/** `validate <input>` against the sample renewal-reminder flow, reporting to `reportDir`. */
+export function validateArgs(input: string, reportDir: string, extra: string[] = []): string[] {
+  return ['validate', input, '--flow-config', RENEWAL_FLOW, '--report-dir', reportDir, ...extra];
+}
+
 /** A temporary directory, removed when the current test finishes. */
 export async function tempDir(prefix = 'atomic-bulk-e2e-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

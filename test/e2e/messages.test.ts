@@ -3,7 +3,16 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox } from '../../src/sandbox/sandbox.js';
-import { BIN, expectNoStack, readReport, RENEWAL_FLOW, runCli, SAMPLES, tempDir } from './cli.js';
+import {
+  BIN,
+  expectNoStack,
+  readReport,
+  RENEWAL_FLOW,
+  runCli,
+  SAMPLES,
+  tempDir,
+  validateArgs,
+} from './cli.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -52,14 +61,9 @@ describe('messages', () => {
 
   it('names every problem of a failed validation on stderr, with line, column and code', async () => {
     const dir = await tempDir();
-    const run = await runCli([
-      'validate',
-      join(SAMPLES, 'campaign-with-mistakes.csv'),
-      '--flow-config',
-      RENEWAL_FLOW,
-      '--report-dir',
-      join(dir, 'r'),
-    ]);
+    const run = await runCli(
+      validateArgs(join(SAMPLES, 'campaign-with-mistakes.csv'), join(dir, 'r')),
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       'line 1 (payload.cardOptions.expire): unknown-card-option: "expire" is not a card option.',

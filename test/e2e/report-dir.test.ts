@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readReport, RENEWAL_FLOW, runCli, SAMPLES, tempDir } from './cli.js';
+import { readReport, RENEWAL_FLOW, runCli, SAMPLES, tempDir, validateArgs } from './cli.js';
 
 describe('report folders', () => {
   it('gives 8 runs started at once in one folder 8 complete, separate reports', async () => {
@@ -46,24 +46,10 @@ describe('report folders', () => {
   it('replaces an earlier report in an explicit --report-dir instead of mixing the two', async () => {
     const dir = await tempDir();
     const out = join(dir, 'latest');
-    const bad = await runCli([
-      'validate',
-      join(SAMPLES, 'campaign-with-mistakes.csv'),
-      '--flow-config',
-      RENEWAL_FLOW,
-      '--report-dir',
-      out,
-    ]);
+    const bad = await runCli(validateArgs(join(SAMPLES, 'campaign-with-mistakes.csv'), out));
     expect(bad.code).toBe(1);
     expect(readdirSync(out)).toContain('rejected.csv');
-    const good = await runCli([
-      'validate',
-      join(SAMPLES, 'campaign.csv'),
-      '--flow-config',
-      RENEWAL_FLOW,
-      '--report-dir',
-      out,
-    ]);
+    const good = await runCli(validateArgs(join(SAMPLES, 'campaign.csv'), out));
     expect(good.code).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['report.html', 'report.json', 'report.md']);
     expect(readReport(out).outcome).toBe('success');
@@ -75,14 +61,7 @@ describe('report folders', () => {
     mkdirSync(out);
     // The lock of a live process (this test runner's parent stands in for it).
     writeFileSync(join(out, '.atomic-bulk.lock'), String(process.ppid));
-    const run = await runCli([
-      'validate',
-      join(SAMPLES, 'campaign.csv'),
-      '--flow-config',
-      RENEWAL_FLOW,
-      '--report-dir',
-      out,
-    ]);
+    const run = await runCli(validateArgs(join(SAMPLES, 'campaign.csv'), out));
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/being written by another atomic-bulk \(pid \d+\)/);
     expect(readFileSync(join(out, '.atomic-bulk.lock'), 'utf8')).toBe(String(process.ppid));
@@ -96,16 +75,7 @@ describe('report folders', () => {
       `target.attributes.atomic___id,payload.variables.firstName\nu1,${'x'.repeat(600)}\n`,
     );
     const out = join(dir, 'r');
-    const run = await runCli([
-      'validate',
-      input,
-      '--flow-config',
-      RENEWAL_FLOW,
-      '--report-dir',
-      out,
-      '--max-part-bytes',
-      '300',
-    ]);
+    const run = await runCli(validateArgs(input, out, ['--max-part-bytes', '300']));
     expect(run.code).toBe(2);
     expect(readdirSync(out)).toEqual([]);
   });

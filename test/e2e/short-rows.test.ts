@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox } from '../../src/sandbox/sandbox.js';
-import { BIN, readReport, RENEWAL_FLOW, ROOT, tempDir } from './cli.js';
+import { BIN, readReport, ROOT, tempDir, validateArgs } from './cli.js';
 
 const SHORT_ROWS = 3_200_000;
 const SAME_ID_ROWS = 1_500_000;
@@ -122,14 +122,7 @@ function midValidate(stderr: string, share: number): boolean {
 describe('short rows and shared ids', () => {
   it(`validates ${SHORT_ROWS.toLocaleString('en-US')} two-column rows within 150 MB`, async () => {
     const reports = await tempDir();
-    const r = await run([
-      'validate',
-      short,
-      '--flow-config',
-      RENEWAL_FLOW,
-      '--report-dir',
-      join(reports, 'r'),
-    ]);
+    const r = await run(validateArgs(short, join(reports, 'r')));
     expect(r.code, r.stderr).toBe(0);
     expect(r.maxRssMiB).toBeLessThan(150);
     expect(readReport(join(reports, 'r')).rows.valid).toBe(SHORT_ROWS);
@@ -137,14 +130,7 @@ describe('short rows and shared ids', () => {
 
   it(`reports ${SAME_ID_ROWS.toLocaleString('en-US')} rows sharing one id within 150 MB`, async () => {
     const reports = await tempDir();
-    const r = await run([
-      'validate',
-      sameId,
-      '--flow-config',
-      RENEWAL_FLOW,
-      '--report-dir',
-      join(reports, 'r'),
-    ]);
+    const r = await run(validateArgs(sameId, join(reports, 'r')));
     expect(r.code).toBe(1);
     expect(r.maxRssMiB).toBeLessThan(150);
     const report = readReport(join(reports, 'r'));
@@ -153,19 +139,10 @@ describe('short rows and shared ids', () => {
 
   it('stops validate within a second of SIGTERM in the middle of the file', async () => {
     const reports = await tempDir();
-    const r = await run(
-      [
-        'validate',
-        short,
-        '--flow-config',
-        RENEWAL_FLOW,
-        '--report-dir',
-        join(reports, 'r'),
-        '--progress',
-        'json',
-      ],
-      { signal: 'SIGTERM', when: (s) => midValidate(s, 0.4) },
-    );
+    const r = await run(validateArgs(short, join(reports, 'r'), ['--progress', 'json']), {
+      signal: 'SIGTERM',
+      when: (s) => midValidate(s, 0.4),
+    });
     expect(r.code).toBe(130);
     expect(r.stopMs).not.toBeNull();
     expect(r.stopMs as number).toBeLessThan(1000);
