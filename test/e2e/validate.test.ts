@@ -79,7 +79,8 @@ describe('atomic-bulk validate (built CLI)', () => {
     expect(report.issues.find((i) => i.code === 'unknown-card-option')).toMatchObject({
       line: 1,
       column: 'payload.cardOptions.expire',
-      hint: 'Did you mean payload.cardOptions.expires?',
+      // The sample's column holds durations: the option meant is expiresInterval (issue 11).
+      hint: "Did you mean payload.cardOptions.expiresInterval? Most of the column's values are ISO 8601 durations.",
     });
     expect(report.issues.find((i) => i.code === 'invalid-priority')).toMatchObject({
       line: 6,
