@@ -12,6 +12,7 @@ import type { ConnectionSettings } from './connection.js';
 import { readUploadTarget } from './csv-task.js';
 import { retryAfterMs } from '../model/retry.js';
 import { bodyDetail, Http, type HttpOptions, type HttpResponse } from './http.js';
+import { checkUploadUrl, isLoopbackHost, MAX_FLOW_BODY_BYTES, type Lookup } from './transport.js';
 import { TokenProvider } from './token.js';
 
 export interface FlowSummary {
@@ -48,13 +49,18 @@ export interface AtomicApi {
   createCsvTask(flowConfigId: string, mode: SendMode): Promise<UploadTarget>;
 }
 
-export type AtomicClientOptions = Omit<HttpOptions, 'userAgent'>;
+export type AtomicClientOptions = Omit<HttpOptions, 'userAgent'> & {
+  /** Resolves upload hosts before they are trusted (tests pass a fake resolver). */
+  lookup?: Lookup;
+};
 
 export class AtomicClient implements AtomicApi {
   private readonly http: Http;
   readonly tokens: TokenProvider;
   private readonly now: () => number;
   readonly destination: ApiDestination;
+  private readonly apiIsLoopback: boolean;
+  private readonly lookup: Lookup | undefined;
 
   constructor(
     private readonly settings: ConnectionSettings,
@@ -64,6 +70,8 @@ export class AtomicClient implements AtomicApi {
       apiOrigin: new URL(settings.baseUrl).origin,
       environmentId: settings.environmentId,
     };
+    this.apiIsLoopback = isLoopbackHost(new URL(settings.baseUrl).hostname);
+    this.lookup = options.lookup;
     this.http = new Http({ ...options, userAgent: USER_AGENT });
     this.now = options.now ?? Date.now;
     this.tokens = new TokenProvider(settings, this.http, this.now);
@@ -74,7 +82,15 @@ export class AtomicClient implements AtomicApi {
     if (query.name) params.set('name', query.name);
     if (query.status) params.set('status', query.status);
     const qs = params.toString();
-    const response = await this.call('GET', `/action-flow${qs ? `?${qs}` : ''}`, 'GET action-flow');
+    const response = await this.call(
+      'GET',
+      `/action-flow${qs ? `?${qs}` : ''}`,
+      'GET action-flow',
+      {},
+      undefined,
+      true,
+      MAX_FLOW_BODY_BYTES,
+    );
     const body = this.json(response, 'GET action-flow') as { data?: unknown };
     if (!Array.isArray(body.data))
       throw new AtomicBulkError('API', 'The flow list response has no "data" list.');
@@ -90,6 +106,9 @@ export class AtomicClient implements AtomicApi {
       {
         notFound: `Flow ${flowConfigId} (version ${version}) was not found in environment ${this.settings.environmentId}.`,
       },
+      undefined,
+      true,
+      MAX_FLOW_BODY_BYTES,
     );
     const raw = this.json(response, operation);
     const config = parseFlowConfig(raw, `the API (flow ${flowConfigId}, version ${version})`);
@@ -114,7 +133,9 @@ export class AtomicClient implements AtomicApi {
       // The upload stage retries csv-task, once per part attempt: not here as well.
       false,
     );
-    return readUploadTarget(this.json(response, operation), issuedAt);
+    const target = readUploadTarget(this.json(response, operation), issuedAt);
+    await checkUploadUrl(target.url, this.apiIsLoopback, this.lookup);
+    return target;
   }
 
   private async call(
@@ -124,6 +145,7 @@ export class AtomicClient implements AtomicApi {
     messages: { notFound?: string; hint?: string } = {},
     body?: string,
     retry = true,
+    maxBodyBytes?: number,
   ): Promise<HttpResponse> {
     const url = `${this.settings.baseUrl}/v1/${encodeURIComponent(this.settings.environmentId)}${path}`;
     let response: HttpResponse | null = null;
@@ -135,6 +157,7 @@ export class AtomicClient implements AtomicApi {
         operation,
         body,
         retry,
+        maxBodyBytes,
         headers: {
           Authorization: `Bearer ${token}`,
           ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),

@@ -3,6 +3,7 @@
  * id, the token URL, and the client credentials, which come only from the environment.
  */
 import { AtomicBulkError } from '../model/errors.js';
+import { requireSecureUrl } from './transport.js';
 
 export const DEFAULT_TOKEN_URL =
   'https://master-atomic-io.auth.us-east-1.amazoncognito.com/oauth2/token';
@@ -52,6 +53,7 @@ export function resolveConnection(
         hint: 'Copy the API base URL from the Workbench.',
       });
     }
+    requireSecureUrl(name, url as string);
   }
   return {
     baseUrl: (baseUrl as string).replace(/\/+$/, ''),

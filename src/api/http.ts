@@ -6,7 +6,8 @@
  */
 import { deadline } from '../model/deadline.js';
 import { AtomicBulkError } from '../model/errors.js';
-import { describeNetworkError, redact, safeUrl } from '../model/redact.js';
+import { describeNetworkError, printable, redact, safeUrl } from '../model/redact.js';
+import { MAX_API_BODY_BYTES, readBody } from './transport.js';
 import {
   backoffMs,
   DEFAULT_RETRY,
@@ -54,6 +55,8 @@ export interface HttpRequest {
   operation: string;
   /** False when the caller retries this request itself (csv-task: the upload stage). */
   retry?: boolean;
+  /** Largest body read from the answer. Default 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 export interface HttpResponse {
@@ -87,6 +90,7 @@ export class Http {
         response = await this.once(request);
       } catch (error) {
         if (this.options.signal?.aborted) throw this.options.signal.reason;
+        if (error instanceof AtomicBulkError && error.context.fatal === true) throw error;
         failure = error;
       }
       if (response !== null && !isRetryableStatus(response.status)) return response;
@@ -126,8 +130,18 @@ export class Http {
         },
         body: request.body,
         signal: limit.signal,
+        // A redirect could hand the request, and the upload URL it returns, to another origin.
+        redirect: 'manual',
       });
-      text = await response.text();
+      if (response.status >= 300 && response.status < 400) {
+        await response.body?.cancel().catch(() => undefined);
+        throw redirectError(request.operation, response);
+      }
+      text = await readBody(
+        response,
+        request.maxBodyBytes ?? MAX_API_BODY_BYTES,
+        request.operation,
+      );
     } finally {
       limit.done();
     }
@@ -142,9 +156,31 @@ export class Http {
   }
 }
 
-/** A response body fit for a message: secrets removed, shortened. */
+function redirectError(operation: string, response: Response): AtomicBulkError {
+  const location = response.headers.get('location');
+  let where = 'another location';
+  if (location !== null) {
+    try {
+      where = printable(safeUrl(new URL(location, response.url || 'http://unknown').toString()));
+    } catch {
+      where = 'an unreadable location';
+    }
+  }
+  return new AtomicBulkError(
+    'API',
+    `${operation}: the server answered with a redirect (HTTP ${response.status}) to ${where}; atomic-bulk does not follow redirects.`,
+    {
+      status: response.status,
+      operation,
+      fatal: true,
+      hint: 'Use the API base URL and token URL exactly as the Workbench shows them (https://…).',
+    },
+  );
+}
+
+/** A response body fit for a message: secrets removed, control characters made visible, shortened. */
 export function bodyDetail(text: string, limit = 500): string {
-  const clean = redact(text.trim());
+  const clean = printable(redact(text.trim()));
   return clean.length > limit ? `${clean.slice(0, limit)}…` : clean;
 }
 

@@ -41,6 +41,8 @@ export interface ErrorContext {
   hint?: string;
   /** How long the server asked the caller to wait (Retry-After), when it did. */
   retryAfterMs?: number;
+  /** Retrying cannot help: an unsafe redirect or upload URL, an oversized answer. */
+  fatal?: boolean;
 }
 
 export class AtomicBulkError extends Error {

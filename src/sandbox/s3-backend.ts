@@ -1,120 +1,50 @@
 /**
- * The sandbox's object store: s3rver started in-process on 127.0.0.1 (no setup), or any
- * S3-compatible endpoint given by option (radosgw in the contract tier). Presigned POSTs
- * carry a policy with content-length-range and an expiry; presigned PUTs are made
- * without the checksum parameter the SDK adds by default (which AWS would reject).
+ * An S3-compatible endpoint as the sandbox's object store (radosgw in the contract tier):
+ * presigned POSTs and PUTs are signed by the sandbox's own SigV4 code (sigv4.ts), so the
+ * contract tier proves that code against a real S3; reads, heads and deletes use the SDK.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import S3rver from 's3rver';
+import type { ObjectInfo, ObjectStore, S3BackendOptions } from './object-store.js';
+import { presignPost, presignPut, type PresignedPost, type SigningKeyPair } from './sigv4.js';
 
-export interface S3BackendOptions {
-  /** An S3-compatible endpoint to use instead of starting s3rver. */
-  endpoint?: string;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  region?: string;
-  /** Bucket for uploads; created when missing. Default "atomic-sandbox". */
-  bucket?: string;
-}
+export type { S3BackendOptions };
 
-const noop = (): void => undefined;
-const QUIET_LOGGER = {
-  debug: noop,
-  info: noop,
-  warn: noop,
-  error: noop,
-  close: noop,
-  exceptions: { unhandle: noop },
-};
-
-export interface PresignedPost {
-  url: string;
-  fields: Record<string, string>;
-}
-
-export class S3Backend {
-  private writes = 0;
-  /** When the in-process S3 server last started or finished receiving an upload. */
-  lastWriteAt = 0;
+export class S3Backend implements ObjectStore {
+  readonly activeWrites = 0;
+  readonly lastWriteAt = 0;
 
   private constructor(
     readonly endpoint: string,
     readonly bucket: string,
     readonly client: S3Client,
-    private readonly server: S3rver | null,
-    private readonly directory: string | null,
+    private readonly keys: SigningKeyPair,
   ) {}
 
-  static async start(options: S3BackendOptions = {}): Promise<S3Backend> {
+  static async start(options: S3BackendOptions): Promise<S3Backend> {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    const bucket = options.bucket ?? 'atomic-sandbox';
-    let endpoint = options.endpoint;
-    let server: S3rver | null = null;
-    let directory: string | null = null;
-    if (endpoint === undefined) {
-      directory = await mkdtemp(join(tmpdir(), 'atomic-bulk-s3rver-'));
-      server = new S3rver({
-        address: '127.0.0.1',
-        port: 0,
-        silent: true,
-        directory,
-        configureBuckets: [{ name: bucket }],
-      });
-      // s3rver closes its logger on close() and then warns on stderr if a request still
-      // finishing writes a log line; a logger that does nothing never warns.
-      server.logger = QUIET_LOGGER;
-      server.context.logger = QUIET_LOGGER;
-      const { port } = await server.run();
-      endpoint = `http://127.0.0.1:${port}`;
-    }
+    const endpoint = (options.endpoint ?? '').replace(/\/+$/, '');
+    const keys: SigningKeyPair = {
+      accessKeyId: options.accessKeyId ?? process.env.AWS_ACCESS_KEY_ID ?? '',
+      secretAccessKey: options.secretAccessKey ?? process.env.AWS_SECRET_ACCESS_KEY ?? '',
+      region: options.region ?? 'us-east-1',
+    };
     const client = new S3Client({
       endpoint,
-      region: options.region ?? 'us-east-1',
+      region: keys.region,
       forcePathStyle: true,
-      credentials: {
-        accessKeyId:
-          options.accessKeyId ?? (server ? 'S3RVER' : (process.env.AWS_ACCESS_KEY_ID ?? '')),
-        secretAccessKey:
-          options.secretAccessKey ??
-          (server ? 'S3RVER' : (process.env.AWS_SECRET_ACCESS_KEY ?? '')),
-      },
+      credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey },
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    const backend = new S3Backend(endpoint, bucket, client, server, directory);
-    if (server === null) await backend.ensureBucket();
-    else backend.countWrites(server);
+    const backend = new S3Backend(endpoint, options.bucket ?? 'atomic-sandbox', client, keys);
+    await backend.ensureBucket();
     return backend;
-  }
-
-  /** Uploads the in-process S3 server is receiving right now (0 for an external store). */
-  get activeWrites(): number {
-    return this.writes;
-  }
-
-  private countWrites(server: S3rver): void {
-    server.httpServer?.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (req.method !== 'POST' && req.method !== 'PUT') return;
-      this.writes++;
-      this.lastWriteAt = Date.now();
-      res.once('close', () => {
-        this.writes--;
-        this.lastWriteAt = Date.now();
-      });
-    });
   }
 
   private async ensureBucket(): Promise<void> {
@@ -126,29 +56,21 @@ export class S3Backend {
     }
   }
 
-  /** A presigned POST for `key`: at most `maxBytes`, valid for `expiresSeconds`. */
-  async presignPost(key: string, maxBytes: number, expiresSeconds: number): Promise<PresignedPost> {
-    return createPresignedPost(this.client, {
-      Bucket: this.bucket,
-      Key: key,
-      Conditions: [['content-length-range', 0, maxBytes]],
-      Expires: expiresSeconds,
-    });
+  presignPost(key: string, maxBytes: number, expiresSeconds: number): Promise<PresignedPost> {
+    return Promise.resolve(
+      presignPost(this.keys, this.endpoint, this.bucket, key, maxBytes, expiresSeconds),
+    );
   }
 
-  /** A presigned PUT URL for `key`, valid for `expiresSeconds`. */
-  async presignPut(key: string, expiresSeconds: number): Promise<string> {
-    return getSignedUrl(this.client, new PutObjectCommand({ Bucket: this.bucket, Key: key }), {
-      expiresIn: expiresSeconds,
-    });
+  presignPut(key: string, expiresSeconds: number): Promise<string> {
+    return Promise.resolve(presignPut(this.keys, this.endpoint, this.bucket, key, expiresSeconds));
   }
 
-  /** The bucket's URL for path-style requests. */
   bucketUrl(): string {
     return `${this.endpoint}/${this.bucket}`;
   }
 
-  async head(key: string): Promise<{ size: number; lastModified: Date | null } | null> {
+  async head(key: string): Promise<ObjectInfo | null> {
     try {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { size: r.ContentLength ?? 0, lastModified: r.LastModified ?? null };
@@ -169,9 +91,8 @@ export class S3Backend {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.client.destroy();
-    if (this.server !== null) await this.server.close();
-    if (this.directory !== null) await rm(this.directory, { recursive: true, force: true });
+    return Promise.resolve();
   }
 }

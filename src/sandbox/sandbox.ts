@@ -1,16 +1,22 @@
 /**
  * A local stand-in for Atomic (SPEC 5): an HTTP server on 127.0.0.1 with the token
  * endpoint, flow list and config (seeded from samples/flows), csv-task and csv-task/test,
- * backed by a real S3-compatible server. Presigned POSTs carry a content-length-range and
+ * backed by its own object store (local-store.ts, which verifies presigned POSTs and PUTs
+ * as S3 does) or any S3-compatible server. Presigned POSTs carry a content-length-range and
  * expiry policy; uploads go through the sandbox's gateway, which enforces both even when
- * the S3 server does not, injects faults, and then processes the file like Atomic:
+ * an S3 server does not, injects faults, and then processes the file like Atomic:
  * one invocation per row, idempotent on flowInvocationId.
+ *
+ * Nothing is open to whoever can reach 127.0.0.1: the API needs an access token (from the
+ * client credentials, random per start unless given), the /sandbox/* inspection routes a
+ * separate inspection token, uploads a valid signature; every request must name the
+ * sandbox's own address in Host, so a web page cannot reach it through DNS rebinding.
  *
  * The tool's core never imports this module; the CLI loads it only for --sandbox and the
  * sandbox command.
  */
 import { AtomicBulkError } from '../model/errors.js';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import {
   createServer,
@@ -27,11 +33,9 @@ import type { ConnectionSettings } from '../api/connection.js';
 import { parseFlowConfig, type FlowConfig } from '../model/flow.js';
 import { Faults, type FaultOptions } from './faults.js';
 import { InvocationStore, processUpload, type SandboxInvocation } from './processor.js';
-import { S3Backend, type S3BackendOptions } from './s3-backend.js';
+import { openObjectStore, type S3BackendOptions } from './object-store.js';
 
 export const SANDBOX_CLIENT_ID = 'sandbox-client';
-/** Not a secret: the sandbox's published default, so it can be tried without an account. */
-export const SANDBOX_CLIENT_SECRET = 'sandbox-secret';
 export const SANDBOX_ENVIRONMENT = 'sandbox';
 
 export interface SandboxOptions {
@@ -41,8 +45,9 @@ export interface SandboxOptions {
   flowsDir?: string;
   environmentId?: string;
   clientId?: string;
+  /** The client secret the token endpoint accepts. Default: random, made at start. */
   clientSecret?: string;
-  /** Use this S3-compatible store instead of an in-process s3rver. */
+  /** Use this S3-compatible store instead of the sandbox's own. */
   s3?: S3BackendOptions;
   /** Hand out URLs straight to S3 (no gateway); uploads are then found by polling. */
   directUploads?: boolean;
@@ -112,12 +117,16 @@ export interface Sandbox {
   readonly environmentId: string;
   readonly clientId: string;
   readonly clientSecret: string;
+  /** Bearer token for the /sandbox/* inspection routes (random per start). */
+  readonly inspectionToken: string;
   readonly s3Endpoint: string;
   /** ATOMIC_* environment variables that point the tool at this sandbox. */
   readonly env: Record<string, string>;
   /** Connection settings for an AtomicClient talking to this sandbox. */
   readonly connection: ConnectionSettings;
   invocations(): SandboxInvocation[];
+  /** The bytes a task's upload left in the store (for tests that compare them). */
+  upload(taskId: string): Promise<AsyncIterable<Uint8Array>>;
   tasks(): SandboxTask[];
   stats(): SandboxStats;
   /** Waits until every uploaded file has been processed. */
@@ -144,17 +153,19 @@ function reply(status: number, body: unknown, headers: Record<string, string> = 
   return { status, body, headers };
 }
 
+const xmlText = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const S3_XML = (code: string, message: string) =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+  `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${xmlText(code)}</Code><Message>${xmlText(message)}</Message></Error>`;
 
 export async function createSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const flows = await loadFlows(options.flowsDir ?? defaultFlowsDir());
-  const s3 = await S3Backend.start(options.s3);
+  const s3 = await openObjectStore(options.s3);
   const faults = new Faults(options.faults);
   const store = new InvocationStore(options.storePayloads ?? true);
   const environmentId = options.environmentId ?? SANDBOX_ENVIRONMENT;
   const clientId = options.clientId ?? SANDBOX_CLIENT_ID;
-  const clientSecret = options.clientSecret ?? SANDBOX_CLIENT_SECRET;
+  const clientSecret = options.clientSecret ?? randomBytes(24).toString('base64url');
+  const inspectionToken = randomBytes(24).toString('base64url');
   const maxUploadBytes = options.maxUploadBytes ?? 32_000_000;
   const urlTtlSeconds = options.urlTtlSeconds ?? 300;
   const tokenTtlSeconds = options.tokenTtlSeconds ?? 3600;
@@ -191,6 +202,8 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       check();
     });
   let baseUrl = '';
+  /** Host header values the sandbox answers to; filled once the port is known. */
+  const allowedHosts = new Set<string>();
   let poller: NodeJS.Timeout | null = null;
 
   const latency = async () => {
@@ -239,6 +252,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<Reply | null> => {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const path = url.pathname;
+    if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
+      await drainBody(req);
+      return reply(403, { message: 'This sandbox answers only to its own address (Host header).' });
+    }
     await latency();
 
     if (req.method === 'POST' && path === '/oauth2/token') {
@@ -260,6 +277,14 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       return reply(200, { access_token: token, expires_in: tokenTtlSeconds, token_type: 'Bearer' });
     }
 
+    if (path.startsWith('/sandbox/')) {
+      await drainBody(req);
+      const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!sameToken(given, inspectionToken))
+        return reply(401, {
+          message: 'The inspection routes need "Authorization: Bearer <inspection token>".',
+        });
+    }
     if (path === '/sandbox/invocations' && req.method === 'GET')
       return reply(200, { data: store.invocations });
     if (path === '/sandbox/tasks' && req.method === 'GET')
@@ -433,6 +458,11 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
         return reply(503, S3_XML('SlowDown', 'Please reduce your request rate.'));
       }
       const upstream = await forward(req, task.s3Url, upstreams);
+      if (upstream.status === 400 && upstream.body.includes('<Code>EntityTooLarge</Code>')) {
+        task.status = 'rejected';
+        task.reason = `the file is over the ${maxUploadBytes}-byte limit`;
+        return reply(upstream.status, upstream.body);
+      }
       if (upstream.status < 200 || upstream.status >= 300) {
         task.status = 'issued';
         return reply(upstream.status, upstream.body);
@@ -464,7 +494,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
 
   /** For direct uploads: notices objects that arrived and processes them. */
   const poll = async () => {
-    // s3rver shows an object while it is still being written (S3 never does): wait.
+    // A store may show an object while it is still being written (S3 never does): wait.
     if (s3.activeWrites > 0) return;
     for (const task of tasks.values()) {
       if (task.status !== 'issued') continue;
@@ -540,6 +570,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
   }
   const port = (server.address() as AddressInfo).port;
   baseUrl = `http://127.0.0.1:${port}`;
+  allowedHosts.add(`127.0.0.1:${port}`).add(`localhost:${port}`);
   if (direct) {
     const tick = () => {
       poller = setTimeout(() => {
@@ -557,6 +588,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     environmentId,
     clientId,
     clientSecret,
+    inspectionToken,
     s3Endpoint: s3.endpoint,
     connection: {
       baseUrl,
@@ -573,6 +605,11 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       ATOMIC_CLIENT_SECRET: clientSecret,
     },
     invocations: () => [...store.invocations],
+    upload(taskId) {
+      const task = tasks.get(taskId);
+      if (task === undefined) return Promise.reject(new Error(`no task ${taskId}`));
+      return s3.read(task.key);
+    },
     tasks: () => [...tasks.values()].map(publicTask),
     stats,
     async settle(timeoutMs = 30_000) {
@@ -610,6 +647,12 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       await s3.stop();
     },
   };
+}
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function publicTask(task: Task): SandboxTask {

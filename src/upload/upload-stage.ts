@@ -84,6 +84,7 @@ function isFatal(error: AtomicBulkError): boolean {
   )
     return false;
   if (
+    error.context.fatal === true ||
     error.code === 'AUTH' ||
     error.code === 'NOT_FOUND' ||
     error.code === 'FLOW_CONFIG' ||

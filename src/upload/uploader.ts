@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { deadline } from '../model/deadline.js';
-import { describeNetworkError, redact, safeUrl } from '../model/redact.js';
+import { describeNetworkError, printable, redact, safeUrl } from '../model/redact.js';
+import { MAX_UPLOAD_BODY_BYTES, readBody } from '../api/transport.js';
 import { retryAfterMs } from '../model/retry.js';
 import type { UploadTarget } from '../model/upload-target.js';
 
@@ -181,15 +182,17 @@ async function send(
     return {
       kind: 'retryable',
       status: null,
-      detail: `${describeNetworkError(error)} uploading to ${safeUrl(target.url)}`,
+      detail: `${describeNetworkError(error)} uploading to ${printable(safeUrl(target.url))}`,
       retryAfterMs: null,
     };
   }
-  const body = await response.text().catch(() => '');
+  const body = await readBody(response, MAX_UPLOAD_BODY_BYTES, 'upload', true).catch(() => '');
   const status = response.status;
   if (status >= 200 && status < 300) return { kind: 'accepted', status };
   const { code, message } = s3Error(body);
-  const detail = redact(`HTTP ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`);
+  const detail = printable(
+    redact(`HTTP ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`),
+  ).slice(0, 500);
   if (isExpiry(status, body, Date.now() >= target.expiresAt.getTime()))
     return { kind: 'expired', status, detail };
   if (status === 429 || status >= 500 || code === 'SlowDown' || code === 'RequestTimeout') {

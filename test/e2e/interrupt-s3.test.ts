@@ -15,6 +15,13 @@ import {
   sendArgs,
   tempDir,
 } from './cli.js';
+import { startTestS3, type TestS3 } from '../s3rver.js';
+
+async function testS3(): Promise<TestS3> {
+  const s3 = await startTestS3();
+  onTestFinished(() => s3.stop());
+  return s3;
+}
 
 async function sandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const sb = await createSandbox(options);
@@ -91,8 +98,9 @@ describe('interrupting a send', () => {
 describe('S3 hand-off', () => {
   it('reads the campaign from s3:// and writes the reports back to an s3:// prefix', async () => {
     const sb = await sandbox();
+    const store = await testS3();
     const s3 = new S3Client({
-      endpoint: sb.s3Endpoint,
+      endpoint: store.endpoint,
       region: 'us-east-1',
       forcePathStyle: true,
       credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
@@ -117,7 +125,7 @@ describe('S3 hand-off', () => {
         's3://atomic-sandbox/drop/campaign.csv',
         join(dir, 's'),
         's3://atomic-sandbox/reports/run-1/',
-        ['--s3-endpoint', sb.s3Endpoint],
+        ['--s3-endpoint', store.endpoint],
       ),
       { env },
     );
@@ -143,7 +151,7 @@ describe('S3 hand-off', () => {
   });
 
   it('says clearly when the S3 object does not exist', async () => {
-    const sb = await sandbox();
+    const sb = await testS3();
     const run = await runCli(
       [
         'validate',
@@ -151,7 +159,7 @@ describe('S3 hand-off', () => {
         '--flow-config',
         join(SAMPLES, 'flows/renewal-reminder.json'),
         '--s3-endpoint',
-        sb.s3Endpoint,
+        sb.endpoint,
       ],
       {
         env: {

@@ -171,8 +171,7 @@ export const sandboxCommand: Command = {
         ],
       ]),
   async run(args, context) {
-    const { createSandbox, SANDBOX_CLIENT_SECRET } = await import('../../sandbox/sandbox.js');
-    const userSecret = context.io.env.ATOMIC_CLIENT_SECRET;
+    const { createSandbox } = await import('../../sandbox/sandbox.js');
     const sandbox = await createSandbox({
       port: intArg(args, 'port', 0, 65535),
       flowsDir: stringArg(args, 'flows-dir'),
@@ -184,8 +183,8 @@ export const sandboxCommand: Command = {
       storePayloads: args['store-payloads'] !== false,
       processQuietMs: intArg(args, 'process-quiet-ms', 0),
       directUploads: args['direct-uploads'] === true,
-      // A secret already in the environment is accepted as the sandbox's, and never printed.
-      clientSecret: userSecret ?? SANDBOX_CLIENT_SECRET,
+      // The client secret is made at random for this start: a real ATOMIC_CLIENT_SECRET in
+      // the environment is never taken as the sandbox's (it would then be sent to it).
       ...(stringArg(args, 's3-endpoint') !== undefined
         ? { s3: { endpoint: stringArg(args, 's3-endpoint'), bucket: stringArg(args, 's3-bucket') } }
         : {}),
@@ -208,16 +207,14 @@ export const sandboxCommand: Command = {
     context.io.out(`export ATOMIC_ENVIRONMENT_ID=${sandbox.environmentId}`);
     context.io.out(`export ATOMIC_TOKEN_URL=${sandbox.tokenUrl}`);
     context.io.out(`export ATOMIC_CLIENT_ID=${sandbox.clientId}`);
-    context.io.out(
-      userSecret === undefined
-        ? `export ATOMIC_CLIENT_SECRET=${SANDBOX_CLIENT_SECRET}`
-        : '# ATOMIC_CLIENT_SECRET: the value already in your environment',
+    // Sandbox-only credentials, made for this start: printing them is how they are shared.
+    context.io.out(`export ATOMIC_CLIENT_SECRET=${sandbox.clientSecret}`);
+    context.io.out(`export ATOMIC_SANDBOX_TOKEN=${sandbox.inspectionToken}`);
+    context.io.err(
+      `atomic-bulk sandbox listening on ${sandbox.url} (uploads at ${sandbox.s3Endpoint}); Ctrl-C to stop.`,
     );
     context.io.err(
-      `atomic-bulk sandbox listening on ${sandbox.url} (S3 at ${sandbox.s3Endpoint}); Ctrl-C to stop.`,
-    );
-    context.io.err(
-      `Inspect: ${sandbox.url}/sandbox/tasks, ${sandbox.url}/sandbox/invocations, ${sandbox.url}/sandbox/stats`,
+      `Inspect: curl -H "Authorization: Bearer $ATOMIC_SANDBOX_TOKEN" ${sandbox.url}/sandbox/tasks (also /sandbox/invocations, /sandbox/stats)`,
     );
     if (!context.signal.aborted) await once(context.signal, 'abort');
     await sandbox.stop();

@@ -1,4 +1,4 @@
-/** Types for the parts of s3rver (plain JavaScript) that the sandbox uses. */
+/** Types for the parts of s3rver (plain JavaScript, a test-only dependency) that the tests use. */
 declare module 's3rver' {
   interface S3rverOptions {
     address?: string;
