@@ -7,6 +7,9 @@ import { AtomicClient } from '../../src/api/client.js';
 import { readUploadTarget } from '../../src/api/csv-task.js';
 import { createSandbox } from '../../src/sandbox/sandbox.js';
 import { S3Backend } from '../../src/sandbox/s3-backend.js';
+import { LocalObjectStore } from '../../src/sandbox/local-store.js';
+import type { ObjectStore } from '../../src/sandbox/object-store.js';
+import type { UploadTarget } from '../../src/model/upload-target.js';
 import { uploadPart } from '../../src/upload/uploader.js';
 import { putS3File } from '../../src/s3/s3.js';
 import { tempDir } from '../e2e/cli.js';
@@ -176,5 +179,106 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
     expect(
       Buffer.from((await stored.Body?.transformToByteArray()) ?? []).equals(await readFile(path)),
     ).toBe(true);
+  });
+});
+
+describe('the sandbox’s own store judges uploads as radosgw does', () => {
+  type Tamper = [string, (t: UploadTarget) => UploadTarget];
+  const field =
+    (name: string, change: (v: string | undefined) => string | null) =>
+    (t: UploadTarget): UploadTarget => {
+      if (t.method !== 'POST') return t;
+      const had = t.fields.some(([n]) => n === name);
+      const fields = t.fields
+        .map(([n, v]): [string, string | null] => [n, n === name ? change(v) : v])
+        .filter((f): f is [string, string] => f[1] !== null);
+      const added = had ? null : change(undefined);
+      return { ...t, fields: added === null ? fields : [...fields, [name, added]] };
+    };
+  const cases: Tamper[] = [
+    ['nothing', (t) => t],
+    ['the key', field('key', (v) => `${v ?? ''}-other`)],
+    ['the signature', field('X-Amz-Signature', (v) => `${(v ?? '').slice(0, -4)}0000`)],
+    ['no signature', field('X-Amz-Signature', () => null)],
+    ['no policy', field('Policy', () => null)],
+    [
+      'a widened policy',
+      field('Policy', (v) =>
+        Buffer.from(
+          Buffer.from(v ?? '', 'base64')
+            .toString()
+            .replace(/"content-length-range",0,\d+/, '"content-length-range",0,999999999'),
+        ).toString('base64'),
+      ),
+    ],
+    ['an extra field', field('x-amz-meta-owner', () => 'attacker')],
+    ['the credential', field('X-Amz-Credential', (v) => (v ?? '').replace(/^[^/]+/, 'AKOTHER'))],
+  ];
+
+  it.each(cases)('tampering with %s: same outcome kind from both', async (_what, tamper) => {
+    const rgwStore = await backend();
+    const local = await LocalObjectStore.start('contract');
+    onTestFinished(() => local.stop());
+    const outcomes: string[] = [];
+    for (const store of [rgwStore, local] as ObjectStore[]) {
+      const post = await store.presignPost(`uploads/${randomUUID()}.csv`, 1000, 300);
+      const target = tamper(readUploadTarget({ data: post }, Date.now()));
+      const outcome = await uploadPart({ target, path: await file(CSV), timeoutMs: 30_000 });
+      outcomes.push(
+        outcome.kind === 'refused' ? `refused ${Math.floor(outcome.status / 100)}xx` : outcome.kind,
+      );
+    }
+    expect(outcomes[1]).toBe(outcomes[0]);
+  });
+
+  it.each([
+    ['a body over content-length-range', 100, 300, 0],
+    ['an expired policy', 1000, 1, 2100],
+  ])('%s: same outcome from both', async (_what, maxBytes, seconds, waitMs) => {
+    const rgwStore = await backend();
+    const local = await LocalObjectStore.start('contract');
+    onTestFinished(() => local.stop());
+    const targets = [];
+    for (const store of [rgwStore, local] as ObjectStore[])
+      targets.push(
+        readUploadTarget(
+          { data: await store.presignPost(`uploads/${randomUUID()}.csv`, maxBytes, seconds) },
+          Date.now(),
+        ),
+      );
+    await new Promise((r) => setTimeout(r, waitMs));
+    const outcomes = [];
+    for (const target of targets) {
+      const outcome = await uploadPart({
+        target,
+        path: await file(CSV.repeat(20)),
+        timeoutMs: 30_000,
+      });
+      outcomes.push([outcome.kind, 'status' in outcome ? outcome.status : null]);
+    }
+    expect(outcomes[1]).toEqual(outcomes[0]);
+  });
+
+  it('PUT: a changed key or expiry is refused by both', async () => {
+    const rgwStore = await backend();
+    const local = await LocalObjectStore.start('contract');
+    onTestFinished(() => local.stop());
+    for (const change of [
+      (u: URL) => (u.pathname = `${u.pathname}-other`),
+      (u: URL) => u.searchParams.set('X-Amz-Expires', '604800'),
+    ]) {
+      const outcomes = [];
+      for (const store of [rgwStore, local] as ObjectStore[]) {
+        const url = new URL(await store.presignPut(`uploads/${randomUUID()}.csv`, 300));
+        change(url);
+        const outcome = await uploadPart({
+          target: readUploadTarget({ url: url.toString() }, Date.now()),
+          path: await file(CSV),
+          timeoutMs: 30_000,
+        });
+        outcomes.push(outcome.kind);
+      }
+      expect(outcomes).toEqual(['refused', 'refused']);
+    }
   });
 });
