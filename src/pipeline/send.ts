@@ -6,7 +6,8 @@
  * most `concurrency` at a time. Run state makes a re-run resume where it stopped.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { makePrivateDir } from '../files/private-files.js';
 import { join, resolve } from 'node:path';
 import type { AtomicApi } from '../api/client.js';
 import { AtomicBulkError } from '../model/errors.js';
@@ -159,6 +160,8 @@ export async function send(given: SendOptions): Promise<SendResult> {
       started,
     );
     try {
+      // Parts left by a run that was killed are cut again if needed; never kept meanwhile.
+      if (options.keepParts !== true) await state.removePartFiles();
       if (legacyDir !== null) {
         progress({
           type: 'message',
@@ -191,7 +194,10 @@ export async function send(given: SendOptions): Promise<SendResult> {
         };
       }
       if (options.force === true) await state.resetAll();
-      const run = await cutAndUpload(options, checked, input, state, runId, mode, progress);
+      const run = await cutAndUpload(options, checked, input, state, runId, mode, progress).finally(
+        // Parts never outlive the run: whether it succeeded, failed or was interrupted.
+        () => (options.keepParts === true ? undefined : state.removePartFiles()),
+      );
       const outcome: Outcome = run.interrupted
         ? 'interrupted'
         : run.failed
@@ -417,7 +423,7 @@ async function dryRun(
       'dry-runs',
       `${runKey(runId, options.flowConfigId, mode, null)}-${now().getTime()}-${process.pid}`,
     );
-    await mkdir(dir, { recursive: true });
+    await makePrivateDir(dir);
     sink = new PartFiles(dir, true);
   }
   progress({ type: 'phase', phase: 'split' });

@@ -4,7 +4,8 @@
  * they are produced. With --on-invalid abort (the default) any structural error means no
  * parts are kept; with skip, broken records are left out and listed in rejected.csv.
  */
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import { makePrivateDir, writePrivateFile } from '../files/private-files.js';
 import { basename, join, resolve } from 'node:path';
 import { ROW_VALID } from '../model/checked-batch.js';
 import { AtomicBulkError } from '../model/errors.js';
@@ -170,7 +171,7 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
 
 async function prepareOutDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makePrivateDir(dir);
     const existing = (await readdir(dir)).filter(
       (f) => /^part-\d+\.csv$/.test(f) || f === 'parts.json',
     );
@@ -219,6 +220,5 @@ async function writeManifest(
     })),
   };
   const path = join(dir, 'parts.json');
-  await writeFile(`${path}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
+  await writePrivateFile(path, `${JSON.stringify(manifest, null, 2)}\n`);
 }

@@ -154,7 +154,7 @@ class SpooledInput implements InputSource {
     this.consumed = true;
     this.spoolDir = await mkdtemp(join(this.tempDir ?? tmpdir(), 'atomic-bulk-input-'));
     const path = join(this.spoolDir, 'input.csv');
-    const out = createWriteStream(path);
+    const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     try {
       for await (const raw of this.stream()) {
         const chunk = Buffer.isBuffer(raw)

@@ -1,8 +1,11 @@
 /**
  * Writes parts as files in a directory: `part-0001.csv`, … Each is written under a
- * temporary name and renamed when complete, so a reader never sees a partial part.
+ * random temporary name, created exclusively and private (0600: parts hold personal
+ * data), and renamed when complete, so a reader never sees a partial part.
  */
+import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { PRIVATE_FILE_MODE } from '../files/private-files.js';
 import { join } from 'node:path';
 import { AtomicBulkError } from '../model/errors.js';
 import type { PartOutput, PartSink } from './splitter.js';
@@ -21,8 +24,9 @@ export class PartFiles implements PartSink {
   async create(number: number): Promise<PartOutput> {
     const path = join(this.dir, partFileName(number));
     const idsPath = this.withIds ? path.replace(/\.csv$/, '.ids.csv') : null;
-    const data = await openForWrite(`${path}.tmp`);
-    const ids = idsPath === null ? null : await openForWrite(`${idsPath}.tmp`);
+    const suffix = `.${randomBytes(6).toString('hex')}.tmp`;
+    const data = await openForWrite(`${path}${suffix}`);
+    const ids = idsPath === null ? null : await openForWrite(`${idsPath}${suffix}`);
     return {
       write: async (bytes) => {
         await writeAll(data, bytes, path);
@@ -33,15 +37,15 @@ export class PartFiles implements PartSink {
       close: async () => {
         await data.close();
         await ids?.close();
-        await rename(`${path}.tmp`, path);
-        if (idsPath !== null) await rename(`${idsPath}.tmp`, idsPath);
+        await rename(`${path}${suffix}`, path);
+        if (idsPath !== null) await rename(`${idsPath}${suffix}`, idsPath);
         return { path, idsPath };
       },
       discard: async () => {
         await data.close().catch(() => undefined);
         await ids?.close().catch(() => undefined);
-        await rm(`${path}.tmp`, { force: true });
-        if (idsPath !== null) await rm(`${idsPath}.tmp`, { force: true });
+        await rm(`${path}${suffix}`, { force: true });
+        if (idsPath !== null) await rm(`${idsPath}${suffix}`, { force: true });
       },
     };
   }
@@ -49,7 +53,8 @@ export class PartFiles implements PartSink {
 
 async function openForWrite(path: string): Promise<FileHandle> {
   try {
-    return await open(path, 'w');
+    // 'wx': never through a file or link someone placed at this name.
+    return await open(path, 'wx', PRIVATE_FILE_MODE);
   } catch (error) {
     throw new AtomicBulkError(
       'OUTPUT',

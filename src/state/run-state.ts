@@ -15,7 +15,7 @@
  * state written for one Atomic (or one sandbox) never makes a send to another look done.
  */
 import { createHash } from 'node:crypto';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   makePrivateDir,
@@ -261,6 +261,19 @@ export class RunState {
     for (const p of this.manifest.parts) Object.assign(p, { status: 'pending', error: null });
     this.manifest.sentInFullAt = null;
     await this.save();
+  }
+
+  /**
+   * Removes part files (and unfinished temporary files) from the run's directory: they
+   * hold personal data and are cut again from the input on resume. The `.ids.csv` files
+   * (line numbers and invocation ids) stay for invocations.csv.
+   */
+  async removePartFiles(): Promise<number> {
+    const dir = join(this.dir, 'parts');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const doomed = names.filter((n) => /^part-\d+\.csv$/.test(n) || n.endsWith('.tmp'));
+    await Promise.all(doomed.map((n) => rm(join(dir, n), { force: true })));
+    return doomed.length;
   }
 
   snapshot(): Manifest {

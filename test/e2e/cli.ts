@@ -26,12 +26,25 @@ export interface CliOptions {
   stdin?: string | Buffer;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
+  /** Run the CLI under this umask (e.g. 0o000, to prove files are private whatever it is). */
+  umask?: number;
 }
 
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first`);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const command =
+      options.umask === undefined
+        ? [process.execPath, BIN, ...args]
+        : [
+            '/bin/sh',
+            '-c',
+            `umask ${options.umask.toString(8).padStart(3, '0')}; exec "$0" "$@"`,
+            process.execPath,
+            BIN,
+            ...args,
+          ];
+    const child = spawn(command[0] as string, command.slice(1), {
       cwd: options.cwd ?? ROOT,
       env: {
         ...process.env,

@@ -81,6 +81,9 @@ describe('interrupting a send', () => {
       expect(manifest.parts.filter((p) => p.status === 'uploaded').length).toBe(
         report.parts.filter((p) => p.status === 'uploaded').length,
       );
+      // Parts hold personal data: none outlives the interrupted run (the id files stay).
+      const left = await readdir(join(dir, 's', 'runs', runs[0] as string, 'parts'));
+      expect(left.filter((f) => /^part-\d+\.csv$|\.tmp$/.test(f))).toEqual([]);
       const resumed = await runCli(
         sendArgs(input, join(dir, 's'), join(dir, 'r2'), ['--max-part-bytes', '800']),
         { env: sb.env },

@@ -2,6 +2,7 @@
 import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { flowsCommand } from './flows.js';
+import { runsCommand } from './runs.js';
 import { sandboxCommand } from './sandbox.js';
 import { sendCommand } from './send.js';
 import { splitCommand } from './split.js';
@@ -14,6 +15,7 @@ export const COMMANDS: Command[] = [
   splitCommand,
   templateCommand,
   flowsCommand,
+  runsCommand,
   sandboxCommand,
   demoCommand,
 ];
