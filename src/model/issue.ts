@@ -38,6 +38,7 @@ export const ISSUE_CODES = {
   'expires-in-past': 'warning',
   'empty-target': 'error',
   'target-whitespace': 'error',
+  'invalid-invocation-id': 'error',
   'duplicate-invocation-id': 'error',
   'duplicate-target': 'warning',
 } as const satisfies Record<string, Severity>;

@@ -14,11 +14,18 @@ export const RECORD_BLANK = 1;
 export const RECORD_TOO_LARGE = 2;
 /** The record breaks RFC 4180 quoting; see `problems`. */
 export const RECORD_MALFORMED = 4;
+/** Some field of the record had a neutralising apostrophe removed (FIELD_NEUTRALISED). */
+export const RECORD_NEUTRALISED = 8;
 
 /** The field was enclosed in quotes. */
 export const FIELD_QUOTED = 1;
 /** The quoted field contains `""` escapes, so its bytes differ from its value. */
 export const FIELD_ESCAPED = 2;
+/**
+ * The field's first byte is an apostrophe atomic-bulk wrote to neutralise a formula
+ * (a re-read rejected.csv): `fStart` is past it, so the value is the user's original.
+ */
+export const FIELD_NEUTRALISED = 4;
 
 export type QuoteProblem = 'stray-quote' | 'text-after-quote' | 'unclosed-quote';
 
@@ -132,6 +139,21 @@ export class RecordBatch {
   bytes(i: number): Buffer {
     const s = this.start[i] as number;
     return this.buf.subarray(s, s + this.byteLength(i));
+  }
+
+  /** Offset of field k's first raw byte: its opening quote or neutralising apostrophe. */
+  rawStart(k: number): number {
+    const flags = this.fFlags[k] as number;
+    return (
+      (this.fStart[k] as number) -
+      ((flags & FIELD_QUOTED) !== 0 ? 1 : 0) -
+      ((flags & FIELD_NEUTRALISED) !== 0 ? 1 : 0)
+    );
+  }
+
+  /** Offset just past field k's last raw byte (its closing quote, if quoted). */
+  rawEnd(k: number): number {
+    return (this.fEnd[k] as number) + (((this.fFlags[k] as number) & FIELD_QUOTED) !== 0 ? 1 : 0);
   }
 
   /** True when field f of record i holds no characters. */

@@ -109,6 +109,7 @@ export async function checkInput(
   const validator = new Validator(log, options);
   const reader = new RecordReader({
     maxRecordBytes: options.maxPartBytes,
+    restoreRejected: true,
     onBytes: reading('validate', input, progress),
   });
   try {
@@ -140,6 +141,7 @@ export async function writeRejected(
   const writer = new RejectedCsvWriter(dir.stream('rejected.csv'), result.header.slice(0, keep));
   const reader = new RecordReader({
     maxRecordBytes: maxPartBytes,
+    restoreRejected: true,
     onBytes: reading('explain', input, progress),
   });
   try {

@@ -24,7 +24,7 @@ import { writeReport } from '../report/write-report.js';
 import { InvocationIds } from '../split/invocation-ids.js';
 import { DiscardedParts, PartFiles } from '../split/part-files.js';
 import { selectRows } from '../split/select-rows.js';
-import { Splitter, type PartSink, type RowLayout } from '../split/splitter.js';
+import { sendLayout, Splitter, type PartSink, type RowLayout } from '../split/splitter.js';
 import { describeDestination, RunState, runKey, type ManifestPart } from '../state/run-state.js';
 import { uploadParts, type PartOutcome, type UploadStageOptions } from '../upload/upload-stage.js';
 import { DEFAULT_MAX_PART_BYTES, firstPass, reading, type CheckedInput } from './check-input.js';
@@ -368,6 +368,7 @@ async function* cutParts(
   const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
   const reader = new RecordReader({
     maxRecordBytes: maxPartBytes,
+    restoreRejected: true,
     onBytes: reading('split', input, progress),
   });
   const splitter = new Splitter({
@@ -519,11 +520,7 @@ async function finishReport(
 
 /** How rows are rewritten into parts: drop _line/_errors, fill or add flowInvocationId. */
 function layoutFor(checked: CheckedInput): RowLayout {
-  const plan = checked.result.plan;
-  const width = checked.result.header?.length ?? 0;
-  const cutAt = plan !== null && plan.annotationStart < width ? plan.annotationStart : null;
-  const idColumn = plan?.invocationId ?? -1;
-  return { cutAt, fillColumn: idColumn, append: idColumn < 0 };
+  return sendLayout(checked.result.plan, checked.result.header?.length ?? 0);
 }
 
 function policyOutcome(checked: CheckedInput): Outcome {

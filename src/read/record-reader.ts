@@ -4,7 +4,14 @@
  * faults. One pass, no buffering beyond the record being read.
  */
 import { createHash } from 'node:crypto';
-import type { RecordBatch } from '../model/record-batch.js';
+import {
+  FIELD_NEUTRALISED,
+  RECORD_BLANK,
+  RECORD_NEUTRALISED,
+  RECORD_TOO_LARGE,
+  type RecordBatch,
+} from '../model/record-batch.js';
+import { APOSTROPHE } from './neutralise.js';
 import { Tokenizer, type LineEndingCounts } from './tokenizer.js';
 import { Utf8Checker, type EncodingProblem } from './utf8.js';
 
@@ -34,6 +41,11 @@ export interface RecordReaderOptions {
   maxRecordBytes?: number;
   /** Called with the size of each chunk as it is read, for progress. */
   onBytes?: (bytes: number) => void;
+  /**
+   * When the header ends with rejected.csv's `_line`,`_errors` columns, read every cell
+   * without the apostrophe atomic-bulk added to neutralise formulas (read/neutralise.ts).
+   */
+  restoreRejected?: boolean;
 }
 
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -47,6 +59,8 @@ export class RecordReader {
   private bom = false;
   private foreign: ForeignEncoding | null = null;
   private done = false;
+  /** Whether the input is a rejected.csv, once its header has been seen. */
+  private rejected: boolean | null = null;
 
   constructor(options: RecordReaderOptions = {}) {
     this.options = options;
@@ -86,6 +100,7 @@ export class RecordReader {
     if (this.foreign === null) {
       const encodingProblems = this.utf8.finish();
       const records = this.tokenizer.finish();
+      this.restore(records);
       if (records.count > 0 || encodingProblems.length > 0) yield { records, encodingProblems };
     }
     this.done = true;
@@ -125,6 +140,35 @@ export class RecordReader {
     const encodingProblems = this.utf8.push(chunk, offset);
     const records = this.tokenizer.push(chunk);
     if (records.count === 0 && encodingProblems.length === 0) return null;
+    this.restore(records);
     return { records, encodingProblems };
+  }
+
+  /** Marks neutralised cells of a re-read rejected.csv (see RecordReaderOptions). */
+  private restore(b: RecordBatch): void {
+    if (this.options.restoreRejected !== true || this.rejected === false) return;
+    for (let i = 0; i < b.count; i++) {
+      const flags = b.flags[i] as number;
+      if ((flags & RECORD_BLANK) !== 0) continue;
+      if (this.rejected === null) {
+        const n = b.fieldCount[i] as number;
+        this.rejected =
+          (flags & RECORD_TOO_LARGE) === 0 &&
+          n >= 2 &&
+          b.fieldText(i, n - 2) === '_line' &&
+          b.fieldText(i, n - 1) === '_errors';
+        if (!this.rejected) return;
+      }
+      if ((flags & RECORD_TOO_LARGE) !== 0) continue;
+      const first = b.fieldFirst[i] as number;
+      const last = first + (b.fieldCount[i] as number);
+      for (let k = first; k < last; k++) {
+        const s = b.fStart[k] as number;
+        if (s === b.fEnd[k] || b.buf[s] !== APOSTROPHE) continue;
+        b.fStart[k] = s + 1;
+        b.fFlags[k] = (b.fFlags[k] as number) | FIELD_NEUTRALISED;
+        b.flags[i] = (b.flags[i] as number) | RECORD_NEUTRALISED;
+      }
+    }
   }
 }

@@ -3,7 +3,13 @@
  * and `_errors`, so the file can be fixed and sent again as it is (atomic-bulk ignores
  * those two trailing columns; see docs/decisions.md). Rows are re-quoted from their
  * parsed values, so a row with broken quoting cannot corrupt the rows after it.
+ *
+ * Cells that a spreadsheet would run as a formula are neutralised as OWASP recommends:
+ * a leading apostrophe. So that the file still round-trips exactly, every cell that
+ * begins with an apostrophe gets one too, and atomic-bulk removes one leading apostrophe
+ * from each cell when it reads a rejected.csv back (read/neutralise.ts).
  */
+import { neutralise } from '../read/neutralise.js';
 import type { WriteStream } from 'node:fs';
 import { once } from 'node:events';
 
@@ -32,7 +38,9 @@ export class RejectedCsvWriter {
     header: string[],
   ) {
     this.width = header.length;
-    out.write(`${[...header, LINE_COLUMN, ERRORS_COLUMN].map(csvField).join(',')}\n`);
+    out.write(
+      `${[...header.map(neutralise), LINE_COLUMN, ERRORS_COLUMN].map(csvField).join(',')}\n`,
+    );
   }
 
   async write(row: RejectedRow): Promise<void> {
@@ -43,7 +51,7 @@ export class RejectedCsvWriter {
       fields.length < this.width
         ? [...fields, ...new Array<string>(this.width - fields.length).fill('')]
         : fields;
-    const line = `${[...padded, String(row.line), row.errors.join('; ')].map(csvField).join(',')}\n`;
+    const line = `${[...padded.map(neutralise), String(row.line), row.errors.join('; ')].map(csvField).join(',')}\n`;
     this.rows++;
     if (!this.out.write(line)) await once(this.out, 'drain');
   }

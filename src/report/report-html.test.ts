@@ -116,3 +116,47 @@ describe('report.html', () => {
     ]);
   });
 });
+
+describe('report.md', () => {
+  const hostile: Report = {
+    ...REPORT,
+    runId: 'run **bold** [x](https://evil.example/run)',
+    input: { ...REPORT.input, source: 'in<img src=x onerror=alert(1)>.csv' },
+    issues: [
+      issue('invalid-number', 3, '<script>alert(1)</script>'),
+      issue('invalid-number', 4, '![x](https://evil.example/beacon)'),
+      issue('invalid-date', 5, 'a|b\n# heading\u001b[2J'),
+    ],
+    parts: [
+      { ...part(1, 'failed'), taskId: '<iframe src=//evil.example>', error: '`code` _em_ ~~s~~' },
+    ],
+  };
+  const md = renderMarkdown(hostile);
+
+  it('escapes HTML, links, images, emphasis, table pipes, line breaks and escape sequences', () => {
+    expect(md).not.toMatch(/<(script|img|iframe)/i);
+    expect(md).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(md).toContain('!\\[x\\](https://evil.example/beacon)');
+    expect(md).not.toMatch(/(?<!\\)\[x(?<!\\)\]\(/);
+    expect(md).toContain('a\\|b # heading\\\\u{1b}\\[2J');
+    expect(md).not.toContain('\u001b');
+    expect(md).toContain('\\`code\\` \\_em\\_ \\~\\~s\\~\\~');
+    // Every table row keeps its table's column count: no unescaped pipe came from the data.
+    const pipes = (line: string) => line.replace(/\\\|/g, '').split('|').length;
+    let width = 0;
+    for (const line of md.split('\n')) {
+      if (!line.startsWith('|')) width = 0;
+      else if (width === 0) width = pipes(line);
+      else expect(pipes(line), line).toBe(width);
+    }
+  });
+
+  it('leaves ordinary names readable: intraword underscores stay as they are', () => {
+    expect(
+      renderMarkdown({
+        ...REPORT,
+        issues: [issue('invalid-number', 3, 'target.attributes.atomic___id')],
+      }),
+    ).toContain('target.attributes.atomic___id');
+  });
+});

@@ -10,7 +10,8 @@ import { createCipheriv, createHash, type Cipher } from 'node:crypto';
 import type { SendMode } from '../model/report.js';
 
 /** Length of an id as text: 8-4-4-4-12 hex digits. */
-export const ID_LENGTH = 36;
+export { ID_LENGTH } from '../model/row-layout.js';
+import { ID_LENGTH } from '../model/row-layout.js';
 
 const HEX = Buffer.from(
   Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0')).join(''),

@@ -12,22 +12,56 @@
 import { createHash, type Hash } from 'node:crypto';
 import { ROW_HEADER, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
 import type { Part } from '../model/part.js';
-import { FIELD_QUOTED, RECORD_TOO_LARGE, type RecordBatch } from '../model/record-batch.js';
-import { ID_LENGTH, type InvocationIds } from './invocation-ids.js';
+import {
+  FIELD_NEUTRALISED,
+  RECORD_NEUTRALISED,
+  RECORD_TOO_LARGE,
+  type RecordBatch,
+} from '../model/record-batch.js';
+import {
+  contentEnd,
+  INVOCATION_ID_HEADER,
+  outputHeaderBytes,
+  outputRowBytes,
+  type RowLayout,
+} from '../model/row-layout.js';
+import { ID_LENGTH } from '../model/row-layout.js';
+import type { InvocationIds } from './invocation-ids.js';
 
-export const INVOCATION_ID_HEADER = 'flowInvocationId';
+export {
+  COPY_LAYOUT,
+  INVOCATION_ID_HEADER,
+  sendLayout,
+  type RowLayout,
+} from '../model/row-layout.js';
 
-/** How records are rewritten on their way into parts. */
-export interface RowLayout {
-  /** Drop the fields from this 0-based index on (trailing _line/_errors); null keeps all. */
-  cutAt: number | null;
-  /** Existing flowInvocationId column whose empty cells get an assigned id; -1 for none. */
-  fillColumn: number;
-  /** Append a flowInvocationId column with an assigned id (the input has none). */
-  append: boolean;
+/**
+ * Copies bytes [s, e) of record i to dst[at], leaving out neutralising apostrophes, so a
+ * re-sent rejected.csv carries the user's original values. Returns the bytes written.
+ */
+function copyRecord(
+  b: RecordBatch,
+  i: number,
+  s: number,
+  e: number,
+  dst: Uint8Array,
+  at: number,
+): number {
+  if (((b.flags[i] as number) & RECORD_NEUTRALISED) === 0) return copyBytes(b.buf, s, e, dst, at);
+  let o = at;
+  let from = s;
+  const first = b.fieldFirst[i] as number;
+  const last = first + (b.fieldCount[i] as number);
+  for (let k = first; k < last; k++) {
+    if (((b.fFlags[k] as number) & FIELD_NEUTRALISED) === 0) continue;
+    const skip = (b.fStart[k] as number) - 1;
+    if (skip < from || skip >= e) continue;
+    o += copyBytes(b.buf, from, skip, dst, o);
+    from = skip + 1;
+  }
+  o += copyBytes(b.buf, from, e, dst, o);
+  return o - at;
 }
-
-export const COPY_LAYOUT: RowLayout = { cutAt: null, fillColumn: -1, append: false };
 
 /** Where parts are written. */
 export interface PartSink {
@@ -115,8 +149,8 @@ export class Splitter {
           if (((b.flags[i] as number) & RECORD_TOO_LARGE) !== 0) {
             throw new Error(`Splitter: record ${recordNo} is too large but was kept`);
           }
-          const end = this.contentEnd(b, i, layout);
-          const size = this.rowSize(b, i, end, layout);
+          const end = contentEnd(b, i, layout);
+          const size = outputRowBytes(b, i, layout);
           const header = this.header;
           if (header === null) throw new Error('Splitter: a data row came before the header');
           if (header.length + size > this.options.maxPartBytes) {
@@ -158,32 +192,12 @@ export class Splitter {
   }
 
   private headerBytes(b: RecordBatch, i: number, layout: RowLayout): Buffer {
-    const end = this.contentEnd(b, i, layout);
-    const start = b.start[i] as number;
-    const pieces = [b.buf.subarray(start, end)];
-    if (layout.append) pieces.push(Buffer.from(`,${INVOCATION_ID_HEADER}`));
-    pieces.push(Buffer.from('\n'));
-    return Buffer.concat(pieces);
-  }
-
-  /** Where record i's output content ends in `buf`: before any cut columns. */
-  private contentEnd(b: RecordBatch, i: number, layout: RowLayout): number {
-    const start = b.start[i] as number;
-    const end = start + b.byteLength(i);
-    const cut = layout.cutAt;
-    if (cut === null || cut >= (b.fieldCount[i] as number) || cut === 0) return end;
-    return rawStart(b, (b.fieldFirst[i] as number) + cut) - 1;
-  }
-
-  /** Exact output bytes of data record i (content ending at `end`), LF included. */
-  private rowSize(b: RecordBatch, i: number, end: number, layout: RowLayout): number {
-    let size = end - (b.start[i] as number) + 1;
-    if (layout.append) size += 1 + ID_LENGTH;
-    else if (layout.fillColumn >= 0 && b.isEmpty(i, layout.fillColumn)) {
-      const f = (b.fieldFirst[i] as number) + layout.fillColumn;
-      size += ID_LENGTH - (rawEnd(b, f) - rawStart(b, f));
-    }
-    return size;
+    const end = contentEnd(b, i, layout);
+    const out = Buffer.allocUnsafe(outputHeaderBytes(b, i, layout));
+    let o = copyRecord(b, i, b.start[i] as number, end, out, 0);
+    if (layout.append) o += out.write(`,${INVOCATION_ID_HEADER}`, o, 'latin1');
+    out[o] = LF;
+    return out;
   }
 
   /** A row longer than the write buffer (up to the part budget) is written on its own. */
@@ -220,20 +234,20 @@ export class Splitter {
     let o = at;
     let idAt = -1;
     if (layout.append && ids !== null) {
-      o += copyBytes(b.buf, start, end, out, o);
+      o += copyRecord(b, i, start, end, out, o);
       out[o++] = COMMA;
       ids.write(i, out, o);
       idAt = o;
       o += ID_LENGTH;
     } else if (layout.fillColumn >= 0 && ids !== null && b.isEmpty(i, layout.fillColumn)) {
       const f = (b.fieldFirst[i] as number) + layout.fillColumn;
-      o += copyBytes(b.buf, start, rawStart(b, f), out, o);
+      o += copyRecord(b, i, start, b.rawStart(f), out, o);
       ids.write(i, out, o);
       idAt = o;
       o += ID_LENGTH;
-      o += copyBytes(b.buf, rawEnd(b, f), end, out, o);
+      o += copyRecord(b, i, b.rawEnd(f), end, out, o);
     } else {
-      o += copyBytes(b.buf, start, end, out, o);
+      o += copyRecord(b, i, start, end, out, o);
     }
     out[o] = LF;
     return idAt;
@@ -339,16 +353,6 @@ export class Splitter {
       idsPath,
     };
   }
-}
-
-/** Offset of field k's first raw byte (its opening quote, if quoted). */
-function rawStart(b: RecordBatch, k: number): number {
-  return (b.fStart[k] as number) - (((b.fFlags[k] as number) & FIELD_QUOTED) !== 0 ? 1 : 0);
-}
-
-/** Offset just past field k's last raw byte (its closing quote, if quoted). */
-function rawEnd(b: RecordBatch, k: number): number {
-  return (b.fEnd[k] as number) + (((b.fFlags[k] as number) & FIELD_QUOTED) !== 0 ? 1 : 0);
 }
 
 /** The row's own flowInvocationId, quoted for CSV when needed. */

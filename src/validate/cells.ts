@@ -301,6 +301,37 @@ export function checkStreamIds(buf: Buffer, s: number, e: number): string | null
 
 const PLATFORMS = ['Web', 'iOS', 'Android'];
 
+/** The longest flowInvocationId a user may give (the tool's own are 36 characters). */
+export const MAX_INVOCATION_ID_LENGTH = 128;
+
+/**
+ * A user-supplied flowInvocationId: 1–128 characters, an ASCII letter or digit first,
+ * then letters, digits and . _ : - only (decisions.md, "flowInvocationId characters").
+ * Ids end up in invocations.csv and reports people open, in terminal lines and in
+ * Cards API queries: this keeps them free of formula triggers, control and invisible
+ * characters, separators and look-alike letters.
+ */
+export function checkInvocationId(buf: Buffer, s: number, e: number): string | null {
+  if (e - s > MAX_INVOCATION_ID_LENGTH)
+    return `is longer than ${MAX_INVOCATION_ID_LENGTH} characters`;
+  const first = buf[s] as number;
+  if (!isAlnum(first)) return 'does not begin with a letter or digit';
+  for (let p = s + 1; p < e; p++) {
+    const c = buf[p] as number;
+    if (!isAlnum(c) && c !== 0x2e && c !== 0x5f && c !== 0x3a && c !== 0x2d)
+      return c >= 0x80
+        ? 'holds a character outside ASCII'
+        : c === 0x20
+          ? 'holds a space'
+          : 'holds a character other than letters, digits and . _ : -';
+  }
+  return null;
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+
 /** A pipe-separated subset of Web, iOS, Android with no repeats. */
 export function checkPlatforms(buf: Buffer, s: number, e: number): string | null {
   const seen = new Set<string>();

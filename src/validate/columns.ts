@@ -38,7 +38,8 @@ export type CellRule =
   | 'duration'
   | 'stream-ids'
   | 'platforms'
-  | 'enum';
+  | 'enum'
+  | 'invocation-id';
 
 export type ColumnKind =
   | 'target'
@@ -242,6 +243,7 @@ function classify(
 ): void {
   if (name === INVOCATION_ID_COLUMN) {
     spec.kind = 'invocation-id';
+    spec.rule = 'invocation-id';
     plan.invocationId = spec.index;
     return;
   }

@@ -53,6 +53,10 @@ const TEMPLATES: Partial<Record<IssueCode, Template>> = {
     message: `${c} must be stream ids separated by |; this cell ${r}.`,
     hint: 'Example: stream-a|stream-b, with no empty ids and no spaces around them.',
   }),
+  'invalid-invocation-id': (c, r) => ({
+    message: `${c} must be 1–128 characters: a letter or digit, then letters, digits and . _ : - only; this cell ${r}.`,
+    hint: 'Use ids such as order-2026-0001, or leave the cell empty and atomic-bulk assigns one.',
+  }),
   'embargo-after-expires': (c) => ({
     message: `${c} is not before payload.cardOptions.expires, so the card would never be visible.`,
     hint: 'Set the embargo earlier than the expiry, or clear one of them.',

@@ -10,6 +10,7 @@ import {
   checkDate,
   checkDuration,
   checkNumber,
+  checkInvocationId,
   checkPlatforms,
   checkPriority,
   checkStreamIds,
@@ -31,6 +32,7 @@ const CHECKS: Partial<Record<CellRule, [IssueCode, Check]>> = {
   duration: ['invalid-duration', checkDuration],
   'stream-ids': ['invalid-stream-ids', checkStreamIds],
   platforms: ['invalid-platform', checkPlatforms],
+  'invocation-id': ['invalid-invocation-id', checkInvocationId],
 };
 
 /** Membership in the flow's values, exact (case-sensitive, no trimming). */

@@ -28,6 +28,13 @@ import type { FlowConfig } from '../model/flow.js';
 import { issue, ISSUE_CODES, type IssueCode, type IssueLocation } from '../model/issue.js';
 import type { IssueLog } from '../model/issue-log.js';
 import { RecordSet } from '../model/record-set.js';
+import {
+  COPY_LAYOUT,
+  outputHeaderBytes,
+  outputRowBytes,
+  sendLayout,
+  type RowLayout,
+} from '../model/row-layout.js';
 import type { ReadBatch, ReadSummary } from '../read/record-reader.js';
 import type { EncodingProblem } from '../read/utf8.js';
 import { INVOCATION_ID_COLUMN, planColumns, type ColumnPlan } from './columns.js';
@@ -88,7 +95,6 @@ export interface RejectedRowReport {
 
 /** Bytes added to each row by the flowInvocationId the tool assigns: "," + 36-char UUID. */
 export const ADDED_ID_BYTES = 37;
-const ADDED_HEADER_BYTES = INVOCATION_ID_COLUMN.length + 1;
 /** Widest header checked against a flow (SPEC is silent; docs/decisions.md). */
 export const MAX_COLUMNS = 20_000;
 
@@ -98,6 +104,7 @@ export class Validator {
   private header: string[] | null = null;
   private headerLine = 1;
   private headerBytes = 0;
+  private layout: RowLayout = COPY_LAYOUT;
   /** Longest row as it will be written (LF and added id included). */
   private longestRow = 0;
   /** Bytes of a header too large for the budget (it is not kept). */
@@ -338,15 +345,19 @@ export class Validator {
       return;
     }
     this.header = b.fields(i);
-    const adds = this.options.addsInvocationIds && !this.header.includes(INVOCATION_ID_COLUMN);
-    this.headerBytes = b.byteLength(i) + 1 + (adds ? ADDED_HEADER_BYTES : 0);
     if ((flags & RECORD_MALFORMED) !== 0) this.reportQuoting(b.problems.get(i), at);
     this.consumeEncoding(b, i, 0, false);
-    if (this.options.flow === null) return;
-    this.plan = planColumns(this.header, this.options.flow, {
-      allowUnknownVariables: this.options.allowUnknownVariables,
-      headerLine: line,
-    });
+    if (this.options.flow !== null)
+      this.plan = planColumns(this.header, this.options.flow, {
+        allowUnknownVariables: this.options.allowUnknownVariables,
+        headerLine: line,
+      });
+    // Rows are sized exactly as the parts will hold them (splitter.ts), header included.
+    this.layout = this.options.addsInvocationIds
+      ? sendLayout(this.plan, this.header.length)
+      : COPY_LAYOUT;
+    this.headerBytes = outputHeaderBytes(b, i, this.layout);
+    if (this.plan === null) return;
     for (const item of this.plan.issues) {
       if (item.severity === 'error') this.fileErrors++;
       this.log.add(item);
@@ -387,17 +398,9 @@ export class Validator {
       return;
     }
     const plan = this.plan;
-    let extra = 0;
-    if (this.options.addsInvocationIds) {
-      extra =
-        plan === null || plan.invocationId < 0
-          ? ADDED_ID_BYTES
-          : b.isEmpty(i, plan.invocationId)
-            ? ADDED_ID_BYTES - 1
-            : 0;
-    }
-    this.longestRow = Math.max(this.longestRow, b.byteLength(i) + 1 + extra);
-    if (this.headerBytes + b.byteLength(i) + 1 + extra > this.options.maxPartBytes) {
+    const size = outputRowBytes(b, i, this.layout);
+    this.longestRow = Math.max(this.longestRow, size);
+    if (this.headerBytes + size > this.options.maxPartBytes) {
       this.reportTooLarge(b.byteLength(i), at);
     }
     if (this.explained === null && this.cardOptionGuess?.sampling === true)
@@ -493,7 +496,7 @@ export class Validator {
     const first = b.fieldFirst[i] as number;
     const n = b.fieldCount[i] as number;
     for (let f = 0; f < n - 1; f++) {
-      if (rel < (b.fStart[first + f + 1] as number) - 1) return f;
+      if (rel < b.rawStart(first + f + 1)) return f;
     }
     return Math.max(0, n - 1);
   }
