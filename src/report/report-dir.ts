@@ -10,7 +10,7 @@
  * Report files hold personal data: folders are created 0700 and files 0600.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -144,7 +144,10 @@ export class ReportDir {
   /** A stream for a large file (rejected.csv, invocations.csv). */
   stream(name: string): WriteStream {
     this.written.add(name);
-    return createWriteStream(join(this.localDir, name), { mode: PRIVATE_FILE_MODE });
+    // Created afresh and exclusively: never written through a link placed at that name.
+    const path = join(this.localDir, name);
+    rmSync(path, { force: true });
+    return createWriteStream(path, { mode: PRIVATE_FILE_MODE, flags: 'wx' });
   }
 
   /** Uploads everything written to the S3 prefix; releases a local folder's lock. */
