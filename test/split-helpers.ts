@@ -3,6 +3,7 @@ import { IssueLog } from '../src/model/issue-log.js';
 import type { Part } from '../src/model/part.js';
 import type { FlowConfig } from '../src/model/flow.js';
 import { RecordReader } from '../src/read/record-reader.js';
+import { retentionLimit } from '../src/model/row-layout.js';
 import { InvocationIds } from '../src/split/invocation-ids.js';
 import { COPY_LAYOUT, Splitter, type PartSink, type RowLayout } from '../src/split/splitter.js';
 import { Validator } from '../src/validate/validator.js';
@@ -53,6 +54,8 @@ export async function splitCsv(
     flow?: FlowConfig | null;
     layout?: RowLayout;
     ids?: InvocationIds | null;
+    /** Read a rejected.csv's neutralised cells back, and keep records as send does. */
+    restoreRejected?: boolean;
   },
 ): Promise<SplitRun> {
   const log = new IssueLog(100);
@@ -66,7 +69,13 @@ export async function splitCsv(
     addsInvocationIds: layout.append || layout.fillColumn >= 0,
     nowMs: 0,
   });
-  const reader = new RecordReader({ maxRecordBytes: options.maxPartBytes });
+  const reader = new RecordReader({
+    maxRecordBytes:
+      options.restoreRejected === true
+        ? retentionLimit(options.maxPartBytes)
+        : options.maxPartBytes,
+    restoreRejected: options.restoreRejected === true,
+  });
   const splitter = new Splitter({
     maxPartBytes: options.maxPartBytes,
     layout,

@@ -156,6 +156,20 @@ export class RecordBatch {
     return (this.fEnd[k] as number) + (((this.fFlags[k] as number) & FIELD_QUOTED) !== 0 ? 1 : 0);
   }
 
+  /**
+   * The separator named by record i when it is Excel's separator line (`sep=;` as the
+   * file's first record, one field), else null.
+   */
+  separatorLine(i: number): string | null {
+    if (((this.flags[i] as number) & RECORD_TOO_LARGE) !== 0) return null;
+    const n = this.fieldCount[i] as number;
+    // sep=, is read as two fields, "sep=" and "".
+    if (n === 2) return /^sep=$/i.test(this.fieldText(i, 0)) && this.isEmpty(i, 1) ? ',' : null;
+    if (n !== 1) return null;
+    const m = /^sep=(.)$/i.exec(this.fieldText(i, 0));
+    return m === null ? null : (m[1] as string);
+  }
+
   /** True when field f of record i holds no characters. */
   isEmpty(i: number, f: number): boolean {
     const k = (this.fieldFirst[i] as number) + f;

@@ -56,14 +56,15 @@ export function describeNetworkError(error: unknown): string {
 
 /**
  * Text fit for a terminal: control characters (escape sequences, carriage returns, bidi
- * overrides) become visible `\u{…}` escapes, so a hostile header name or server body
- * cannot move the cursor, recolour the screen or hide what follows.
+ * overrides) and invisible format characters (zero-width spaces, byte-order marks) become
+ * visible `\u{…}` escapes, so a hostile header name or server body cannot move the cursor,
+ * recolour the screen or hide what follows, and an invisible character can be seen.
  */
 export function printable(text: string): string {
   return text.replace(
     // C0 and C1 controls except tab, DEL, and the bidi embedding/override/isolate controls.
     // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
     (c) => `\\u{${(c.codePointAt(0) as number).toString(16)}}`,
   );
 }

@@ -9,6 +9,19 @@ export const INVOCATION_ID_HEADER = 'flowInvocationId';
 /** Length of an assigned flowInvocationId (a UUID). */
 export const ID_LENGTH = 36;
 
+/**
+ * Bytes a raw record may have beyond the part budget and still be read whole: what a part
+ * leaves out of it — rejected.csv's `_line`/`_errors` columns, neutralising apostrophes,
+ * the quotes of an empty `""` id — is not part of its size there. A longer record is not
+ * kept in memory and is refused as too large (decisions.md, "Parts are sized exactly").
+ */
+export const RECORD_SLACK_BYTES = 1 << 20;
+
+/** The reader's retention limit for a part budget (see RECORD_SLACK_BYTES). */
+export function retentionLimit(maxPartBytes: number): number {
+  return maxPartBytes + RECORD_SLACK_BYTES;
+}
+
 /** How records are rewritten on their way into parts. */
 export interface RowLayout {
   /** Drop the fields from this 0-based index on (trailing _line/_errors); null keeps all. */

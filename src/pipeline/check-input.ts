@@ -2,6 +2,7 @@
  * The first pass shared by validate and send: read the input once, validate every row,
  * settle the whole-file checks, and write rejected.csv by reading the invalid rows again.
  */
+import { retentionLimit } from '../model/row-layout.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
 import type { ProgressSink } from '../model/progress.js';
@@ -108,7 +109,7 @@ export async function checkInput(
   progress({ type: 'phase', phase: 'validate' });
   const validator = new Validator(log, options);
   const reader = new RecordReader({
-    maxRecordBytes: options.maxPartBytes,
+    maxRecordBytes: retentionLimit(options.maxPartBytes),
     restoreRejected: true,
     onBytes: reading('validate', input, progress),
   });
@@ -140,7 +141,7 @@ export async function writeRejected(
   const keep = result.plan?.annotationStart ?? result.header.length;
   const writer = new RejectedCsvWriter(dir.stream('rejected.csv'), result.header.slice(0, keep));
   const reader = new RecordReader({
-    maxRecordBytes: maxPartBytes,
+    maxRecordBytes: retentionLimit(maxPartBytes),
     restoreRejected: true,
     onBytes: reading('explain', input, progress),
   });

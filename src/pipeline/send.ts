@@ -5,6 +5,7 @@
  * the second cuts the parts, which are uploaded while the next part is being cut, at
  * most `concurrency` at a time. Run state makes a re-run resume where it stopped.
  */
+import { retentionLimit } from '../model/row-layout.js';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { makePrivateDir } from '../files/private-files.js';
@@ -367,7 +368,7 @@ async function* cutParts(
 ): AsyncGenerator<Part> {
   const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
   const reader = new RecordReader({
-    maxRecordBytes: maxPartBytes,
+    maxRecordBytes: retentionLimit(maxPartBytes),
     restoreRejected: true,
     onBytes: reading('split', input, progress),
   });

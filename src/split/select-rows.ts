@@ -23,13 +23,19 @@ export async function* selectRows(
 ): AsyncGenerator<CheckedBatch> {
   let record = 0;
   let headerSeen = false;
+  let firstRecord = true;
   const arrays = new CheckedArrays();
   for await (const { records: b } of source) {
     const { status, recordNo } = arrays.next(b.count);
     for (let i = 0; i < b.count; i++) {
       if (((b.flags[i] as number) & RECORD_BLANK) !== 0) {
         status[i] = ROW_BLANK;
+      } else if (firstRecord && b.separatorLine(i) !== null) {
+        // Excel's `sep=X` line: skipped, as validation did.
+        firstRecord = false;
+        status[i] = ROW_BLANK;
       } else if (!headerSeen) {
+        firstRecord = false;
         headerSeen = true;
         status[i] = ROW_HEADER;
       } else {

@@ -5,6 +5,7 @@
  */
 import { isCheckable, type FlowConfig } from '../model/flow.js';
 import { issue, type Issue } from '../model/issue.js';
+import { describeCodePoint, findInvisible, lookAlikeKey } from './header-text.js';
 import { Suggester, SuggestionBudget, type Suggestion } from './suggest.js';
 
 export const TARGET_PREFIX = 'target.attributes.';
@@ -93,6 +94,8 @@ export interface ColumnPlanOptions {
   allowUnknownVariables: boolean;
   /** Physical line of the header (1 unless blank lines precede it). */
   headerLine: number;
+  /** The separator an Excel `sep=X` line before the header named, if there was one. */
+  separatorLine?: string | null;
 }
 
 const RULE_BY_TYPE: Record<string, CellRule> = {
@@ -146,7 +149,11 @@ export function planColumns(
         'malformed-csv',
         { line: options.headerLine, record: 0 },
         `The header is one column holding ${separator.name}: the file looks ${separator.name.replace(/s$/, '')}-separated, not comma-separated.`,
-        'Export it again as CSV with commas as separators (in Excel: "CSV UTF-8 (Comma delimited)").',
+        `${
+          options.separatorLine !== undefined && options.separatorLine !== null
+            ? `Its first line, sep=${options.separatorLine}, is the separator line Excel writes for a ${separator.name.replace(/s$/, '')}-separated export. `
+            : ''
+        }Export it again as CSV with commas as separators (in Excel: "CSV UTF-8 (Comma delimited)").`,
       ),
     );
     plan.columns = header.map((name, index) => ({
@@ -159,8 +166,9 @@ export function planColumns(
     return plan;
   }
 
+  /** First column of each look-alike key (NFC, lower case), for ambiguous-header. */
+  const lookAlikes = new Map<string, number>();
   header.forEach((raw, index) => {
-    const name = raw.trim();
     const spec: ColumnSpec = { index, name: raw, kind: 'unusable', rule: 'text', required: false };
     plan.columns.push(spec);
     if (index >= plan.annotationStart && firstIndex.get(raw) === undefined) {
@@ -168,6 +176,20 @@ export function planColumns(
       firstIndex.set(raw, index);
       return;
     }
+    const invisible = findInvisible(raw);
+    if (invisible !== null) {
+      const more = invisible.count - 1;
+      issues.push(
+        issue(
+          'invisible-character',
+          at(index, raw),
+          `Header of column ${index + 1} contains ${describeCodePoint(invisible.codePoint)} at character ${invisible.position}${more > 0 ? ` (and ${more} more invisible character${more === 1 ? '' : 's'})` : ''}: it cannot be seen, but the name is not the one it looks like.`,
+          'Retype the header name, or delete the character with an editor that shows invisible characters; it usually comes from copying a name out of a web page or a document.',
+        ),
+      );
+      return;
+    }
+    const name = raw.trim();
     if (name === '') {
       issues.push(
         issue(
@@ -189,6 +211,17 @@ export function planColumns(
         ),
       );
     }
+    if (name !== name.normalize('NFC')) {
+      issues.push(
+        issue(
+          'unnormalized-header',
+          at(index, raw),
+          `Header of column ${index + 1} is written with decomposed accents (Unicode NFD): it looks like "${name.normalize('NFC')}" but is a different name to Atomic and to the flow.`,
+          'Retype the name, or save the file from an editor that writes composed characters (NFC).',
+        ),
+      );
+      return;
+    }
     const earlier = firstIndex.get(name);
     if (earlier !== undefined) {
       issues.push(
@@ -201,6 +234,20 @@ export function planColumns(
       );
       return;
     }
+    const key = lookAlikeKey(name);
+    const twin = lookAlikes.get(key);
+    if (twin !== undefined) {
+      issues.push(
+        issue(
+          'ambiguous-header',
+          at(index, raw),
+          `Columns ${twin + 1} (${header[twin] as string}) and ${index + 1} (${name}) differ only by letter case: Atomic treats them as two different fields.`,
+          'Keep one spelling: merge the two columns into one, or delete the one you did not mean.',
+        ),
+      );
+      return;
+    }
+    lookAlikes.set(key, index);
     firstIndex.set(name, index);
     classify(spec, name, flow, options, issues, at(index, raw), plan, variableColumns, suggest);
   });

@@ -104,6 +104,9 @@ export class Validator {
   private header: string[] | null = null;
   private headerLine = 1;
   private headerBytes = 0;
+  /** Whether a non-blank record has been seen (only the first may be a `sep=` line). */
+  private pastFirstRecord = false;
+  private separatorLine: string | null = null;
   private layout: RowLayout = COPY_LAYOUT;
   /** Longest row as it will be written (LF and added id included). */
   private longestRow = 0;
@@ -213,12 +216,19 @@ export class Validator {
     const keep = this.plan?.annotationStart ?? header.length;
     let record = 0;
     let headerSeen = false;
+    let firstRecord = true;
     this.encodingQueue.length = 0;
     this.encodingHead = 0;
     for await (const { records: b, encodingProblems } of source) {
       for (const p of encodingProblems) this.encodingQueue.push(p);
       for (let i = 0; i < b.count; i++) {
         if (((b.flags[i] as number) & RECORD_BLANK) !== 0) continue;
+        if (firstRecord && b.separatorLine(i) !== null) {
+          firstRecord = false;
+          this.consumeEncoding(b, i, 0, true);
+          continue;
+        }
+        firstRecord = false;
         if (!headerSeen) {
           headerSeen = true;
           this.consumeEncoding(b, i, 0, true);
@@ -304,6 +314,21 @@ export class Validator {
         continue;
       }
       if (this.header === null) {
+        if (!this.pastFirstRecord && b.separatorLine(i) !== null) {
+          this.pastFirstRecord = true;
+          this.separatorLine = b.separatorLine(i);
+          status[i] = ROW_BLANK;
+          const sep = this.separatorLine as string;
+          this.report('separator-line', { line: b.line[i] as number, record: 0 }, null, () => ({
+            message: `Line ${b.line[i] as number} is Excel's separator line (sep=${sep}); it was skipped and the next line read as the header.`,
+            hint:
+              sep === ','
+                ? 'Nothing to do; export as "CSV UTF-8 (Comma delimited)" to leave it out.'
+                : `It says the file is separated by "${sep === '\t' ? 'tab' : sep}", not commas: export it again as "CSV UTF-8 (Comma delimited)".`,
+          }));
+          continue;
+        }
+        this.pastFirstRecord = true;
         status[i] = ROW_HEADER;
         this.takeHeader(b, i);
         continue;
@@ -351,6 +376,7 @@ export class Validator {
       this.plan = planColumns(this.header, this.options.flow, {
         allowUnknownVariables: this.options.allowUnknownVariables,
         headerLine: line,
+        separatorLine: this.separatorLine,
       });
     // Rows are sized exactly as the parts will hold them (splitter.ts), header included.
     this.layout = this.options.addsInvocationIds
