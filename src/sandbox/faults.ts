@@ -27,6 +27,10 @@ export interface FaultOptions {
   slowUploadMs?: number;
   /** Share of API calls that find their access token revoked (401). */
   tokenRevokeRate?: number;
+  /** Share of Cards API calls (list and cancel) answered 429 with Retry-After. */
+  cards429Rate?: number;
+  /** Share of Cards API calls answered 503. */
+  cards5xxRate?: number;
 }
 
 export type FaultKind =
@@ -36,7 +40,9 @@ export type FaultKind =
   | 'upload-5xx'
   | 'upload-reset'
   | 'upload-slow'
-  | 'token-revoked';
+  | 'token-revoked'
+  | 'cards-429'
+  | 'cards-5xx';
 
 /** mulberry32: small, fast, good enough to decide faults (and to plan seeded tests). */
 export function mulberry32(seed: number): () => number {
@@ -94,6 +100,10 @@ export class Faults {
         return o.slowUploadRate ?? 0;
       case 'token-revoked':
         return o.tokenRevokeRate ?? 0;
+      case 'cards-429':
+        return o.cards429Rate ?? 0;
+      case 'cards-5xx':
+        return o.cards5xxRate ?? 0;
     }
   }
 }

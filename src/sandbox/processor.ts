@@ -30,6 +30,8 @@ export interface ProcessResult {
   created: number;
   duplicates: number;
   conflicts: number;
+  /** Cards made from the new invocations. */
+  cards: number;
   errors: { line: number; message: string }[];
 }
 
@@ -107,8 +109,17 @@ export async function processUpload(
   flow: FlowConfig,
   store: InvocationStore,
   pause: () => Promise<void> = () => Promise.resolve(),
+  /** Called with each new invocation; returns the cards it made. */
+  deliver: (invocation: SandboxInvocation) => number = () => 0,
 ): Promise<ProcessResult> {
-  const result: ProcessResult = { rows: 0, created: 0, duplicates: 0, conflicts: 0, errors: [] };
+  const result: ProcessResult = {
+    rows: 0,
+    created: 0,
+    duplicates: 0,
+    conflicts: 0,
+    cards: 0,
+    errors: [],
+  };
   const parser = parse({ bom: false, info: true, relax_column_count: false });
   let columns: { section: Section | 'id' | null; name: string }[] | null = null;
   const error = (line: number, message: string) => {
@@ -172,8 +183,10 @@ export async function processUpload(
         invocation.generatedId = true;
       }
       const outcome = store.record(invocation);
-      if (outcome === 'created') result.created++;
-      else if (outcome === 'duplicate') result.duplicates++;
+      if (outcome === 'created') {
+        result.created++;
+        result.cards += deliver(invocation);
+      } else if (outcome === 'duplicate') result.duplicates++;
       else {
         result.conflicts++;
         error(line, 'flowInvocationId was used before with different inputs (409 conflict)');
