@@ -9,6 +9,16 @@ import type { SendMode } from '../model/report.js';
 import type { UploadTarget } from '../model/upload-target.js';
 import { USER_AGENT } from '../version.js';
 import type { ConnectionSettings } from './connection.js';
+import {
+  cancelQuery,
+  DEFAULT_CANCEL_PATH,
+  listQuery,
+  readCancelled,
+  readCards,
+  type CancelScope,
+  type CardQuery,
+  type CardSummary,
+} from './cards.js';
 import { readUploadTarget } from './csv-task.js';
 import { retryAfterMs } from '../model/retry.js';
 import { bodyDetail, Http, type HttpOptions, type HttpResponse } from './http.js';
@@ -52,15 +62,27 @@ export interface AtomicApi {
 export type AtomicClientOptions = Omit<HttpOptions, 'userAgent'> & {
   /** Resolves upload hosts before they are trusted (tests pass a fake resolver). */
   lookup?: Lookup;
+  /** Path of the cancel request, `{env}` for the environment (assumed; SPEC 6). */
+  cancelPath?: string;
 };
 
-export class AtomicClient implements AtomicApi {
+/** The Cards API, for reconcile and cancel. */
+export interface CardsApi {
+  readonly destination: ApiDestination;
+  /** One page of the cards matching `query`. */
+  listCards(query: CardQuery, limit: number, offset: number): Promise<CardSummary[]>;
+  /** Cancels up to `limit` cards in `scope`; returns how many it cancelled. */
+  cancelCards(scope: CancelScope, limit: number): Promise<number>;
+}
+
+export class AtomicClient implements AtomicApi, CardsApi {
   private readonly http: Http;
   readonly tokens: TokenProvider;
   private readonly now: () => number;
   readonly destination: ApiDestination;
   private readonly apiIsLoopback: boolean;
   private readonly lookup: Lookup | undefined;
+  private readonly cancelPath: string;
 
   constructor(
     private readonly settings: ConnectionSettings,
@@ -72,6 +94,7 @@ export class AtomicClient implements AtomicApi {
     };
     this.apiIsLoopback = isLoopbackHost(new URL(settings.baseUrl).hostname);
     this.lookup = options.lookup;
+    this.cancelPath = options.cancelPath ?? DEFAULT_CANCEL_PATH;
     this.http = new Http({ ...options, userAgent: USER_AGENT });
     this.now = options.now ?? Date.now;
     this.tokens = new TokenProvider(settings, this.http, this.now);
@@ -138,6 +161,38 @@ export class AtomicClient implements AtomicApi {
     return target;
   }
 
+  async listCards(query: CardQuery, limit: number, offset: number): Promise<CardSummary[]> {
+    const operation = 'GET cards';
+    const response = await this.call(
+      'GET',
+      `/cards?${listQuery(query, limit, offset).toString()}`,
+      operation,
+      {},
+      undefined,
+      true,
+      MAX_FLOW_BODY_BYTES,
+    );
+    return readCards(this.json(response, operation));
+  }
+
+  async cancelCards(scope: CancelScope, limit: number): Promise<number> {
+    const operation = 'POST cards cancel';
+    const query = cancelQuery(scope, limit).toString();
+    const path = this.cancelPath.replace('{env}', encodeURIComponent(this.settings.environmentId));
+    // Cancelling is idempotent (a cancelled card stays cancelled), so it is retried like a read.
+    const response = await this.call(
+      'POST',
+      `${path}?${query}`,
+      operation,
+      {},
+      '{}',
+      true,
+      undefined,
+      true,
+    );
+    return readCancelled(this.json(response, operation));
+  }
+
   private async call(
     method: 'GET' | 'POST',
     path: string,
@@ -146,8 +201,12 @@ export class AtomicClient implements AtomicApi {
     body?: string,
     retry = true,
     maxBodyBytes?: number,
+    /** `path` is complete under the base URL (not under /v1/{env}). */
+    absolutePath = false,
   ): Promise<HttpResponse> {
-    const url = `${this.settings.baseUrl}/v1/${encodeURIComponent(this.settings.environmentId)}${path}`;
+    const url = absolutePath
+      ? `${this.settings.baseUrl}${path}`
+      : `${this.settings.baseUrl}/v1/${encodeURIComponent(this.settings.environmentId)}${path}`;
     let response: HttpResponse | null = null;
     for (let attempt = 0; attempt < 2; attempt++) {
       const token = await this.tokens.token();

@@ -3,14 +3,14 @@
  * the secret only from the environment), or against the embedded sandbox started for
  * this run with --sandbox. The sandbox module is loaded only then.
  */
-import { AtomicClient, type AtomicApi } from '../api/client.js';
+import { AtomicClient } from '../api/client.js';
 import { resolveConnection, type ConnectionSettings } from '../api/connection.js';
 import type { ProgressSink } from '../model/progress.js';
 import type { CliContext } from './main.js';
 import { stringArg, type Args } from './options.js';
 
 export interface Connected {
-  api: AtomicApi;
+  api: AtomicClient;
   settings: ConnectionSettings;
   /** Set when the run uses the embedded sandbox. */
   sandbox: { url: string; s3Endpoint: string } | null;
@@ -32,8 +32,10 @@ export async function withApi<T>(
   fn: (connected: Connected) => Promise<T>,
 ): Promise<T> {
   const verbose = args.verbose === true;
+  const cancelPath = stringArg(args, 'cancel-path') ?? context.io.env.ATOMIC_CANCEL_PATH;
   const clientOptions = {
     signal: context.signal,
+    ...(cancelPath !== undefined ? { cancelPath } : {}),
     onRetry: (e: { operation: string; attempt: number; delayMs: number; reason: string }) => {
       progress({
         type: 'retry',

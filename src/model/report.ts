@@ -93,4 +93,45 @@ export interface Report {
   files: { rejected: string | null; invocations: string | null };
   /** One sentence: what to do next. */
   nextStep: string;
+  /** Added by `atomic-bulk reconcile`: which sent rows produced cards. */
+  reconcile?: ReconcileSection;
+  /** Added by `atomic-bulk cancel`: the run's cards it cancelled (or would). */
+  cancel?: CancelSection;
+}
+
+export interface ReconcileSection {
+  checkedAt: string;
+  /** per-id: one query per invocation id; template: the flow's cards paged and matched; sample. */
+  strategy: 'per-id' | 'template' | 'sample';
+  /** Rows checked (the run's sent rows, or the sample). */
+  rows: number;
+  withCards: number;
+  withoutCards: number;
+  cards: number;
+  cardsByStatus: Record<string, number>;
+  /** Queries made, and polls of --wait. */
+  requests: number;
+  polls: number;
+  waitedMs: number;
+  /** For --sample: the run's rows, the share delivered and its 95 % (Wilson) interval. */
+  sample: { runRows: number; share: number; low: number; high: number } | null;
+  /** delivered: every row checked has a card; partial: some have none. */
+  outcome: 'delivered' | 'partial';
+  exitCode: number;
+  file: string;
+}
+
+export interface CancelSection {
+  at: string;
+  /** False when --yes was not given: nothing was cancelled. */
+  applied: boolean;
+  scope: { status: string | null; userId: string | null };
+  rows: number;
+  /** Rows with cards in scope not cancelled yet, and those cards. */
+  rowsMatched: number;
+  cardsMatched: number;
+  cardsByStatus: Record<string, number>;
+  cancelled: number;
+  requests: number;
+  exitCode: number;
 }

@@ -161,6 +161,7 @@ export async function send(given: SendOptions): Promise<SendResult> {
       started,
     );
     try {
+      if (!dir.isRemote) await state.noteReport(dir.localDir);
       // Parts left by a run that was killed are cut again if needed; never kept meanwhile.
       if (options.keepParts !== true) await state.removePartFiles();
       if (legacyDir !== null) {

@@ -32,7 +32,14 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** Files a report consists of; an explicit folder's earlier ones are removed on open. */
-const REPORT_FILES = ['report.json', 'report.md', 'report.html', 'rejected.csv', 'invocations.csv'];
+const REPORT_FILES = [
+  'report.json',
+  'report.md',
+  'report.html',
+  'rejected.csv',
+  'invocations.csv',
+  'reconciled.csv',
+];
 const LOCK_FILE = '.atomic-bulk.lock';
 
 function cannotCreate(location: string, error: unknown): AtomicBulkError {
@@ -104,6 +111,21 @@ export class ReportDir {
     await dir.lock();
     // The folder may hold an earlier report: remove its files so none is mistaken for this run's.
     await Promise.all(REPORT_FILES.map((name) => rm(join(localDir, name), { force: true })));
+    return dir;
+  }
+
+  /** True when the report goes to S3 (the local folder is a temporary copy). */
+  get isRemote(): boolean {
+    return this.s3Prefix !== null;
+  }
+
+  /**
+   * Opens an existing local report folder to add to it (reconcile, cancel): locked like
+   * any report folder, and nothing in it removed.
+   */
+  static async existing(folder: string): Promise<ReportDir> {
+    const dir = new ReportDir(folder, resolve(folder), null, undefined);
+    await dir.lock();
     return dir;
   }
 

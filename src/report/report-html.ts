@@ -95,6 +95,8 @@ export function renderHtml(report: Report): string {
     if (view.issuesNote !== null) sections.push(`<p>${escapeHtml(view.issuesNote)}</p>`);
   }
   if (view.parts !== null) sections.push('<h2>Parts</h2>', table(view.parts));
+  for (const section of view.after)
+    sections.push(`<h2>${escapeHtml(section.title)}</h2>`, table(section.table));
   if (view.files.length > 0)
     sections.push(
       '<h2>Files</h2>',

@@ -61,6 +61,8 @@ export function renderMarkdown(report: Report): string {
     if (view.issuesNote !== null) out.push(md(view.issuesNote), '');
   }
   if (view.parts !== null) out.push('## Parts', '', ...table(view.parts));
+  for (const section of view.after)
+    out.push(`## ${md(section.title)}`, '', ...table(section.table));
   if (view.files.length > 0) out.push('## Files', '', ...view.files.map((f) => `- ${md(f)}`), '');
   return out.join('\n');
 }

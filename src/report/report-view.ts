@@ -51,6 +51,8 @@ export interface ReportView {
   parts: Table | null;
   /** Part counts by status, for the chart. */
   partChart: { label: PartStatus; value: number }[];
+  /** From `reconcile` and `cancel`, when they ran: title and table. */
+  after: { title: string; table: Table }[];
   files: string[];
 }
 
@@ -174,11 +176,68 @@ export function reportView(report: Report): ReportView {
     partChart: statuses
       .map((s) => ({ label: s, value: report.parts.filter((p) => p.status === s).length }))
       .filter((s) => s.value > 0),
+    after: afterSend(report),
     files: [
       report.files.rejected && 'rejected.csv (rows to fix and send again)',
       report.files.invocations && 'invocations.csv (line → flowInvocationId of every sent row)',
+      report.reconcile && 'reconciled.csv (line, flowInvocationId, cards and their statuses)',
     ].filter((f): f is string => typeof f === 'string' && f !== ''),
   };
+}
+
+function byStatus(counts: Record<string, number>): string {
+  const text = Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([status, n]) => `${status} ${count(n)}`)
+    .join(', ');
+  return text === '' ? '–' : text;
+}
+
+/** The reconcile and cancel sections, as tables. */
+function afterSend(report: Report): { title: string; table: Table }[] {
+  const out: { title: string; table: Table }[] = [];
+  const r = report.reconcile;
+  if (r !== undefined) {
+    const rows: string[][] = [
+      ['Checked', r.checkedAt],
+      [
+        'How',
+        r.strategy === 'per-id'
+          ? 'one query per row'
+          : r.strategy === 'template'
+            ? 'the flow’s cards, paged and matched'
+            : 'a random sample',
+      ],
+      ['Rows checked', count(r.rows)],
+      ['Rows with cards', count(r.withCards)],
+      ['Rows without a card', count(r.withoutCards)],
+      ['Cards by status', byStatus(r.cardsByStatus)],
+    ];
+    if (r.sample !== null)
+      rows.push([
+        'Delivered share (95 % interval)',
+        `${(r.sample.share * 100).toFixed(1)} % (${(r.sample.low * 100).toFixed(1)}–${(r.sample.high * 100).toFixed(1)} %) of ${count(r.sample.runRows)} rows`,
+      ]);
+    out.push({ title: 'Delivery (reconcile)', table: { columns: columns('', ''), rows } });
+  }
+  const c = report.cancel;
+  if (c !== undefined) {
+    const rows: string[][] = [
+      ['When', c.at],
+      ['Applied', c.applied ? 'yes' : 'no (without --yes nothing is changed)'],
+      [
+        'Scope',
+        [c.scope.status && `status ${c.scope.status}`, c.scope.userId && 'one user']
+          .filter(Boolean)
+          .join(', ') || 'every card of the run',
+      ],
+      ['Rows with cards in scope', `${count(c.rowsMatched)} of ${count(c.rows)}`],
+      ['Cards in scope', count(c.cardsMatched)],
+      ['Cancelled', count(c.cancelled)],
+    ];
+    out.push({ title: 'Cancel', table: { columns: columns('', ''), rows } });
+  }
+  return out;
 }
 
 function warnings(report: Report): string {

@@ -74,6 +74,8 @@ export interface Manifest extends RunIdentity {
   /** When the last part of the run was accepted; null until then. */
   sentInFullAt: string | null;
   parts: ManifestPart[];
+  /** Local report folders of the sends of this run, oldest first (for reconcile and cancel). */
+  reports?: string[];
 }
 
 /** What opening a run's state found. */
@@ -253,6 +255,14 @@ export class RunState {
     }
     this.manifest.complete = true;
     if (this.allUploaded) this.manifest.sentInFullAt ??= new Date().toISOString();
+    await this.save();
+  }
+
+  /** Notes a local report folder of this run, so `reconcile <run-id>` can find it. */
+  async noteReport(folder: string): Promise<void> {
+    const reports = (this.manifest.reports ?? []).filter((r) => r !== folder);
+    reports.push(folder);
+    this.manifest.reports = reports.slice(-20);
     await this.save();
   }
 

@@ -152,10 +152,13 @@ export async function pruneRuns(
   return result;
 }
 
-/** "30d", "12h", "90m", "0" → milliseconds; null when it is none of those. */
-export function parseAge(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)\s*(d|h|m|s)?$/.exec(text.trim());
+/**
+ * "30d", "12h", "90m", "45s", "200ms" → milliseconds; a bare number is in `unit`. Null
+ * when the text is none of those.
+ */
+export function parseDuration(text: string, unit: 'd' | 's' = 'd'): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*(d|h|m|s|ms)?$/.exec(text.trim());
   if (m === null) return null;
-  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[m[2] ?? 'd'] as number;
-  return Number(m[1]) * unit;
+  const ms = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[m[2] ?? unit] as number;
+  return Math.round(Number(m[1]) * ms);
 }

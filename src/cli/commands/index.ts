@@ -1,7 +1,9 @@
 /** Every command of the CLI, in the order --help lists them. */
 import type { Command } from './command.js';
+import { cancelCommand } from './cancel.js';
 import { demoCommand } from './demo.js';
 import { flowsCommand } from './flows.js';
+import { reconcileCommand } from './reconcile.js';
 import { runsCommand } from './runs.js';
 import { sandboxCommand } from './sandbox.js';
 import { sendCommand } from './send.js';
@@ -11,6 +13,8 @@ import { validateCommand } from './validate.js';
 
 export const COMMANDS: Command[] = [
   sendCommand,
+  reconcileCommand,
+  cancelCommand,
   validateCommand,
   splitCommand,
   templateCommand,

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { resolve } from 'node:path';
 import { AtomicBulkError } from '../../model/errors.js';
 import { printable } from '../../model/redact.js';
-import { listRuns, parseAge, pruneRuns, type RunEntry } from '../../state/runs.js';
+import { listRuns, parseDuration, pruneRuns, type RunEntry } from '../../state/runs.js';
 import type { Command } from './command.js';
 import { GROUPS, stringArg } from '../options.js';
 
@@ -84,7 +84,7 @@ export const runsCommand: Command = {
     }
     const only = (args.run as string[] | undefined) ?? [];
     const ageText = stringArg(args, 'older-than') ?? '30d';
-    const age = parseAge(ageText);
+    const age = parseDuration(ageText);
     if (age === null)
       throw new AtomicBulkError(
         'USAGE',

@@ -72,6 +72,32 @@ export const sandboxCommand: Command = {
         describe: 'Process uploaded files once uploads have been quiet this long (ms)',
         group: G.server,
       })
+      .option('process-delay-ms', {
+        type: 'number',
+        default: 0,
+        describe:
+          'Start processing an upload no sooner than this after it arrived (Atomic is asynchronous)',
+        group: G.server,
+      })
+      .option('directory', {
+        type: 'string',
+        describe:
+          'Customer directory JSON: [{"userId","attributes":{…},"testUser"}] [default: 60 seeded customers and 3 test users]',
+        group: G.server,
+      })
+      .option('implicit-users', {
+        type: 'boolean',
+        default: true,
+        describe:
+          'An unknown target.attributes.atomic___id is a user of its own (--no-implicit-users: it matches nobody)',
+        group: G.server,
+      })
+      .option('cancel-path', {
+        type: 'string',
+        default: '/v1/{env}/cards/cancel',
+        describe: 'Path of the card cancel request (assumed; Atomic does not publish it)',
+        group: G.server,
+      })
       .option('verbose', {
         type: 'boolean',
         default: false,
@@ -132,6 +158,18 @@ export const sandboxCommand: Command = {
         describe: 'How long a slow upload is held',
         group: G.faults,
       })
+      .option('cards-429-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of Cards API calls answered 429',
+        group: G.faults,
+      })
+      .option('cards-5xx-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of Cards API calls answered 503',
+        group: G.faults,
+      })
       .option('retry-after', {
         type: 'number',
         default: 1,
@@ -172,6 +210,19 @@ export const sandboxCommand: Command = {
       ]),
   async run(args, context) {
     const { createSandbox } = await import('../../sandbox/sandbox.js');
+    const directoryFile = stringArg(args, 'directory');
+    let users;
+    if (directoryFile !== undefined) {
+      const { loadDirectory } = await import('../../sandbox/directory.js');
+      try {
+        users = await loadDirectory(directoryFile);
+      } catch (error) {
+        throw new AtomicBulkError(
+          'USAGE',
+          `--directory ${directoryFile} is not a readable directory file (${(error as Error).message}).`,
+        );
+      }
+    }
     const sandbox = await createSandbox({
       port: intArg(args, 'port', 0, 65535),
       flowsDir: stringArg(args, 'flows-dir'),
@@ -182,6 +233,10 @@ export const sandboxCommand: Command = {
       uploadMethod: args['upload-method'] as 'post' | 'put',
       storePayloads: args['store-payloads'] !== false,
       processQuietMs: intArg(args, 'process-quiet-ms', 0),
+      processDelayMs: intArg(args, 'process-delay-ms', 0),
+      ...(users !== undefined ? { users } : {}),
+      implicitUsers: args['implicit-users'] !== false,
+      cancelPath: stringArg(args, 'cancel-path'),
       directUploads: args['direct-uploads'] === true,
       // The client secret is made at random for this start: a real ATOMIC_CLIENT_SECRET in
       // the environment is never taken as the sandbox's (it would then be sent to it).
@@ -196,6 +251,8 @@ export const sandboxCommand: Command = {
         uploadResetRate: rate(args, 'upload-reset-rate'),
         token429Rate: rate(args, 'token-429-rate'),
         tokenRevokeRate: rate(args, 'token-revoke-rate'),
+        cards429Rate: rate(args, 'cards-429-rate'),
+        cards5xxRate: rate(args, 'cards-5xx-rate'),
         slowUploadRate: rate(args, 'slow-upload-rate'),
         slowUploadMs: intArg(args, 'slow-upload-ms', 0),
         retryAfterSeconds: intArg(args, 'retry-after', 0),

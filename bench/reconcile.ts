@@ -1,0 +1,159 @@
+/**
+ * `npm run bench:reconcile [-- --rows N]`: a campaign of N rows (default 1,000,000) sent to
+ * the sandbox run as its own process, then reconciled — by paging the flow's cards and
+ * matching them in bounded memory, and by a sample of 1,000 rows — with the wall time and
+ * the peak RSS of each atomic-bulk process printed. The sandbox holds every card in its
+ * own process; the figures are the tool's.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const BIN = join(ROOT, 'dist/cli/bin.js');
+const HOOK = join(ROOT, 'bench/dist/bench/rss-hook.js');
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at < 0 ? fallback : Number(process.argv[at + 1]);
+}
+
+interface Measured {
+  seconds: number;
+  maxRssMiB: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+async function measure(args: string[], env: Record<string, string>): Promise<Measured> {
+  const rssFile = join(tmpdir(), `atomic-bulk-reconcile-rss-${process.pid}-${Date.now()}.json`);
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', HOOK, BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  const seconds = (performance.now() - started) / 1000;
+  const { maxRssKiB } = JSON.parse(await readFile(rssFile, 'utf8')) as { maxRssKiB: number };
+  await rm(rssFile, { force: true });
+  return { seconds, maxRssMiB: maxRssKiB / 1024, code, stdout, stderr };
+}
+
+async function startSandbox(): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+  const { ATOMIC_CLIENT_SECRET: _ignored, ...env0 } = process.env;
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'sandbox',
+      '--port',
+      '0',
+      '--no-store-payloads',
+      '--max-running-tasks',
+      '0',
+      '--direct-uploads',
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'], env: env0 },
+  );
+  const env: Record<string, string> = {};
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
+      if (env.ATOMIC_SANDBOX_TOKEN !== undefined) resolve();
+    });
+    child.on('exit', () => reject(new Error('the sandbox exited early')));
+  });
+  return {
+    env,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('exit', r));
+    },
+  };
+}
+
+async function writeCampaign(path: string, rows: number): Promise<void> {
+  const out = createWriteStream(path);
+  out.write('target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount\n');
+  for (let i = 0; i < rows; i++) {
+    if (!out.write(`user-${i},Name ${i % 997},${i % 5000}.25\n`))
+      await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
+}
+
+function line(label: string, m: Measured, note: string): void {
+  console.log(
+    `${label.padEnd(44)}${m.seconds.toFixed(1).padStart(8)} s${m.maxRssMiB.toFixed(0).padStart(8)} MiB  ${note}`,
+  );
+}
+
+async function main(): Promise<void> {
+  const rows = option('rows', 1_000_000);
+  const dir = await mkdtemp(join(tmpdir(), 'atomic-bulk-bench-reconcile-'));
+  const sandbox = await startSandbox();
+  try {
+    const input = join(dir, 'campaign.csv');
+    await writeCampaign(input, rows);
+    console.log(`reconcile benchmark: ${rows.toLocaleString('en-US')} rows`);
+    console.log(`${'step'.padEnd(44)}${'time'.padStart(10)}${'peak RSS'.padStart(12)}`);
+    const report = join(dir, 'report');
+    const send = await measure(
+      [
+        'send',
+        input,
+        '--flow',
+        'renewal-reminder',
+        '--state-dir',
+        join(dir, 'state'),
+        '--report-dir',
+        report,
+        '--progress',
+        'none',
+      ],
+      sandbox.env,
+    );
+    line('send', send, `exit ${send.code}`);
+    if (send.code !== 0) throw new Error(`send failed: ${send.stderr}`);
+    const full = await measure(
+      ['reconcile', report, '--wait', '30m', '--interval', '2s', '--strategy', 'template'],
+      sandbox.env,
+    );
+    const polls = full.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('reconcile:')).length;
+    line(
+      'reconcile --wait (cards paged and matched)',
+      full,
+      `exit ${full.code}, ${polls} checks; ${full.stdout.split('\n')[0] ?? ''}`,
+    );
+    const again = await measure(['reconcile', report, '--strategy', 'template'], sandbox.env);
+    line('reconcile (one check, all processed)', again, `exit ${again.code}`);
+    const sample = await measure(['reconcile', report, '--sample', '1000'], sandbox.env);
+    line(
+      'reconcile --sample 1000',
+      sample,
+      `exit ${sample.code}; ${sample.stdout.split('\n')[0] ?? ''}`,
+    );
+    if (full.code !== 0 || again.code !== 0 || sample.code !== 0) process.exitCode = 1;
+  } finally {
+    await sandbox.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

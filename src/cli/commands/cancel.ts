@@ -1,0 +1,95 @@
+/** `atomic-bulk cancel <report-dir | run-id>`: cancel the cards a run created. */
+import { cancel } from '../../pipeline/cancel.js';
+import { withApi } from '../api-args.js';
+import type { Command } from './command.js';
+import { connectionOptions, GROUPS, intArg, progressFor, stringArg } from '../options.js';
+
+export const cancelCommand: Command = {
+  command: 'cancel <run>',
+  describe:
+    'Cancel the cards a run created (only that run’s: scoped by its invocation ids); --yes to act',
+  builder: (y) =>
+    connectionOptions(y)
+      .positional('run', {
+        type: 'string',
+        describe: 'The report folder of a send, or its run id (looked up in --state-dir)',
+      })
+      .option('yes', {
+        type: 'boolean',
+        default: false,
+        describe: 'Cancel. Without it nothing changes: the command says what it would cancel',
+        group: GROUPS.sending,
+      })
+      .option('status', {
+        type: 'string',
+        describe: 'Only cards with this status (e.g. active)',
+        group: GROUPS.sending,
+      })
+      .option('user', {
+        type: 'string',
+        describe: 'Only this user’s cards',
+        group: GROUPS.sending,
+      })
+      .option('concurrency', {
+        type: 'number',
+        default: 4,
+        describe: 'Cards API requests at once, 1–16',
+        group: GROUPS.sending,
+      })
+      .option('cancel-path', {
+        type: 'string',
+        describe:
+          'Path of the cancel request, {env} for the environment [env ATOMIC_CANCEL_PATH; default /v1/{env}/cards/cancel] (assumed: Atomic does not publish it)',
+        group: GROUPS.connection,
+      })
+      .option('state-dir', {
+        type: 'string',
+        default: '.atomic-bulk',
+        describe: 'Where send kept the run state (to find a run id)',
+        group: GROUPS.sending,
+      })
+      .example([
+        ['$0 cancel <report-dir>', 'Count the cards the run created; change nothing'],
+        ['$0 cancel <report-dir> --yes', 'Cancel them'],
+        ['$0 cancel <run-id> --status active --yes', 'Cancel only the still-active ones'],
+      ]),
+  async run(args, context) {
+    const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
+    const status = stringArg(args, 'status');
+    const userId = stringArg(args, 'user');
+    const yes = args.yes === true;
+    const result = await withApi(args, context, progress.sink, ({ api }) =>
+      cancel({
+        target: stringArg(args, 'run') as string,
+        stateDir: stringArg(args, 'state-dir'),
+        api,
+        yes,
+        ...(status !== undefined ? { status } : {}),
+        ...(userId !== undefined ? { userId } : {}),
+        concurrency: intArg(args, 'concurrency', 1, 16),
+        signal: context.signal,
+        onProgress: (p) =>
+          context.io.err(
+            `cancel: ${p.rows.toLocaleString('en-US')} of ${p.of.toLocaleString('en-US')} rows done, ${p.cancelled.toLocaleString('en-US')} cards cancelled`,
+          ),
+      }),
+    );
+    const s = result.section;
+    const scope = [
+      s.scope.status !== null ? `status ${s.scope.status}` : null,
+      s.scope.userId !== null ? 'one user' : null,
+    ].filter((x) => x !== null);
+    const matched = `${s.cardsMatched.toLocaleString('en-US')} cards of ${s.rowsMatched.toLocaleString('en-US')} of the run's ${s.rows.toLocaleString('en-US')} rows${scope.length > 0 ? ` (${scope.join(', ')})` : ''}`;
+    if (!s.applied) {
+      context.io.out(`Would cancel ${matched}. Nothing was changed.`);
+      if (s.cardsMatched > 0)
+        context.io.out('Next step: run the same command with --yes to cancel them.');
+    } else {
+      context.io.out(
+        `Cancelled ${s.cancelled.toLocaleString('en-US')} cards (${matched} were in scope).`,
+      );
+    }
+    context.io.out(`Report: ${result.folder}/report.md`);
+    return result.exitCode;
+  },
+};

@@ -1,0 +1,120 @@
+/** `atomic-bulk reconcile <report-dir | run-id>`: which sent rows produced cards. */
+import { reconcile } from '../../pipeline/reconcile.js';
+import { AtomicBulkError } from '../../model/errors.js';
+import { parseDuration } from '../../state/runs.js';
+import { withApi } from '../api-args.js';
+import type { Command } from './command.js';
+import {
+  connectionOptions,
+  GROUPS,
+  intArg,
+  progressFor,
+  stringArg,
+  type Args,
+} from '../options.js';
+
+function duration(args: Args, name: string): number {
+  const value = args[name];
+  const text = typeof value === 'string' || typeof value === 'number' ? String(value) : '0';
+  const ms = parseDuration(text, 's');
+  if (ms === null)
+    throw new AtomicBulkError('USAGE', `--${name} must be a duration such as 10m, 90s or 500ms.`);
+  return ms;
+}
+
+const percent = (x: number) => `${(x * 100).toFixed(1)} %`;
+
+export const reconcileCommand: Command = {
+  command: 'reconcile <run>',
+  describe: 'Check which rows of a finished send produced cards in Atomic (reconciled.csv)',
+  builder: (y) =>
+    connectionOptions(y)
+      .positional('run', {
+        type: 'string',
+        describe: 'The report folder of a send, or its run id (looked up in --state-dir)',
+      })
+      .option('wait', {
+        type: 'string',
+        default: '0',
+        describe:
+          'Keep checking this long while rows have no card yet (Atomic processes uploads asynchronously), e.g. 10m',
+        group: GROUPS.sending,
+      })
+      .option('interval', {
+        type: 'string',
+        default: '5s',
+        describe: 'Time between checks while waiting',
+        group: GROUPS.sending,
+      })
+      .option('strategy', {
+        choices: ['auto', 'per-id', 'template'] as const,
+        default: 'auto',
+        describe:
+          'per-id: one query per row; template: page the flow’s cards and match; auto: per-id up to 2,000 rows',
+        group: GROUPS.sending,
+      })
+      .option('sample', {
+        type: 'number',
+        describe: 'Check this many random rows and report the delivered share with a 95 % interval',
+        group: GROUPS.sending,
+      })
+      .option('seed', {
+        type: 'number',
+        default: 1,
+        describe: 'Seed of --sample',
+        group: GROUPS.sending,
+      })
+      .option('concurrency', {
+        type: 'number',
+        default: 8,
+        describe: 'Cards API requests at once, 1–16',
+        group: GROUPS.sending,
+      })
+      .option('state-dir', {
+        type: 'string',
+        default: '.atomic-bulk',
+        describe: 'Where send kept the run state (to find a run id)',
+        group: GROUPS.sending,
+      })
+      .example([
+        ['$0 reconcile atomic-bulk-report-20261130T020000Z-1a2b3c', 'Check once'],
+        ['$0 reconcile <report-dir> --wait 15m', 'Wait while Atomic processes the upload'],
+        ['$0 reconcile <run-id> --sample 1000', 'Estimate the delivered share of a large run'],
+      ]),
+  async run(args, context) {
+    const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
+    const target = stringArg(args, 'run') as string;
+    const sample = args.sample === undefined ? undefined : intArg(args, 'sample', 1);
+    const result = await withApi(args, context, progress.sink, ({ api }) =>
+      reconcile({
+        target,
+        stateDir: stringArg(args, 'state-dir'),
+        api,
+        strategy: args.strategy as 'auto' | 'per-id' | 'template',
+        ...(sample !== undefined ? { sample, seed: intArg(args, 'seed', 0) } : {}),
+        waitMs: duration(args, 'wait'),
+        intervalMs: duration(args, 'interval'),
+        concurrency: intArg(args, 'concurrency', 1, 16),
+        signal: context.signal,
+        onPoll: (p) =>
+          context.io.err(
+            `reconcile: ${p.withCards.toLocaleString('en-US')} of ${p.rows.toLocaleString('en-US')} rows have cards (${p.cards.toLocaleString('en-US')} cards; check ${p.poll})`,
+          ),
+      }),
+    );
+    const s = result.section;
+    const head =
+      s.sample !== null
+        ? `${s.withCards} of ${s.rows} sampled rows have cards: ${percent(s.sample.share)} of the run's ${s.sample.runRows.toLocaleString('en-US')} rows delivered (95 % interval ${percent(s.sample.low)}–${percent(s.sample.high)}).`
+        : s.withoutCards === 0
+          ? `Delivered: all ${s.rows.toLocaleString('en-US')} rows have cards (${s.cards.toLocaleString('en-US')} cards).`
+          : `Partial: ${s.withoutCards.toLocaleString('en-US')} of ${s.rows.toLocaleString('en-US')} rows have no card; ${s.withCards.toLocaleString('en-US')} have ${s.cards.toLocaleString('en-US')} cards.`;
+    context.io.out(head);
+    context.io.out(`Rows: ${result.folder}/${s.file}`);
+    if (s.withoutCards > 0 && s.sample === null)
+      context.io.out(
+        'Next step: the rows without a card are listed in reconciled.csv; check their target attributes (a row matching no user or more than 10 users makes no card), or run again with --wait if Atomic may still be processing.',
+      );
+    return result.exitCode;
+  },
+};

@@ -1,0 +1,153 @@
+/**
+ * `cancel`: cancels the cards a run created (SPEC 6), scoped by that run's invocation ids
+ * and nothing wider. It first counts what it would cancel (the same matching as
+ * reconcile), changes nothing without `yes`, and then cancels row by row — one scoped
+ * request per id, repeated while a request cancels a full batch. Cancelled cards are not
+ * cancelled again, so a second run (after an interruption, say) picks up where the first
+ * stopped and a run that finished cancels nothing new.
+ */
+import type { CardsApi } from '../api/client.js';
+import { MAX_CARDS_PER_REQUEST, type CardQuery } from '../api/cards.js';
+import { EXIT } from '../model/outcome.js';
+import type { CancelSection } from '../model/report.js';
+import { IdTable } from '../reconcile/id-table.js';
+import {
+  checkByTemplate,
+  checkPerId,
+  Delivery,
+  eachLimited,
+  persist,
+} from '../reconcile/delivery.js';
+import { invocations, openSentRun } from '../reconcile/run-source.js';
+import { ReportDir } from '../report/report-dir.js';
+import { writeReport } from '../report/write-report.js';
+
+export interface CancelOptions {
+  /** A send's report folder, or its run id. */
+  target: string;
+  stateDir?: string;
+  api: CardsApi;
+  /** Cancel; without it, only count. */
+  yes: boolean;
+  /** Narrow the scope to cards with this status, or of this user. */
+  status?: string;
+  userId?: string;
+  concurrency?: number;
+  /** Runs up to this many rows are counted with one query per id. Default 2,000. */
+  perIdMax?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: { rows: number; of: number; cancelled: number }) => void;
+  now?: () => Date;
+}
+
+export interface CancelResult {
+  section: CancelSection;
+  folder: string;
+  exitCode: number;
+}
+
+export async function cancel(options: CancelOptions): Promise<CancelResult> {
+  const now = options.now ?? (() => new Date());
+  const run = await openSentRun(
+    options.target,
+    options.stateDir ?? '.atomic-bulk',
+    options.api.destination,
+  );
+  const dir = await ReportDir.existing(run.folder);
+  const narrow: CardQuery = {};
+  if (options.status !== undefined) narrow.status = options.status;
+  if (options.userId !== undefined) narrow.userId = options.userId;
+  const concurrency = options.concurrency ?? 4;
+  const delivery = new Delivery(run.rows);
+
+  // What is in scope: the run's cards (narrowed by status or user) not cancelled yet.
+  if (run.rows <= (options.perIdMax ?? 2000)) {
+    const rows: { position: number; id: string }[] = [];
+    for await (const { id } of invocations(run.invocationsPath))
+      rows.push({ position: rows.length, id });
+    await checkPerId(options.api, rows, delivery, concurrency, options.signal, narrow);
+  } else {
+    const table = new IdTable(run.rows);
+    let position = 0;
+    const probes: string[] = [];
+    for await (const { id } of invocations(run.invocationsPath)) {
+      table.add(id, position);
+      if (position % Math.max(1, Math.floor(run.rows / 64)) === 0) probes.push(id);
+      position++;
+    }
+    const templates = new Set<string>();
+    for (const id of probes.slice(0, 64)) {
+      delivery.requests++;
+      const cards = await persist(
+        () => options.api.listCards({ flowInvocationId: id }, 100, 0),
+        options.signal,
+      );
+      for (const card of cards)
+        if (card.cardTemplateId !== null) templates.add(card.cardTemplateId);
+    }
+    await checkByTemplate(options.api, templates, table, delivery, options.signal, narrow);
+  }
+  let rowsMatched = 0;
+  let cardsMatched = 0;
+  for (const open of delivery.open) {
+    if (open > 0) rowsMatched++;
+    cardsMatched += open;
+  }
+
+  let cancelled = 0;
+  if (options.yes && rowsMatched > 0) {
+    let done = 0;
+    const targets = async function* () {
+      let position = 0;
+      for await (const { id } of invocations(run.invocationsPath)) {
+        if ((delivery.open[position++] as number) > 0) yield id;
+      }
+    };
+    // Read ids ahead in small batches so memory stays bounded on large runs.
+    const batch: string[] = [];
+    const flush = async () => {
+      await eachLimited(
+        batch.splice(0),
+        concurrency,
+        async (id) => {
+          for (;;) {
+            delivery.requests++;
+            const n = await persist(
+              () =>
+                options.api.cancelCards(
+                  { flowInvocationId: id, ...(narrow as { status?: string; userId?: string }) },
+                  MAX_CARDS_PER_REQUEST,
+                ),
+              options.signal,
+            );
+            cancelled += n;
+            if (n < MAX_CARDS_PER_REQUEST) break;
+          }
+          done++;
+        },
+        options.signal,
+      );
+      options.onProgress?.({ rows: done, of: rowsMatched, cancelled });
+    };
+    for await (const id of targets()) {
+      batch.push(id);
+      if (batch.length >= 256) await flush();
+    }
+    await flush();
+  }
+
+  const section: CancelSection = {
+    at: now().toISOString(),
+    applied: options.yes,
+    scope: { status: options.status ?? null, userId: options.userId ?? null },
+    rows: run.rows,
+    rowsMatched,
+    cardsMatched,
+    cardsByStatus: Object.fromEntries(delivery.byStatus),
+    cancelled,
+    requests: delivery.requests,
+    exitCode: EXIT.success,
+  };
+  await writeReport(dir, { ...run.report, cancel: section });
+  return { section, folder: run.folder, exitCode: EXIT.success };
+}

@@ -1,0 +1,249 @@
+/**
+ * `reconcile`: which rows of a finished send produced cards in Atomic (SPEC 6). Reads the
+ * run's line → flowInvocationId map, asks the Cards API — one query per id for small runs,
+ * the flow's card template(s) paged and matched in bounded memory for large ones, or a
+ * random sample with a 95 % interval — polls with --wait while Atomic processes uploads,
+ * writes reconciled.csv and adds a `reconcile` section to the run's report.
+ */
+import type { CardsApi } from '../api/client.js';
+import { EXIT } from '../model/outcome.js';
+import type { ReconcileSection, SendMode } from '../model/report.js';
+import { IdTable } from '../reconcile/id-table.js';
+import {
+  checkByTemplate,
+  checkPerId,
+  Delivery,
+  persist,
+  seededRandom,
+  wilson,
+} from '../reconcile/delivery.js';
+import { invocations, openSentRun, type SentRun } from '../reconcile/run-source.js';
+import { ReportDir } from '../report/report-dir.js';
+import { writeReport } from '../report/write-report.js';
+import { csvField } from '../report/rejected-csv.js';
+import { sleep } from '../model/retry.js';
+
+export type ReconcileStrategy = 'auto' | 'per-id' | 'template';
+
+export interface ReconcileOptions {
+  /** A send's report folder, or its run id. */
+  target: string;
+  /** Where run ids are looked up. Default .atomic-bulk. */
+  stateDir?: string;
+  api: CardsApi;
+  strategy?: ReconcileStrategy;
+  /** Check this many random rows instead of all. */
+  sample?: number;
+  seed?: number;
+  /** Keep polling this long while rows lack cards. Default 0: one check. */
+  waitMs?: number;
+  /** Between polls. Default 5 s. */
+  intervalMs?: number;
+  /** Requests at once. Default 8. */
+  concurrency?: number;
+  /** Runs up to this many rows use one query per id under `auto`. Default 2,000. */
+  perIdMax?: number;
+  signal?: AbortSignal;
+  /** Told after every poll. */
+  onPoll?: (poll: { poll: number; rows: number; withCards: number; cards: number }) => void;
+  now?: () => Date;
+}
+
+export interface ReconcileResult {
+  section: ReconcileSection;
+  folder: string;
+  exitCode: number;
+}
+
+/** Rows checked: every row of the run, or the sample, with their ids. */
+interface Checked {
+  strategy: ReconcileSection['strategy'];
+  /** Positions in the run of the checked rows (null: all rows, in order). */
+  positions: number[] | null;
+  ids: string[] | null;
+  table: IdTable | null;
+}
+
+export async function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
+  const now = options.now ?? (() => new Date());
+  const run = await openSentRun(
+    options.target,
+    options.stateDir ?? '.atomic-bulk',
+    options.api.destination,
+  );
+  const dir = await ReportDir.existing(run.folder);
+  const checked = await choose(run, options);
+  const rows = checked.positions?.length ?? run.rows;
+  const delivery = new Delivery(rows);
+  const concurrency = options.concurrency ?? 8;
+  const waitMs = options.waitMs ?? 0;
+  const intervalMs = options.intervalMs ?? 5000;
+  const started = Date.now();
+  let templates: string[] = [];
+  let polls = 0;
+  let last = -1;
+  let stable = 0;
+  for (;;) {
+    polls++;
+    if (checked.strategy === 'template') {
+      if (templates.length === 0) templates = await discoverTemplates(options.api, run, delivery);
+      delivery.reset();
+      await checkByTemplate(
+        options.api,
+        templates,
+        checked.table as IdTable,
+        delivery,
+        options.signal,
+      );
+    } else {
+      const ids = checked.ids as string[];
+      const pending = function* () {
+        for (let k = 0; k < ids.length; k++)
+          if (delivery.counts[k] === 0) yield { position: k, id: ids[k] as string };
+      };
+      await checkPerId(options.api, pending(), delivery, concurrency, options.signal);
+    }
+    const withCards = delivery.withCards();
+    options.onPoll?.({ poll: polls, rows, withCards, cards: delivery.cards() });
+    if (withCards === rows || Date.now() - started >= waitMs) break;
+    stable = withCards === last ? stable + 1 : 0;
+    last = withCards;
+    // The counts stopped moving: Atomic has processed what it will.
+    if (withCards > 0 && stable >= 2) break;
+    await sleep(Math.min(intervalMs, Math.max(0, waitMs - (Date.now() - started))), options.signal);
+  }
+
+  const file = 'reconciled.csv';
+  await writeReconciled(dir, file, run, checked, delivery);
+  const withCards = delivery.withCards();
+  const partial = withCards < rows;
+  const section: ReconcileSection = {
+    checkedAt: now().toISOString(),
+    strategy: checked.strategy,
+    rows,
+    withCards,
+    withoutCards: rows - withCards,
+    cards: delivery.cards(),
+    cardsByStatus: Object.fromEntries(delivery.byStatus),
+    requests: delivery.requests,
+    polls,
+    waitedMs: Date.now() - started,
+    sample:
+      checked.strategy === 'sample' ? { runRows: run.rows, ...wilson(withCards, rows) } : null,
+    outcome: partial ? 'partial' : 'delivered',
+    exitCode: partial ? EXIT.partial : EXIT.success,
+    file,
+  };
+  await writeReport(dir, { ...run.report, reconcile: section });
+  return { section, folder: run.folder, exitCode: section.exitCode };
+}
+
+async function choose(run: SentRun, options: ReconcileOptions): Promise<Checked> {
+  if (options.sample !== undefined) {
+    // Reservoir sampling: one pass, the sample's ids only in memory.
+    const size = Math.min(options.sample, run.rows);
+    const random = seededRandom(options.seed ?? 1);
+    const picked: { position: number; id: string }[] = [];
+    let position = 0;
+    for await (const { id } of invocations(run.invocationsPath)) {
+      if (picked.length < size) picked.push({ position, id });
+      else {
+        const k = Math.floor(random() * (position + 1));
+        if (k < size) picked[k] = { position, id };
+      }
+      position++;
+    }
+    picked.sort((a, b) => a.position - b.position);
+    return {
+      strategy: 'sample',
+      positions: picked.map((p) => p.position),
+      ids: picked.map((p) => p.id),
+      table: null,
+    };
+  }
+  const strategy =
+    options.strategy === undefined || options.strategy === 'auto'
+      ? run.rows <= (options.perIdMax ?? 2000)
+        ? 'per-id'
+        : 'template'
+      : options.strategy;
+  if (strategy === 'per-id') {
+    const ids: string[] = [];
+    for await (const { id } of invocations(run.invocationsPath)) ids.push(id);
+    return { strategy, positions: null, ids, table: null };
+  }
+  const table = new IdTable(run.rows);
+  let position = 0;
+  for await (const { id } of invocations(run.invocationsPath)) table.add(id, position++);
+  return { strategy, positions: null, ids: null, table };
+}
+
+/**
+ * The card templates the run's cards use, from the cards of up to 64 rows spread over the
+ * run (the flow config does not name them). None yet: nothing processed so far.
+ */
+async function discoverTemplates(
+  api: CardsApi,
+  run: SentRun,
+  delivery: Delivery,
+): Promise<string[]> {
+  const wanted = new Set<number>();
+  const probes = Math.min(64, run.rows);
+  for (let k = 0; k < probes; k++) wanted.add(Math.floor((k * run.rows) / probes));
+  const ids: string[] = [];
+  let position = 0;
+  for await (const { id } of invocations(run.invocationsPath)) {
+    if (wanted.has(position)) ids.push(id);
+    position++;
+  }
+  const templates = new Set<string>();
+  for (const id of ids) {
+    delivery.requests++;
+    for (const card of await persist(() => api.listCards({ flowInvocationId: id }, 100, 0)))
+      if (card.cardTemplateId !== null) templates.add(card.cardTemplateId);
+  }
+  return [...templates];
+}
+
+/** Why a row may have no card, from what Atomic documents (SPEC 6). */
+function noCardNote(mode: SendMode | null): string {
+  return mode === 'test'
+    ? 'no card: a test send reaches test users only; or the targets matched no user or more than 10'
+    : 'no card: the targets matched no user or more than 10 users, or processing has not finished';
+}
+
+async function writeReconciled(
+  dir: ReportDir,
+  file: string,
+  run: SentRun,
+  checked: Checked,
+  delivery: Delivery,
+): Promise<void> {
+  const out = dir.stream(file);
+  const write = async (text: string) => {
+    if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()));
+  };
+  await write('line,flowInvocationId,cards,statuses,note\n');
+  const note = noCardNote(run.report.flow.mode);
+  const positions = checked.positions;
+  let position = 0;
+  let next = 0;
+  for await (const { line, id } of invocations(run.invocationsPath)) {
+    let k = position;
+    if (positions !== null) {
+      if (positions[next] !== position) {
+        position++;
+        continue;
+      }
+      k = next++;
+    }
+    position++;
+    const cards = delivery.counts[k] as number;
+    await write(
+      `${line},${csvField(id)},${cards},${delivery.statusText(k)},${cards === 0 ? csvField(note) : ''}\n`,
+    );
+  }
+  await new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
+}

@@ -1,0 +1,209 @@
+/**
+ * Which of a run's rows have cards, counted per row in typed arrays (a million rows take
+ * 3 MB), filled by the two ways of asking the Cards API: one query per invocation id, or
+ * the cards of the flow's card template(s) paged through and matched against the run's
+ * ids (IdTable). Requests run a few at a time, with the client's retry and 429 rules.
+ */
+import type { CardsApi } from '../api/client.js';
+import { MAX_CARDS_PER_REQUEST, type CardQuery, type CardSummary } from '../api/cards.js';
+import { isAtomicBulkError } from '../model/errors.js';
+import { sleep } from '../model/retry.js';
+import type { IdTable } from './id-table.js';
+
+/** Attempts of one row's work beyond what the HTTP client already retried. */
+const ROW_ATTEMPTS = 4;
+
+/**
+ * Runs one row's requests again when they still fail after the client's own retries with
+ * something a later attempt may not meet — 429 or 5xx for a while, a token refused twice
+ * in a row, a network error — after 1, 2 and 4 s. A run of thousands of rows should not
+ * stop for one unlucky row; anything else (404, 400, a refused credential) stops it.
+ */
+export async function persist<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (signal?.aborted === true || attempt >= ROW_ATTEMPTS || !isAtomicBulkError(error))
+        throw error;
+      const status = error.context.status;
+      const passing =
+        error.context.fatal !== true &&
+        (status === undefined ||
+          status === 429 ||
+          status >= 500 ||
+          (status === 401 && error.context.operation !== 'POST token'));
+      if (!passing) throw error;
+      await sleep(1000 * 2 ** (attempt - 1), signal);
+    }
+  }
+}
+
+/** Card statuses as bits of a row's status set; anything else is `other`. */
+export const STATUS_BITS: Record<string, number> = {
+  active: 1,
+  completed: 2,
+  dismissed: 4,
+  canceled: 8,
+  cancelled: 8,
+  snoozed: 16,
+  expired: 32,
+};
+const OTHER = 128;
+
+export class Delivery {
+  readonly counts: Uint16Array;
+  /** Cards per row not cancelled yet (what a cancel would still act on). */
+  readonly open: Uint16Array;
+  readonly statuses: Uint8Array;
+  readonly byStatus = new Map<string, number>();
+  requests = 0;
+
+  constructor(readonly rows: number) {
+    this.counts = new Uint16Array(rows);
+    this.open = new Uint16Array(rows);
+    this.statuses = new Uint8Array(rows);
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.open.fill(0);
+    this.statuses.fill(0);
+    this.byStatus.clear();
+  }
+
+  add(position: number, card: CardSummary): void {
+    if (position < 0 || position >= this.rows) return;
+    const count = this.counts[position] as number;
+    if (count < 65535) this.counts[position] = count + 1;
+    const open = this.open[position] as number;
+    if (card.status !== 'canceled' && card.status !== 'cancelled' && open < 65535)
+      this.open[position] = open + 1;
+    this.statuses[position] =
+      (this.statuses[position] as number) | (STATUS_BITS[card.status] ?? OTHER);
+    this.byStatus.set(card.status, (this.byStatus.get(card.status) ?? 0) + 1);
+  }
+
+  withCards(): number {
+    let n = 0;
+    for (const c of this.counts) if (c > 0) n++;
+    return n;
+  }
+
+  cards(): number {
+    let n = 0;
+    for (const c of this.counts) n += c;
+    return n;
+  }
+
+  /** The statuses of a row's cards, `|`-separated. */
+  statusText(position: number): string {
+    const bits = this.statuses[position] as number;
+    const names = ['active', 'completed', 'dismissed', 'canceled', 'snoozed', 'expired'].filter(
+      (name) => (bits & (STATUS_BITS[name] as number)) !== 0,
+    );
+    if ((bits & OTHER) !== 0) names.push('other');
+    return names.join('|');
+  }
+}
+
+/** Runs `fn` over `items`, `concurrency` at a time, stopping at the first error or abort. */
+export async function eachLimited<T>(
+  items: Iterable<T>,
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const it = items[Symbol.iterator]();
+  const worker = async () => {
+    for (let next = it.next(); next.done !== true; next = it.next()) {
+      signal?.throwIfAborted();
+      await fn(next.value);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+}
+
+/** Every card matching `query`, page by page. */
+export async function* allCards(
+  api: CardsApi,
+  query: CardQuery,
+  delivery: Delivery,
+  pageSize = MAX_CARDS_PER_REQUEST,
+): AsyncGenerator<CardSummary> {
+  for (let offset = 0; ; offset += pageSize) {
+    delivery.requests++;
+    const page = await persist(() => api.listCards(query, pageSize, offset));
+    yield* page;
+    if (page.length < pageSize) return;
+  }
+}
+
+/** Queries each listed row's invocation id and counts its cards. */
+export async function checkPerId(
+  api: CardsApi,
+  rows: Iterable<{ position: number; id: string }>,
+  delivery: Delivery,
+  concurrency: number,
+  signal?: AbortSignal,
+  narrow: CardQuery = {},
+): Promise<void> {
+  await eachLimited(
+    rows,
+    concurrency,
+    async ({ position, id }) => {
+      const cards = await persist(async () => {
+        const found: CardSummary[] = [];
+        for await (const card of allCards(api, { ...narrow, flowInvocationId: id }, delivery, 100))
+          found.push(card);
+        return found;
+      }, signal);
+      for (const card of cards) delivery.add(position, card);
+    },
+    signal,
+  );
+}
+
+/**
+ * Pages through the cards of each template and counts those whose invocation id is one of
+ * the run's. Cards of other runs with the same template are read and skipped.
+ */
+export async function checkByTemplate(
+  api: CardsApi,
+  templates: Iterable<string>,
+  table: IdTable,
+  delivery: Delivery,
+  signal?: AbortSignal,
+  narrow: CardQuery = {},
+): Promise<void> {
+  for (const template of templates) {
+    for await (const card of allCards(api, { ...narrow, cardTemplateId: template }, delivery)) {
+      signal?.throwIfAborted();
+      if (card.flowInvocationId === null) continue;
+      delivery.add(table.get(card.flowInvocationId), card);
+    }
+  }
+}
+
+/** mulberry32, for reproducible samples under --seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The Wilson score interval at 95 % for `x` successes in `n` trials. */
+export function wilson(x: number, n: number): { share: number; low: number; high: number } {
+  if (n === 0) return { share: 0, low: 0, high: 1 };
+  const z = 1.959964;
+  const p = x / n;
+  const denominator = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / denominator;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denominator;
+  return { share: p, low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+}
