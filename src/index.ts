@@ -14,6 +14,10 @@ export { split } from './pipeline/split.js';
 export type { SplitOptions, SplitResult, InvalidPolicy } from './pipeline/split.js';
 export { send } from './pipeline/send.js';
 export type { SendOptions, SendResult } from './pipeline/send.js';
+export { reconcile } from './pipeline/reconcile.js';
+export type { ReconcileOptions, ReconcileResult, ReconcileStrategy } from './pipeline/reconcile.js';
+export { cancel } from './pipeline/cancel.js';
+export type { CancelOptions, CancelResult } from './pipeline/cancel.js';
 export { loadFlowFile, loadFlowFromApi } from './pipeline/load-flow.js';
 export type { LoadedFlow } from './pipeline/flow-source.js';
 
@@ -21,6 +25,7 @@ export { AtomicClient } from './api/client.js';
 export type {
   AtomicApi,
   AtomicClientOptions,
+  CardsApi,
   FetchedFlowConfig,
   FlowSummary,
 } from './api/client.js';
@@ -34,16 +39,34 @@ export type { Issue, IssueCode, Severity } from './model/issue.js';
 export { AtomicBulkError, isAtomicBulkError } from './model/errors.js';
 export type { ErrorCode } from './model/errors.js';
 export { EXIT, EXIT_BY_ERROR, EXIT_BY_OUTCOME } from './model/outcome.js';
-export type { Report, PartReport, Outcome, Command, SendMode, PartStatus } from './model/report.js';
+export type {
+  Report,
+  PartReport,
+  Outcome,
+  Command,
+  SendMode,
+  PartStatus,
+  ReconcileSection,
+  CancelSection,
+} from './model/report.js';
+export type { CardQuery, CardSummary, CancelScope } from './api/cards.js';
 export type { Part } from './model/part.js';
 export type { UploadTarget } from './model/upload-target.js';
 export type { ProgressEvent, ProgressSink } from './model/progress.js';
-export type { Sandbox, SandboxOptions, SandboxTask, SandboxStats } from './sandbox/sandbox.js';
+export type {
+  Sandbox,
+  SandboxOptions,
+  SandboxTask,
+  SandboxStats,
+  DirectoryUser,
+  CardView,
+  NoCardReason,
+} from './sandbox/sandbox.js';
 export type { SandboxInvocation } from './sandbox/processor.js';
 
 /**
- * Starts the local Atomic sandbox (token, flows, csv-task, S3 uploads) on 127.0.0.1.
- * Loaded on demand, so programs that never call it do not load the AWS SDK or s3rver.
+ * Starts the local Atomic sandbox (token, flows, csv-task, uploads, Cards API) on
+ * 127.0.0.1. Loaded on demand, so programs that never call it do not load it.
  */
 export async function createSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const { createSandbox: start } = await import('./sandbox/sandbox.js');
