@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { AtomicBulkError } from '../model/errors.js';
+import { DecompressingInput } from './decompress.js';
 
 export const READ_CHUNK_BYTES = 1 << 20;
 
@@ -27,10 +28,17 @@ export interface InputSource {
   close(): Promise<void>;
 }
 
-/** Opens the input named on the command line. */
+/** Opens the input named on the command line; gzip is decompressed as it is read. */
 export async function openInput(
   name: string,
   options: { tempDir?: string; s3Endpoint?: string } = {},
+): Promise<InputSource> {
+  return new DecompressingInput(await openRaw(name, options));
+}
+
+async function openRaw(
+  name: string,
+  options: { tempDir?: string; s3Endpoint?: string },
 ): Promise<InputSource> {
   if (name === '-') return new SpooledInput('-', null, () => process.stdin, options.tempDir);
   if (name.startsWith('s3://')) {
