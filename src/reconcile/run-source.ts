@@ -66,6 +66,12 @@ export async function openSentRun(
       },
     );
   const invocationsPath = join(folder, invocationsFile);
+  if ((await stat(invocationsPath).catch(() => null))?.isFile() !== true)
+    throw new AtomicBulkError(
+      'USAGE',
+      `${printable(invocationsPath)} is missing: it is the list of the run's rows and their invocation ids.`,
+      { hint: 'Restore the report folder as the send wrote it.' },
+    );
   return { folder, report, invocationsPath, rows: await countRows(invocationsPath) };
 }
 

@@ -6,13 +6,13 @@
  * sends an unscoped request. Faults (429, 5xx, revoked tokens) change nothing.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
-import { BIN, readReport, ROOT, runCli, sendArgs, tempDir } from './cli.js';
+import { BIN, expectNoStack, readReport, ROOT, runCli, sendArgs, tempDir } from './cli.js';
 
 async function sandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const sb = await createSandbox({ processQuietMs: 50, ...options });
@@ -164,7 +164,7 @@ describe('reconcile', () => {
     expect(sb.stats().faults['cards-5xx']).toBeGreaterThan(0);
   }, 180_000);
 
-  it('refuses a run sent elsewhere and a dry run, with exit 2', async () => {
+  it('refuses a run sent elsewhere, an unknown run and a folder without its ids, with exit 2', async () => {
     const sb = await sandbox();
     const other = await sandbox();
     const dir = await tempDir();
@@ -177,6 +177,11 @@ describe('reconcile', () => {
     });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('No report folder and no run no-such-run');
+    rmSync(join(report, 'invocations.csv'));
+    const gone = await runCli(['reconcile', report], { env: sb.env });
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain('invocations.csv is missing');
+    expectNoStack(gone);
   });
 });
 
