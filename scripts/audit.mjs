@@ -50,7 +50,8 @@ function sourceFiles(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
-    else if (/\.ts$/.test(name) && !/\.test\.ts$/.test(name) && !/\.d\.ts$/.test(name)) out.push(path);
+    else if (/\.ts$/.test(name) && !/\.test\.ts$/.test(name) && !/\.d\.ts$/.test(name))
+      out.push(path);
   }
   return out;
 }
@@ -119,7 +120,10 @@ for (const p of packages.values()) {
 console.log(`Production dependencies: ${declared.join(', ')}`);
 console.log(`Production tree: ${packages.size} packages`);
 console.log(
-  `Licences: ${[...byLicence].sort((a, b) => b[1] - a[1]).map(([l, n]) => `${l} ${n}`).join(', ')}`,
+  `Licences: ${[...byLicence]
+    .sort((a, b) => b[1] - a[1])
+    .map(([l, n]) => `${l} ${n}`)
+    .join(', ')}`,
 );
 
 // 4. The registry's advisories, when it answers.
@@ -138,10 +142,14 @@ const counts = report?.metadata?.vulnerabilities;
 if (counts === undefined) {
   const text = `${report?.error?.summary ?? ''}\n${audit.stderr ?? ''}`;
   const why = text.split('\n').find((l) => /audit|ENOTFOUND|ECONN|\d{3}/.test(l)) ?? '';
-  console.log(`npm audit: the registry's audit endpoint is unavailable here (${why.trim() || 'no answer'}); skipped.`);
+  console.log(
+    `npm audit: the registry's audit endpoint is unavailable here (${why.trim() || 'no answer'}); skipped.`,
+  );
 } else {
   console.log(
-    `npm audit: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `npm audit: ${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
   );
   if ((counts.high ?? 0) + (counts.critical ?? 0) > 0)
     problems.push('npm audit reports high or critical advisories in production dependencies');

@@ -6,7 +6,7 @@
 import { AtomicClient } from '../api/client.js';
 import { resolveConnection, type ConnectionSettings } from '../api/connection.js';
 import type { ProgressSink } from '../model/progress.js';
-import type { CliContext } from './main.js';
+import type { CliContext } from './context.js';
 import { stringArg, type Args } from './options.js';
 
 export interface Connected {

@@ -7,10 +7,11 @@ import yargs, { type Argv } from 'yargs';
 import { AtomicBulkError, isAtomicBulkError } from '../model/errors.js';
 import { EXIT, EXIT_BY_ERROR } from '../model/outcome.js';
 import { TOOL_VERSION } from '../version.js';
+import type { CliContext } from './context.js';
 import { COMMANDS } from './commands/index.js';
 import { STDIN_PLACEHOLDER, type CliIo } from './io.js';
 import { printable, redact } from '../model/redact.js';
-import { Suggester } from '../validate/suggest.js';
+import { Suggester } from '../model/suggest.js';
 
 /** An error in how the tool was called, found by the argument parser. */
 class UsageError extends Error {}
@@ -18,13 +19,7 @@ class UsageError extends Error {}
 /** Unexpected failures exit with this code (EX_SOFTWARE) after printing the stack. */
 export const EXIT_BUG = 70;
 
-export interface CliContext {
-  io: CliIo;
-  /** Aborted on SIGINT/SIGTERM. */
-  signal: AbortSignal;
-  /** Standard error, for the progress bar. */
-  stderr: NodeJS.WriteStream;
-}
+export type { CliContext } from './context.js';
 
 /** Runs the CLI with `argv` (arguments after the program name) and returns the exit code. */
 export async function main(argv: string[], context: CliContext): Promise<number> {

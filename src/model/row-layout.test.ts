@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { neutralise } from '../read/neutralise.js';
+import { neutralise } from './neutralise.js';
 import { planColumns } from '../validate/columns.js';
 import { splitCsv, testIds } from '../../test/split-helpers.js';
 import { TEST_FLOW } from '../../test/validate-helpers.js';

@@ -4,7 +4,7 @@ import { AtomicBulkError } from '../model/errors.js';
 import { parseFlowConfig } from '../model/flow.js';
 import type { AtomicApi } from '../api/client.js';
 import type { LoadedFlow } from './flow-source.js';
-import { Suggester } from '../validate/suggest.js';
+import { Suggester } from '../model/suggest.js';
 
 /** Reads `--flow-config FILE`: the API response shape, its data, or its data.config. */
 export async function loadFlowFile(path: string): Promise<LoadedFlow> {

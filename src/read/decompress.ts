@@ -8,7 +8,7 @@
  */
 import { createGunzip } from 'node:zlib';
 import { AtomicBulkError } from '../model/errors.js';
-import type { InputSource } from './input.js';
+import type { InputSource } from './source.js';
 
 export type Compression = 'gzip';
 

@@ -14,19 +14,11 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { AtomicBulkError } from '../model/errors.js';
 import { DecompressingInput } from './decompress.js';
+import type { InputSource } from './source.js';
 
 export const READ_CHUNK_BYTES = 1 << 20;
 
-export interface InputSource {
-  /** As given by the user: a path, `-`, or an s3:// URI. */
-  readonly name: string;
-  /** Size in bytes when known before reading (files, S3), for progress. */
-  readonly size: number | null;
-  /** Starts a pass over the bytes. */
-  read(): AsyncIterable<Buffer>;
-  /** Removes any spool file. */
-  close(): Promise<void>;
-}
+export type { InputSource } from './source.js';
 
 /** Opens the input named on the command line; gzip is decompressed as it is read. */
 export async function openInput(

@@ -11,30 +11,12 @@ import {
   RECORD_TOO_LARGE,
   type RecordBatch,
 } from '../model/record-batch.js';
-import { APOSTROPHE } from './neutralise.js';
-import { Tokenizer, type LineEndingCounts } from './tokenizer.js';
-import { Utf8Checker, type EncodingProblem } from './utf8.js';
+import { APOSTROPHE } from '../model/neutralise.js';
+import type { ForeignEncoding, ReadBatch, ReadSummary } from '../model/read-batch.js';
+import { Tokenizer } from './tokenizer.js';
+import { Utf8Checker } from './utf8.js';
 
-export interface ReadBatch {
-  records: RecordBatch;
-  /** Encoding faults found in the bytes of this chunk, by absolute offset, ascending. */
-  encodingProblems: EncodingProblem[];
-}
-
-/** Encodings we recognise by their byte-order mark but do not read. */
-export type ForeignEncoding = 'UTF-16LE' | 'UTF-16BE' | 'UTF-32LE' | 'UTF-32BE';
-
-export interface ReadSummary {
-  /** Bytes read, BOM included. */
-  bytes: number;
-  /** SHA-256 of every input byte, hex. */
-  sha256: string;
-  /** True when a UTF-8 byte-order mark was found and stripped. */
-  bom: boolean;
-  /** Set when the input starts with the byte-order mark of an encoding other than UTF-8. */
-  foreignEncoding: ForeignEncoding | null;
-  lineEndings: LineEndingCounts;
-}
+export type { ForeignEncoding, ReadBatch, ReadSummary } from '../model/read-batch.js';
 
 export interface RecordReaderOptions {
   /** See TokenizerOptions.maxRecordBytes. */

@@ -44,11 +44,8 @@ export interface TokenizerOptions {
   maxRecordBytes?: number;
 }
 
-export interface LineEndingCounts {
-  LF: number;
-  CRLF: number;
-  CR: number;
-}
+export type { LineEndingCounts } from '../model/read-batch.js';
+import type { LineEndingCounts } from '../model/read-batch.js';
 
 const EMPTY = Buffer.alloc(0);
 

@@ -6,13 +6,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 
-export type EncodingFault = 'invalid-utf8' | 'nul-byte';
+import type { EncodingProblem } from '../model/read-batch.js';
 
-export interface EncodingProblem {
-  /** Absolute offset of the first byte of the bad sequence. */
-  offset: number;
-  kind: EncodingFault;
-}
+export type { EncodingFault, EncodingProblem } from '../model/read-batch.js';
 
 export class Utf8Checker {
   private carry: Buffer = Buffer.alloc(0);

@@ -4,7 +4,7 @@
  * an open-addressing table of typed arrays — about 40 bytes per id, so a million ids take
  * about 40 MB, against several times that for a Map of strings.
  */
-import { murmur128 } from '../validate/murmur.js';
+import { murmur128 } from '../model/murmur.js';
 
 export class IdTable {
   private readonly mask: number;

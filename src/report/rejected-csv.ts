@@ -9,7 +9,7 @@
  * begins with an apostrophe gets one too, and atomic-bulk removes one leading apostrophe
  * from each cell when it reads a rejected.csv back (read/neutralise.ts).
  */
-import { neutralise } from '../read/neutralise.js';
+import { neutralise } from '../model/neutralise.js';
 import type { WriteStream } from 'node:fs';
 import { once } from 'node:events';
 

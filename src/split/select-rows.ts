@@ -14,7 +14,7 @@ import {
 import { AtomicBulkError } from '../model/errors.js';
 import { RECORD_BLANK } from '../model/record-batch.js';
 import type { RecordSet } from '../model/record-set.js';
-import type { ReadBatch } from '../read/record-reader.js';
+import type { ReadBatch } from '../model/read-batch.js';
 
 export async function* selectRows(
   source: AsyncIterable<ReadBatch>,

@@ -6,7 +6,7 @@
 import { isCheckable, type FlowConfig } from '../model/flow.js';
 import { issue, type Issue } from '../model/issue.js';
 import { describeCodePoint, findInvisible, lookAlikeKey } from './header-text.js';
-import { Suggester, SuggestionBudget, type Suggestion } from './suggest.js';
+import { Suggester, SuggestionBudget, type Suggestion } from '../model/suggest.js';
 
 export const TARGET_PREFIX = 'target.attributes.';
 export const VARIABLE_PREFIX = 'payload.variables.';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseFlowConfig } from '../model/flow.js';
 import { expectIssue, validateCsv } from '../../test/validate-helpers.js';
 import { MAX_COLUMNS } from './validator.js';
-import { Suggester, SuggestionBudget } from './suggest.js';
+import { Suggester, SuggestionBudget } from '../model/suggest.js';
 
 const ID = 'target.attributes.atomic___id';
 

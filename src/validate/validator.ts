@@ -35,13 +35,12 @@ import {
   sendLayout,
   type RowLayout,
 } from '../model/row-layout.js';
-import type { ReadBatch, ReadSummary } from '../read/record-reader.js';
-import type { EncodingProblem } from '../read/utf8.js';
+import type { EncodingProblem, ReadBatch, ReadSummary } from '../model/read-batch.js';
 import { INVOCATION_ID_COLUMN, planColumns, type ColumnPlan } from './columns.js';
 import { CardOptionGuess } from './card-option-guess.js';
 import { DuplicateFinder } from './duplicate-finder.js';
 import { rowIssueText } from './messages.js';
-import { murmur128 } from './murmur.js';
+import { murmur128 } from '../model/murmur.js';
 import { allEmpty, RowChecker } from './row-checker.js';
 
 export interface ValidatorOptions {

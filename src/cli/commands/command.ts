@@ -1,6 +1,6 @@
 /** The shape of a CLI command module. */
 import type { Argv } from 'yargs';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import type { Args } from '../options.js';
 
 export interface Command {

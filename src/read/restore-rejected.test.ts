@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { WriteStream } from 'node:fs';
 import { RejectedCsvWriter } from '../report/rejected-csv.js';
-import { neutralise, restore } from './neutralise.js';
+import { neutralise, restore } from '../model/neutralise.js';
 import { RecordReader } from './record-reader.js';
 
 const FORMULA_START = /^[=+\-@\t\r]/;
