@@ -264,10 +264,22 @@ const CASES: Case[] = [
     issue: { code: 'malformed-csv', line: 1 },
   },
   {
+    // Read since issue 15: gzip is recognised by its bytes and inflated.
     name: 'a gzip-compressed CSV',
     input: () => gzipSync(`${H}\nu1,a1\n`),
-    code: 1,
-    issue: { code: 'encoding-error' },
+    code: 0,
+  },
+  {
+    name: 'a truncated gzip stream',
+    input: () => gzipSync(`${H}\n${'u1,a1\n'.repeat(5000)}`).subarray(0, 60),
+    code: 2,
+    error: /is not a valid gzip stream: it ends early/,
+  },
+  {
+    name: 'a zstd-compressed file',
+    input: () => Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]),
+    code: 2,
+    error: /is compressed with zstd/,
   },
   {
     name: 'binary garbage',
