@@ -14,6 +14,41 @@ import {
 import { readReport, SAMPLES, tempDir } from './e2e/cli.js';
 
 describe('the library API, imported from the package entry point', () => {
+  it('enforces the limits the CLI enforces: the 32 MB cap and 1–5 parts in flight', async () => {
+    const flow = await loadFlowFile(join(SAMPLES, 'flows/renewal-reminder.json'));
+    const input = join(SAMPLES, 'campaign.csv');
+    const usage = { name: 'AtomicBulkError', code: 'USAGE' };
+    await expect(
+      send({
+        input,
+        flow,
+        flowConfigId: 'renewal-reminder',
+        api: null,
+        dryRun: true,
+        maxPartBytes: 1e8,
+      }),
+    ).rejects.toMatchObject({
+      ...usage,
+      message: expect.stringMatching(
+        /maxPartBytes must be a whole number from 1 to 32,000,000/,
+      ) as unknown,
+    });
+    await expect(
+      send({
+        input,
+        flow,
+        flowConfigId: 'renewal-reminder',
+        api: null,
+        dryRun: true,
+        concurrency: 9,
+      }),
+    ).rejects.toMatchObject(usage);
+    await expect(validate({ input, flow, maxPartBytes: 0 })).rejects.toMatchObject(usage);
+    await expect(
+      split({ input, outDir: await tempDir(), maxPartBytes: 1.5 }),
+    ).rejects.toMatchObject(usage);
+  });
+
   it('validates a file against a flow config', async () => {
     const dir = await tempDir();
     const flow = await loadFlowFile(join(SAMPLES, 'flows/renewal-reminder.json'));

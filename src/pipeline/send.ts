@@ -6,6 +6,7 @@
  * most `concurrency` at a time. Run state makes a re-run resume where it stopped.
  */
 import { retentionLimit } from '../model/row-layout.js';
+import { checkLimits } from './limits.js';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { makePrivateDir } from '../files/private-files.js';
@@ -82,6 +83,7 @@ export interface SendResult extends RunResult {
 }
 
 export async function send(given: SendOptions): Promise<SendResult> {
+  checkLimits(given);
   const flow =
     given.flow ??
     (given.api !== null ? await loadFlowFromApi(given.api, given.flowConfigId) : null);

@@ -4,6 +4,7 @@
  * they are produced. With --on-invalid abort (the default) any structural error means no
  * parts are kept; with skip, broken records are left out and listed in rejected.csv.
  */
+import { checkLimits } from './limits.js';
 import { readdir, rm } from 'node:fs/promises';
 import { makePrivateDir, writePrivateFile } from '../files/private-files.js';
 import { basename, join, resolve } from 'node:path';
@@ -47,6 +48,7 @@ export interface SplitResult extends RunResult {
 }
 
 export async function split(options: SplitOptions): Promise<SplitResult> {
+  checkLimits(options);
   const now = options.now ?? (() => new Date());
   const progress = options.progress ?? NO_PROGRESS;
   const started = now();

@@ -2,6 +2,7 @@
  * `validate`: check a campaign file against a flow, offline, and report. Never calls
  * csv-task. Reads the input once, and a second time only to write rejected.csv.
  */
+import { checkLimits } from './limits.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { Report } from '../model/report.js';
 import { openInput } from '../read/input.js';
@@ -39,6 +40,7 @@ export interface RunResult {
 }
 
 export async function validate(options: ValidateOptions): Promise<RunResult> {
+  checkLimits(options);
   const now = options.now ?? (() => new Date());
   const progress = options.progress ?? NO_PROGRESS;
   const started = now();
