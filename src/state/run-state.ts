@@ -326,30 +326,107 @@ async function readManifest(dir: string): Promise<Manifest | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new AtomicBulkError('STATE', `Cannot read the run state in ${dir}.`, {}, error);
   }
-  let manifest: Manifest;
+  let raw: unknown;
   try {
-    manifest = JSON.parse(text) as Manifest;
-    if (!Array.isArray(manifest.parts)) throw new Error('no parts');
+    raw = JSON.parse(text);
   } catch (error) {
+    throw damaged(dir, 'it is not JSON', error);
+  }
+  return parseManifest(raw, dir);
+}
+
+const AFRESH =
+  'Move that directory away to start the run afresh (rows keep their flowInvocationIds, so nothing is sent twice).';
+
+function damaged(dir: string, why: string, cause?: unknown): AtomicBulkError {
+  return new AtomicBulkError(
+    'STATE',
+    `The run state in ${dir} is damaged: ${why}.`,
+    { hint: AFRESH },
+    cause,
+  );
+}
+
+const PART_STATUSES = ['pending', 'uploading', 'uploaded', 'failed'];
+
+/**
+ * Checks a manifest read from disk, field by field, like every other boundary (flow
+ * configs, csv-task responses): a version this release does not write, a missing or
+ * mistyped field, or parts out of order are STATE errors naming the field, never a crash
+ * later on.
+ */
+export function parseManifest(raw: unknown, dir: string): Manifest {
+  const obj = (value: unknown, path: string): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw damaged(dir, `${path} is not an object`);
+    return value as Record<string, unknown>;
+  };
+  const m = obj(raw, 'the manifest');
+  if (m.version !== MANIFEST_VERSION)
     throw new AtomicBulkError(
       'STATE',
-      `The run state in ${dir} is damaged.`,
-      {
-        hint: 'Move that directory away to start the run afresh (rows keep their flowInvocationIds, so nothing is sent twice).',
-      },
-      error,
+      `The run state in ${dir} was written by another version of atomic-bulk (manifest version ${m.version === undefined ? 'none' : JSON.stringify(m.version)}).`,
+      { hint: AFRESH },
     );
-  }
-  if (manifest.version !== MANIFEST_VERSION) {
-    throw new AtomicBulkError(
-      'STATE',
-      `The run state in ${dir} was written by another version of atomic-bulk (manifest version ${String(manifest.version)}).`,
-      {
-        hint: 'Move that directory away to start the run afresh (rows keep their flowInvocationIds, so nothing is sent twice).',
-      },
-    );
-  }
-  return manifest;
+  const text = (o: Record<string, unknown>, key: string, path: string, nullable = false) => {
+    const v = o[key];
+    if (typeof v === 'string' || (nullable && v === null)) return;
+    throw damaged(dir, `${path}.${key} is not ${nullable ? 'text or null' : 'text'}`);
+  };
+  const num = (o: Record<string, unknown>, key: string, path: string, nullable = false) => {
+    const v = o[key];
+    if ((typeof v === 'number' && Number.isFinite(v) && v >= 0) || (nullable && v === null)) return;
+    throw damaged(dir, `${path}.${key} is not a number${nullable ? ' or null' : ''}`);
+  };
+  text(m, 'runId', 'manifest');
+  text(m, 'createdAt', 'manifest');
+  text(m, 'updatedAt', 'manifest');
+  text(m, 'sentInFullAt', 'manifest', true);
+  if (typeof m.complete !== 'boolean') throw damaged(dir, 'manifest.complete is not true or false');
+  const destination = obj(m.destination, 'destination');
+  text(destination, 'apiOrigin', 'destination');
+  text(destination, 'environmentId', 'destination');
+  const input = obj(m.input, 'input');
+  text(input, 'source', 'input');
+  text(input, 'sha256', 'input');
+  num(input, 'bytes', 'input');
+  const flow = obj(m.flow, 'flow');
+  text(flow, 'flowConfigId', 'flow');
+  if (flow.mode !== 'live' && flow.mode !== 'test')
+    throw damaged(dir, 'flow.mode is not live or test');
+  const split = obj(m.split, 'split');
+  num(split, 'maxPartBytes', 'split');
+  if (split.onInvalid !== 'abort' && split.onInvalid !== 'skip')
+    throw damaged(dir, 'split.onInvalid is not abort or skip');
+  if (!Array.isArray(m.parts)) throw damaged(dir, 'manifest.parts is not a list');
+  m.parts.forEach((value, k) => {
+    const path = `parts[${k}]`;
+    const p = obj(value, path);
+    if (p.number !== k + 1) throw damaged(dir, `${path}.number is not ${k + 1}`);
+    for (const key of [
+      'bytes',
+      'rows',
+      'firstLine',
+      'lastLine',
+      'firstRecord',
+      'lastRecord',
+      'attempts',
+    ])
+      num(p, key, path);
+    num(p, 'uploadMs', path, true);
+    text(p, 'sha256', path);
+    text(p, 'taskId', path, true);
+    text(p, 'error', path, true);
+    text(p, 'updatedAt', path);
+    if (!PART_STATUSES.includes(p.status as string))
+      throw damaged(dir, `${path}.status is not one of ${PART_STATUSES.join(', ')}`);
+  });
+  if (
+    m.reports !== undefined &&
+    !(Array.isArray(m.reports) && m.reports.every((r) => typeof r === 'string'))
+  )
+    throw damaged(dir, 'manifest.reports is not a list of folders');
+  return m as unknown as Manifest;
 }
 
 /** True when `dir` holds a manifest written by 0.1.0 (version 1, no destination). */
