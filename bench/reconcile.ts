@@ -7,46 +7,24 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureNode, type ProcessFigures } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/bin.js');
-const HOOK = join(ROOT, 'bench/dist/bench/rss-hook.js');
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
   return at < 0 ? fallback : Number(process.argv[at + 1]);
 }
 
-interface Measured {
-  seconds: number;
-  maxRssMiB: number;
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Measured = ProcessFigures;
 
-async function measure(args: string[], env: Record<string, string>): Promise<Measured> {
-  const rssFile = join(tmpdir(), `atomic-bulk-reconcile-rss-${process.pid}-${Date.now()}.json`);
-  const started = performance.now();
-  const child = spawn(process.execPath, ['--import', HOOK, BIN, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  const seconds = (performance.now() - started) / 1000;
-  const { maxRssKiB } = JSON.parse(await readFile(rssFile, 'utf8')) as { maxRssKiB: number };
-  await rm(rssFile, { force: true });
-  return { seconds, maxRssMiB: maxRssKiB / 1024, code, stdout, stderr };
-}
+const measure = (args: string[], env: Record<string, string>): Promise<Measured> =>
+  measureNode(ROOT, [BIN, ...args], env, true);
 
 async function startSandbox(): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
   const { ATOMIC_CLIENT_SECRET: _ignored, ...env0 } = process.env;

@@ -16,10 +16,10 @@
  *   --json PATH      also write the results as JSON
  *   --dir PATH       where to put generated files (default: OS temp dir)
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { measureNode } from './measure.js';
 import { generateShape, SHAPES, type Shape } from './shapes.js';
 import {
   BENCH_STEPS,
@@ -66,32 +66,8 @@ function parseArgs(argv: string[]): Options {
 
 /** Runs a Node script as its own process; returns wall time and peak RSS. */
 async function measure(args: string[], env: Record<string, string> = {}): Promise<Measured> {
-  const rssFile = join(
-    tmpdir(),
-    `atomic-bulk-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}.json`,
-  );
-  const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    ['--import', join(ROOT, 'bench/dist/bench/rss-hook.js'), ...args],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...env,
-        BENCH_RSS_FILE: rssFile,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let stdout = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  const seconds = (performance.now() - started) / 1000;
-  const { maxRssKiB } = JSON.parse(await readFile(rssFile, 'utf8')) as { maxRssKiB: number };
-  await rm(rssFile, { force: true });
-  return { seconds, maxRssMiB: maxRssKiB / 1024, stdout, code };
+  const { seconds, maxRssMiB, stdout, code } = await measureNode(ROOT, args, env);
+  return { seconds, maxRssMiB, stdout, code };
 }
 
 const median = (values: number[]) =>

@@ -15,11 +15,12 @@ import {
   checkByTemplate,
   checkPerId,
   Delivery,
+  discoverTemplates,
   eachLimited,
   persist,
 } from '../reconcile/delivery.js';
-import { invocations, openSentRun } from '../reconcile/run-source.js';
-import { ReportDir } from '../report/report-dir.js';
+import { invocations } from '../reconcile/run-source.js';
+import { openForUpdate } from './reconcile.js';
 import { writeReport } from '../report/write-report.js';
 
 export interface CancelOptions {
@@ -48,12 +49,7 @@ export interface CancelResult {
 
 export async function cancel(options: CancelOptions): Promise<CancelResult> {
   const now = options.now ?? (() => new Date());
-  const run = await openSentRun(
-    options.target,
-    options.stateDir ?? '.atomic-bulk',
-    options.api.destination,
-  );
-  const dir = await ReportDir.existing(run.folder);
+  const { run, dir } = await openForUpdate(options);
   const narrow: CardQuery = {};
   if (options.status !== undefined) narrow.status = options.status;
   if (options.userId !== undefined) narrow.userId = options.userId;
@@ -69,22 +65,8 @@ export async function cancel(options: CancelOptions): Promise<CancelResult> {
   } else {
     const table = new IdTable(run.rows);
     let position = 0;
-    const probes: string[] = [];
-    for await (const { id } of invocations(run.invocationsPath)) {
-      table.add(id, position);
-      if (position % Math.max(1, Math.floor(run.rows / 64)) === 0) probes.push(id);
-      position++;
-    }
-    const templates = new Set<string>();
-    for (const id of probes.slice(0, 64)) {
-      delivery.requests++;
-      const cards = await persist(
-        () => options.api.listCards({ flowInvocationId: id }, 100, 0),
-        options.signal,
-      );
-      for (const card of cards)
-        if (card.cardTemplateId !== null) templates.add(card.cardTemplateId);
-    }
+    for await (const { id } of invocations(run.invocationsPath)) table.add(id, position++);
+    const templates = await discoverTemplates(options.api, run, delivery);
     await checkByTemplate(options.api, templates, table, delivery, options.signal, narrow);
   }
   let rowsMatched = 0;

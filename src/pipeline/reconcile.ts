@@ -13,7 +13,7 @@ import {
   checkByTemplate,
   checkPerId,
   Delivery,
-  persist,
+  discoverTemplates,
   seededRandom,
   wilson,
 } from '../reconcile/delivery.js';
@@ -66,12 +66,7 @@ interface Checked {
 
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
   const now = options.now ?? (() => new Date());
-  const run = await openSentRun(
-    options.target,
-    options.stateDir ?? '.atomic-bulk',
-    options.api.destination,
-  );
-  const dir = await ReportDir.existing(run.folder);
+  const { run, dir } = await openForUpdate(options);
   const checked = await choose(run, options);
   const rows = checked.positions?.length ?? run.rows;
   const delivery = new Delivery(rows);
@@ -138,6 +133,20 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
   return { section, folder: run.folder, exitCode: section.exitCode };
 }
 
+/** The sent run named by `target`, and its report folder, locked to add a section. */
+export async function openForUpdate(options: {
+  target: string;
+  stateDir?: string;
+  api: CardsApi;
+}): Promise<{ run: SentRun; dir: ReportDir }> {
+  const run = await openSentRun(
+    options.target,
+    options.stateDir ?? '.atomic-bulk',
+    options.api.destination,
+  );
+  return { run, dir: await ReportDir.existing(run.folder) };
+}
+
 async function choose(run: SentRun, options: ReconcileOptions): Promise<Checked> {
   if (options.sample !== undefined) {
     // Reservoir sampling: one pass, the sample's ids only in memory.
@@ -176,33 +185,6 @@ async function choose(run: SentRun, options: ReconcileOptions): Promise<Checked>
   let position = 0;
   for await (const { id } of invocations(run.invocationsPath)) table.add(id, position++);
   return { strategy, positions: null, ids: null, table };
-}
-
-/**
- * The card templates the run's cards use, from the cards of up to 64 rows spread over the
- * run (the flow config does not name them). None yet: nothing processed so far.
- */
-async function discoverTemplates(
-  api: CardsApi,
-  run: SentRun,
-  delivery: Delivery,
-): Promise<string[]> {
-  const wanted = new Set<number>();
-  const probes = Math.min(64, run.rows);
-  for (let k = 0; k < probes; k++) wanted.add(Math.floor((k * run.rows) / probes));
-  const ids: string[] = [];
-  let position = 0;
-  for await (const { id } of invocations(run.invocationsPath)) {
-    if (wanted.has(position)) ids.push(id);
-    position++;
-  }
-  const templates = new Set<string>();
-  for (const id of ids) {
-    delivery.requests++;
-    for (const card of await persist(() => api.listCards({ flowInvocationId: id }, 100, 0)))
-      if (card.cardTemplateId !== null) templates.add(card.cardTemplateId);
-  }
-  return [...templates];
 }
 
 /** Why a row may have no card, from what Atomic documents (SPEC 6). */

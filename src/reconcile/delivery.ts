@@ -9,6 +9,7 @@ import { MAX_CARDS_PER_REQUEST, type CardQuery, type CardSummary } from '../api/
 import { isAtomicBulkError } from '../model/errors.js';
 import { sleep } from '../model/retry.js';
 import type { IdTable } from './id-table.js';
+import { invocations } from './run-source.js';
 
 /** Attempts of one row's work beyond what the HTTP client already retried. */
 const ROW_ATTEMPTS = 4;
@@ -185,17 +186,8 @@ export async function checkByTemplate(
   }
 }
 
-/** mulberry32, for reproducible samples under --seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Reproducible samples under --seed. */
+export { mulberry32 as seededRandom } from '../model/random.js';
 
 /** The Wilson score interval at 95 % for `x` successes in `n` trials. */
 export function wilson(x: number, n: number): { share: number; low: number; high: number } {
@@ -206,4 +198,31 @@ export function wilson(x: number, n: number): { share: number; low: number; high
   const centre = (p + (z * z) / (2 * n)) / denominator;
   const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denominator;
   return { share: p, low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+}
+
+/**
+ * The card templates the run's cards use, from the cards of up to 64 rows spread over the
+ * run (the flow config does not name them). None yet: nothing processed so far.
+ */
+export async function discoverTemplates(
+  api: CardsApi,
+  run: { rows: number; invocationsPath: string },
+  delivery: Delivery,
+): Promise<string[]> {
+  const wanted = new Set<number>();
+  const probes = Math.min(64, run.rows);
+  for (let k = 0; k < probes; k++) wanted.add(Math.floor((k * run.rows) / probes));
+  const ids: string[] = [];
+  let position = 0;
+  for await (const { id } of invocations(run.invocationsPath)) {
+    if (wanted.has(position)) ids.push(id);
+    position++;
+  }
+  const templates = new Set<string>();
+  for (const id of ids) {
+    delivery.requests++;
+    for (const card of await persist(() => api.listCards({ flowInvocationId: id }, 100, 0)))
+      if (card.cardTemplateId !== null) templates.add(card.cardTemplateId);
+  }
+  return [...templates];
 }

@@ -11,15 +11,11 @@
  * a million of them fit in the sandbox's memory for the reconcile benchmark.
  */
 
-export const CARD_FILTERS = [
-  'flowInvocationId',
-  'flowInstanceId',
-  'cardTemplateId',
-  'userId',
-  'status',
-  'lifecycleId',
-] as const;
-export type CardFilter = Partial<Record<(typeof CARD_FILTERS)[number], string>>;
+import { CARD_QUERY_FIELDS, type CardQuery } from '../api/cards.js';
+
+/** The filters Atomic documents for listing and cancelling cards (SPEC 6). */
+export const CARD_FILTERS = CARD_QUERY_FIELDS;
+export type CardFilter = CardQuery;
 
 export const DEFAULT_LIST_LIMIT = 100;
 export const DEFAULT_CANCEL_LIMIT = 500;

@@ -44,17 +44,9 @@ export type FaultKind =
   | 'cards-429'
   | 'cards-5xx';
 
-/** mulberry32: small, fast, good enough to decide faults (and to plan seeded tests). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../model/random.js';
+
+export { mulberry32 };
 
 function hashString(text: string): number {
   let h = 2166136261;

@@ -1,0 +1,53 @@
+/** Runs a Node program as its own process and measures its wall time and peak RSS. */
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface ProcessFigures {
+  seconds: number;
+  maxRssMiB: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `node --import rss-hook <args>` from `root`: the hook writes the process's peak RSS on
+ * exit. stderr is inherited unless `captureStderr`.
+ */
+export async function measureNode(
+  root: string,
+  args: string[],
+  env: Record<string, string> = {},
+  captureStderr = false,
+): Promise<ProcessFigures> {
+  const rssFile = join(
+    tmpdir(),
+    `atomic-bulk-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}.json`,
+  );
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    ['--import', join(root, 'bench/dist/bench/rss-hook.js'), ...args],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        ...env,
+        BENCH_RSS_FILE: rssFile,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
+      stdio: ['ignore', 'pipe', captureStderr ? 'pipe' : 'inherit'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  const seconds = (performance.now() - started) / 1000;
+  const { maxRssKiB } = JSON.parse(await readFile(rssFile, 'utf8')) as { maxRssKiB: number };
+  await rm(rssFile, { force: true });
+  return { seconds, maxRssMiB: maxRssKiB / 1024, code, stdout, stderr };
+}
