@@ -1,0 +1,55 @@
+/** What `send` takes and returns. */
+import type { AtomicApi } from '../api/client.js';
+import { type ProgressSink } from '../model/progress.js';
+import type { SendMode } from '../model/report.js';
+import { type UploadStageOptions } from '../upload/upload-stage.js';
+import type { LoadedFlow } from './flow-source.js';
+import type { InvalidPolicy } from './split.js';
+import type { RunResult } from './validate.js';
+
+export interface SendOptions {
+  /** A file path, `-` for standard input, or s3://bucket/key. */
+  input: string;
+  /** The flow config to validate against; fetched through `api` (latest) when omitted. */
+  flow?: LoadedFlow;
+  /** The flow to send to; required even when the config came from a file. */
+  flowConfigId: string;
+  /** live: csv-task (published flows, all users); test: csv-task/test (test users). */
+  mode?: SendMode;
+  /** The API; not called by a dry run. */
+  api: AtomicApi | null;
+  /** Part budget in bytes, header included. Default 32,000,000. */
+  maxPartBytes?: number;
+  /** Parts in flight, 1–5. Memory and disk hold about this many parts. Default 2. */
+  concurrency?: number;
+  /** abort (default): any error → nothing is sent (exit 1); skip: send the valid rows (exit 4). */
+  onInvalid?: InvalidPolicy;
+  /** Validate and cut parts, but never call csv-task. */
+  dryRun?: boolean;
+  /** Names the run; default: SHA-256 of the input. Invocation ids derive from it. */
+  runId?: string;
+  /** Where run state lives. Default ./.atomic-bulk */
+  stateDir?: string;
+  /** Re-upload parts already recorded as uploaded (same invocation ids). */
+  force?: boolean;
+  reportDir?: string;
+  /** Keep part files after upload (in the run's state directory). */
+  keepParts?: boolean;
+  maxIssues?: number;
+  allowUnknownVariables?: boolean;
+  s3Endpoint?: string;
+  tempDir?: string;
+  now?: () => Date;
+  progress?: ProgressSink;
+  /** Stops the run: no new parts; in-flight uploads get `graceMs` to finish. */
+  signal?: AbortSignal;
+  /** Time in-flight uploads may still take after an interrupt. Default 30 s. */
+  graceMs?: number;
+  /** Tuning for the upload stage (attempts, sleeps), mainly for tests. */
+  upload?: Pick<UploadStageOptions, 'maxAttempts' | 'sleep' | 'random'>;
+}
+
+export interface SendResult extends RunResult {
+  /** Where the run's state lives (null for dry runs and rejected input). */
+  stateDir: string | null;
+}

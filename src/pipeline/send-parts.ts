@@ -1,0 +1,111 @@
+/**
+ * Cutting a send's parts (the second read of the input, with the first pass's verdicts),
+ * and the dry run, which cuts and measures them without sending.
+ */
+import { retentionLimit } from '../model/row-layout.js';
+import { makePrivateDir } from '../files/private-files.js';
+import { join } from 'node:path';
+import { AtomicBulkError } from '../model/errors.js';
+import type { Part } from '../model/part.js';
+import { type ProgressEvent, type ProgressSink } from '../model/progress.js';
+import type { PartReport, SendMode } from '../model/report.js';
+import { type InputSource } from '../read/input.js';
+import { RecordReader } from '../read/record-reader.js';
+import { partReport } from '../report/report.js';
+import { InvocationIds } from '../split/invocation-ids.js';
+import { DiscardedParts, PartFiles } from '../split/part-files.js';
+import { selectRows } from '../split/select-rows.js';
+import { Splitter, type PartSink } from '../split/splitter.js';
+import { runKey } from '../state/run-state.js';
+import { DEFAULT_MAX_PART_BYTES, reading, type CheckedInput } from './check-input.js';
+import type { RunResult } from './validate.js';
+import type { SendOptions, SendResult } from './send-options.js';
+import { layoutFor, policyOutcome, type Finish } from './send-report.js';
+export async function* cutParts(
+  options: SendOptions,
+  checked: CheckedInput,
+  input: InputSource,
+  runId: string,
+  mode: SendMode,
+  sink: PartSink,
+  progress: ProgressSink,
+): AsyncGenerator<Part> {
+  const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
+  const reader = new RecordReader({
+    maxRecordBytes: retentionLimit(maxPartBytes),
+    restoreRejected: true,
+    onBytes: reading('split', input, progress),
+  });
+  const splitter = new Splitter({
+    maxPartBytes,
+    layout: layoutFor(checked),
+    ids: new InvocationIds(runId, options.flowConfigId, mode),
+    sink,
+  });
+  const { invalid, rows } = checked.result;
+  yield* splitter.split(selectRows(reader.batches(input.read()), invalid, rows.total));
+  if (reader.summary().sha256 !== checked.summary.sha256) {
+    throw new AtomicBulkError(
+      'INPUT',
+      `Input ${input.name} changed between validation and sending.`,
+      {
+        hint: 'Run again once the file is final; parts already sent will be skipped.',
+      },
+    );
+  }
+}
+
+export function cutEvent(part: Part): ProgressEvent {
+  return {
+    type: 'part',
+    number: part.number,
+    status: 'cut',
+    rows: part.rows,
+    bytes: part.bytes,
+    attempt: 0,
+  };
+}
+
+/**
+ * Dry run: everything but csv-task. Parts are cut and measured (rows, bytes, SHA-256)
+ * without being written, unless --keep-parts asks for the files.
+ */
+export async function dryRun(
+  options: SendOptions,
+  checked: CheckedInput,
+  input: InputSource,
+  stateDir: string,
+  runId: string,
+  mode: SendMode,
+  progress: ProgressSink,
+  finish: (f: Finish) => Promise<RunResult>,
+): Promise<SendResult> {
+  const now = options.now ?? (() => new Date());
+  const keep = options.keepParts === true;
+  let sink: PartSink = new DiscardedParts();
+  if (keep) {
+    const dir = join(
+      stateDir,
+      'dry-runs',
+      `${runKey(runId, options.flowConfigId, mode, null)}-${now().getTime()}-${process.pid}`,
+    );
+    await makePrivateDir(dir);
+    sink = new PartFiles(dir, true);
+  }
+  progress({ type: 'phase', phase: 'split' });
+  const parts: PartReport[] = [];
+  for await (const part of cutParts(options, checked, input, runId, mode, sink, progress)) {
+    options.signal?.throwIfAborted();
+    progress(cutEvent(part));
+    parts.push(partReport(part, keep ? part.path : null));
+  }
+  const splitDone = now();
+  const result = await finish({
+    outcome: policyOutcome(checked),
+    parts,
+    split: splitDone,
+    invocations: null,
+    nextStep: `Dry run: nothing was sent. ${parts.length} parts of at most ${options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES} bytes are ready; run without --dry-run to send.`,
+  });
+  return { ...result, stateDir: null };
+}

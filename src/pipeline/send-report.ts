@@ -1,0 +1,169 @@
+/**
+ * A send's report: the parts as the run state knows them, invocations.csv, and the
+ * next step in words for each way a send can end.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { AtomicBulkError } from '../model/errors.js';
+import { IssueLog } from '../model/issue-log.js';
+import type { Outcome, PartReport, Report, SendMode } from '../model/report.js';
+import { type InputSource } from '../read/input.js';
+import { writeInvocations } from '../report/invocations-csv.js';
+import { buildReport, lineEndingStyle } from '../report/report.js';
+import { ReportDir } from '../report/report-dir.js';
+import { writeReport } from '../report/write-report.js';
+import { sendLayout, type RowLayout } from '../split/splitter.js';
+import { RunState, type ManifestPart } from '../state/run-state.js';
+import { type CheckedInput } from './check-input.js';
+import type { LoadedFlow } from './flow-source.js';
+import type { InvalidPolicy } from './split.js';
+import type { RunResult } from './validate.js';
+import type { SendOptions } from './send-options.js';
+export interface Finish {
+  outcome: Outcome;
+  parts: PartReport[];
+  split: Date;
+  /** Id files of sent parts, for invocations.csv; null when nothing was sent. */
+  invocations: string[] | null;
+  nextStep: string;
+  /** Where the run sends (null for dry runs and rejected input). */
+  destination?: Report['destination'];
+}
+
+export async function finishReport(
+  f: Finish & {
+    options: SendOptions & { flow: LoadedFlow };
+    checked: CheckedInput;
+    log: IssueLog;
+    dir: ReportDir;
+    input: InputSource;
+    runId: string;
+    mode: SendMode;
+    started: Date;
+    validated: Date;
+    rejected: string | null;
+    now: () => Date;
+  },
+): Promise<RunResult> {
+  const invocations =
+    f.invocations !== null && f.invocations.length > 0
+      ? await writeInvocations(f.dir, f.invocations)
+      : null;
+  const finished = f.now();
+  const { summary, result } = f.checked;
+  const rowsWhere = (earlier: boolean) =>
+    f.parts
+      .filter((p) => p.status === 'uploaded' && p.previouslyUploaded === earlier)
+      .reduce((n, p) => n + p.rows, 0);
+  const report = buildReport({
+    command: 'send',
+    runId: f.runId,
+    startedAt: f.started,
+    finishedAt: finished,
+    durationMs: {
+      total: finished.getTime() - f.started.getTime(),
+      validate: f.validated.getTime() - f.started.getTime(),
+      split: Math.max(0, f.split.getTime() - f.validated.getTime()),
+      upload: f.parts.reduce((n, p) => n + (p.uploadMs ?? 0), 0),
+    },
+    input: {
+      source: f.input.name,
+      bytes: summary.bytes,
+      sha256: summary.sha256,
+      bom: summary.bom,
+      lineEndings: lineEndingStyle(summary.lineEndings),
+    },
+    flow: {
+      flowConfigId: f.options.flowConfigId,
+      version: f.options.flow.version,
+      mode: f.mode,
+      source: f.options.flow.source,
+    },
+    rows: { ...result.rows, sent: rowsWhere(false), alreadySent: rowsWhere(true) },
+    destination: f.destination ?? null,
+    log: f.log,
+    parts: f.parts,
+    outcome: f.outcome,
+    dryRun: f.options.dryRun === true,
+    files: { rejected: f.rejected, invocations },
+    nextStep: f.nextStep,
+  });
+  await writeReport(f.dir, report);
+  return { report, reportDir: f.dir.location };
+}
+
+/** How rows are rewritten into parts: drop _line/_errors, fill or add flowInvocationId. */
+export function layoutFor(checked: CheckedInput): RowLayout {
+  return sendLayout(checked.result.plan, checked.result.header?.length ?? 0);
+}
+
+export function policyOutcome(checked: CheckedInput): Outcome {
+  return checked.result.rows.invalid > 0 ? 'partial' : 'success';
+}
+
+export function invocationFiles(state: RunState): string[] {
+  return state.parts
+    .filter((p) => p.status === 'uploaded')
+    .map((p) => join(state.dir, 'parts', partName(p.number).replace(/\.csv$/, '.ids.csv')))
+    .filter((path) => existsSync(path));
+}
+
+export function partName(number: number): string {
+  return `part-${String(number).padStart(4, '0')}.csv`;
+}
+
+export function fromManifest(
+  p: ManifestPart,
+  file: string | null,
+  previouslyUploaded: boolean,
+): PartReport {
+  return {
+    previouslyUploaded,
+    number: p.number,
+    rows: p.rows,
+    bytes: p.bytes,
+    sha256: p.sha256,
+    firstLine: p.firstLine,
+    lastLine: p.lastLine,
+    status: p.status,
+    attempts: p.attempts,
+    taskId: p.taskId,
+    uploadMs: p.uploadMs,
+    error: p.error,
+    file,
+  };
+}
+
+export function invalidNextStep(checked: CheckedInput, policy: InvalidPolicy): string {
+  const { result } = checked;
+  if (result.fileErrors > 0)
+    return 'Nothing was sent. Fix the header and file problems in the report, then send again.';
+  if (result.rows.valid === 0)
+    return 'Nothing was sent: no row is valid. Fix the rows in rejected.csv and send that file.';
+  return policy === 'abort'
+    ? 'Nothing was sent (--on-invalid abort). Fix the rows in rejected.csv, or send the valid rows with --on-invalid skip.'
+    : 'Nothing was sent.';
+}
+
+export function alreadySentNextStep(runId: string, when: string): string {
+  return `Nothing to do: run ${runId.slice(0, 16)}… was already sent in full on ${when}. To send the file again as a new campaign use --run-id <new id>; to upload the same invocations again use --force (Atomic ignores ids it has seen).`;
+}
+
+export function sendNextStep(
+  outcome: Outcome,
+  fatal: AtomicBulkError | null,
+  runId: string,
+): string {
+  switch (outcome) {
+    case 'success':
+      return 'All rows were sent. invocations.csv maps every input line to its flowInvocationId.';
+    case 'partial':
+      return 'The valid rows were sent. Fix the rows in rejected.csv and send that file (it keeps the original columns).';
+    case 'interrupted':
+      return `Interrupted. Run the same command again to resume run ${runId.slice(0, 16)}…: uploaded parts are skipped, and re-sent rows keep their flowInvocationIds.`;
+    default:
+      return fatal !== null
+        ? `${fatal.message}${fatal.context.hint ? ` ${fatal.context.hint}` : ''} Then run the same command again to resume.`
+        : 'Some parts failed. Run the same command again to resume: uploaded parts are skipped, and re-sent rows keep their flowInvocationIds.';
+  }
+}
