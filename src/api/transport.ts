@@ -9,36 +9,7 @@ import { BlockList, isIP } from 'node:net';
 import { AtomicBulkError } from '../model/errors.js';
 import { printable } from '../model/redact.js';
 
-/** Hosts that never leave the machine. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  const type = isIP(host);
-  return type !== 0 && classify(host, type === 6 ? 'ipv6' : 'ipv4') === 'loopback';
-}
-
-/** A usage error unless `url` is https, or http on a loopback host. */
-export function requireSecureUrl(name: string, url: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new AtomicBulkError('CONFIG', `${name} is not a URL.`);
-  }
-  if (parsed.username !== '' || parsed.password !== '')
-    throw new AtomicBulkError('CONFIG', `${name} must not carry a user name or password.`, {
-      hint: 'Credentials belong in ATOMIC_CLIENT_ID and ATOMIC_CLIENT_SECRET.',
-    });
-  if (parsed.protocol === 'https:') return;
-  if (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname)) return;
-  throw new AtomicBulkError(
-    'CONFIG',
-    `${name} must be an https:// URL (http:// is accepted only for 127.0.0.1, ::1 and localhost).`,
-    {
-      hint: 'Over http the client secret and access tokens would cross the network in clear text.',
-    },
-  );
-}
+export { isLoopbackHost, requireSecureUrl } from '../model/secure-url.js';
 
 type Family = 'ipv4' | 'ipv6';
 type AddressClass =

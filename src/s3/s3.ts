@@ -5,6 +5,7 @@
  * apply; AWS_ENDPOINT_URL_S3 or --s3-endpoint point it at any S3-compatible store, with
  * path-style addressing.
  */
+import { requireSecureUrl } from '../model/secure-url.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AtomicBulkError } from '../model/errors.js';
@@ -35,6 +36,13 @@ export async function s3Client(options: S3Options = {}): Promise<S3Client> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint =
     options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  // Campaign rows and reports travel to this endpoint: https, or http only on loopback.
+  if (endpoint !== undefined)
+    requireSecureUrl(
+      'The S3 endpoint (--s3-endpoint or AWS_ENDPOINT_URL_S3)',
+      endpoint,
+      'Over http campaign rows and reports would cross the network in clear text.',
+    );
   const cacheKey = endpoint ?? '';
   const cached = clients.get(cacheKey);
   if (cached !== undefined) return cached;

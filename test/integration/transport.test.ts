@@ -11,6 +11,7 @@ import { AtomicClient } from '../../src/api/client.js';
 import { checkUploadUrl, classify } from '../../src/api/transport.js';
 import { isAtomicBulkError, type AtomicBulkError } from '../../src/model/errors.js';
 import { resolveConnection } from '../../src/api/connection.js';
+import { RENEWAL_FLOW, runCli } from '../e2e/cli.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -119,6 +120,24 @@ describe('https only, except loopback', () => {
       ATOMIC_CLIENT_SECRET: 'secret',
     };
     expect(resolveConnection({}, env).baseUrl).toBe(url);
+  });
+});
+
+describe('the S3 endpoint for s3:// inputs and reports', () => {
+  it('must be https, or http on loopback', async () => {
+    const run = await runCli([
+      'validate',
+      's3://drop/in.csv',
+      '--flow-config',
+      RENEWAL_FLOW,
+      '--s3-endpoint',
+      'http://10.1.2.3:9000',
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      'The S3 endpoint (--s3-endpoint or AWS_ENDPOINT_URL_S3) must be an https:// URL',
+    );
+    expect(run.stderr).toContain('campaign rows and reports would cross the network in clear text');
   });
 });
 
