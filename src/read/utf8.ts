@@ -13,6 +13,8 @@ export type { EncodingFault, EncodingProblem } from '../model/read-batch.js';
 export class Utf8Checker {
   private carry: Buffer = Buffer.alloc(0);
   private carryOffset = 0;
+  /** The last chunk ended inside a broken sequence: its continuation bytes go on. */
+  private skipping = false;
 
   /** Checks `chunk`, which starts at absolute input offset `offset`. */
   push(chunk: Buffer, offset: number): EncodingProblem[] {
@@ -22,14 +24,28 @@ export class Utf8Checker {
     // Copy: the caller may reuse the chunk's memory for the next read.
     this.carry = Buffer.from(data.subarray(cut));
     this.carryOffset = dataOffset + cut;
-    return check(data.subarray(0, cut), dataOffset);
+    return this.check(data.subarray(0, cut), dataOffset);
+  }
+
+  private check(data: Buffer, offset: number): EncodingProblem[] {
+    if (data.length === 0) return [];
+    const continues = this.skipping && ((data[0] as number) & 0xc0) === 0x80;
+    if (!continues && isUtf8(data) && data.indexOf(0) === -1) {
+      this.skipping = false;
+      return [];
+    }
+    const result = scan(data, offset, this.skipping);
+    this.skipping = result.skipping;
+    return result.problems;
   }
 
   /** Reports a character left incomplete at the end of the input. */
   finish(): EncodingProblem[] {
     const rest = this.carry;
     this.carry = Buffer.alloc(0);
-    return rest.length === 0 ? [] : check(rest, this.carryOffset);
+    const problems = this.check(rest, this.carryOffset);
+    this.skipping = false;
+    return problems;
   }
 }
 
@@ -46,18 +62,24 @@ function completeLength(data: Buffer): number {
   return n;
 }
 
-function check(data: Buffer, offset: number): EncodingProblem[] {
-  if (isUtf8(data) && data.indexOf(0) === -1) return [];
-  return scan(data, offset);
-}
-
-/** Walks bytes per RFC 3629, reporting each invalid sequence once, and each NUL. */
-export function scan(data: Buffer, offset: number): EncodingProblem[] {
+/**
+ * Walks bytes per RFC 3629, reporting each invalid sequence once, and each NUL. With
+ * `skipping`, leading continuation bytes belong to a broken sequence reported before.
+ * Returns whether the bytes end inside a broken sequence.
+ */
+export function scan(
+  data: Buffer,
+  offset: number,
+  skipping = false,
+): { problems: EncodingProblem[]; skipping: boolean } {
   const out: EncodingProblem[] = [];
   const n = data.length;
   let p = 0;
+  if (skipping) while (p < n && ((data[p] as number) & 0xc0) === 0x80) p++;
+  let broken = skipping && p === n;
   while (p < n) {
     const b = data[p] as number;
+    broken = false;
     if (b < 0x80) {
       if (b === 0) out.push({ offset: offset + p, kind: 'nul-byte' });
       p++;
@@ -90,7 +112,8 @@ export function scan(data: Buffer, offset: number): EncodingProblem[] {
       p++;
       // Skip the continuation bytes of the broken sequence: one problem per sequence.
       while (p < n && ((data[p] as number) & 0xc0) === 0x80) p++;
+      broken = p === n;
     }
   }
-  return out;
+  return { problems: out, skipping: broken };
 }
