@@ -177,3 +177,27 @@ export function printReport(report: Report, reportDir: string, args: Args, io: C
   }
   return report.exitCode;
 }
+
+/**
+ * What `reconcile` and `cancel` take: the run (a send's report folder or its run id), the
+ * state directory to look a run id up in, and Cards API requests at once.
+ */
+export function sentRunOptions(y: Argv, concurrency: number): Argv {
+  return connectionOptions(y)
+    .positional('run', {
+      type: 'string',
+      describe: 'The report folder of a send, or its run id (looked up in --state-dir)',
+    })
+    .option('concurrency', {
+      type: 'number',
+      default: concurrency,
+      describe: 'Cards API requests at once, 1–16',
+      group: GROUPS.sending,
+    })
+    .option('state-dir', {
+      type: 'string',
+      default: '.atomic-bulk',
+      describe: 'Where send kept the run state (to find a run id)',
+      group: GROUPS.sending,
+    });
+}

@@ -2,18 +2,14 @@
 import { cancel } from '../../pipeline/cancel.js';
 import { withApi } from '../api-args.js';
 import type { Command } from './command.js';
-import { connectionOptions, GROUPS, intArg, progressFor, stringArg } from '../options.js';
+import { GROUPS, intArg, progressFor, sentRunOptions, stringArg } from '../options.js';
 
 export const cancelCommand: Command = {
   command: 'cancel <run>',
   describe:
     'Cancel the cards a run created (only that run’s: scoped by its invocation ids); --yes to act',
   builder: (y) =>
-    connectionOptions(y)
-      .positional('run', {
-        type: 'string',
-        describe: 'The report folder of a send, or its run id (looked up in --state-dir)',
-      })
+    sentRunOptions(y, 4)
       .option('yes', {
         type: 'boolean',
         default: false,
@@ -30,23 +26,11 @@ export const cancelCommand: Command = {
         describe: 'Only this user’s cards',
         group: GROUPS.sending,
       })
-      .option('concurrency', {
-        type: 'number',
-        default: 4,
-        describe: 'Cards API requests at once, 1–16',
-        group: GROUPS.sending,
-      })
       .option('cancel-path', {
         type: 'string',
         describe:
           'Path of the cancel request, {env} for the environment [env ATOMIC_CANCEL_PATH; default /v1/{env}/cards/cancel] (assumed: Atomic does not publish it)',
         group: GROUPS.connection,
-      })
-      .option('state-dir', {
-        type: 'string',
-        default: '.atomic-bulk',
-        describe: 'Where send kept the run state (to find a run id)',
-        group: GROUPS.sending,
       })
       .example([
         ['$0 cancel <report-dir>', 'Count the cards the run created; change nothing'],

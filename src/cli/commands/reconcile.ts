@@ -4,14 +4,7 @@ import { AtomicBulkError } from '../../model/errors.js';
 import { parseDuration } from '../../state/runs.js';
 import { withApi } from '../api-args.js';
 import type { Command } from './command.js';
-import {
-  connectionOptions,
-  GROUPS,
-  intArg,
-  progressFor,
-  stringArg,
-  type Args,
-} from '../options.js';
+import { GROUPS, intArg, progressFor, sentRunOptions, stringArg, type Args } from '../options.js';
 
 function duration(args: Args, name: string): number {
   const value = args[name];
@@ -28,11 +21,7 @@ export const reconcileCommand: Command = {
   command: 'reconcile <run>',
   describe: 'Check which rows of a finished send produced cards in Atomic (reconciled.csv)',
   builder: (y) =>
-    connectionOptions(y)
-      .positional('run', {
-        type: 'string',
-        describe: 'The report folder of a send, or its run id (looked up in --state-dir)',
-      })
+    sentRunOptions(y, 8)
       .option('wait', {
         type: 'string',
         default: '0',
@@ -62,18 +51,6 @@ export const reconcileCommand: Command = {
         type: 'number',
         default: 1,
         describe: 'Seed of --sample',
-        group: GROUPS.sending,
-      })
-      .option('concurrency', {
-        type: 'number',
-        default: 8,
-        describe: 'Cards API requests at once, 1–16',
-        group: GROUPS.sending,
-      })
-      .option('state-dir', {
-        type: 'string',
-        default: '.atomic-bulk',
-        describe: 'Where send kept the run state (to find a run id)',
         group: GROUPS.sending,
       })
       .example([
