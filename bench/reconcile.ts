@@ -5,13 +5,17 @@
  * the peak RSS of each atomic-bulk process printed. The sandbox holds every card in its
  * own process; the figures are the tool's.
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureNode, type ProcessFigures } from './measure.js';
+import {
+  measureNode,
+  startServerProcess,
+  type ProcessFigures,
+  type ServerProcess,
+} from './measure.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/bin.js');
@@ -26,10 +30,9 @@ type Measured = ProcessFigures;
 const measure = (args: string[], env: Record<string, string>): Promise<Measured> =>
   measureNode(ROOT, [BIN, ...args], env, true);
 
-async function startSandbox(): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
-  const { ATOMIC_CLIENT_SECRET: _ignored, ...env0 } = process.env;
-  const child = spawn(
-    process.execPath,
+/** The sandbox as its own process, as a user runs it; it keeps the cards, not the tool. */
+function startSandbox(): Promise<ServerProcess> {
+  return startServerProcess(
     [
       BIN,
       'sandbox',
@@ -40,25 +43,8 @@ async function startSandbox(): Promise<{ env: Record<string, string>; stop: () =
       '0',
       '--direct-uploads',
     ],
-    { stdio: ['ignore', 'pipe', 'ignore'], env: env0 },
+    'sandbox',
   );
-  const env: Record<string, string> = {};
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-      if (env.ATOMIC_SANDBOX_TOKEN !== undefined) resolve();
-    });
-    child.on('exit', () => reject(new Error('the sandbox exited early')));
-  });
-  return {
-    env,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.on('exit', r));
-    },
-  };
 }
 
 async function writeCampaign(path: string, rows: number): Promise<void> {

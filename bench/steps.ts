@@ -4,13 +4,14 @@
  * udsv; Miller when installed; the naive csv-parse → csv-stringify splitter) and
  * atomic-bulk's commands.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { rm } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
+import { startServerProcess } from './measure.js';
 
 export interface StepResult {
   seconds: number;
@@ -231,8 +232,6 @@ async function startServer(
   ctx: BenchContext,
   target: 'sink' | 'sandbox',
 ): Promise<{ env: Record<string, string>; cpuSeconds: () => number; stop: () => Promise<void> }> {
-  // A secret in the caller's environment must not become the server's.
-  const { ATOMIC_CLIENT_SECRET: _ignored, ...env0 } = process.env;
   const args =
     target === 'sink'
       ? [join(ctx.root, 'bench/dist/bench/sink.js')]
@@ -250,20 +249,11 @@ async function startServer(
           '600000',
           '--direct-uploads',
         ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: env0 });
+  const server = await startServerProcess(args, target);
+  const child = server.child;
   if (target === 'sandbox' && child.pid !== undefined) setPriority(child.pid, 19);
-  const env: Record<string, string> = {};
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-      if (env.ATOMIC_CLIENT_SECRET !== undefined) resolve();
-    });
-    child.on('exit', () => reject(new Error(`the ${target} exited early`)));
-  });
   return {
-    env,
+    env: server.env,
     // utime + stime from /proc (Linux); 0 elsewhere.
     cpuSeconds: () => {
       try {
@@ -276,9 +266,6 @@ async function startServer(
         return 0;
       }
     },
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.on('exit', r));
-    },
+    stop: () => server.stop(),
   };
 }
