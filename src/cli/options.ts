@@ -144,16 +144,22 @@ export function stringArg(args: Args, name: string): string | undefined {
   return value;
 }
 
-/** The <input> positional: a path, s3:// URI, or `-` for standard input. */
-export function inputArg(args: Args): string {
-  const value = args.input;
-  if (value === STDIN_PLACEHOLDER || value === '-') return '-';
-  if (typeof value !== 'string' || value === '')
+/**
+ * The <input..> positional: paths, s3:// URIs, directories, globs, or `-` alone for
+ * standard input. One argument stays a string (one file, or what it expands to).
+ */
+export function inputArg(args: Args): string | string[] {
+  const raw = args.input;
+  const values = (Array.isArray(raw) ? raw : [raw]).map((v: unknown) =>
+    v === STDIN_PLACEHOLDER ? '-' : v,
+  );
+  if (values.length === 0 || values.some((v) => typeof v !== 'string' || v === ''))
     throw new AtomicBulkError(
       'USAGE',
       'Name the input: a CSV file, - for standard input, or s3://bucket/key.',
     );
-  return value;
+  const names = values as string[];
+  return names.length === 1 ? (names[0] as string) : names;
 }
 
 export function progressFor(args: Args, stderr: NodeJS.WriteStream, io: CliIo): ProgressRenderer {

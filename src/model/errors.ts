@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'FLOW_CONFIG',
   /** The run state on disk does not match this run (different file, settings or flow). */
   'STATE',
+  /** Another send holds the run (its lock or S3 lease): try again once it is done. */
+  'BUSY',
   /** Credentials refused by the token endpoint or the API (401/403). */
   'AUTH',
   /** A resource the run needs does not exist (404): the flow, its version. */

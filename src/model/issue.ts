@@ -52,8 +52,13 @@ export type IssueCode = keyof typeof ISSUE_CODES;
 export interface Issue {
   severity: Severity;
   code: IssueCode;
-  /** 1-based physical line where the record starts; the header is line 1. */
+  /**
+   * 1-based physical line where the record starts; the header is line 1. In a report of
+   * a multi-file input, the line within `file`.
+   */
   line: number;
+  /** The file of a multi-file input the line is in (reports only; absent otherwise). */
+  file?: string;
   /** 1-based data-record number; 0 for the header and file-level issues. */
   record: number;
   /** Header name of the column, or null when the issue concerns the whole row or file. */

@@ -28,6 +28,8 @@ export const EXIT_BY_ERROR: Record<ErrorCode, number> = {
   INPUT: EXIT.usage,
   FLOW_CONFIG: EXIT.usage,
   STATE: EXIT.usage,
+  // Like a remote failure, retrying later can succeed: not 2, which says retrying is pointless.
+  BUSY: EXIT.remote,
   OUTPUT: EXIT.usage,
   AUTH: EXIT.remote,
   NOT_FOUND: EXIT.remote,

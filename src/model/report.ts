@@ -49,6 +49,8 @@ export interface Report {
   durationMs: { total: number; validate: number; split: number; upload: number };
   input: {
     source: string;
+    /** Every file of a multi-file input, in the order read; absent for one file. */
+    files?: string[];
     bytes: number;
     sha256: string;
     bom: boolean;

@@ -107,11 +107,12 @@ export async function checkInput(
   signal?: AbortSignal,
 ): Promise<CheckedInput> {
   progress({ type: 'phase', phase: 'validate' });
-  const validator = new Validator(log, options);
+  const validator = new Validator(log, { ...options, lines: input.lines });
   const reader = new RecordReader({
     maxRecordBytes: retentionLimit(options.maxPartBytes),
     restoreRejected: true,
     onBytes: reading('validate', input, progress),
+    lines: input.lines,
   });
   try {
     const batches = validator.check(reader.batches(input.read()));
@@ -139,11 +140,16 @@ export async function writeRejected(
     return null;
   progress({ type: 'phase', phase: 'explain' });
   const keep = result.plan?.annotationStart ?? result.header.length;
-  const writer = new RejectedCsvWriter(dir.stream('rejected.csv'), result.header.slice(0, keep));
+  const writer = new RejectedCsvWriter(
+    dir.stream('rejected.csv'),
+    result.header.slice(0, keep),
+    input.lines,
+  );
   const reader = new RecordReader({
     maxRecordBytes: retentionLimit(maxPartBytes),
     restoreRejected: true,
     onBytes: reading('explain', input, progress),
+    lines: input.lines,
   });
   try {
     for await (const row of validator.explain(reader.batches(input.read()), result)) {

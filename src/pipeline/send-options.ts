@@ -9,7 +9,8 @@ import type { RunResult } from './validate.js';
 
 export interface SendOptions {
   /** A file path, `-` for standard input, or s3://bucket/key. */
-  input: string;
+  /** A path, `-`, an s3:// URI; several (or a directory, glob or prefix) are read as one campaign. */
+  input: string | readonly string[];
   /** The flow config to validate against; fetched through `api` (latest) when omitted. */
   flow?: LoadedFlow;
   /** The flow to send to; required even when the config came from a file. */

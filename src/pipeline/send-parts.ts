@@ -35,6 +35,7 @@ export async function* cutParts(
     maxRecordBytes: retentionLimit(maxPartBytes),
     restoreRejected: true,
     onBytes: reading('split', input, progress),
+    lines: input.lines,
   });
   const splitter = new Splitter({
     maxPartBytes,

@@ -9,7 +9,7 @@ import { IssueLog } from '../model/issue-log.js';
 import type { Outcome, PartReport, Report, SendMode } from '../model/report.js';
 import { type InputSource } from '../read/input.js';
 import { writeInvocations } from '../report/invocations-csv.js';
-import { buildReport, lineEndingStyle } from '../report/report.js';
+import { buildReport, inputSection } from '../report/report.js';
 import { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 import { sendLayout, type RowLayout } from '../split/splitter.js';
@@ -47,7 +47,7 @@ export async function finishReport(
 ): Promise<RunResult> {
   const invocations =
     f.invocations !== null && f.invocations.length > 0
-      ? await writeInvocations(f.dir, f.invocations)
+      ? await writeInvocations(f.dir, f.invocations, f.input.lines)
       : null;
   const finished = f.now();
   const { summary, result } = f.checked;
@@ -66,13 +66,8 @@ export async function finishReport(
       split: Math.max(0, f.split.getTime() - f.validated.getTime()),
       upload: f.parts.reduce((n, p) => n + (p.uploadMs ?? 0), 0),
     },
-    input: {
-      source: f.input.name,
-      bytes: summary.bytes,
-      sha256: summary.sha256,
-      bom: summary.bom,
-      lineEndings: lineEndingStyle(summary.lineEndings),
-    },
+    input: inputSection(f.input, summary),
+    lines: f.input.lines,
     flow: {
       flowConfigId: f.options.flowConfigId,
       version: f.options.flow.version,

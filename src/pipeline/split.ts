@@ -15,7 +15,7 @@ import type { Part } from '../model/part.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import { openInput } from '../read/input.js';
 import { RecordReader } from '../read/record-reader.js';
-import { buildReport, lineEndingStyle, partReport } from '../report/report.js';
+import { buildReport, inputSection, partReport } from '../report/report.js';
 import { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 import { PartFiles } from '../split/part-files.js';
@@ -27,7 +27,8 @@ import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, type RunResult } from './va
 export type InvalidPolicy = 'abort' | 'skip';
 
 export interface SplitOptions {
-  input: string;
+  /** A path, `-`, an s3:// URI; several (or a directory, glob or prefix) are read as one campaign. */
+  input: string | readonly string[];
   /** Directory for part-0001.csv… and parts.json; created if missing, must hold no parts. */
   outDir: string;
   /** Largest part in bytes, header and line endings included. Default 32,000,000. */
@@ -73,10 +74,12 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
       addsInvocationIds: false,
       nowMs: started.getTime(),
       tempDir: options.tempDir,
+      lines: input.lines,
     });
     const reader = new RecordReader({
       maxRecordBytes: maxPartBytes,
       onBytes: reading('split', input, progress),
+      lines: input.lines,
     });
     const splitter = new Splitter({
       maxPartBytes,
@@ -143,13 +146,8 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
         split: splitDone.getTime() - started.getTime(),
         upload: 0,
       },
-      input: {
-        source: input.name,
-        bytes: summary.bytes,
-        sha256: summary.sha256,
-        bom: summary.bom,
-        lineEndings: lineEndingStyle(summary.lineEndings),
-      },
+      input: inputSection(input, summary),
+      lines: input.lines,
       flow: { flowConfigId: null, version: null, mode: null, source: null },
       rows: { ...result.rows, sent: 0, alreadySent: 0 },
       log,

@@ -6,7 +6,7 @@ import { checkLimits } from './limits.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { Report } from '../model/report.js';
 import { openInput } from '../read/input.js';
-import { buildReport, lineEndingStyle } from '../report/report.js';
+import { buildReport, inputSection } from '../report/report.js';
 import { writeReport } from '../report/write-report.js';
 import { DEFAULT_MAX_PART_BYTES, firstPass } from './check-input.js';
 import type { LoadedFlow } from './flow-source.js';
@@ -15,7 +15,8 @@ export { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES } from './check-input.js';
 
 export interface ValidateOptions {
   /** A file path, `-` for standard input, or s3://bucket/key. */
-  input: string;
+  /** A path, `-`, an s3:// URI; several (or a directory, glob or prefix) are read as one campaign. */
+  input: string | readonly string[];
   flow: LoadedFlow;
   /** Local directory or s3:// prefix. Default: ./atomic-bulk-report-<timestamp>/. */
   reportDir?: string;
@@ -73,13 +74,8 @@ export async function validate(options: ValidateOptions): Promise<RunResult> {
         split: 0,
         upload: 0,
       },
-      input: {
-        source: input.name,
-        bytes: summary.bytes,
-        sha256: summary.sha256,
-        bom: summary.bom,
-        lineEndings: lineEndingStyle(summary.lineEndings),
-      },
+      input: inputSection(input, summary),
+      lines: input.lines,
       flow: {
         flowConfigId: options.flow.flowConfigId,
         version: options.flow.version,

@@ -8,7 +8,8 @@
  */
 import { createGunzip } from 'node:zlib';
 import { AtomicBulkError } from '../model/errors.js';
-import type { InputSource } from './source.js';
+import { LineMap } from '../model/line-map.js';
+import type { ByteSource, InputSource } from './source.js';
 
 export type Compression = 'gzip';
 
@@ -22,11 +23,13 @@ const FORMATS: { name: string; magic: number[]; tool: string }[] = [
 const startsWith = (head: Buffer, magic: number[]) => magic.every((b, i) => head[i] === b);
 
 /** An input that is decompressed on every pass when it is gzip. */
-export class DecompressingInput implements InputSource {
+export class DecompressingInput implements InputSource, ByteSource {
   /** Known after the first pass started. */
   compression: Compression | null | undefined = undefined;
+  readonly files = null;
+  readonly lines = new LineMap();
 
-  constructor(private readonly inner: InputSource) {}
+  constructor(private readonly inner: ByteSource) {}
 
   get name(): string {
     return this.inner.name;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { isAtomicBulkError } from '../model/errors.js';
+import { FileStart } from '../model/line-map.js';
 import { openInput } from './input.js';
 
 async function dir(): Promise<string> {
@@ -16,9 +17,9 @@ async function dir(): Promise<string> {
   return d;
 }
 
-async function all(source: AsyncIterable<Buffer>): Promise<Buffer> {
+async function all(source: AsyncIterable<Buffer | FileStart>): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of source) chunks.push(Buffer.from(c));
+  for await (const c of source) if (!(c instanceof FileStart)) chunks.push(Buffer.from(c));
   return Buffer.concat(chunks);
 }
 
@@ -65,10 +66,10 @@ describe('openInput', () => {
     expect(await readdir(temp)).toEqual([]);
   });
 
-  it('says a directory or a missing path is not an input', async () => {
+  it('says an empty directory or a missing path is not an input', async () => {
     const d = await dir();
     const directory = await failure(openInput(d));
-    expect(directory.message).toBe(`Input ${d} is a directory, not a CSV file.`);
+    expect(directory.message).toBe(`Input ${d} matches no files.`);
     const missing = await failure(openInput(join(d, 'nope.csv')));
     expect(isAtomicBulkError(missing) && missing.code).toBe('INPUT');
   });

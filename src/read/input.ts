@@ -14,24 +14,35 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { AtomicBulkError } from '../model/errors.js';
 import { DecompressingInput } from './decompress.js';
-import type { InputSource } from './source.js';
+import { resolveInputs } from './input-files.js';
+import { MultiInput } from './multi-input.js';
+import type { ByteSource, InputSource } from './source.js';
 
 export const READ_CHUNK_BYTES = 1 << 20;
 
-export type { InputSource } from './source.js';
+export type { ByteSource, InputSource } from './source.js';
 
-/** Opens the input named on the command line; gzip is decompressed as it is read. */
+/**
+ * Opens the input named on the command line: one source, or several files read as one
+ * campaign (read/input-files.ts, read/multi-input.ts). Gzip is decompressed as it is read.
+ */
 export async function openInput(
-  name: string,
+  spec: string | readonly string[],
   options: { tempDir?: string; s3Endpoint?: string } = {},
 ): Promise<InputSource> {
-  return new DecompressingInput(await openRaw(name, options));
+  const specs = typeof spec === 'string' ? [spec] : spec;
+  const { files, multi } = await resolveInputs(specs, options);
+  if (!multi) return new DecompressingInput(await openRaw(files[0] as string, options));
+  return new MultiInput(
+    specs.join(' '),
+    files.map((name) => ({ name, open: () => openRaw(name, options) })),
+  );
 }
 
 async function openRaw(
   name: string,
   options: { tempDir?: string; s3Endpoint?: string },
-): Promise<InputSource> {
+): Promise<ByteSource> {
   if (name === '-') return new SpooledInput('-', null, () => process.stdin, options.tempDir);
   if (name.startsWith('s3://')) {
     const { openS3Object } = await import('../s3/s3.js');
@@ -47,7 +58,7 @@ interface FileIdentity {
   ino: number;
 }
 
-class FileInput implements InputSource {
+class FileInput implements ByteSource {
   private constructor(
     readonly name: string,
     private readonly identity: FileIdentity,
@@ -128,7 +139,7 @@ export async function* readFileChunks(path: string): AsyncGenerator<Buffer> {
 }
 
 /** A one-shot stream made replayable by copying it to a spool file on the first pass. */
-class SpooledInput implements InputSource {
+class SpooledInput implements ByteSource {
   private spoolDir: string | null = null;
   private spoolPath: string | null = null;
   private consumed = false;

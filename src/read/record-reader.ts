@@ -12,6 +12,7 @@ import {
   type RecordBatch,
 } from '../model/record-batch.js';
 import { APOSTROPHE } from '../model/neutralise.js';
+import { FileStart, type LineMap } from '../model/line-map.js';
 import type { ForeignEncoding, ReadBatch, ReadSummary } from '../model/read-batch.js';
 import { Tokenizer } from './tokenizer.js';
 import { Utf8Checker } from './utf8.js';
@@ -28,9 +29,16 @@ export interface RecordReaderOptions {
    * without the apostrophe atomic-bulk added to neutralise formulas (read/neutralise.ts).
    */
   restoreRejected?: boolean;
+  /** Filled with where each file of a multi-file input begins (model/line-map.ts). */
+  lines?: LineMap;
 }
 
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+/**
+ * Hashed where a file of a multi-file input ended inside a quoted field, so that input
+ * and the same bytes joined into one file (where the quote would run on) are not one run.
+ */
+const OPEN_RECORD_MARK = Buffer.from('\u0000atomic-bulk:file-ended-in-quotes\u0000');
 
 export class RecordReader {
   private readonly tokenizer: Tokenizer;
@@ -51,11 +59,29 @@ export class RecordReader {
 
   /** Yields one batch per chunk (empty batches are skipped). */
   async *batches(
-    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    source: AsyncIterable<Uint8Array | FileStart> | Iterable<Uint8Array | FileStart>,
   ): AsyncGenerator<ReadBatch> {
     let head: Buffer | null = Buffer.alloc(0);
     let offset = 0;
     for await (const raw of source) {
+      if (raw instanceof FileStart) {
+        // A later file of a multi-file input: end the file before it, note where it starts.
+        if (head !== null && head.length > 0) {
+          const chunk = this.sniff(head);
+          head = null;
+          const batch = this.foreign === null ? this.consume(chunk, offset) : null;
+          offset += chunk.length;
+          if (batch !== null) yield batch;
+        }
+        if (offset > 0 && this.foreign === null) {
+          const { records, pending } = this.tokenizer.endFile();
+          if (pending) this.hash.update(OPEN_RECORD_MARK);
+          this.restore(records);
+          if (records.count > 0) yield { records, encodingProblems: [] };
+        }
+        this.options.lines?.enter(raw, this.tokenizer.nextLine);
+        continue;
+      }
       let chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.length);
       this.bytes += chunk.length;
       this.hash.update(chunk);

@@ -126,6 +126,35 @@ export class Tokenizer {
     return batch;
   }
 
+  /**
+   * Ends one file of a multi-file input and goes on with the next (read/multi-input.ts):
+   * a record the file left open — only possible inside an unclosed quote, since a newline
+   * ends every file — ends here as malformed, and the next file starts on a new line.
+   * `pending` says whether that happened.
+   */
+  endFile(): { records: RecordBatch; pending: boolean } {
+    this.append(EMPTY);
+    this.scan(true);
+    const pending =
+      this.state !== FIELD_START ||
+      this.batch.fieldTotal > this.fieldFirst ||
+      this.pos > this.recStart ||
+      this.skipping;
+    if (pending) {
+      if (this.state === QUOTED) this.problem('unclosed-quote', this.quoteLine);
+      this.endField(this.pos);
+      this.endRecord(this.pos, this.pos, null);
+      this.line++;
+      this.recLine = this.line;
+    }
+    return { records: this.batch, pending };
+  }
+
+  /** The line the next record starts on. */
+  get nextLine(): number {
+    return this.line;
+  }
+
   private append(chunk: Buffer): void {
     // Keep the unfinished record, or only the unconsumed lookahead byte when skipping.
     const from = this.skipping ? this.pos : this.recStart;

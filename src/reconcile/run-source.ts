@@ -137,8 +137,12 @@ function lines(path: string): AsyncIterable<string> {
   return createInterface({ input: createReadStream(path), crlfDelay: Infinity });
 }
 
-/** The run's rows in order: input line and flowInvocationId (invocations.csv). */
-export async function* invocations(path: string): AsyncGenerator<{ line: number; id: string }> {
+/**
+ * The run's rows in order: where the row was (its `line` cell as written: a number, or
+ * `file:line` for a multi-file input) and its flowInvocationId (invocations.csv). Ids
+ * never hold a comma, so the last comma ends the line cell.
+ */
+export async function* invocations(path: string): AsyncGenerator<{ line: string; id: string }> {
   let header = true;
   for await (const text of lines(path)) {
     if (header) {
@@ -146,9 +150,9 @@ export async function* invocations(path: string): AsyncGenerator<{ line: number;
       continue;
     }
     if (text === '') continue;
-    const comma = text.indexOf(',');
+    const comma = text.lastIndexOf(',');
     let id = text.slice(comma + 1);
     if (id.startsWith('"')) id = id.slice(1, -1).replaceAll('""', '"');
-    yield { line: Number(text.slice(0, comma)), id };
+    yield { line: text.slice(0, comma), id };
   }
 }

@@ -9,6 +9,7 @@
  * begins with an apostrophe gets one too, and atomic-bulk removes one leading apostrophe
  * from each cell when it reads a rejected.csv back (read/neutralise.ts).
  */
+import type { LineMap } from '../model/line-map.js';
 import { neutralise } from '../model/neutralise.js';
 import type { WriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -36,6 +37,8 @@ export class RejectedCsvWriter {
   constructor(
     private readonly out: WriteStream,
     header: string[],
+    /** For a multi-file input `_line` is `file:line` (model/line-map.ts). */
+    private readonly lines?: LineMap,
   ) {
     this.width = header.length;
     out.write(
@@ -51,7 +54,9 @@ export class RejectedCsvWriter {
       fields.length < this.width
         ? [...fields, ...new Array<string>(this.width - fields.length).fill('')]
         : fields;
-    const line = `${[...padded.map(neutralise), String(row.line), row.errors.join('; ')].map(csvField).join(',')}\n`;
+    const at =
+      this.lines?.multiFile === true ? neutralise(this.lines.cell(row.line)) : String(row.line);
+    const line = `${[...padded.map(neutralise), at, row.errors.join('; ')].map(csvField).join(',')}\n`;
     this.rows++;
     if (!this.out.write(line)) await once(this.out, 'drain');
   }

@@ -4,6 +4,8 @@
  */
 import { ISSUE_CODES, type Issue, type IssueCode } from '../model/issue.js';
 import type { IssueLog } from '../model/issue-log.js';
+import type { LineMap } from '../model/line-map.js';
+import type { ReadSummary } from '../model/read-batch.js';
 import type { Part } from '../model/part.js';
 import { EXIT_BY_OUTCOME } from '../model/outcome.js';
 import {
@@ -32,6 +34,30 @@ export interface ReportInput {
   dryRun: boolean;
   files: Report['files'];
   nextStep: string;
+  /** For a multi-file input: issues are located as file and the file's own line. */
+  lines?: LineMap;
+}
+
+/** The report's `input` section; `files` only for a multi-file input. */
+export function inputSection(
+  input: { name: string; files: readonly string[] | null },
+  summary: ReadSummary,
+): Report['input'] {
+  return {
+    source: input.name,
+    ...(input.files !== null ? { files: [...input.files] } : {}),
+    bytes: summary.bytes,
+    sha256: summary.sha256,
+    bom: summary.bom,
+    lineEndings: lineEndingStyle(summary.lineEndings),
+  };
+}
+
+/** An issue as people read it: in a multi-file input, its file and the file's own line. */
+export function localise(issue: Issue, lines: LineMap | undefined): Issue {
+  if (lines === undefined || !lines.multiFile) return issue;
+  const place = lines.locate(issue.line);
+  return { ...issue, line: place.line, ...(place.file !== null ? { file: place.file } : {}) };
 }
 
 /** Names the line-ending style from the counts of record terminators. */
@@ -57,7 +83,7 @@ export function buildReport(input: ReportInput): Report {
     flow: input.flow,
     rows: input.rows,
     issueCounts: { errors: input.log.errors, warnings: input.log.warnings, byCode },
-    issues: input.log.list(),
+    issues: input.log.list().map((i) => localise(i, input.lines)),
     issuesTruncated: input.log.truncated,
     parts: input.parts,
     destination: input.destination ?? null,
@@ -167,5 +193,6 @@ export function topIssues(
 
 /** Where an issue is, for people: "line 3 (payload.variables.amount)". */
 export function issuePlace(issue: Issue): string {
-  return `line ${issue.line}${issue.column !== null ? ` (${issue.column})` : ''}`;
+  const at = issue.file !== undefined ? `${issue.file}:${issue.line}` : `line ${issue.line}`;
+  return `${at}${issue.column !== null ? ` (${issue.column})` : ''}`;
 }

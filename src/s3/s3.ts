@@ -18,6 +18,8 @@ export interface S3Location {
 export interface S3Options {
   /** Endpoint of an S3-compatible store; defaults to AWS_ENDPOINT_URL_S3, else AWS. */
   endpoint?: string;
+  /** What a written object is, for error messages; default "Report file". */
+  label?: string;
 }
 
 /** Splits `s3://bucket/key` into its parts. */
@@ -79,6 +81,45 @@ export async function openS3Object(uri: string, options: S3Options = {}): Promis
   }
 }
 
+export interface S3Listing {
+  /** Objects directly under the prefix: key and size. */
+  objects: { key: string; size: number }[];
+  /** Deeper "folders" under the prefix (keys with another `/` after it). */
+  folders: string[];
+}
+
+/** Lists what lies directly under `prefix` of `bucket`, every page of it. */
+export async function listS3Prefix(
+  bucket: string,
+  prefix: string,
+  options: S3Options = {},
+): Promise<S3Listing> {
+  const client = await s3Client(options);
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const listing: S3Listing = { objects: [], folders: [] };
+  let token: string | undefined;
+  try {
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          Delimiter: '/',
+          ContinuationToken: token,
+        }),
+      );
+      for (const o of page.Contents ?? [])
+        if (o.Key !== undefined) listing.objects.push({ key: o.Key, size: o.Size ?? 0 });
+      for (const p of page.CommonPrefixes ?? [])
+        if (p.Prefix !== undefined) listing.folders.push(p.Prefix);
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  } catch (error) {
+    throw s3Error('INPUT', `Input s3://${bucket}/${prefix}`, error);
+  }
+  return listing;
+}
+
 /** Writes one object. */
 export async function putS3Object(
   uri: string,
@@ -94,7 +135,110 @@ export async function putS3Object(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }),
     );
   } catch (error) {
-    throw s3Error('OUTPUT', `Report file ${uri}`, error);
+    throw s3Error('OUTPUT', `${options.label ?? 'Report file'} ${uri}`, error);
+  }
+}
+
+/** A small object's text and the ETag that names this version of it. */
+export interface S3Text {
+  text: string;
+  etag: string;
+}
+
+/**
+ * Reads a small object (run state) whole, refusing one larger than `maxBytes`; null when
+ * it does not exist.
+ */
+export async function readS3Text(
+  uri: string,
+  maxBytes: number,
+  options: S3Options = {},
+): Promise<S3Text | null> {
+  const { bucket, key } = parseS3Uri(uri);
+  const client = await s3Client(options);
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+  try {
+    const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    if ((response.ContentLength ?? 0) > maxBytes)
+      throw new AtomicBulkError('STATE', `Run state ${uri} is larger than ${maxBytes} bytes.`);
+    const text = (await response.Body?.transformToString('utf8')) ?? '';
+    if (Buffer.byteLength(text) > maxBytes)
+      throw new AtomicBulkError('STATE', `Run state ${uri} is larger than ${maxBytes} bytes.`);
+    return { text, etag: unquote(response.ETag ?? '') };
+  } catch (error) {
+    const name = (error as { name?: string } | undefined)?.name;
+    if (name === 'NoSuchKey' || name === 'NotFound') return null;
+    throw s3Error('STATE', `Run state ${uri}`, error);
+  }
+}
+
+/** Only write if the object does not exist, or only if it is still this version. */
+export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
+
+/**
+ * Writes an object on a condition (S3 conditional writes). Returns the new ETag, or null
+ * when the condition failed (412: someone else created or changed the object).
+ *
+ * ETags are sent without quotes and, if that is refused while the object still has that
+ * ETag, once more with them: radosgw 16 compares If-Match literally against the bare
+ * ETag, other stores may expect the quoted form.
+ */
+export async function writeS3Conditional(
+  uri: string,
+  body: string,
+  condition: WriteCondition,
+  options: S3Options = {},
+): Promise<string | null> {
+  const { bucket, key } = parseS3Uri(uri);
+  const client = await s3Client(options);
+  const { PutObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const put = async (extra: { IfNoneMatch?: string; IfMatch?: string }) => {
+    try {
+      const r = await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentType: 'application/json',
+          ...extra,
+        }),
+      );
+      return unquote(r.ETag ?? '');
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata
+        ?.httpStatusCode;
+      // 409: a concurrent conditional write to the same key won (AWS ConditionalRequestConflict).
+      if (status === 412 || status === 409) return null;
+      throw s3Error('STATE', `Run state ${uri}`, error);
+    }
+  };
+  if ('ifNoneMatch' in condition) return put({ IfNoneMatch: '*' });
+  const bare = unquote(condition.ifMatch);
+  const first = await put({ IfMatch: bare });
+  if (first !== null) return first;
+  const head = await client
+    .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+    .catch(() => null);
+  if (head === null || unquote(head.ETag ?? '') !== bare) return null;
+  return put({ IfMatch: `"${bare}"` });
+}
+
+function unquote(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+/** Downloads an object to a new private file. */
+export async function downloadS3File(
+  uri: string,
+  path: string,
+  options: S3Options = {},
+): Promise<void> {
+  const object = await openS3Object(uri, options);
+  const file = await open(path, 'wx', 0o600);
+  try {
+    for await (const chunk of object.body()) await file.write(chunk);
+  } finally {
+    await file.close();
   }
 }
 
@@ -168,7 +312,7 @@ export async function putS3File(
           )
           .catch(() => undefined);
       }
-      throw s3Error('OUTPUT', `Report file ${uri}`, error);
+      throw s3Error('OUTPUT', `${options.label ?? 'Report file'} ${uri}`, error);
     }
   } finally {
     await file.close();
@@ -185,7 +329,11 @@ async function readFully(file: FileHandle, into: Buffer, position: number): Prom
   }
 }
 
-function s3Error(code: 'INPUT' | 'OUTPUT', what: string, error: unknown): AtomicBulkError {
+function s3Error(
+  code: 'INPUT' | 'OUTPUT' | 'STATE',
+  what: string,
+  error: unknown,
+): AtomicBulkError {
   if (error instanceof AtomicBulkError) return error;
   const name = (error as { name?: string } | undefined)?.name ?? '';
   const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata

@@ -15,16 +15,10 @@
  * state written for one Atomic (or one sandbox) never makes a send to another look done.
  */
 import { createHash } from 'node:crypto';
-import { chmod, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  makePrivateDir,
-  PRIVATE_DIR_MODE,
-  releasePidLock,
-  takePidLock,
-  writePrivateFile,
-} from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
+import { LocalRunStore, S3RunStore, type LeaseOptions, type RunStore } from './run-store.js';
 import type { Part } from '../model/part.js';
 import type { PartStatus, SendMode } from '../model/report.js';
 
@@ -111,35 +105,45 @@ export class RunState {
   private writing: Promise<void> = Promise.resolve();
 
   private constructor(
-    /** The run's directory. */
-    readonly dir: string,
+    private readonly store: RunStore,
     private manifest: Manifest,
     /** True when the manifest existed before this run. */
     readonly resumed: boolean,
   ) {}
 
-  /** Opens (or creates) the run's state and takes its lock. */
-  static async open(stateDir: string, identity: RunIdentity, now: Date): Promise<OpenedRun> {
+  /** The run's local directory: parts are cut into `parts/` (temporary for S3 state). */
+  get dir(): string {
+    return this.store.dir;
+  }
+
+  /** Where the manifest is kept: the local directory or the S3 prefix. */
+  get where(): string {
+    return this.store.where;
+  }
+
+  /**
+   * Opens (or creates) the run's state and takes its lock — on S3 (`s3://bucket/prefix/`)
+   * its lease (state/run-store.ts).
+   */
+  static async open(
+    stateDir: string,
+    identity: RunIdentity,
+    now: Date,
+    options: LeaseOptions = {},
+  ): Promise<OpenedRun> {
     const { runId, flow, destination } = identity;
-    const dir = join(stateDir, 'runs', runKey(runId, flow.flowConfigId, flow.mode, destination));
+    const key = runKey(runId, flow.flowConfigId, flow.mode, destination);
+    const remote = stateDir.startsWith('s3://');
+    const store: RunStore = remote
+      ? await S3RunStore.open(`${stateDir.replace(/\/*$/, '/')}runs/${key}/`, options)
+      : await LocalRunStore.open(join(stateDir, 'runs', key));
     try {
-      await makePrivateDir(join(dir, 'parts'));
-      await chmod(dir, PRIVATE_DIR_MODE);
-    } catch (error) {
-      throw new AtomicBulkError(
-        'STATE',
-        `Cannot create the state directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
-        { hint: 'Choose a writable --state-dir.' },
-        error,
-      );
-    }
-    await lock(dir);
-    try {
-      const existing = await readManifest(dir);
-      if (existing !== null) {
+      const text = await store.readManifest();
+      if (text !== null) {
+        const existing = parseManifestText(text, store.where);
         checkSameRun(existing, identity);
         existing.flow.version = identity.flow.version;
-        return { state: new RunState(dir, existing, true), legacyDir: null };
+        return { state: new RunState(store, existing, true), legacyDir: null };
       }
       const manifest: Manifest = {
         version: MANIFEST_VERSION,
@@ -150,12 +154,17 @@ export class RunState {
         sentInFullAt: null,
         parts: [],
       };
-      const state = new RunState(dir, manifest, false);
+      const state = new RunState(store, manifest, false);
       await state.save();
-      const legacy = join(stateDir, 'runs', runKey(runId, flow.flowConfigId, flow.mode, null));
-      return { state, legacyDir: (await isLegacyRun(legacy)) ? legacy : null };
+      const legacy = remote
+        ? null
+        : join(stateDir, 'runs', runKey(runId, flow.flowConfigId, flow.mode, null));
+      return {
+        state,
+        legacyDir: legacy !== null && (await isLegacyRun(legacy)) ? legacy : null,
+      };
     } catch (error) {
-      await unlock(dir);
+      await store.close();
       throw error;
     }
   }
@@ -240,6 +249,7 @@ export class RunState {
     Object.assign(entry, patch, { updatedAt: at });
     if (this.allUploaded) this.manifest.sentInFullAt ??= at;
     await this.save();
+    if (patch.status === 'uploaded') await this.store.partUploaded();
   }
 
   /** Marks every part as cut: `count` is the final number of parts. */
@@ -290,49 +300,30 @@ export class RunState {
     return structuredClone(this.manifest);
   }
 
-  /** Waits for pending writes and releases the lock. */
+  /** Waits for pending writes and releases the lock or lease. */
   async close(): Promise<void> {
     await this.writing.catch(() => undefined);
-    await unlock(this.dir);
+    await this.store.close();
   }
 
   private save(): Promise<void> {
     this.manifest.updatedAt = new Date().toISOString();
     const text = `${JSON.stringify(this.manifest, null, 2)}\n`;
-    const write = this.writing.then(() => writeAtomically(join(this.dir, 'manifest.json'), text));
+    const write = this.writing.then(() => this.store.writeManifest(text));
     this.writing = write.catch(() => undefined);
     return write;
   }
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  try {
-    await writePrivateFile(path, text, { sync: true });
-  } catch (error) {
-    throw new AtomicBulkError(
-      'STATE',
-      `Cannot write the run state ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
-      {},
-      error,
-    );
-  }
-}
-
-async function readManifest(dir: string): Promise<Manifest | null> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, 'manifest.json'), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new AtomicBulkError('STATE', `Cannot read the run state in ${dir}.`, {}, error);
-  }
+/** Parses a manifest's text; `where` names it in messages. */
+function parseManifestText(text: string, where: string): Manifest {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw damaged(dir, 'it is not JSON', error);
+    throw damaged(where, 'it is not JSON', error);
   }
-  return parseManifest(raw, dir);
+  return parseManifest(raw, where);
 }
 
 const AFRESH =
@@ -464,21 +455,4 @@ function checkSameRun(existing: Manifest, identity: RunIdentity): void {
       },
     );
   }
-}
-
-async function lock(dir: string): Promise<void> {
-  const holder = await takePidLock(dir, 'lock');
-  if (holder !== null) {
-    throw new AtomicBulkError(
-      'STATE',
-      `Another atomic-bulk send (pid ${holder}) is working on this run.`,
-      {
-        hint: 'Wait for it to finish, or stop it; a second send of the same run would only compete with it.',
-      },
-    );
-  }
-}
-
-async function unlock(dir: string): Promise<void> {
-  await releasePidLock(dir, 'lock');
 }

@@ -8,6 +8,7 @@
  * With no flow config it runs the structural checks only (encoding, quoting, field
  * count, record size, blank lines), which is what `split` needs.
  */
+import type { LineMap } from '../model/line-map.js';
 import {
   FIELD_ESCAPED,
   RECORD_BLANK,
@@ -56,6 +57,8 @@ export interface ValidatorOptions {
   /** Memory for the duplicate finder before it spills to disk; see DuplicateFinder. */
   duplicateMemoryBytes?: number;
   tempDir?: string;
+  /** For a multi-file input, where each file's lines begin: messages then name `file:line`. */
+  lines?: LineMap;
 }
 
 export interface RowCounts {
@@ -166,15 +169,15 @@ export class Validator {
           { line: d.line, record: d.record },
           this.columnOf(this.plan?.invocationId ?? -1),
           () => ({
-            message: `flowInvocationId repeats the value of line ${d.firstLine}; each row needs its own id.`,
-            hint: `Give one of lines ${d.firstLine} and ${d.line} another id, or leave the cell empty to have one assigned.`,
+            message: `flowInvocationId repeats the value of ${this.where(d.firstLine)}; each row needs its own id.`,
+            hint: `Give one of ${this.where(d.firstLine, d.line)} another id, or leave the cell empty to have one assigned.`,
           }),
         );
       }
       for await (const d of this.targets.duplicates()) {
         signal?.throwIfAborted();
         this.report('duplicate-target', { line: d.line, record: d.record }, null, () => ({
-          message: `The target columns have the same values as line ${d.firstLine}; the user will get the flow twice.`,
+          message: `The target columns have the same values as ${this.where(d.firstLine)}; the user will get the flow twice.`,
           hint: 'Remove one of the rows if that is not intended.',
         }));
       }
@@ -526,19 +529,27 @@ export class Validator {
     return Math.max(0, n - 1);
   }
 
+  /** `line 7` (or `lines 3 and 7`); `a.csv:7` (`a.csv:3 and b.csv:2`) for a multi-file input. */
+  private where(line: number, other?: number): string {
+    const map = this.options.lines;
+    if (map === undefined || !map.multiFile)
+      return other === undefined ? `line ${line}` : `lines ${line} and ${other}`;
+    return other === undefined ? map.label(line) : `${map.label(line)} and ${map.label(other)}`;
+  }
+
   private reportQuoting(problem: RecordProblem | undefined, at: IssueLocation): void {
     if (problem === undefined) return;
     const texts = {
       'unclosed-quote': {
-        message: `A quoted field opened on line ${problem.line} is never closed; the rest of the file was read as part of it.`,
+        message: `A quoted field opened on ${this.where(problem.line)} is never closed; the rest of the file was read as part of it.`,
         hint: 'Close the quote, or double it ("") if it is part of the value.',
       },
       'stray-quote': {
-        message: `A double quote appears inside an unquoted field on line ${problem.line}.`,
+        message: `A double quote appears inside an unquoted field on ${this.where(problem.line)}.`,
         hint: 'Put the whole value in double quotes and double the quote inside it: "say ""hi""".',
       },
       'text-after-quote': {
-        message: `Text follows the closing quote of a field on line ${problem.line}.`,
+        message: `Text follows the closing quote of a field on ${this.where(problem.line)}.`,
         hint: 'Quote the whole value, and double any quote inside it.',
       },
     }[problem.kind];

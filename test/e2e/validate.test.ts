@@ -270,7 +270,12 @@ describe('bad input gives a located issue or one line, the right exit code, neve
       ],
       /--max-issues must be a whole number/,
     ],
-    ['a directory as input', ['validate', 'test', '--flow-config', TEST_FLOW], /is a directory/],
+    // A directory is a multi-file input; one with folders in it is refused, not half read.
+    [
+      'a directory with folders as input',
+      ['validate', 'test', '--flow-config', TEST_FLOW],
+      /Input test holds a folder, .*; atomic-bulk reads the files of one folder, not below it\./,
+    ],
   ])('%s is a usage error (exit 2)', async (_name, args, message) => {
     const run = await runCli(args);
     expect(run.code).toBe(2);

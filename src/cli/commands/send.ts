@@ -23,7 +23,7 @@ import {
 } from '../options.js';
 
 export const sendCommand: Command = {
-  command: 'send <input>',
+  command: 'send <input..>',
   describe:
     'Send a campaign CSV to an Action Flow: validate, split under 32 MB, upload each part, report',
   builder: (y) =>
@@ -32,7 +32,8 @@ export const sendCommand: Command = {
         connectionOptions(flowOptions(y))
           .positional('input', {
             type: 'string',
-            describe: 'CSV file, - for standard input, or s3://bucket/key',
+            describe:
+              'CSV file (plain or gzip), - for standard input, s3://bucket/key; or several files read as one campaign: paths, a directory, a glob, s3://bucket/prefix/',
           })
           .option('test', {
             type: 'boolean',

@@ -14,7 +14,7 @@ import {
 import { AtomicBulkError } from '../../model/errors.js';
 
 export const splitCommand: Command = {
-  command: 'split <input>',
+  command: 'split <input..>',
   describe: 'Cut any CSV into parts under the byte budget, never inside a record; no flow needed',
   builder: (y) =>
     outputOptions(
@@ -22,7 +22,8 @@ export const splitCommand: Command = {
         y
           .positional('input', {
             type: 'string',
-            describe: 'CSV file, - for standard input, or s3://bucket/key',
+            describe:
+              'CSV file (plain or gzip), - for standard input, s3://bucket/key; or several files read as one campaign: paths, a directory, a glob, s3://bucket/prefix/',
           })
           .option('out-dir', {
             type: 'string',

@@ -18,7 +18,7 @@ import { flowFromApi, loadFlow } from '../flow-args.js';
 import { withApi } from '../api-args.js';
 
 export const validateCommand: Command = {
-  command: 'validate <input>',
+  command: 'validate <input..>',
   describe: 'Check every header and cell of a campaign CSV against a flow; sends nothing',
   builder: (y) =>
     outputOptions(
@@ -26,7 +26,8 @@ export const validateCommand: Command = {
         connectionOptions(flowOptions(y))
           .positional('input', {
             type: 'string',
-            describe: 'CSV file, - for standard input, or s3://bucket/key',
+            describe:
+              'CSV file (plain or gzip), - for standard input, s3://bucket/key; or several files read as one campaign: paths, a directory, a glob, s3://bucket/prefix/',
           })
           .option('allow-unknown-variables', {
             type: 'boolean',
