@@ -25,7 +25,7 @@ const ALLOWED = {
   split: ['model', 'files'],
   upload: ['model', 'api'],
   api: ['model'],
-  state: ['model', 'files'],
+  state: ['model', 'files', 's3'],
   s3: ['model'],
   report: ['model', 'files', 's3'],
   reconcile: ['model', 'api'],

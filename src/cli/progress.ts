@@ -24,7 +24,13 @@ export function createProgress(
   const resolved = mode === 'auto' ? (stderr.isTTY ? 'bar' : 'none') : mode;
   if (resolved === 'json') return jsonProgress(writeLine);
   if (resolved === 'bar') return barProgress(stderr);
-  return { sink: () => undefined, stop: () => undefined };
+  // Quiet, but a warning (state not used, a lease taken over or not taken) is still said.
+  return {
+    sink: (event) => {
+      if (event.type === 'message' && event.level === 'warn') writeLine(`Warning: ${event.text}`);
+    },
+    stop: () => undefined,
+  };
 }
 
 function jsonProgress(writeLine: (line: string) => void): ProgressRenderer {

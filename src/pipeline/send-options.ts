@@ -8,7 +8,6 @@ import type { InvalidPolicy } from './split.js';
 import type { RunResult } from './validate.js';
 
 export interface SendOptions {
-  /** A file path, `-` for standard input, or s3://bucket/key. */
   /** A path, `-`, an s3:// URI; several (or a directory, glob or prefix) are read as one campaign. */
   input: string | readonly string[];
   /** The flow config to validate against; fetched through `api` (latest) when omitted. */
@@ -29,8 +28,12 @@ export interface SendOptions {
   dryRun?: boolean;
   /** Names the run; default: SHA-256 of the input. Invocation ids derive from it. */
   runId?: string;
-  /** Where run state lives. Default ./.atomic-bulk */
+  /** Where run state lives: a local folder or s3://bucket/prefix/. Default ./.atomic-bulk */
   stateDir?: string;
+  /** S3 state: how long the run's lease lasts unless renewed (ms). Default 120 s. */
+  leaseTtlMs?: number;
+  /** S3 state: no lease (only where the scheduler runs one send at a time). */
+  noLease?: boolean;
   /** Re-upload parts already recorded as uploaded (same invocation ids). */
   force?: boolean;
   reportDir?: string;
@@ -51,6 +54,6 @@ export interface SendOptions {
 }
 
 export interface SendResult extends RunResult {
-  /** Where the run's state lives (null for dry runs and rejected input). */
+  /** Where the run's state lives: folder or s3:// prefix (null for dry runs and rejected input). */
   stateDir: string | null;
 }

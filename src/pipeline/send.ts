@@ -97,9 +97,14 @@ export async function send(given: SendOptions): Promise<SendResult> {
         stateDir: null,
       };
     }
-    const stateDir = resolve(options.stateDir ?? '.atomic-bulk');
-    if (options.dryRun === true)
-      return await dryRun(options, checked, input, stateDir, runId, mode, progress, finish);
+    const given = options.stateDir ?? '.atomic-bulk';
+    const remoteState = given.startsWith('s3://');
+    const stateDir = remoteState ? given : resolve(given);
+    if (options.dryRun === true) {
+      // Kept dry-run parts are for a person to look at: on this machine.
+      const local = remoteState ? resolve('.atomic-bulk') : stateDir;
+      return await dryRun(options, checked, input, local, runId, mode, progress, finish);
+    }
     const api = options.api as AtomicApi;
     const { state, legacyDir } = await RunState.open(
       stateDir,
@@ -111,6 +116,13 @@ export async function send(given: SendOptions): Promise<SendResult> {
         split: { maxPartBytes, onInvalid: policy },
       },
       started,
+      {
+        s3Endpoint: options.s3Endpoint,
+        ttlMs: options.leaseTtlMs,
+        noLease: options.noLease,
+        now,
+        warn: (text) => progress({ type: 'message', level: 'warn', text }),
+      },
     );
     try {
       if (!dir.isRemote) await state.noteReport(dir.localDir);
@@ -144,7 +156,7 @@ export async function send(given: SendOptions): Promise<SendResult> {
             nextStep: alreadySentNextStep(runId, when),
             destination: destination(),
           })),
-          stateDir: state.dir,
+          stateDir: state.where,
         };
       }
       if (options.force === true) await state.resetAll();
@@ -173,7 +185,7 @@ export async function send(given: SendOptions): Promise<SendResult> {
           nextStep: sendNextStep(outcome, run.fatal, runId),
           destination: destination(),
         })),
-        stateDir: state.dir,
+        stateDir: state.where,
       };
     } finally {
       await state.close();

@@ -80,6 +80,12 @@ async function folderOfRunId(
   stateDir: string,
   destination: ApiDestination,
 ): Promise<string> {
+  if (stateDir.startsWith('s3://'))
+    throw new AtomicBulkError(
+      'USAGE',
+      `A run id is looked up in a local --state-dir; ${stateDir} is on S3.`,
+      { hint: 'Name the report folder of the send instead (its --report-dir).' },
+    );
   const runs = join(stateDir, 'runs');
   const found: { folder: string; flow: string; mode: string }[] = [];
   for (const key of await readdir(runs).catch(() => [] as string[])) {

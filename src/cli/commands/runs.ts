@@ -74,7 +74,12 @@ export const runsCommand: Command = {
         ['$0 runs prune --run <name>', 'Abandon one run (a new send starts it afresh)'],
       ]),
   async run(args, context) {
-    const stateDir = resolve(stringArg(args, 'state-dir') ?? '.atomic-bulk');
+    const given = stringArg(args, 'state-dir') ?? '.atomic-bulk';
+    if (given.startsWith('s3://'))
+      throw new AtomicBulkError('USAGE', `runs works on a local --state-dir; ${given} is on S3.`, {
+        hint: `Each run there is a prefix under ${given.replace(/\/*$/, '/')}runs/ (manifest.json, lease.json); list them with your S3 tools, and expire them with a bucket lifecycle rule.`,
+      });
+    const stateDir = resolve(given);
     if (args.action === 'list') {
       const runs = await listRuns(stateDir);
       if (args.json === true) context.io.out(JSON.stringify(runs, null, 2));

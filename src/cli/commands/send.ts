@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { AtomicBulkError } from '../../model/errors.js';
 import type { LoadedFlow } from '../../pipeline/flow-source.js';
 import { send } from '../../pipeline/send.js';
+import { DEFAULT_LEASE_TTL_MS } from '../../state/run-store.js';
 import type { AtomicApi } from '../../api/client.js';
 import { withApi } from '../api-args.js';
 import { flowFromApi, loadFlow } from '../flow-args.js';
@@ -71,7 +72,21 @@ export const sendCommand: Command = {
             type: 'string',
             default: '.atomic-bulk',
             describe:
-              'Where run state is kept for resuming (with --sandbox: a temporary folder removed after the run)',
+              'Where run state is kept for resuming: a folder, or s3://bucket/prefix/ so a job on another machine resumes it (with --sandbox: a temporary folder removed after the run)',
+            group: GROUPS.sending,
+          })
+          .option('lease-ttl', {
+            type: 'number',
+            default: DEFAULT_LEASE_TTL_MS / 1000,
+            describe:
+              "S3 state: seconds a send's lease on its run lasts unless renewed (renewed every third of it); a crashed send blocks the run this long",
+            group: GROUPS.sending,
+          })
+          .option('lease', {
+            type: 'boolean',
+            default: true,
+            describe:
+              'S3 state: take a lease on the run; --no-lease only where the scheduler already runs one send at a time and the store lacks conditional writes',
             group: GROUPS.sending,
           })
           .option('force', {
@@ -136,6 +151,8 @@ export const sendCommand: Command = {
         dryRun,
         runId: stringArg(args, 'run-id'),
         stateDir: sandboxState ?? stringArg(args, 'state-dir'),
+        leaseTtlMs: intArg(args, 'lease-ttl', 1, 3600) * 1000,
+        noLease: args.lease === false,
         force: args.force === true,
         reportDir: stringArg(args, 'report-dir'),
         keepParts: args['keep-parts'] === true,

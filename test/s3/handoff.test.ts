@@ -1,0 +1,242 @@
+/**
+ * Data hand-off on a real S3 (radosgw, which enforces conditional writes): a campaign
+ * exported as gzip shards under a prefix, run state kept on S3 with a lease — two sends of
+ * one run at once, and a send killed with SIGKILL then resumed from another directory.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
+import { BIN, readReport, ROOT, runCli, sendArgs, tempDir, validateArgs } from '../e2e/cli.js';
+
+const rgw = inject('rgw');
+const HEADER = 'target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount';
+
+function client(): S3Client {
+  const c = new S3Client({
+    endpoint: rgw.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey },
+  });
+  onTestFinished(() => c.destroy());
+  return c;
+}
+
+async function bucket(s3: S3Client): Promise<string> {
+  const name = `handoff-${randomUUID().slice(0, 8)}`;
+  await s3.send(new CreateBucketCommand({ Bucket: name }));
+  return name;
+}
+
+async function sandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const sb = await createSandbox(options);
+  onTestFinished(() => sb.stop());
+  return sb;
+}
+
+function env(sb: Sandbox): Record<string, string> {
+  return {
+    ...sb.env,
+    AWS_ACCESS_KEY_ID: rgw.accessKey,
+    AWS_SECRET_ACCESS_KEY: rgw.secretKey,
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_S3: rgw.endpoint,
+  };
+}
+
+function rows(from: number, to: number, eol = '\n'): string {
+  let text = '';
+  for (let i = from; i <= to; i++) text += `user-${i},Name ${i},${i}.5${eol}`;
+  return text;
+}
+
+async function keys(s3: S3Client, b: string, prefix: string): Promise<string[]> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }));
+  return (listed.Contents ?? []).map((o) => o.Key as string).sort();
+}
+
+describe('a warehouse export on S3', () => {
+  it('sends 7 gzip shards under a prefix exactly once, locates a bad row as file:line, and is the same run as the joined file', async () => {
+    const s3 = client();
+    const b = await bucket(s3);
+    const sb = await sandbox();
+    const shards: [string, Buffer][] = [
+      ['export/data_0_0_0.csv.gz', gzipSync(`${HEADER}\n${rows(1, 150)}`)],
+      ['export/data_0_1_0.csv.gz', gzipSync('')], // an empty shard
+      ['export/data_0_2_0.csv.gz', gzipSync(`${HEADER}\r\n${rows(151, 300, '\r\n')}`)],
+      ['export/data_0_3_0.csv.gz', gzipSync(`\ufeff${HEADER}\n${rows(301, 450)}`)],
+      ['export/data_0_4_0.csv.gz', gzipSync(`${HEADER}\n${rows(451, 500)}user-bad,Bad,lots\n`)],
+      ['export/data_0_5_0.csv.gz', gzipSync(`${HEADER}\n`)], // header only
+      ['export/data_0_10_0.csv.gz', gzipSync(`${HEADER}\n${rows(501, 700).slice(0, -1)}`)],
+      ['export/_SUCCESS', Buffer.alloc(0)],
+    ];
+    for (const [key, body] of shards)
+      await s3.send(new PutObjectCommand({ Bucket: b, Key: key, Body: body }));
+    const dir = await tempDir();
+    const args = (report: string) =>
+      sendArgs(`s3://${b}/export/`, `s3://${b}/state/`, join(dir, report), [
+        '--on-invalid',
+        'skip',
+        '--max-part-bytes',
+        '6000',
+      ]);
+    const sent = await runCli(args('r1'), { env: env(sb), cwd: dir });
+    expect(sent.code, sent.stderr).toBe(4);
+    await sb.settle();
+    const users = sb.invocations().map((i) => i.target.atomic___id);
+    expect(users).toHaveLength(700);
+    expect(new Set(users).size).toBe(700);
+    const report = readReport(join(dir, 'r1'));
+    const bad = `s3://${b}/export/data_0_4_0.csv.gz`;
+    // By name, numbers as numbers (data_0_10_0 last); the _SUCCESS marker left out.
+    expect(report.input.files).toEqual(shards.slice(0, 7).map(([key]) => `s3://${b}/${key}`));
+    expect(report.rows).toMatchObject({ total: 701, valid: 700, invalid: 1, sent: 700 });
+    expect(report.issues.map((i) => [i.code, i.file, i.line])).toEqual([
+      ['invalid-number', bad, 52],
+    ]);
+    const rejected = readFileSync(join(dir, 'r1', 'rejected.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(rejected[1]).toMatch(new RegExp(`,${bad.replaceAll('.', '\\.')}:52,invalid-number`));
+    const invocations = readFileSync(join(dir, 'r1', 'invocations.csv'), 'utf8').split('\n');
+    expect(invocations[1]).toMatch(new RegExp(`^s3://${b}/export/data_0_0_0\\.csv\\.gz:2,`));
+    expect(invocations).toContain(
+      invocations.find((l) => l.startsWith(`s3://${b}/export/data_0_10_0.csv.gz:201,`)),
+    );
+    expect(invocations.filter((l) => l !== '')).toHaveLength(701);
+    // State is on S3: manifest, a released lease, the id files.
+    const state = await keys(s3, b, 'state/');
+    expect(state.some((k) => k.endsWith('/manifest.json'))).toBe(true);
+    expect(state.filter((k) => k.endsWith('.ids.csv')).length).toBe(report.parts.length);
+    const lease = state.find((k) => k.endsWith('/lease.json')) as string;
+    const held = await s3.send(new GetObjectCommand({ Bucket: b, Key: lease }));
+    expect(
+      JSON.parse(await (held.Body as { transformToString(): Promise<string> }).transformToString()),
+    ).toMatchObject({ released: true });
+
+    // Another pod, another working directory: the run is done; invocations.csv is whole.
+    const again = await runCli(args('r2'), {
+      env: env(sb),
+      cwd: await tempDir('atomic-bulk-pod-b-'),
+    });
+    expect(again.code, again.stderr).toBe(4);
+    const second = readReport(join(dir, 'r2'));
+    expect(second.rows).toMatchObject({ sent: 0, alreadySent: 700 });
+    expect(readFileSync(join(dir, 'r2', 'invocations.csv'), 'utf8')).toBe(
+      readFileSync(join(dir, 'r1', 'invocations.csv'), 'utf8'),
+    );
+    await sb.settle();
+    expect(sb.invocations()).toHaveLength(700);
+
+    // The same campaign joined into one plain file is the same run.
+    const joined =
+      `${HEADER}\n${rows(1, 150)}${rows(151, 300, '\r\n')}${rows(301, 450)}` +
+      `${rows(451, 500)}user-bad,Bad,lots\n${rows(501, 700).slice(0, -1)}`;
+    await writeFile(join(dir, 'joined.csv'), joined);
+    const one = await runCli(validateArgs(join(dir, 'joined.csv'), join(dir, 'r3')));
+    expect(one.code).toBe(1);
+    expect(readReport(join(dir, 'r3')).input.sha256).toBe(report.input.sha256);
+    expect(readReport(join(dir, 'r3')).issues.map((i) => [i.code, i.file, i.line])).toEqual([
+      ['invalid-number', undefined, 502],
+    ]);
+  });
+});
+
+function campaign(n: number): string {
+  return `${HEADER}\n${rows(1, n)}`;
+}
+
+describe('run state on S3 with a lease', () => {
+  it('lets one of two simultaneous sends of a run work; the other exits 3 saying who holds it', async () => {
+    const s3 = client();
+    const b = await bucket(s3);
+    const sb = await sandbox({ faults: { latencyMs: 60 } });
+    const dir = await tempDir();
+    const input = join(dir, 'in.csv');
+    await writeFile(input, campaign(400));
+    const args = (report: string) =>
+      sendArgs(input, `s3://${b}/state/`, join(dir, report), ['--max-part-bytes', '1500']);
+    const [a, c] = await Promise.all([
+      runCli(args('ra'), { env: env(sb) }),
+      runCli(args('rc'), { env: env(sb) }),
+    ]);
+    const codes = [a.code, c.code].sort();
+    expect(codes, `${a.stderr}\n${c.stderr}`).toEqual([0, 3]);
+    const loser = a.code === 3 ? a : c;
+    expect(loser.stderr).toMatch(
+      /Another atomic-bulk send \(host .+, pid \d+\) holds the lease on this run until .+\./,
+    );
+    expect(loser.stderr).not.toMatch(/at .+\.js:\d+/);
+    await sb.settle();
+    const users = sb.invocations().map((i) => i.target.atomic___id);
+    expect(users).toHaveLength(400);
+    expect(new Set(users).size).toBe(400);
+  });
+
+  it('after kill -9, a send from another directory waits out the lease, takes over and finishes: 0 lost, 0 duplicated', async () => {
+    const s3 = client();
+    const b = await bucket(s3);
+    const sb = await sandbox({ faults: { latencyMs: 100 } });
+    const dir = await tempDir();
+    const input = join(dir, 'in.csv');
+    await writeFile(input, campaign(400));
+    const args = (report: string) =>
+      sendArgs(input, `s3://${b}/state/`, join(dir, report), [
+        '--max-part-bytes',
+        '800',
+        '--lease-ttl',
+        '3',
+        '--progress',
+        'json',
+      ]);
+    const child = spawn(process.execPath, [BIN, ...args('r1')], {
+      cwd: ROOT,
+      env: { ...process.env, ...env(sb), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let killed = false;
+    child.stderr.on('data', (d: Buffer) => {
+      if (!killed && d.toString().includes('"status":"uploaded"')) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) =>
+      child.on('close', (c) => resolve(c)),
+    );
+    expect(killed).toBe(true);
+    expect(code).toBeNull();
+    const elsewhere = await tempDir('atomic-bulk-other-pod-');
+    // At once: the dead send's lease has not run out.
+    const early = await runCli(args('r2'), { env: env(sb), cwd: elsewhere });
+    expect(early.code, early.stderr).toBe(3);
+    expect(early.stderr).toMatch(/holds the lease on this run until/);
+    await new Promise((r) => setTimeout(r, 3500));
+    const resumed = await runCli(args('r3'), { env: env(sb), cwd: elsewhere });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(
+      /Took over the lease of a send that stopped without releasing it/,
+    );
+    const report = readReport(join(dir, 'r3'));
+    expect(report.rows.alreadySent).toBeGreaterThan(0);
+    expect(report.rows.sent + report.rows.alreadySent).toBe(400);
+    expect(report.destination?.resumedFrom).not.toBeNull();
+    await sb.settle();
+    const users = sb.invocations().map((i) => i.target.atomic___id);
+    expect(new Set(users).size).toBe(400);
+    expect(users).toHaveLength(400);
+    expect(sb.stats().conflicts).toBe(0);
+  });
+});
