@@ -140,6 +140,14 @@ describe('a warehouse export on S3', () => {
     await sb.settle();
     expect(sb.invocations()).toHaveLength(700);
 
+    // A glob over the prefix names the same shards (the marker does not match).
+    const glob = await runCli(validateArgs(`s3://${b}/export/data_*.csv.gz`, join(dir, 'rg')), {
+      env: env(sb),
+    });
+    expect(glob.code).toBe(1);
+    expect(readReport(join(dir, 'rg')).input.files).toEqual(report.input.files);
+    expect(readReport(join(dir, 'rg')).input.sha256).toBe(report.input.sha256);
+
     // The same campaign joined into one plain file is the same run.
     const joined =
       `${HEADER}\n${rows(1, 150)}${rows(151, 300, '\r\n')}${rows(301, 450)}` +
@@ -238,5 +246,77 @@ describe('run state on S3 with a lease', () => {
     expect(new Set(users).size).toBe(400);
     expect(users).toHaveLength(400);
     expect(sb.stats().conflicts).toBe(0);
+  });
+
+  it('stops a send whose lease was taken from it, before another part is attempted (exit 3)', async () => {
+    const s3 = client();
+    const b = await bucket(s3);
+    const sb = await sandbox({ faults: { latencyMs: 150 } });
+    const dir = await tempDir();
+    const input = join(dir, 'in.csv');
+    await writeFile(input, campaign(400));
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        ...sendArgs(input, `s3://${b}/state/`, join(dir, 'r'), [
+          '--max-part-bytes',
+          '800',
+          '--concurrency',
+          '1',
+          '--lease-ttl',
+          '3',
+          '--progress',
+          'json',
+        ]),
+      ],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          ...env(sb),
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    let stolen: Promise<unknown> | null = null;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stolen === null && stderr.includes('"status":"uploaded"')) {
+        // Someone else's lease, as a send on another machine would write it.
+        stolen = keys(s3, b, 'state/').then((all) =>
+          s3.send(
+            new PutObjectCommand({
+              Bucket: b,
+              Key: all.find((k) => k.endsWith('/lease.json')),
+              Body: JSON.stringify({
+                holder: 'other',
+                host: 'elsewhere',
+                pid: 1,
+                acquiredAt: new Date().toISOString(),
+                expiresAt: new Date(Date.now() + 600_000).toISOString(),
+                released: false,
+              }),
+            }),
+          ),
+        );
+      }
+    });
+    const code = await new Promise<number | null>((resolve) =>
+      child.on('close', (c) => resolve(c)),
+    );
+    await stolen;
+    const report = readReport(join(dir, 'r'));
+    expect(code, stderr).toBe(3);
+    expect(stdout).toMatch(/This send lost its lease on s3:.* \(another send took it over\)/);
+    expect(report.nextStep).toMatch(/lost its lease/);
+    expect(report.outcome).toBe('failed');
+    expect(report.rows.sent).toBeLessThan(400);
+    await sb.settle();
+    expect(sb.invocations().length).toBe(report.rows.sent);
   });
 });
