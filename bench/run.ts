@@ -11,7 +11,7 @@
  *   --runs N         runs per measurement, median reported (default 1)
  *   --shapes a,b     only these shapes (short, typical, wide, long-text, shared-id, unicode)
  *   --only a,b       only these steps (csv-parse, papaparse, udsv, miller, roundtrip,
- *                    validate, validate-gzip, split, dry-run, send-sink, send)
+ *                    validate, validate-gzip, validate-shards, split, dry-run, send-sink, send)
  *   --quick          CI mode: 8 MB and 24 MB files, one run
  *   --json PATH      also write the results as JSON
  *   --dir PATH       where to put generated files (default: OS temp dir)
@@ -170,7 +170,9 @@ async function measureShape(
       });
     }
   } finally {
-    await rm(file, { force: true });
+    // The file and what steps derived from it (gzip copy, shards) go before the next shape.
+    for (const path of [file, `${file}.gz`, `${file}.shards`])
+      await rm(path, { recursive: true, force: true });
   }
   // The yardstick: the fastest JS peer on the main-size file of this shape.
   const peers = [...reference, ...out].filter(

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { startServerProcess } from './measure.js';
@@ -136,6 +136,60 @@ export const BENCH_STEPS: BenchStep[] = [
           cli(ctx),
           'validate',
           gz,
+          '--flow-config',
+          flowConfig(ctx),
+          '--report-dir',
+          join(ctx.dir, `report-validate-${++outDirs}`),
+          '--progress',
+          'none',
+        ],
+        ctx.validateCode,
+      );
+    },
+  },
+  {
+    key: 'validate-shards',
+    label: 'atomic-bulk validate, gzip shards (a directory)',
+    peer: false,
+    run: async (ctx) => {
+      // A warehouse-style export of the same rows, made once per file, not measured: cut
+      // into parts by atomic-bulk split (each with the header), each gzipped at level 1.
+      const shards = `${ctx.file}.shards`;
+      if (!existsSync(shards)) {
+        const made = spawnSync(
+          process.execPath,
+          [
+            cli(ctx),
+            'split',
+            ctx.file,
+            '--out-dir',
+            `${shards}.tmp`,
+            '--report-dir',
+            join(ctx.dir, `report-shards-${++outDirs}`),
+            '--progress',
+            'none',
+          ],
+          { stdio: 'ignore' },
+        );
+        if (made.status !== 0) throw new Error(`split for shards exited with ${made.status}`);
+        await mkdir(shards);
+        for (const name of (await readdir(`${shards}.tmp`)).filter((n) =>
+          /^part-\d+\.csv$/.test(n),
+        )) {
+          await pipeline(
+            createReadStream(join(`${shards}.tmp`, name)),
+            createGzip({ level: 1 }),
+            createWriteStream(join(shards, `${name}.gz`)),
+          );
+        }
+        await rm(`${shards}.tmp`, { recursive: true, force: true });
+      }
+      return checked(
+        ctx,
+        [
+          cli(ctx),
+          'validate',
+          shards,
           '--flow-config',
           flowConfig(ctx),
           '--report-dir',

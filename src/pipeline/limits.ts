@@ -23,9 +23,11 @@ export function checkLimits(options: {
   concurrency?: number;
   maxIssues?: number;
   graceMs?: number;
+  leaseTtlMs?: number;
 }): void {
   whole('maxPartBytes', options.maxPartBytes, 1, MAX_PART_BYTES);
   whole('concurrency', options.concurrency, 1, MAX_CONCURRENCY);
   whole('maxIssues', options.maxIssues, 0, Number.MAX_SAFE_INTEGER);
   whole('graceMs', options.graceMs, 0, Number.MAX_SAFE_INTEGER);
+  whole('leaseTtlMs', options.leaseTtlMs, 1000, 3_600_000);
 }

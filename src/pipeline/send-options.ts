@@ -1,9 +1,15 @@
-/** What `send` takes and returns. */
+/**
+ * What `send` takes and returns, and the one place its defaults are decided:
+ * `resolveSendOptions` turns what a caller gave into a fully-defaulted, range-checked
+ * `ResolvedSendOptions` that every step of a send reads as it is. The CLI's flag defaults
+ * are these same constants.
+ */
 import type { AtomicApi } from '../api/client.js';
-import { type ProgressSink } from '../model/progress.js';
+import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { SendMode } from '../model/report.js';
 import { type UploadStageOptions } from '../upload/upload-stage.js';
 import type { LoadedFlow } from './flow-source.js';
+import { checkLimits } from './limits.js';
 import type { InvalidPolicy } from './split.js';
 import type { RunResult } from './validate.js';
 
@@ -56,4 +62,81 @@ export interface SendOptions {
 export interface SendResult extends RunResult {
   /** Where the run's state lives: folder or s3:// prefix (null for dry runs and rejected input). */
   stateDir: string | null;
+}
+
+/** The defaults of `send`, shared with the CLI's flags. */
+export const SEND_DEFAULTS = {
+  mode: 'live',
+  maxPartBytes: 32_000_000,
+  concurrency: 2,
+  onInvalid: 'abort',
+  stateDir: '.atomic-bulk',
+  graceMs: 30_000,
+  maxIssues: 1000,
+  leaseTtlMs: 120_000,
+} as const satisfies Partial<Record<keyof SendOptions, unknown>>;
+
+/** SendOptions with every default applied and every limit checked. */
+export interface ResolvedSendOptions extends Required<
+  Pick<
+    SendOptions,
+    | 'flowConfigId'
+    | 'mode'
+    | 'maxPartBytes'
+    | 'concurrency'
+    | 'onInvalid'
+    | 'dryRun'
+    | 'stateDir'
+    | 'force'
+    | 'keepParts'
+    | 'maxIssues'
+    | 'allowUnknownVariables'
+    | 'graceMs'
+    | 'leaseTtlMs'
+    | 'noLease'
+    | 'now'
+    | 'progress'
+  >
+> {
+  input: SendOptions['input'];
+  flow: LoadedFlow;
+  api: AtomicApi | null;
+  runId: string | undefined;
+  reportDir: string | undefined;
+  s3Endpoint: string | undefined;
+  tempDir: string | undefined;
+  signal: AbortSignal | undefined;
+  upload: SendOptions['upload'];
+}
+
+/** Applies the defaults and checks the limits (USAGE errors), for the library and the CLI alike. */
+export function resolveSendOptions(given: SendOptions, flow: LoadedFlow): ResolvedSendOptions {
+  checkLimits(given);
+  return {
+    input: given.input,
+    flow,
+    flowConfigId: given.flowConfigId,
+    api: given.api,
+    mode: given.mode ?? SEND_DEFAULTS.mode,
+    maxPartBytes: given.maxPartBytes ?? SEND_DEFAULTS.maxPartBytes,
+    concurrency: given.concurrency ?? SEND_DEFAULTS.concurrency,
+    onInvalid: given.onInvalid ?? SEND_DEFAULTS.onInvalid,
+    dryRun: given.dryRun ?? false,
+    runId: given.runId,
+    stateDir: given.stateDir ?? SEND_DEFAULTS.stateDir,
+    force: given.force ?? false,
+    reportDir: given.reportDir,
+    keepParts: given.keepParts ?? false,
+    maxIssues: given.maxIssues ?? SEND_DEFAULTS.maxIssues,
+    allowUnknownVariables: given.allowUnknownVariables ?? false,
+    s3Endpoint: given.s3Endpoint,
+    tempDir: given.tempDir,
+    now: given.now ?? (() => new Date()),
+    progress: given.progress ?? NO_PROGRESS,
+    signal: given.signal,
+    graceMs: given.graceMs ?? SEND_DEFAULTS.graceMs,
+    leaseTtlMs: given.leaseTtlMs ?? SEND_DEFAULTS.leaseTtlMs,
+    noLease: given.noLease ?? false,
+    upload: given.upload,
+  };
 }

@@ -17,12 +17,12 @@ import { DiscardedParts, PartFiles } from '../split/part-files.js';
 import { selectRows } from '../split/select-rows.js';
 import { Splitter, type PartSink } from '../split/splitter.js';
 import { runKey } from '../state/run-state.js';
-import { DEFAULT_MAX_PART_BYTES, reading, type CheckedInput } from './check-input.js';
+import { reading, type CheckedInput } from './check-input.js';
 import type { RunResult } from './validate.js';
-import type { SendOptions, SendResult } from './send-options.js';
+import type { ResolvedSendOptions, SendResult } from './send-options.js';
 import { layoutFor, policyOutcome, type Finish } from './send-report.js';
 export async function* cutParts(
-  options: SendOptions,
+  options: ResolvedSendOptions,
   checked: CheckedInput,
   input: InputSource,
   runId: string,
@@ -30,7 +30,7 @@ export async function* cutParts(
   sink: PartSink,
   progress: ProgressSink,
 ): AsyncGenerator<Part> {
-  const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
+  const { maxPartBytes } = options;
   const reader = new RecordReader({
     maxRecordBytes: retentionLimit(maxPartBytes),
     restoreRejected: true,
@@ -72,7 +72,7 @@ export function cutEvent(part: Part): ProgressEvent {
  * without being written, unless --keep-parts asks for the files.
  */
 export async function dryRun(
-  options: SendOptions,
+  options: ResolvedSendOptions,
   checked: CheckedInput,
   input: InputSource,
   stateDir: string,
@@ -81,8 +81,8 @@ export async function dryRun(
   progress: ProgressSink,
   finish: (f: Finish) => Promise<RunResult>,
 ): Promise<SendResult> {
-  const now = options.now ?? (() => new Date());
-  const keep = options.keepParts === true;
+  const { now } = options;
+  const keep = options.keepParts;
   let sink: PartSink = new DiscardedParts();
   if (keep) {
     const dir = join(
@@ -106,7 +106,7 @@ export async function dryRun(
     parts,
     split: splitDone,
     invocations: null,
-    nextStep: `Dry run: nothing was sent. ${parts.length} parts of at most ${options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES} bytes are ready; run without --dry-run to send.`,
+    nextStep: `Dry run: nothing was sent. ${parts.length} parts of at most ${options.maxPartBytes} bytes are ready; run without --dry-run to send.`,
   });
   return { ...result, stateDir: null };
 }

@@ -12,13 +12,13 @@ import { writeInvocations } from '../report/invocations-csv.js';
 import { buildReport, inputSection } from '../report/report.js';
 import { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
+import { partFileName } from '../split/part-files.js';
 import { sendLayout, type RowLayout } from '../split/splitter.js';
 import { RunState, type ManifestPart } from '../state/run-state.js';
 import { type CheckedInput } from './check-input.js';
-import type { LoadedFlow } from './flow-source.js';
 import type { InvalidPolicy } from './split.js';
 import type { RunResult } from './validate.js';
-import type { SendOptions } from './send-options.js';
+import type { ResolvedSendOptions } from './send-options.js';
 export interface Finish {
   outcome: Outcome;
   parts: PartReport[];
@@ -32,7 +32,7 @@ export interface Finish {
 
 export async function finishReport(
   f: Finish & {
-    options: SendOptions & { flow: LoadedFlow };
+    options: ResolvedSendOptions;
     checked: CheckedInput;
     log: IssueLog;
     dir: ReportDir;
@@ -79,7 +79,7 @@ export async function finishReport(
     log: f.log,
     parts: f.parts,
     outcome: f.outcome,
-    dryRun: f.options.dryRun === true,
+    dryRun: f.options.dryRun,
     files: { rejected: f.rejected, invocations },
     nextStep: f.nextStep,
   });
@@ -99,12 +99,8 @@ export function policyOutcome(checked: CheckedInput): Outcome {
 export function invocationFiles(state: RunState): string[] {
   return state.parts
     .filter((p) => p.status === 'uploaded')
-    .map((p) => join(state.dir, 'parts', partName(p.number).replace(/\.csv$/, '.ids.csv')))
+    .map((p) => join(state.dir, 'parts', partFileName(p.number).replace(/\.csv$/, '.ids.csv')))
     .filter((path) => existsSync(path));
-}
-
-export function partName(number: number): string {
-  return `part-${String(number).padStart(4, '0')}.csv`;
 }
 
 export function fromManifest(

@@ -7,14 +7,12 @@ import { join } from 'node:path';
 import type { AtomicApi } from '../api/client.js';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Part } from '../model/part.js';
-import { type ProgressSink } from '../model/progress.js';
-import type { SendMode } from '../model/report.js';
 import { type InputSource } from '../read/input.js';
 import { PartFiles } from '../split/part-files.js';
 import { RunState } from '../state/run-state.js';
 import { uploadParts, type PartOutcome } from '../upload/upload-stage.js';
 import { type CheckedInput } from './check-input.js';
-import type { SendOptions } from './send-options.js';
+import type { ResolvedSendOptions } from './send-options.js';
 import { cutEvent, cutParts } from './send-parts.js';
 export interface CutAndUpload {
   /** Parts this invocation uploaded (the others marked uploaded were sent earlier). */
@@ -27,53 +25,23 @@ export interface CutAndUpload {
 
 /** Second pass: cut parts from the valid rows and upload each as soon as it is cut. */
 export async function cutAndUpload(
-  options: SendOptions,
+  options: ResolvedSendOptions,
   checked: CheckedInput,
   input: InputSource,
   state: RunState,
   runId: string,
-  mode: SendMode,
-  progress: ProgressSink,
 ): Promise<CutAndUpload> {
-  const now = options.now ?? (() => new Date());
+  const cutting = registered(options, checked, input, state, runId);
   const uploads = new AbortController();
-  const onInterrupt = () => {
-    stream.stop();
-    setTimeout(
-      () => uploads.abort(new AtomicBulkError('INTERRUPTED', 'Interrupted.')),
-      options.graceMs ?? 30_000,
-    ).unref();
-  };
-  let cut = 0;
-  let splitDone = now();
-  async function* registered(): AsyncGenerator<Part> {
-    const parts = cutParts(
-      options,
-      checked,
-      input,
-      runId,
-      mode,
-      new PartFiles(join(state.dir, 'parts'), true),
-      progress,
-    );
-    for await (const part of parts) {
-      await state.registerPart(part);
-      cut = part.number;
-      progress(cutEvent(part));
-      yield part;
-    }
-    splitDone = now();
-    await state.markComplete(cut);
-  }
-  progress({ type: 'phase', phase: 'upload' });
-  const stream = uploadParts(registered(), {
+  options.progress({ type: 'phase', phase: 'upload' });
+  const stream = uploadParts(cutting.parts, {
     api: options.api as AtomicApi,
     flowConfigId: options.flowConfigId,
-    mode,
-    concurrency: options.concurrency ?? 2,
+    mode: options.mode,
+    concurrency: options.concurrency,
     signal: uploads.signal,
-    progress,
-    now: () => now().getTime(),
+    progress: options.progress,
+    now: () => options.now().getTime(),
     ...options.upload,
     tracker: {
       isUploaded: (part) => state.part(part.number)?.status === 'uploaded',
@@ -81,17 +49,79 @@ export async function cutAndUpload(
         state.update(part.number, { status: 'uploading', attempts: attempt, taskId }),
     },
   });
+  // An interrupt stops new parts at once; uploads in flight get graceMs to finish.
+  const onInterrupt = () => {
+    stream.stop();
+    setTimeout(
+      () => uploads.abort(new AtomicBulkError('INTERRUPTED', 'Interrupted.')),
+      options.graceMs,
+    ).unref();
+  };
   options.signal?.addEventListener('abort', onInterrupt, { once: true });
-  let failed = false;
-  let fatal: AtomicBulkError | null = null;
-  const uploadedNow = new Set<number>();
+  try {
+    const seen = await recordOutcomes(stream, state, options);
+    const interrupted = options.signal?.aborted === true;
+    return {
+      ...seen,
+      failed: seen.failed || seen.fatal !== null || (!interrupted && !state.complete),
+      interrupted,
+      splitDone: cutting.splitDone(),
+    };
+  } finally {
+    options.signal?.removeEventListener('abort', onInterrupt);
+  }
+}
+
+/** The parts as they are cut, each recorded in the run state before it is offered for upload. */
+function registered(
+  options: ResolvedSendOptions,
+  checked: CheckedInput,
+  input: InputSource,
+  state: RunState,
+  runId: string,
+): { parts: AsyncGenerator<Part>; splitDone: () => Date } {
+  let splitDone = options.now();
+  async function* parts(): AsyncGenerator<Part> {
+    let cut = 0;
+    const sink = new PartFiles(join(state.dir, 'parts'), true);
+    for await (const part of cutParts(
+      options,
+      checked,
+      input,
+      runId,
+      options.mode,
+      sink,
+      options.progress,
+    )) {
+      await state.registerPart(part);
+      cut = part.number;
+      options.progress(cutEvent(part));
+      yield part;
+    }
+    splitDone = options.now();
+    await state.markComplete(cut);
+  }
+  return { parts: parts(), splitDone: () => splitDone };
+}
+
+/** Records every outcome in the run state and as progress; stops the stream at a fatal one. */
+async function recordOutcomes(
+  stream: ReturnType<typeof uploadParts>,
+  state: RunState,
+  options: ResolvedSendOptions,
+): Promise<{ uploadedNow: Set<number>; failed: boolean; fatal: AtomicBulkError | null }> {
+  const seen = {
+    uploadedNow: new Set<number>(),
+    failed: false,
+    fatal: null as AtomicBulkError | null,
+  };
   let bytesAccepted = 0;
   try {
     for await (const outcome of stream) {
-      await record(state, outcome, options.keepParts === true);
-      if (outcome.status === 'uploaded') uploadedNow.add(outcome.part.number);
+      await record(state, outcome, options.keepParts);
+      if (outcome.status === 'uploaded') seen.uploadedNow.add(outcome.part.number);
       if (outcome.status !== 'failed') bytesAccepted += outcome.part.bytes;
-      progress({
+      options.progress({
         type: 'part',
         number: outcome.part.number,
         status: outcome.status,
@@ -100,9 +130,9 @@ export async function cutAndUpload(
         attempt: outcome.attempts,
         ...(outcome.status !== 'failed' ? { bytesAccepted } : {}),
       });
-      if (outcome.status === 'failed') failed = true;
-      if (outcome.fatal !== null && fatal === null) {
-        fatal = outcome.fatal;
+      if (outcome.status === 'failed') seen.failed = true;
+      if (outcome.fatal !== null && seen.fatal === null) {
+        seen.fatal = outcome.fatal;
         stream.stop();
       }
     }
@@ -110,18 +140,9 @@ export async function cutAndUpload(
     // A failure while reading or cutting (the input changed, the disk is full): the
     // parts sent so far are recorded; report the run as failed rather than losing that.
     if (!(error instanceof AtomicBulkError) || error.code === 'INTERRUPTED') throw error;
-    fatal = error;
-  } finally {
-    options.signal?.removeEventListener('abort', onInterrupt);
+    seen.fatal = error;
   }
-  const interrupted = options.signal?.aborted === true;
-  return {
-    uploadedNow,
-    failed: failed || fatal !== null || (!interrupted && !state.complete),
-    interrupted,
-    fatal,
-    splitDone,
-  };
+  return seen;
 }
 
 /** Persists a part's outcome; removes its file unless parts are kept (a resume re-cuts it). */

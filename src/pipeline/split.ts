@@ -13,7 +13,8 @@ import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
 import type { Part } from '../model/part.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
-import { openInput } from '../read/input.js';
+import type { Report } from '../model/report.js';
+import { openInput, type InputSource } from '../read/input.js';
 import { RecordReader } from '../read/record-reader.js';
 import { buildReport, inputSection, partReport } from '../report/report.js';
 import { ReportDir } from '../report/report-dir.js';
@@ -21,7 +22,7 @@ import { writeReport } from '../report/write-report.js';
 import { PartFiles } from '../split/part-files.js';
 import { COPY_LAYOUT, Splitter } from '../split/splitter.js';
 import { Validator } from '../validate/validator.js';
-import { budgetFits, reading, writeRejected } from './check-input.js';
+import { budgetFits, reading, writeRejected, type CheckedInput } from './check-input.js';
 import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, type RunResult } from './validate.js';
 
 export type InvalidPolicy = 'abort' | 'skip';
@@ -48,125 +49,164 @@ export interface SplitResult extends RunResult {
   parts: Part[];
 }
 
+/** SplitOptions with the defaults applied. */
+interface SplitRun {
+  options: SplitOptions;
+  now: () => Date;
+  progress: ProgressSink;
+  started: Date;
+  maxPartBytes: number;
+  policy: InvalidPolicy;
+  outDir: string;
+}
+
 export async function split(options: SplitOptions): Promise<SplitResult> {
   checkLimits(options);
   const now = options.now ?? (() => new Date());
-  const progress = options.progress ?? NO_PROGRESS;
-  const started = now();
-  const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
-  const policy = options.onInvalid ?? 'abort';
-  const outDir = resolve(options.outDir);
-  await prepareOutDir(outDir);
+  const run: SplitRun = {
+    options,
+    now,
+    progress: options.progress ?? NO_PROGRESS,
+    started: now(),
+    maxPartBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
+    policy: options.onInvalid ?? 'abort',
+    outDir: resolve(options.outDir),
+  };
+  await prepareOutDir(run.outDir);
   const input = await openInput(options.input, {
     tempDir: options.tempDir,
     s3Endpoint: options.s3Endpoint,
   });
-  const parts: Part[] = [];
   try {
-    const dir = await ReportDir.open(options.reportDir, started, {
+    const dir = await ReportDir.open(options.reportDir, run.started, {
       s3Endpoint: options.s3Endpoint,
     });
-    const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
-    const validator = new Validator(log, {
-      flow: null,
-      allowUnknownVariables: false,
-      maxPartBytes,
-      addsInvocationIds: false,
-      nowMs: started.getTime(),
-      tempDir: options.tempDir,
-      lines: input.lines,
-    });
-    const reader = new RecordReader({
-      maxRecordBytes: maxPartBytes,
-      onBytes: reading('split', input, progress),
-      lines: input.lines,
-    });
-    const splitter = new Splitter({
-      maxPartBytes,
-      layout: COPY_LAYOUT,
-      ids: null,
-      sink: new PartFiles(outDir, false),
-      // Under abort, stop writing parts at the first error: they will be removed anyway.
-      keep: (status) => status === ROW_VALID && (policy === 'skip' || log.errors === 0),
-    });
-    progress({ type: 'phase', phase: 'split' });
-    try {
-      for await (const part of splitter.split(validator.check(reader.batches(input.read())))) {
-        options.signal?.throwIfAborted();
-        parts.push(part);
-        progress({
-          type: 'part',
-          number: part.number,
-          status: 'cut',
-          rows: part.rows,
-          bytes: part.bytes,
-          attempt: 0,
-        });
-      }
-    } catch (error) {
-      await validator.abort();
-      await removeParts(parts);
-      throw error;
-    }
-    const summary = reader.summary();
-    const result = await validator.finish(summary, options.signal);
-    try {
-      budgetFits(result.smallestBudget, maxPartBytes);
-    } catch (error) {
-      await removeParts(parts);
-      throw error;
-    }
-    const splitDone = now();
-    const failed = log.errors > 0;
-    const kept = failed && policy === 'abort' ? [] : parts;
-    if (kept.length !== parts.length) await removeParts(parts);
+    const cut = await cutAll(run, input);
+    const failed = cut.log.errors > 0;
+    const kept = failed && run.policy === 'abort' ? [] : cut.parts;
+    if (kept.length !== cut.parts.length) await removeParts(cut.parts);
     const rejected = await writeRejected(
-      { result, summary, validator },
+      cut.checked,
       input,
       dir,
-      maxPartBytes,
-      progress,
+      run.maxPartBytes,
+      run.progress,
       options.signal,
     );
-    if (kept.length > 0) await writeManifest(outDir, input.name, summary, maxPartBytes, kept);
-    const outcome = !failed
-      ? 'success'
-      : kept.length > 0 && result.fileErrors === 0
-        ? 'partial'
-        : 'invalid';
-    const finished = now();
-    const report = buildReport({
-      command: 'split',
-      runId: null,
-      startedAt: started,
-      finishedAt: finished,
-      durationMs: {
-        total: finished.getTime() - started.getTime(),
-        validate: 0,
-        split: splitDone.getTime() - started.getTime(),
-        upload: 0,
-      },
-      input: inputSection(input, summary),
-      lines: input.lines,
-      flow: { flowConfigId: null, version: null, mode: null, source: null },
-      rows: { ...result.rows, sent: 0, alreadySent: 0 },
-      log,
-      parts: kept.map((p) => partReport(p, basename(p.path))),
-      outcome,
-      dryRun: false,
-      files: { rejected, invocations: null },
-      nextStep:
-        outcome === 'success'
-          ? `Parts are in ${options.outDir}; parts.json lists them with their SHA-256.`
-          : outcome === 'partial'
-            ? `Broken records were left out (see rejected.csv); the other rows are in ${options.outDir}.`
-            : 'No parts were kept. Fix the problems listed (rejected.csv has the broken records) or re-run with --on-invalid skip.',
-    });
+    if (kept.length > 0)
+      await writeManifest(run.outDir, input.name, cut.checked.summary, run.maxPartBytes, kept);
+    const report = splitReport(run, input, cut, kept, rejected);
     await writeReport(dir, report);
     return { report, reportDir: dir.location, parts: kept };
   } finally {
     await input.close();
   }
+}
+
+interface Cut {
+  parts: Part[];
+  log: IssueLog;
+  checked: CheckedInput;
+  splitDone: Date;
+}
+
+/**
+ * The one pass: structural checks and parts written as they are cut. Under abort, parts
+ * stop at the first error (they will be removed); on any failure none is left behind.
+ */
+async function cutAll(run: SplitRun, input: InputSource): Promise<Cut> {
+  const { options, maxPartBytes, policy, progress } = run;
+  const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
+  const validator = new Validator(log, {
+    flow: null,
+    allowUnknownVariables: false,
+    maxPartBytes,
+    addsInvocationIds: false,
+    nowMs: run.started.getTime(),
+    tempDir: options.tempDir,
+    lines: input.lines,
+  });
+  const reader = new RecordReader({
+    maxRecordBytes: maxPartBytes,
+    onBytes: reading('split', input, progress),
+    lines: input.lines,
+  });
+  const splitter = new Splitter({
+    maxPartBytes,
+    layout: COPY_LAYOUT,
+    ids: null,
+    sink: new PartFiles(run.outDir, false),
+    keep: (status) => status === ROW_VALID && (policy === 'skip' || log.errors === 0),
+  });
+  progress({ type: 'phase', phase: 'split' });
+  const parts: Part[] = [];
+  try {
+    for await (const part of splitter.split(validator.check(reader.batches(input.read())))) {
+      options.signal?.throwIfAborted();
+      parts.push(part);
+      progress({
+        type: 'part',
+        number: part.number,
+        status: 'cut',
+        rows: part.rows,
+        bytes: part.bytes,
+        attempt: 0,
+      });
+    }
+    const summary = reader.summary();
+    const result = await validator.finish(summary, options.signal);
+    budgetFits(result.smallestBudget, maxPartBytes);
+    return { parts, log, checked: { result, summary, validator }, splitDone: run.now() };
+  } catch (error) {
+    await validator.abort();
+    await removeParts(parts);
+    throw error;
+  }
+}
+
+function splitReport(
+  run: SplitRun,
+  input: InputSource,
+  cut: Cut,
+  kept: Part[],
+  rejected: string | null,
+): Report {
+  const { result, summary } = cut.checked;
+  const failed = cut.log.errors > 0;
+  const outcome = !failed
+    ? 'success'
+    : kept.length > 0 && result.fileErrors === 0
+      ? 'partial'
+      : 'invalid';
+  const finished = run.now();
+  const outDir = run.options.outDir;
+  return buildReport({
+    command: 'split',
+    runId: null,
+    startedAt: run.started,
+    finishedAt: finished,
+    durationMs: {
+      total: finished.getTime() - run.started.getTime(),
+      validate: 0,
+      split: cut.splitDone.getTime() - run.started.getTime(),
+      upload: 0,
+    },
+    input: inputSection(input, summary),
+    lines: input.lines,
+    flow: { flowConfigId: null, version: null, mode: null, source: null },
+    rows: { ...result.rows, sent: 0, alreadySent: 0 },
+    log: cut.log,
+    parts: kept.map((p) => partReport(p, basename(p.path))),
+    outcome,
+    dryRun: false,
+    files: { rejected, invocations: null },
+    nextStep:
+      outcome === 'success'
+        ? `Parts are in ${outDir}; parts.json lists them with their SHA-256.`
+        : outcome === 'partial'
+          ? `Broken records were left out (see rejected.csv); the other rows are in ${outDir}.`
+          : 'No parts were kept. Fix the problems listed (rejected.csv has the broken records) or re-run with --on-invalid skip.',
+  });
 }
 
 async function prepareOutDir(dir: string): Promise<void> {

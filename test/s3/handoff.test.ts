@@ -283,12 +283,12 @@ describe('run state on S3 with a lease', () => {
     let stderr = '';
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    let stolen: Promise<unknown> | null = null;
+    const theft: { done: Promise<unknown> | null } = { done: null };
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
-      if (stolen === null && stderr.includes('"status":"uploaded"')) {
+      if (theft.done === null && stderr.includes('"status":"uploaded"')) {
         // Someone else's lease, as a send on another machine would write it.
-        stolen = keys(s3, b, 'state/').then((all) =>
+        theft.done = keys(s3, b, 'state/').then((all) =>
           s3.send(
             new PutObjectCommand({
               Bucket: b,
@@ -309,7 +309,7 @@ describe('run state on S3 with a lease', () => {
     const code = await new Promise<number | null>((resolve) =>
       child.on('close', (c) => resolve(c)),
     );
-    await stolen;
+    await theft.done;
     const report = readReport(join(dir, 'r'));
     expect(code, stderr).toBe(3);
     expect(stdout).toMatch(/This send lost its lease on s3:.* \(another send took it over\)/);
