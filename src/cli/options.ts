@@ -2,6 +2,7 @@
  * Flags shared by several commands, and their conversion from raw yargs values into
  * typed settings. Every default, unit and memory effect is stated in the help text.
  */
+import { SEND_DEFAULTS } from '../pipeline/send-options.js';
 import type { Argv } from 'yargs';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Report } from '../model/report.js';
@@ -92,7 +93,7 @@ export function outputOptions(y: Argv): Argv {
     })
     .option('max-issues', {
       type: 'number',
-      default: 1000,
+      default: SEND_DEFAULTS.maxIssues,
       describe:
         'Issues listed in the report; counts stay complete. Memory grows with this, not with the file',
       group: GROUPS.output,
@@ -113,7 +114,7 @@ export function outputOptions(y: Argv): Argv {
 export function partBytesOption(y: Argv, group: string): Argv {
   return y.option('max-part-bytes', {
     type: 'number',
-    default: 32_000_000,
+    default: SEND_DEFAULTS.maxPartBytes,
     describe:
       'Largest part in bytes, header and line endings included (Atomic accepts 32 MB per file)',
     group,

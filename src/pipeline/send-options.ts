@@ -9,6 +9,8 @@ import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { SendMode } from '../model/report.js';
 import { type UploadStageOptions } from '../upload/upload-stage.js';
 import type { LoadedFlow } from './flow-source.js';
+import { DEFAULT_LEASE_TTL_MS } from '../state/run-store.js';
+import { DEFAULT_MAX_ISSUES, MAX_PART_BYTES } from './check-input.js';
 import { checkLimits } from './limits.js';
 import type { InvalidPolicy } from './split.js';
 import type { RunResult } from './validate.js';
@@ -67,13 +69,13 @@ export interface SendResult extends RunResult {
 /** The defaults of `send`, shared with the CLI's flags. */
 export const SEND_DEFAULTS = {
   mode: 'live',
-  maxPartBytes: 32_000_000,
+  maxPartBytes: MAX_PART_BYTES,
   concurrency: 2,
   onInvalid: 'abort',
   stateDir: '.atomic-bulk',
   graceMs: 30_000,
-  maxIssues: 1000,
-  leaseTtlMs: 120_000,
+  maxIssues: DEFAULT_MAX_ISSUES,
+  leaseTtlMs: DEFAULT_LEASE_TTL_MS,
 } as const satisfies Partial<Record<keyof SendOptions, unknown>>;
 
 /** SendOptions with every default applied and every limit checked. */

@@ -97,7 +97,8 @@ describe('RunState', () => {
     // The test runner's parent is alive and is not this process.
     await writeFile(lock, String(process.ppid));
     const held = await failure(RunState.open(dir, IDENTITY, new Date()));
-    expect(isAtomicBulkError(held) && held.code).toBe('STATE');
+    // BUSY (exit 3): running again later succeeds (docs/decisions.md).
+    expect(isAtomicBulkError(held) && held.code).toBe('BUSY');
     expect(held.message).toBe(
       `Another atomic-bulk send (pid ${process.ppid}) is working on this run.`,
     );

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { AtomicBulkError } from '../../model/errors.js';
 import type { LoadedFlow } from '../../pipeline/flow-source.js';
 import { send } from '../../pipeline/send.js';
-import { DEFAULT_LEASE_TTL_MS } from '../../state/run-store.js';
+import { MAX_CONCURRENCY } from '../../pipeline/limits.js';
+import { MAX_PART_BYTES } from '../../pipeline/check-input.js';
+import { SEND_DEFAULTS } from '../../pipeline/send-options.js';
 import type { AtomicApi } from '../../api/client.js';
 import { withApi } from '../api-args.js';
 import { flowFromApi, loadFlow } from '../flow-args.js';
@@ -44,14 +46,14 @@ export const sendCommand: Command = {
           })
           .option('concurrency', {
             type: 'number',
-            default: 2,
+            default: SEND_DEFAULTS.concurrency,
             describe:
               'Parts uploading at once, 1–5 (Atomic runs at most 5 bulk tasks); memory and disk hold about this many parts',
             group: GROUPS.sending,
           })
           .option('on-invalid', {
             choices: ['abort', 'skip'] as const,
-            default: 'abort',
+            default: SEND_DEFAULTS.onInvalid,
             describe:
               'abort: any invalid row means nothing is sent (exit 1); skip: send the valid rows (exit 4)',
             group: GROUPS.sending,
@@ -70,14 +72,14 @@ export const sendCommand: Command = {
           })
           .option('state-dir', {
             type: 'string',
-            default: '.atomic-bulk',
+            default: SEND_DEFAULTS.stateDir,
             describe:
               'Where run state is kept for resuming: a folder, or s3://bucket/prefix/ so a job on another machine resumes it (with --sandbox: a temporary folder removed after the run)',
             group: GROUPS.sending,
           })
           .option('lease-ttl', {
             type: 'number',
-            default: DEFAULT_LEASE_TTL_MS / 1000,
+            default: SEND_DEFAULTS.leaseTtlMs / 1000,
             describe:
               "S3 state: seconds a send's lease on its run lasts unless renewed (renewed every third of it); a crashed send blocks the run this long",
             group: GROUPS.sending,
@@ -145,8 +147,8 @@ export const sendCommand: Command = {
         flowConfigId,
         mode: args.test === true ? 'test' : 'live',
         api,
-        maxPartBytes: intArg(args, 'max-part-bytes', 1, 32_000_000),
-        concurrency: intArg(args, 'concurrency', 1, 5),
+        maxPartBytes: intArg(args, 'max-part-bytes', 1, MAX_PART_BYTES),
+        concurrency: intArg(args, 'concurrency', 1, MAX_CONCURRENCY),
         onInvalid: args['on-invalid'] as 'abort' | 'skip',
         dryRun,
         runId: stringArg(args, 'run-id'),
