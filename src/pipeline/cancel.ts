@@ -19,7 +19,7 @@ import {
   eachLimited,
   persist,
 } from '../reconcile/delivery.js';
-import { invocations } from '../reconcile/run-source.js';
+import { invocations, type SentRun } from '../reconcile/run-source.js';
 import { openForUpdate } from './reconcile.js';
 import { writeReport } from '../report/write-report.js';
 
@@ -53,71 +53,18 @@ export async function cancel(options: CancelOptions): Promise<CancelResult> {
   const narrow: CardQuery = {};
   if (options.status !== undefined) narrow.status = options.status;
   if (options.userId !== undefined) narrow.userId = options.userId;
-  const concurrency = options.concurrency ?? 4;
   const delivery = new Delivery(run.rows);
-
-  // What is in scope: the run's cards (narrowed by status or user) not cancelled yet.
-  if (run.rows <= (options.perIdMax ?? 2000)) {
-    const rows: { position: number; id: string }[] = [];
-    for await (const { id } of invocations(run.invocationsPath))
-      rows.push({ position: rows.length, id });
-    await checkPerId(options.api, rows, delivery, concurrency, options.signal, narrow);
-  } else {
-    const table = new IdTable(run.rows);
-    let position = 0;
-    for await (const { id } of invocations(run.invocationsPath)) table.add(id, position++);
-    const templates = await discoverTemplates(options.api, run, delivery);
-    await checkByTemplate(options.api, templates, table, delivery, options.signal, narrow);
-  }
+  await countInScope(options, run, delivery, narrow);
   let rowsMatched = 0;
   let cardsMatched = 0;
   for (const open of delivery.open) {
     if (open > 0) rowsMatched++;
     cardsMatched += open;
   }
-
-  let cancelled = 0;
-  if (options.yes && rowsMatched > 0) {
-    let done = 0;
-    const targets = async function* () {
-      let position = 0;
-      for await (const { id } of invocations(run.invocationsPath)) {
-        if ((delivery.open[position++] as number) > 0) yield id;
-      }
-    };
-    // Read ids ahead in small batches so memory stays bounded on large runs.
-    const batch: string[] = [];
-    const flush = async () => {
-      await eachLimited(
-        batch.splice(0),
-        concurrency,
-        async (id) => {
-          for (;;) {
-            delivery.requests++;
-            const n = await persist(
-              () =>
-                options.api.cancelCards(
-                  { flowInvocationId: id, ...(narrow as { status?: string; userId?: string }) },
-                  MAX_CARDS_PER_REQUEST,
-                ),
-              options.signal,
-            );
-            cancelled += n;
-            if (n < MAX_CARDS_PER_REQUEST) break;
-          }
-          done++;
-        },
-        options.signal,
-      );
-      options.onProgress?.({ rows: done, of: rowsMatched, cancelled });
-    };
-    for await (const id of targets()) {
-      batch.push(id);
-      if (batch.length >= 256) await flush();
-    }
-    await flush();
-  }
-
+  const cancelled =
+    options.yes && rowsMatched > 0
+      ? await cancelMatched(options, run, delivery, narrow, rowsMatched)
+      : 0;
   const section: CancelSection = {
     at: now().toISOString(),
     applied: options.yes,
@@ -132,4 +79,70 @@ export async function cancel(options: CancelOptions): Promise<CancelResult> {
   };
   await writeReport(dir, { ...run.report, cancel: section });
   return { section, folder: run.folder, exitCode: EXIT.success };
+}
+
+/** What is in scope: the run's cards (narrowed by status or user) not cancelled yet. */
+async function countInScope(
+  options: CancelOptions,
+  run: SentRun,
+  delivery: Delivery,
+  narrow: CardQuery,
+): Promise<void> {
+  if (run.rows <= (options.perIdMax ?? 2000)) {
+    const rows: { position: number; id: string }[] = [];
+    for await (const { id } of invocations(run.invocationsPath))
+      rows.push({ position: rows.length, id });
+    await checkPerId(options.api, rows, delivery, options.concurrency ?? 4, options.signal, narrow);
+    return;
+  }
+  const table = new IdTable(run.rows);
+  let position = 0;
+  for await (const { id } of invocations(run.invocationsPath)) table.add(id, position++);
+  const templates = await discoverTemplates(options.api, run, delivery);
+  await checkByTemplate(options.api, templates, table, delivery, options.signal, narrow);
+}
+
+/**
+ * Cancels the matched rows' cards, one scoped request per row (repeated while a request
+ * hits the per-request limit), reading ids ahead in small batches so memory stays
+ * bounded on large runs. Returns the cards cancelled.
+ */
+async function cancelMatched(
+  options: CancelOptions,
+  run: SentRun,
+  delivery: Delivery,
+  narrow: CardQuery,
+  rowsMatched: number,
+): Promise<number> {
+  let cancelled = 0;
+  let done = 0;
+  const cancelRow = async (id: string) => {
+    for (;;) {
+      delivery.requests++;
+      const n = await persist(
+        () =>
+          options.api.cancelCards(
+            { flowInvocationId: id, ...(narrow as { status?: string; userId?: string }) },
+            MAX_CARDS_PER_REQUEST,
+          ),
+        options.signal,
+      );
+      cancelled += n;
+      if (n < MAX_CARDS_PER_REQUEST) break;
+    }
+    done++;
+  };
+  const batch: string[] = [];
+  const flush = async () => {
+    await eachLimited(batch.splice(0), options.concurrency ?? 4, cancelRow, options.signal);
+    options.onProgress?.({ rows: done, of: rowsMatched, cancelled });
+  };
+  let position = 0;
+  for await (const { id } of invocations(run.invocationsPath)) {
+    if ((delivery.open[position++] as number) <= 0) continue;
+    batch.push(id);
+    if (batch.length >= 256) await flush();
+  }
+  await flush();
+  return cancelled;
 }

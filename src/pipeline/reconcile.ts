@@ -70,44 +70,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
   const checked = await choose(run, options);
   const rows = checked.positions?.length ?? run.rows;
   const delivery = new Delivery(rows);
-  const concurrency = options.concurrency ?? 8;
-  const waitMs = options.waitMs ?? 0;
-  const intervalMs = options.intervalMs ?? 5000;
-  const started = Date.now();
-  let templates: string[] = [];
-  let polls = 0;
-  let last = -1;
-  let stable = 0;
-  for (;;) {
-    polls++;
-    if (checked.strategy === 'template') {
-      if (templates.length === 0) templates = await discoverTemplates(options.api, run, delivery);
-      delivery.reset();
-      await checkByTemplate(
-        options.api,
-        templates,
-        checked.table as IdTable,
-        delivery,
-        options.signal,
-      );
-    } else {
-      const ids = checked.ids as string[];
-      const pending = function* () {
-        for (let k = 0; k < ids.length; k++)
-          if (delivery.counts[k] === 0) yield { position: k, id: ids[k] as string };
-      };
-      await checkPerId(options.api, pending(), delivery, concurrency, options.signal);
-    }
-    const withCards = delivery.withCards();
-    options.onPoll?.({ poll: polls, rows, withCards, cards: delivery.cards() });
-    if (withCards === rows || Date.now() - started >= waitMs) break;
-    stable = withCards === last ? stable + 1 : 0;
-    last = withCards;
-    // The counts stopped moving: Atomic has processed what it will.
-    if (withCards > 0 && stable >= 2) break;
-    await sleep(Math.min(intervalMs, Math.max(0, waitMs - (Date.now() - started))), options.signal);
-  }
-
+  const { polls, waitedMs } = await pollUntilSettled(options, run, checked, delivery, now);
   const file = 'reconciled.csv';
   await writeReconciled(dir, file, run, checked, delivery);
   const withCards = delivery.withCards();
@@ -122,7 +85,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
     cardsByStatus: Object.fromEntries(delivery.byStatus),
     requests: delivery.requests,
     polls,
-    waitedMs: Date.now() - started,
+    waitedMs,
     sample:
       checked.strategy === 'sample' ? { runRows: run.rows, ...wilson(withCards, rows) } : null,
     outcome: partial ? 'partial' : 'delivered',
@@ -131,6 +94,69 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
   };
   await writeReport(dir, { ...run.report, reconcile: section });
   return { section, folder: run.folder, exitCode: section.exitCode };
+}
+
+/**
+ * Checks the rows, again every `intervalMs` while `waitMs` lasts, until every row has a
+ * card or the counts stop moving (Atomic has processed what it will).
+ */
+async function pollUntilSettled(
+  options: ReconcileOptions,
+  run: SentRun,
+  checked: Checked,
+  delivery: Delivery,
+  now: () => Date,
+): Promise<{ polls: number; waitedMs: number }> {
+  const rows = checked.positions?.length ?? run.rows;
+  const waitMs = options.waitMs ?? 0;
+  const intervalMs = options.intervalMs ?? 5000;
+  const started = now().getTime();
+  const templates: string[] = [];
+  let polls = 0;
+  let last = -1;
+  let stable = 0;
+  for (;;) {
+    polls++;
+    await checkOnce(options, run, checked, delivery, templates);
+    const withCards = delivery.withCards();
+    options.onPoll?.({ poll: polls, rows, withCards, cards: delivery.cards() });
+    const waited = now().getTime() - started;
+    if (withCards === rows || waited >= waitMs) break;
+    stable = withCards === last ? stable + 1 : 0;
+    last = withCards;
+    if (withCards > 0 && stable >= 2) break;
+    await sleep(Math.min(intervalMs, Math.max(0, waitMs - waited)), options.signal);
+  }
+  return { polls, waitedMs: now().getTime() - started };
+}
+
+/** One look at the rows' cards: by template pages, or per id for the rows without one yet. */
+async function checkOnce(
+  options: ReconcileOptions,
+  run: SentRun,
+  checked: Checked,
+  delivery: Delivery,
+  templates: string[],
+): Promise<void> {
+  if (checked.strategy === 'template') {
+    if (templates.length === 0)
+      templates.push(...(await discoverTemplates(options.api, run, delivery)));
+    delivery.reset();
+    await checkByTemplate(
+      options.api,
+      templates,
+      checked.table as IdTable,
+      delivery,
+      options.signal,
+    );
+    return;
+  }
+  const ids = checked.ids as string[];
+  const pending = function* () {
+    for (let k = 0; k < ids.length; k++)
+      if (delivery.counts[k] === 0) yield { position: k, id: ids[k] as string };
+  };
+  await checkPerId(options.api, pending(), delivery, options.concurrency ?? 8, options.signal);
 }
 
 /** The sent run named by `target`, and its report folder, locked to add a section. */
