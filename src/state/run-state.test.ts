@@ -176,4 +176,26 @@ describe('RunState', () => {
       'Run run-1 was started with other settings: the input file is different; --max-part-bytes was 500; --on-invalid was abort.',
     );
   });
+
+  it('reads every timestamp from the clock it is given', async () => {
+    const dir = await stateDir();
+    let t = Date.parse('2031-01-01T00:00:00Z');
+    const now = () => new Date((t += 1000));
+    const { state } = await RunState.open(dir, IDENTITY, new Date('2031-01-01T00:00:00Z'), {
+      now,
+    });
+    await state.registerPart(part(1));
+    await state.update(1, { status: 'uploaded', attempts: 1, taskId: 't1' });
+    await state.markComplete(1);
+    await state.close();
+    const m = JSON.parse(await readFile(join(dir, 'runs', key, 'manifest.json'), 'utf8')) as {
+      createdAt: string;
+      updatedAt: string;
+      sentInFullAt: string;
+      parts: { updatedAt: string }[];
+    };
+    expect(m.createdAt).toBe('2031-01-01T00:00:00.000Z');
+    for (const at of [m.updatedAt, m.sentInFullAt, m.parts[0]?.updatedAt])
+      expect(at?.startsWith('2031-01-01T00:00:')).toBe(true);
+  });
 });

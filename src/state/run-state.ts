@@ -109,6 +109,8 @@ export class RunState {
     private manifest: Manifest,
     /** True when the manifest existed before this run. */
     readonly resumed: boolean,
+    /** The clock every timestamp in the manifest is read from. */
+    private readonly now: () => Date,
   ) {}
 
   /** The run's local directory: parts are cut into `parts/` (temporary for S3 state). */
@@ -133,6 +135,7 @@ export class RunState {
   ): Promise<OpenedRun> {
     const { runId, flow, destination } = identity;
     const key = runKey(runId, flow.flowConfigId, flow.mode, destination);
+    const clock = options.now ?? (() => new Date());
     const remote = stateDir.startsWith('s3://');
     const store: RunStore = remote
       ? await S3RunStore.open(`${stateDir.replace(/\/*$/, '/')}runs/${key}/`, options)
@@ -143,7 +146,7 @@ export class RunState {
         const existing = parseManifestText(text, store.where);
         checkSameRun(existing, identity);
         existing.flow.version = identity.flow.version;
-        return { state: new RunState(store, existing, true), legacyDir: null };
+        return { state: new RunState(store, existing, true, clock), legacyDir: null };
       }
       const manifest: Manifest = {
         version: MANIFEST_VERSION,
@@ -154,7 +157,7 @@ export class RunState {
         sentInFullAt: null,
         parts: [],
       };
-      const state = new RunState(store, manifest, false);
+      const state = new RunState(store, manifest, false, clock);
       await state.save();
       const legacy = remote
         ? null
@@ -231,7 +234,7 @@ export class RunState {
       attempts: 0,
       uploadMs: null,
       error: null,
-      updatedAt: new Date().toISOString(),
+      updatedAt: this.now().toISOString(),
     };
     this.manifest.parts.push(entry);
     await this.save();
@@ -245,7 +248,7 @@ export class RunState {
   ): Promise<void> {
     const entry = this.part(number);
     if (entry === undefined) throw new Error(`no part ${number} in the run state`);
-    const at = new Date().toISOString();
+    const at = this.now().toISOString();
     Object.assign(entry, patch, { updatedAt: at });
     if (this.allUploaded) this.manifest.sentInFullAt ??= at;
     await this.save();
@@ -264,7 +267,7 @@ export class RunState {
       );
     }
     this.manifest.complete = true;
-    if (this.allUploaded) this.manifest.sentInFullAt ??= new Date().toISOString();
+    if (this.allUploaded) this.manifest.sentInFullAt ??= this.now().toISOString();
     await this.save();
   }
 
@@ -307,7 +310,7 @@ export class RunState {
   }
 
   private save(): Promise<void> {
-    this.manifest.updatedAt = new Date().toISOString();
+    this.manifest.updatedAt = this.now().toISOString();
     const text = `${JSON.stringify(this.manifest, null, 2)}\n`;
     const write = this.writing.then(() => this.store.writeManifest(text));
     this.writing = write.catch(() => undefined);

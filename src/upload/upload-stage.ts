@@ -175,6 +175,7 @@ export function uploadParts(
         path: part.path,
         timeoutMs: Math.round(Math.max(60_000, 4 * throughput.neededMs(part.bytes))),
         signal: options.signal,
+        now,
       }).catch((error: unknown) => {
         if (options.signal?.aborted) return null;
         throw error;

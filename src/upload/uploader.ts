@@ -28,6 +28,8 @@ export interface UploadRequest {
   /** Give up on this attempt after this long. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The clock (ms since the epoch) the answer is judged by: URL expiry, Retry-After. */
+  now?: () => number;
 }
 
 /** S3's error code and message from an XML error body. */
@@ -193,14 +195,15 @@ async function send(
   const detail = printable(
     redact(`HTTP ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`),
   ).slice(0, 500);
-  if (isExpiry(status, body, Date.now() >= target.expiresAt.getTime()))
+  const now = (request.now ?? Date.now)();
+  if (isExpiry(status, body, now >= target.expiresAt.getTime()))
     return { kind: 'expired', status, detail };
   if (status === 429 || status >= 500 || code === 'SlowDown' || code === 'RequestTimeout') {
     return {
       kind: 'retryable',
       status,
       detail,
-      retryAfterMs: retryAfterMs(response.headers.get('retry-after'), Date.now()),
+      retryAfterMs: retryAfterMs(response.headers.get('retry-after'), now),
     };
   }
   return { kind: 'refused', status, detail };
