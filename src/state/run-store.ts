@@ -21,6 +21,7 @@ import {
   writePrivateFile,
 } from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
+import { printable } from '../model/redact.js';
 
 export interface RunStore {
   /** The run's local directory (parts are cut into `parts/`). */
@@ -382,14 +383,16 @@ export class S3RunStore implements RunStore {
 function parseLease(text: string): LeaseRecord | null {
   try {
     const v = JSON.parse(text) as Record<string, unknown>;
-    const str = (x: unknown, fallback: string) => (typeof x === 'string' ? x : fallback);
+    // Another process wrote it, maybe not ours: what is shown is made printable and short.
+    const str = (x: unknown, fallback: string) =>
+      typeof x === 'string' ? printable(x).slice(0, 200) : fallback;
     if (typeof v.expiresAt !== 'string' || Number.isNaN(Date.parse(v.expiresAt))) return null;
     return {
       holder: str(v.holder, ''),
       host: str(v.host, 'unknown'),
-      pid: typeof v.pid === 'number' ? v.pid : 0,
+      pid: typeof v.pid === 'number' && Number.isSafeInteger(v.pid) ? v.pid : 0,
       acquiredAt: str(v.acquiredAt, ''),
-      expiresAt: v.expiresAt,
+      expiresAt: new Date(Date.parse(v.expiresAt)).toISOString(),
       released: v.released === true,
     };
   } catch {

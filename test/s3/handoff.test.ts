@@ -319,4 +319,72 @@ describe('run state on S3 with a lease', () => {
     await sb.settle();
     expect(sb.invocations().length).toBe(report.rows.sent);
   });
+
+  it('releases the lease on SIGINT, so the next send (elsewhere) starts at once, without a takeover', async () => {
+    const s3 = client();
+    const b = await bucket(s3);
+    const sb = await sandbox({ faults: { latencyMs: 100 } });
+    const dir = await tempDir();
+    const input = join(dir, 'in.csv');
+    await writeFile(input, campaign(300));
+    const args = (report: string) =>
+      sendArgs(input, `s3://${b}/state/`, join(dir, report), [
+        '--max-part-bytes',
+        '800',
+        '--progress',
+        'json',
+      ]);
+    const child = spawn(process.execPath, [BIN, ...args('r1')], {
+      cwd: ROOT,
+      env: { ...process.env, ...env(sb), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stopped = false;
+    child.stderr.on('data', (d: Buffer) => {
+      if (!stopped && d.toString().includes('"status":"uploaded"')) {
+        stopped = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) =>
+      child.on('close', (c) => resolve(c)),
+    );
+    expect(code).toBe(130);
+    const resumed = await runCli(args('r2'), { env: env(sb), cwd: await tempDir() });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).not.toMatch(/Took over/);
+    await sb.settle();
+    const users = sb.invocations().map((i) => i.target.atomic___id);
+    expect(new Set(users).size).toBe(300);
+    expect(users).toHaveLength(300);
+  });
+
+  it('shows a lease written by someone else as printable text', async () => {
+    const s3 = client();
+    const b = await bucket(s3);
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const input = join(dir, 'in.csv');
+    await writeFile(input, campaign(10));
+    const args = sendArgs(input, `s3://${b}/state/`, join(dir, 'r'));
+    expect((await runCli(args, { env: env(sb) })).code).toBe(0);
+    const lease = (await keys(s3, b, 'state/')).find((k) => k.endsWith('/lease.json'));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: b,
+        Key: lease,
+        Body: JSON.stringify({
+          host: 'evil\u001b[2J\u001b]0;owned\u0007',
+          pid: 'x',
+          expiresAt: new Date(Date.now() + 600_000).toISOString(),
+          released: false,
+        }),
+      }),
+    );
+    const held = await runCli([...args, '--force'], { env: env(sb) });
+    expect(held.code).toBe(3);
+    expect(held.stderr).toMatch(/host evil.*, pid 0\) holds the lease/);
+    expect(held.stderr).not.toContain('\u001b');
+    expect(held.stderr).not.toContain('\u0007');
+  });
 });
