@@ -67,6 +67,25 @@ function peer(name: string): BenchStep {
 /** The JavaScript parsers whose fastest bare parse is the yardstick for validate. */
 export const JS_PEERS = ['csv-parse', 'papaparse', 'udsv'];
 
+/** `atomic-bulk validate <input>` against the shape's flow, its report in a fresh folder. */
+function validateStep(ctx: BenchContext, input: string): Promise<StepResult> {
+  return checked(
+    ctx,
+    [
+      cli(ctx),
+      'validate',
+      input,
+      '--flow-config',
+      flowConfig(ctx),
+      '--report-dir',
+      join(ctx.dir, `report-validate-${++outDirs}`),
+      '--progress',
+      'none',
+    ],
+    ctx.validateCode,
+  );
+}
+
 let mlrChecked: boolean | null = null;
 
 export const BENCH_STEPS: BenchStep[] = [
@@ -104,22 +123,7 @@ export const BENCH_STEPS: BenchStep[] = [
     key: 'validate',
     label: 'atomic-bulk validate',
     peer: false,
-    run: (ctx) =>
-      checked(
-        ctx,
-        [
-          cli(ctx),
-          'validate',
-          ctx.file,
-          '--flow-config',
-          flowConfig(ctx),
-          '--report-dir',
-          join(ctx.dir, `report-validate-${++outDirs}`),
-          '--progress',
-          'none',
-        ],
-        ctx.validateCode,
-      ),
+    run: (ctx) => validateStep(ctx, ctx.file),
   },
   {
     key: 'validate-gzip',
@@ -130,21 +134,7 @@ export const BENCH_STEPS: BenchStep[] = [
       const gz = `${ctx.file}.gz`;
       if (!existsSync(gz))
         await pipeline(createReadStream(ctx.file), createGzip({ level: 1 }), createWriteStream(gz));
-      return checked(
-        ctx,
-        [
-          cli(ctx),
-          'validate',
-          gz,
-          '--flow-config',
-          flowConfig(ctx),
-          '--report-dir',
-          join(ctx.dir, `report-validate-${++outDirs}`),
-          '--progress',
-          'none',
-        ],
-        ctx.validateCode,
-      );
+      return validateStep(ctx, gz);
     },
   },
   {
@@ -184,21 +174,7 @@ export const BENCH_STEPS: BenchStep[] = [
         }
         await rm(`${shards}.tmp`, { recursive: true, force: true });
       }
-      return checked(
-        ctx,
-        [
-          cli(ctx),
-          'validate',
-          shards,
-          '--flow-config',
-          flowConfig(ctx),
-          '--report-dir',
-          join(ctx.dir, `report-validate-${++outDirs}`),
-          '--progress',
-          'none',
-        ],
-        ctx.validateCode,
-      );
+      return validateStep(ctx, shards);
     },
   },
   {

@@ -24,3 +24,15 @@ export type ProgressEvent =
 export type ProgressSink = (event: ProgressEvent) => void;
 
 export const NO_PROGRESS: ProgressSink = () => undefined;
+
+/** The event for a part just cut. */
+export function cutEvent(part: { number: number; rows: number; bytes: number }): ProgressEvent {
+  return {
+    type: 'part',
+    number: part.number,
+    status: 'cut',
+    rows: part.rows,
+    bytes: part.bytes,
+    attempt: 0,
+  };
+}

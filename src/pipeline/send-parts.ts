@@ -7,7 +7,7 @@ import { makePrivateDir } from '../files/private-files.js';
 import { join } from 'node:path';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Part } from '../model/part.js';
-import { type ProgressEvent, type ProgressSink } from '../model/progress.js';
+import { cutEvent, type ProgressSink } from '../model/progress.js';
 import type { PartReport, SendMode } from '../model/report.js';
 import { type InputSource } from '../read/input.js';
 import { RecordReader } from '../read/record-reader.js';
@@ -54,17 +54,6 @@ export async function* cutParts(
       },
     );
   }
-}
-
-export function cutEvent(part: Part): ProgressEvent {
-  return {
-    type: 'part',
-    number: part.number,
-    status: 'cut',
-    rows: part.rows,
-    bytes: part.bytes,
-    attempt: 0,
-  };
 }
 
 /**

@@ -13,7 +13,8 @@ import { RunState } from '../state/run-state.js';
 import { uploadParts, type PartOutcome } from '../upload/upload-stage.js';
 import { type CheckedInput } from './check-input.js';
 import type { ResolvedSendOptions } from './send-options.js';
-import { cutEvent, cutParts } from './send-parts.js';
+import { cutParts } from './send-parts.js';
+import { cutEvent } from '../model/progress.js';
 export interface CutAndUpload {
   /** Parts this invocation uploaded (the others marked uploaded were sent earlier). */
   uploadedNow: Set<number>;

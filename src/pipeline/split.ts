@@ -12,7 +12,7 @@ import { ROW_VALID } from '../model/checked-batch.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
 import type { Part } from '../model/part.js';
-import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
+import { cutEvent, NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { Report } from '../model/report.js';
 import { openInput, type InputSource } from '../read/input.js';
 import { RecordReader } from '../read/record-reader.js';
@@ -144,14 +144,7 @@ async function cutAll(run: SplitRun, input: InputSource): Promise<Cut> {
     for await (const part of splitter.split(validator.check(reader.batches(input.read())))) {
       options.signal?.throwIfAborted();
       parts.push(part);
-      progress({
-        type: 'part',
-        number: part.number,
-        status: 'cut',
-        rows: part.rows,
-        bytes: part.bytes,
-        attempt: 0,
-      });
+      progress(cutEvent(part));
     }
     const summary = reader.summary();
     const result = await validator.finish(summary, options.signal);

@@ -107,18 +107,9 @@ export class Tokenizer {
 
   /** Ends the input and returns the last record, if the input did not end with a terminator. */
   finish(): RecordBatch {
-    this.append(Buffer.alloc(0));
+    this.append(EMPTY);
     this.scan(true);
-    const hasPending =
-      this.state !== FIELD_START ||
-      this.batch.fieldTotal > this.fieldFirst ||
-      this.pos > this.recStart ||
-      this.skipping;
-    if (hasPending) {
-      if (this.state === QUOTED) this.problem('unclosed-quote', this.quoteLine);
-      this.endField(this.pos);
-      this.endRecord(this.pos, this.pos, null);
-    }
+    this.closeOpenRecord();
     const batch = this.batch;
     this.buf = EMPTY;
     this.pos = 0;
@@ -135,15 +126,8 @@ export class Tokenizer {
   endFile(): { records: RecordBatch; pending: boolean } {
     this.append(EMPTY);
     this.scan(true);
-    const pending =
-      this.state !== FIELD_START ||
-      this.batch.fieldTotal > this.fieldFirst ||
-      this.pos > this.recStart ||
-      this.skipping;
+    const pending = this.closeOpenRecord();
     if (pending) {
-      if (this.state === QUOTED) this.problem('unclosed-quote', this.quoteLine);
-      this.endField(this.pos);
-      this.endRecord(this.pos, this.pos, null);
       this.line++;
       this.recLine = this.line;
     }
@@ -153,6 +137,20 @@ export class Tokenizer {
   /** The line the next record starts on. */
   get nextLine(): number {
     return this.line;
+  }
+
+  /** Ends a record the input stopped in the middle of (no terminator); true if there was one. */
+  private closeOpenRecord(): boolean {
+    const pending =
+      this.state !== FIELD_START ||
+      this.batch.fieldTotal > this.fieldFirst ||
+      this.pos > this.recStart ||
+      this.skipping;
+    if (!pending) return false;
+    if (this.state === QUOTED) this.problem('unclosed-quote', this.quoteLine);
+    this.endField(this.pos);
+    this.endRecord(this.pos, this.pos, null);
+    return true;
   }
 
   private append(chunk: Buffer): void {

@@ -3,7 +3,7 @@
  * exported as gzip shards under a prefix, run state kept on S3 with a lease — two sends of
  * one run at once, and a send killed with SIGKILL then resumed from another directory.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -65,6 +65,38 @@ function rows(from: number, to: number, eol = '\n'): string {
 async function keys(s3: S3Client, b: string, prefix: string): Promise<string[]> {
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }));
   return (listed.Contents ?? []).map((o) => o.Key as string).sort();
+}
+
+/**
+ * Starts a send with `--progress json` and calls `onUploaded` once, when its first part
+ * is uploaded (to kill it, interrupt it, or take its lease); resolves with its exit.
+ */
+function sendUntilUploaded(
+  args: string[],
+  environment: Record<string, string>,
+  onUploaded: (child: ChildProcess) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...environment,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let fired = false;
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (!fired && stderr.includes('"status":"uploaded"')) {
+      fired = true;
+      onUploaded(child);
+    }
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 describe('a warehouse export on S3', () => {
@@ -209,22 +241,7 @@ describe('run state on S3 with a lease', () => {
         '--progress',
         'json',
       ]);
-    const child = spawn(process.execPath, [BIN, ...args('r1')], {
-      cwd: ROOT,
-      env: { ...process.env, ...env(sb), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let killed = false;
-    child.stderr.on('data', (d: Buffer) => {
-      if (!killed && d.toString().includes('"status":"uploaded"')) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) =>
-      child.on('close', (c) => resolve(c)),
-    );
-    expect(killed).toBe(true);
+    const { code } = await sendUntilUploaded(args('r1'), env(sb), (child) => child.kill('SIGKILL'));
     expect(code).toBeNull();
     const elsewhere = await tempDir('atomic-bulk-other-pod-');
     // At once: the dead send's lease has not run out.
@@ -255,38 +272,20 @@ describe('run state on S3 with a lease', () => {
     const dir = await tempDir();
     const input = join(dir, 'in.csv');
     await writeFile(input, campaign(400));
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        ...sendArgs(input, `s3://${b}/state/`, join(dir, 'r'), [
-          '--max-part-bytes',
-          '800',
-          '--concurrency',
-          '1',
-          '--lease-ttl',
-          '3',
-          '--progress',
-          'json',
-        ]),
-      ],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          ...env(sb),
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const theft: { done: Promise<unknown> | null } = { done: null };
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (theft.done === null && stderr.includes('"status":"uploaded"')) {
+    const { code, stdout, stderr } = await sendUntilUploaded(
+      sendArgs(input, `s3://${b}/state/`, join(dir, 'r'), [
+        '--max-part-bytes',
+        '800',
+        '--concurrency',
+        '1',
+        '--lease-ttl',
+        '3',
+        '--progress',
+        'json',
+      ]),
+      env(sb),
+      () => {
         // Someone else's lease, as a send on another machine would write it.
         theft.done = keys(s3, b, 'state/').then((all) =>
           s3.send(
@@ -304,10 +303,7 @@ describe('run state on S3 with a lease', () => {
             }),
           ),
         );
-      }
-    });
-    const code = await new Promise<number | null>((resolve) =>
-      child.on('close', (c) => resolve(c)),
+      },
     );
     await theft.done;
     const report = readReport(join(dir, 'r'));
@@ -334,21 +330,7 @@ describe('run state on S3 with a lease', () => {
         '--progress',
         'json',
       ]);
-    const child = spawn(process.execPath, [BIN, ...args('r1')], {
-      cwd: ROOT,
-      env: { ...process.env, ...env(sb), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stopped = false;
-    child.stderr.on('data', (d: Buffer) => {
-      if (!stopped && d.toString().includes('"status":"uploaded"')) {
-        stopped = true;
-        child.kill('SIGINT');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) =>
-      child.on('close', (c) => resolve(c)),
-    );
+    const { code } = await sendUntilUploaded(args('r1'), env(sb), (child) => child.kill('SIGINT'));
     expect(code).toBe(130);
     const resumed = await runCli(args('r2'), { env: env(sb), cwd: await tempDir() });
     expect(resumed.code, resumed.stderr).toBe(0);
