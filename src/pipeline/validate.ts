@@ -14,7 +14,6 @@ import type { LoadedFlow } from './flow-source.js';
 export { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES } from './check-input.js';
 
 export interface ValidateOptions {
-  /** A file path, `-` for standard input, or s3://bucket/key. */
   /** A path, `-`, an s3:// URI; several (or a directory, glob or prefix) are read as one campaign. */
   input: string | readonly string[];
   flow: LoadedFlow;
