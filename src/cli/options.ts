@@ -23,7 +23,7 @@ export const GROUPS = {
   s3: 'S3:',
 };
 
-export function flowOptions(y: Argv): Argv {
+export function flowOptions<T>(y: Argv<T>) {
   return y
     .option('flow', {
       type: 'string',
@@ -44,7 +44,7 @@ export function flowOptions(y: Argv): Argv {
     });
 }
 
-export function connectionOptions(y: Argv): Argv {
+export function connectionOptions<T>(y: Argv<T>) {
   return y
     .option('base-url', {
       type: 'string',
@@ -77,7 +77,7 @@ export function connectionOptions(y: Argv): Argv {
     });
 }
 
-export function outputOptions(y: Argv): Argv {
+export function outputOptions<T>(y: Argv<T>) {
   return y
     .option('report-dir', {
       type: 'string',
@@ -111,7 +111,7 @@ export function outputOptions(y: Argv): Argv {
     });
 }
 
-export function partBytesOption(y: Argv, group: string): Argv {
+export function partBytesOption<T>(y: Argv<T>, group: string) {
   return y.option('max-part-bytes', {
     type: 'number',
     default: SEND_DEFAULTS.maxPartBytes,
@@ -122,9 +122,9 @@ export function partBytesOption(y: Argv, group: string): Argv {
 }
 
 /** Reads an integer flag and checks its range. */
-export function intArg(
-  args: Args,
-  name: string,
+export function intArg<A extends object>(
+  args: A,
+  name: keyof A & string,
   min: number,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
@@ -136,8 +136,8 @@ export function intArg(
   return value;
 }
 
-export function stringArg(args: Args, name: string): string | undefined {
-  const value = args[name];
+export function stringArg<A extends object>(args: A, name: keyof A & string): string | undefined {
+  const value: unknown = args[name];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value === '') {
     throw new AtomicBulkError('USAGE', `--${name} needs a value.`);
@@ -189,7 +189,7 @@ export function printReport(report: Report, reportDir: string, args: Args, io: C
  * What `reconcile` and `cancel` take: the run (a send's report folder or its run id), the
  * state directory to look a run id up in, and Cards API requests at once.
  */
-export function sentRunOptions(y: Argv, concurrency: number): Argv {
+export function sentRunOptions<T>(y: Argv<T>, concurrency: number) {
   return connectionOptions(y)
     .positional('run', {
       type: 'string',

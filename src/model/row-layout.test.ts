@@ -98,7 +98,8 @@ describe('the part budget', () => {
       }),
       { numRuns: 3000 },
     );
-  });
+    // 6,000 validate-and-split runs: about 20 s alone, more on a loaded CI machine.
+  }, 120_000);
 
   it('counts a quoted empty id as the two bytes it gives back', async () => {
     const columns = [

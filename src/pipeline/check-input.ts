@@ -10,6 +10,7 @@ import type { InputSource } from '../read/input.js';
 import { RecordReader, type ReadSummary } from '../read/record-reader.js';
 import { RejectedCsvWriter } from '../report/rejected-csv.js';
 import { ReportDir } from '../report/report-dir.js';
+import { explainRows } from '../validate/explainer.js';
 import { Validator, type ValidationResult, type ValidatorOptions } from '../validate/validator.js';
 import type { LoadedFlow } from './flow-source.js';
 
@@ -152,7 +153,7 @@ export async function writeRejected(
     lines: input.lines,
   });
   try {
-    for await (const row of validator.explain(reader.batches(input.read()), result)) {
+    for await (const row of explainRows(validator, reader.batches(input.read()), result)) {
       signal?.throwIfAborted();
       await writer.write(row);
     }

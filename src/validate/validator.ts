@@ -205,64 +205,41 @@ export class Validator {
   }
 
   /**
-   * Reads the input again and yields each row in `invalid` with its errors, for
-   * rejected.csv. The checks are pure functions of the row, so they are re-run here
-   * rather than remembered for every invalid row during the first pass.
+   * For the explaining pass (validate/explainer.ts), which reads the input again: the
+   * encoding faults of the next chunk, as the first pass queued them.
    */
-  async *explain(
-    source: AsyncIterable<ReadBatch>,
-    result: ValidationResult,
-  ): AsyncGenerator<RejectedRowReport> {
-    const header = result.header;
-    if (header === null || header.length === 0) return;
-    const keep = this.plan?.annotationStart ?? header.length;
-    let record = 0;
-    let headerSeen = false;
-    let firstRecord = true;
-    this.encodingQueue.length = 0;
-    this.encodingHead = 0;
-    for await (const { records: b, encodingProblems } of source) {
-      for (const p of encodingProblems) this.encodingQueue.push(p);
-      for (let i = 0; i < b.count; i++) {
-        if (((b.flags[i] as number) & RECORD_BLANK) !== 0) continue;
-        if (firstRecord && b.separatorLine(i) !== null) {
-          firstRecord = false;
-          this.consumeEncoding(b, i, 0, true);
-          continue;
-        }
-        firstRecord = false;
-        if (!headerSeen) {
-          headerSeen = true;
-          this.consumeEncoding(b, i, 0, true);
-          continue;
-        }
-        record++;
-        if (!result.invalid.has(record)) {
-          this.consumeEncoding(b, i, record, true);
-          continue;
-        }
-        this.recordNo = record;
-        this.explained = [];
-        this.checkRow(b, i, record);
-        if (result.duplicateIds.has(record))
-          this.explained.push(`duplicate-invocation-id (${INVOCATION_ID_COLUMN})`);
-        const tooLarge = ((b.flags[i] as number) & RECORD_TOO_LARGE) !== 0;
-        const fields = tooLarge ? null : b.fields(i);
-        yield {
-          line: b.line[i] as number,
-          fields:
-            fields === null || fields.length <= keep
-              ? fields
-              : fields.slice(0, Math.max(keep, fields.length - (header.length - keep))),
-          errors: this.explained,
-        };
-        this.explained = null;
-      }
-      if (this.encodingHead > 1024) {
-        this.encodingQueue.splice(0, this.encodingHead);
-        this.encodingHead = 0;
-      }
+  queueEncoding(problems: readonly EncodingProblem[], fresh = false): void {
+    if (fresh) {
+      this.encodingQueue.length = 0;
+      this.encodingHead = 0;
     }
+    for (const p of problems) this.encodingQueue.push(p);
+    if (this.encodingHead > 1024) {
+      this.encodingQueue.splice(0, this.encodingHead);
+      this.encodingHead = 0;
+    }
+  }
+
+  /** For the explaining pass: passes over a record that is not explained. */
+  pass(b: RecordBatch, i: number, record: number): void {
+    this.consumeEncoding(b, i, record, true);
+  }
+
+  /**
+   * For the explaining pass: runs the row's checks again (they are pure functions of the
+   * row) and returns its errors as `code (column)`, reporting nothing to the log.
+   */
+  errorsOf(b: RecordBatch, i: number, record: number, duplicateId: boolean): string[] {
+    this.recordNo = record;
+    const errors: string[] = [];
+    this.explained = errors;
+    try {
+      this.checkRow(b, i, record);
+    } finally {
+      this.explained = null;
+    }
+    if (duplicateId) errors.push(`duplicate-invocation-id (${INVOCATION_ID_COLUMN})`);
+    return errors;
   }
 
   /** Releases temporary files when the run stops early. */

@@ -95,6 +95,8 @@ describe('interrupting a send', () => {
       expect(new Set(users).size).toBe(400);
       expect(sb.stats().conflicts).toBe(0);
     },
+    // About 20 s alone (latency-injected uploads); more on a loaded CI machine.
+    120_000,
   );
 });
 

@@ -180,6 +180,25 @@ describe('a warehouse export on S3', () => {
     expect(readReport(join(dir, 'rg')).input.files).toEqual(report.input.files);
     expect(readReport(join(dir, 'rg')).input.sha256).toBe(report.input.sha256);
 
+    // split reads the prefix the same way: every row, in order, in parts under the budget.
+    const parts = join(dir, 'parts');
+    const cut = await runCli(
+      [
+        'split',
+        `s3://${b}/export/`,
+        '--out-dir',
+        parts,
+        '--max-part-bytes',
+        '6000',
+        '--report-dir',
+        join(dir, 'rs'),
+      ],
+      { env: env(sb) },
+    );
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(readReport(join(dir, 'rs')).rows).toMatchObject({ total: 701, valid: 701 });
+    expect(readReport(join(dir, 'rs')).input.sha256).toBe(report.input.sha256);
+
     // The same campaign joined into one plain file is the same run.
     const joined =
       `${HEADER}\n${rows(1, 150)}${rows(151, 300, '\r\n')}${rows(301, 450)}` +

@@ -1,10 +1,10 @@
 /** `atomic-bulk cancel <report-dir | run-id>`: cancel the cards a run created. */
 import { cancel } from '../../pipeline/cancel.js';
 import { withApi } from '../api-args.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { GROUPS, intArg, progressFor, sentRunOptions, stringArg } from '../options.js';
 
-export const cancelCommand: Command = {
+export const cancelCommand = defineCommand({
   command: 'cancel <run>',
   describe:
     'Cancel the cards a run created (only that run’s: scoped by its invocation ids); --yes to act',
@@ -41,7 +41,7 @@ export const cancelCommand: Command = {
     const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
     const status = stringArg(args, 'status');
     const userId = stringArg(args, 'user');
-    const yes = args.yes === true;
+    const yes = args.yes;
     const result = await withApi(args, context, progress.sink, ({ api }) =>
       cancel({
         target: stringArg(args, 'run') as string,
@@ -76,4 +76,4 @@ export const cancelCommand: Command = {
     context.io.out(`Report: ${result.folder}/report.md`);
     return result.exitCode;
   },
-};
+});

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { AtomicBulkError } from '../../model/errors.js';
 import { withApi } from '../api-args.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { connectionOptions, GROUPS, progressFor, stringArg } from '../options.js';
 
 function table(rows: string[][]): string {
@@ -17,7 +17,7 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
-export const flowsCommand: Command = {
+export const flowsCommand = defineCommand({
   command: 'flows <action> [flowConfigId]',
   describe:
     'List the environment’s Action Flows, or print one flow config (save it for --flow-config)',
@@ -74,7 +74,7 @@ export const flowsCommand: Command = {
     const flows = await withApi(args, context, progress.sink, ({ api }) =>
       api.listFlows({ name: stringArg(args, 'name'), status: stringArg(args, 'status') }),
     );
-    if (args.json === true) {
+    if (args.json) {
       context.io.out(JSON.stringify(flows, null, 2));
       return 0;
     }
@@ -90,4 +90,4 @@ export const flowsCommand: Command = {
     );
     return 0;
   },
-};
+});

@@ -3,7 +3,7 @@ import { reconcile } from '../../pipeline/reconcile.js';
 import { AtomicBulkError } from '../../model/errors.js';
 import { parseDuration } from '../../state/runs.js';
 import { withApi } from '../api-args.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { GROUPS, intArg, progressFor, sentRunOptions, stringArg, type Args } from '../options.js';
 
 function duration(args: Args, name: string): number {
@@ -17,7 +17,7 @@ function duration(args: Args, name: string): number {
 
 const percent = (x: number) => `${(x * 100).toFixed(1)} %`;
 
-export const reconcileCommand: Command = {
+export const reconcileCommand = defineCommand({
   command: 'reconcile <run>',
   describe: 'Check which rows of a finished send produced cards in Atomic (reconciled.csv)',
   builder: (y) =>
@@ -94,4 +94,4 @@ export const reconcileCommand: Command = {
       );
     return result.exitCode;
   },
-};
+});

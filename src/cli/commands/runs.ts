@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { AtomicBulkError } from '../../model/errors.js';
 import { printable } from '../../model/redact.js';
 import { listRuns, parseDuration, pruneRuns, type RunEntry } from '../../state/runs.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { GROUPS, stringArg } from '../options.js';
 
 function size(bytes: number): string {
@@ -29,7 +29,7 @@ function describe(e: RunEntry): string {
   return printable(`${e.key}  ${e.updatedAt}  ${state(e)}${flow}${where}${files}`);
 }
 
-export const runsCommand: Command = {
+export const runsCommand = defineCommand({
   command: 'runs <action>',
   describe: 'List the runs kept for resuming, or prune old ones (their part files included)',
   builder: (y: Argv) =>
@@ -82,12 +82,12 @@ export const runsCommand: Command = {
     const stateDir = resolve(given);
     if (args.action === 'list') {
       const runs = await listRuns(stateDir);
-      if (args.json === true) context.io.out(JSON.stringify(runs, null, 2));
+      if (args.json) context.io.out(JSON.stringify(runs, null, 2));
       else if (runs.length === 0) context.io.out(`No runs in ${stateDir}.`);
       else for (const run of runs) context.io.out(describe(run));
       return 0;
     }
-    const only = (args.run as string[] | undefined) ?? [];
+    const only = args.run ?? [];
     const ageText = stringArg(args, 'older-than') ?? '30d';
     const age = parseDuration(ageText);
     if (age === null)
@@ -104,7 +104,7 @@ export const runsCommand: Command = {
         `No run named ${printable(unknown.join(', '))} in ${stateDir}.`,
         { hint: 'atomic-bulk runs list shows the names.' },
       );
-    const dryRun = args['dry-run'] === true;
+    const dryRun = args['dry-run'];
     const result = await pruneRuns(
       stateDir,
       (e) => (only.length > 0 ? only.includes(e.key) : Date.parse(e.updatedAt) <= cutoff),
@@ -118,4 +118,4 @@ export const runsCommand: Command = {
       context.io.out(`Nothing to prune in ${stateDir}.`);
     return 0;
   },
-};
+});

@@ -1,6 +1,6 @@
 /** `atomic-bulk sandbox`: run the local Atomic sandbox in the foreground until stopped. */
 import { once } from 'node:events';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { intArg, stringArg, type Args } from '../options.js';
 import { AtomicBulkError } from '../../model/errors.js';
 
@@ -13,7 +13,7 @@ function rate(args: Args, name: string): number {
   return value;
 }
 
-export const sandboxCommand: Command = {
+export const sandboxCommand = defineCommand({
   command: 'sandbox',
   describe: 'Run the local Atomic sandbox (token, flows, csv-task, S3 uploads) until Ctrl-C',
   builder: (y) =>
@@ -231,13 +231,13 @@ export const sandboxCommand: Command = {
       maxUploadBytes: intArg(args, 'max-upload-bytes', 1),
       maxRunningTasks: intArg(args, 'max-running-tasks', 0),
       uploadMethod: args['upload-method'] as 'post' | 'put',
-      storePayloads: args['store-payloads'] !== false,
+      storePayloads: args['store-payloads'],
       processQuietMs: intArg(args, 'process-quiet-ms', 0),
       processDelayMs: intArg(args, 'process-delay-ms', 0),
       ...(users !== undefined ? { users } : {}),
-      implicitUsers: args['implicit-users'] !== false,
+      implicitUsers: args['implicit-users'],
       cancelPath: stringArg(args, 'cancel-path'),
-      directUploads: args['direct-uploads'] === true,
+      directUploads: args['direct-uploads'],
       // The client secret is made at random for this start: a real ATOMIC_CLIENT_SECRET in
       // the environment is never taken as the sandbox's (it would then be sent to it).
       ...(stringArg(args, 's3-endpoint') !== undefined
@@ -258,7 +258,7 @@ export const sandboxCommand: Command = {
         retryAfterSeconds: intArg(args, 'retry-after', 0),
         latencyMs: intArg(args, 'latency-ms', 0),
       },
-      log: args.verbose === true ? (line) => context.io.err(`[sandbox] ${line}`) : undefined,
+      log: args.verbose ? (line) => context.io.err(`[sandbox] ${line}`) : undefined,
     });
     context.io.out(`export ATOMIC_BASE_URL=${sandbox.url}`);
     context.io.out(`export ATOMIC_ENVIRONMENT_ID=${sandbox.environmentId}`);
@@ -278,4 +278,4 @@ export const sandboxCommand: Command = {
     context.io.err(`sandbox stopped: ${JSON.stringify(sandbox.stats())}`);
     return 0;
   },
-};
+});

@@ -11,7 +11,7 @@ import { SEND_DEFAULTS } from '../../pipeline/send-options.js';
 import type { AtomicApi } from '../../api/client.js';
 import { withApi } from '../api-args.js';
 import { flowFromApi, loadFlow } from '../flow-args.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import {
   connectionOptions,
   flowOptions,
@@ -25,7 +25,7 @@ import {
   stringArg,
 } from '../options.js';
 
-export const sendCommand: Command = {
+export const sendCommand = defineCommand({
   command: 'send <input..>',
   describe:
     'Send a campaign CSV to an Action Flow: validate, split under 32 MB, upload each part, report',
@@ -132,41 +132,39 @@ export const sendCommand: Command = {
         'USAGE',
         'send needs --flow <flowConfigId> (with --flow-config, --flow still names the flow to send to).',
       );
-    const dryRun = args['dry-run'] === true;
+    const dryRun = args['dry-run'];
     const progress = progressFor(args, context.stderr, context.io);
     // The embedded sandbox forgets everything when it stops, so its run state must not
     // outlive it either, nor ever sit beside state for a real Atomic.
     const sandboxState =
-      args.sandbox === true && !dryRun
-        ? await mkdtemp(join(tmpdir(), 'atomic-bulk-sandbox-state-'))
-        : null;
+      args.sandbox && !dryRun ? await mkdtemp(join(tmpdir(), 'atomic-bulk-sandbox-state-')) : null;
     const run = (flow: LoadedFlow, api: AtomicApi | null) =>
       send({
         input: inputArg(args),
         flow,
         flowConfigId,
-        mode: args.test === true ? 'test' : 'live',
+        mode: args.test ? 'test' : 'live',
         api,
         maxPartBytes: intArg(args, 'max-part-bytes', 1, MAX_PART_BYTES),
         concurrency: intArg(args, 'concurrency', 1, MAX_CONCURRENCY),
-        onInvalid: args['on-invalid'] as 'abort' | 'skip',
+        onInvalid: args['on-invalid'],
         dryRun,
         runId: stringArg(args, 'run-id'),
         stateDir: sandboxState ?? stringArg(args, 'state-dir'),
         leaseTtlMs: intArg(args, 'lease-ttl', 1, 3600) * 1000,
-        noLease: args.lease === false,
-        force: args.force === true,
+        noLease: !args.lease,
+        force: args.force,
         reportDir: stringArg(args, 'report-dir'),
-        keepParts: args['keep-parts'] === true,
+        keepParts: args['keep-parts'],
         maxIssues: intArg(args, 'max-issues', 0),
-        allowUnknownVariables: args['allow-unknown-variables'] === true,
+        allowUnknownVariables: args['allow-unknown-variables'],
         s3Endpoint: stringArg(args, 's3-endpoint'),
         progress: progress.sink,
         signal: context.signal,
       });
     try {
       const result =
-        dryRun && !flowFromApi(args) && args.sandbox !== true
+        dryRun && !flowFromApi(args) && !args.sandbox
           ? await run(await loadFlow(args, null), null)
           : await withApi(args, context, progress.sink, async ({ api }) =>
               run(await loadFlow(args, api), api),
@@ -178,4 +176,4 @@ export const sendCommand: Command = {
       if (sandboxState !== null) await rm(sandboxState, { recursive: true, force: true });
     }
   },
-};
+});

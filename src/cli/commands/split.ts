@@ -1,6 +1,6 @@
 /** `atomic-bulk split <input> --out-dir DIR`: structural split of any CSV; no flow needed. */
 import { split } from '../../pipeline/split.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import {
   GROUPS,
   inputArg,
@@ -13,7 +13,7 @@ import {
 } from '../options.js';
 import { AtomicBulkError } from '../../model/errors.js';
 
-export const splitCommand: Command = {
+export const splitCommand = defineCommand({
   command: 'split <input..>',
   describe: 'Cut any CSV into parts under the byte budget, never inside a record; no flow needed',
   builder: (y) =>
@@ -74,4 +74,4 @@ export const splitCommand: Command = {
       progress.stop();
     }
   },
-};
+});

@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { FlowConfig } from '../../model/flow.js';
 import { withApi } from '../api-args.js';
 import { flowFromApi, loadFlow } from '../flow-args.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { connectionOptions, flowOptions, progressFor } from '../options.js';
 
 const EXAMPLES: Record<string, string> = {
@@ -32,7 +32,7 @@ export function templateRows(flow: FlowConfig): string[][] {
   return [header, example];
 }
 
-export const templateCommand: Command = {
+export const templateCommand = defineCommand({
   command: 'template',
   describe: 'Print a CSV header and one example row for a flow',
   builder: (y) =>
@@ -47,10 +47,10 @@ export const templateCommand: Command = {
   async run(args, context) {
     const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
     const flow =
-      flowFromApi(args) || args.sandbox === true
+      flowFromApi(args) || args.sandbox
         ? await withApi(args, context, progress.sink, ({ api }) => loadFlow(args, api))
         : await loadFlow(args, null);
     context.io.out(stringify(templateRows(flow.config), { record_delimiter: '\n' }).trimEnd());
     return 0;
   },
-};
+});

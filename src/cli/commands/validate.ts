@@ -1,7 +1,7 @@
 /** `atomic-bulk validate <input>`: check only; never calls csv-task. */
 import { validate } from '../../pipeline/validate.js';
 import type { LoadedFlow } from '../../pipeline/flow-source.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import {
   GROUPS,
   inputArg,
@@ -17,7 +17,7 @@ import {
 import { flowFromApi, loadFlow } from '../flow-args.js';
 import { withApi } from '../api-args.js';
 
-export const validateCommand: Command = {
+export const validateCommand = defineCommand({
   command: 'validate <input..>',
   describe: 'Check every header and cell of a campaign CSV against a flow; sends nothing',
   builder: (y) =>
@@ -61,14 +61,14 @@ export const validateCommand: Command = {
         reportDir: stringArg(args, 'report-dir'),
         maxIssues: intArg(args, 'max-issues', 0),
         maxPartBytes: intArg(args, 'max-part-bytes', 1),
-        allowUnknownVariables: args['allow-unknown-variables'] === true,
+        allowUnknownVariables: args['allow-unknown-variables'],
         s3Endpoint: stringArg(args, 's3-endpoint'),
         progress: progress.sink,
         signal: context.signal,
       });
     try {
       const result =
-        flowFromApi(args) || args.sandbox === true
+        flowFromApi(args) || args.sandbox
           ? await withApi(args, context, progress.sink, async ({ api }) =>
               run(await loadFlow(args, api)),
             )
@@ -79,4 +79,4 @@ export const validateCommand: Command = {
       progress.stop();
     }
   },
-};
+});
