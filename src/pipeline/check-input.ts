@@ -24,11 +24,12 @@ export interface CheckedInput {
 }
 
 /** What validate and send both take for their first pass. */
+/** Resolved by the caller (resolveValidateOptions, resolveSendOptions): no defaults here. */
 export interface FirstPassOptions {
   flow: LoadedFlow;
   reportDir?: string;
-  maxIssues?: number;
-  allowUnknownVariables?: boolean;
+  maxIssues: number;
+  allowUnknownVariables: boolean;
   s3Endpoint?: string;
   tempDir?: string;
   signal?: AbortSignal;
@@ -59,13 +60,13 @@ export async function firstPass(
   const dir = await ReportDir.open(options.reportDir, started, {
     s3Endpoint: options.s3Endpoint,
   });
-  const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
+  const log = new IssueLog(options.maxIssues);
   const checked = await checkInput(
     input,
     log,
     {
       flow: options.flow.config,
-      allowUnknownVariables: options.allowUnknownVariables ?? false,
+      allowUnknownVariables: options.allowUnknownVariables,
       maxPartBytes,
       addsInvocationIds: true,
       nowMs: started.getTime(),

@@ -49,29 +49,36 @@ export interface SplitResult extends RunResult {
   parts: Part[];
 }
 
-/** SplitOptions with the defaults applied. */
+/** SplitOptions with every default applied and every limit checked. */
 interface SplitRun {
   options: SplitOptions;
   now: () => Date;
   progress: ProgressSink;
   started: Date;
   maxPartBytes: number;
+  maxIssues: number;
   policy: InvalidPolicy;
   outDir: string;
 }
 
-export async function split(options: SplitOptions): Promise<SplitResult> {
+/** Applies split's defaults (the same constants as send's) and checks the limits. */
+export function resolveSplitOptions(options: SplitOptions): SplitRun {
   checkLimits(options);
   const now = options.now ?? (() => new Date());
-  const run: SplitRun = {
+  return {
     options,
     now,
     progress: options.progress ?? NO_PROGRESS,
     started: now(),
     maxPartBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
+    maxIssues: options.maxIssues ?? DEFAULT_MAX_ISSUES,
     policy: options.onInvalid ?? 'abort',
     outDir: resolve(options.outDir),
   };
+}
+
+export async function split(options: SplitOptions): Promise<SplitResult> {
+  const run = resolveSplitOptions(options);
   await prepareOutDir(run.outDir);
   const input = await openInput(options.input, {
     tempDir: options.tempDir,
@@ -116,7 +123,7 @@ interface Cut {
  */
 async function cutAll(run: SplitRun, input: InputSource): Promise<Cut> {
   const { options, maxPartBytes, policy, progress } = run;
-  const log = new IssueLog(options.maxIssues ?? DEFAULT_MAX_ISSUES);
+  const log = new IssueLog(run.maxIssues);
   const validator = new Validator(log, {
     flow: null,
     allowUnknownVariables: false,

@@ -8,7 +8,7 @@ import type { Report } from '../model/report.js';
 import { openInput } from '../read/input.js';
 import { buildReport, inputSection } from '../report/report.js';
 import { writeReport } from '../report/write-report.js';
-import { DEFAULT_MAX_PART_BYTES, firstPass } from './check-input.js';
+import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, firstPass } from './check-input.js';
 import type { LoadedFlow } from './flow-source.js';
 
 export { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES } from './check-input.js';
@@ -39,12 +39,32 @@ export interface RunResult {
   reportDir: string;
 }
 
-export async function validate(options: ValidateOptions): Promise<RunResult> {
-  checkLimits(options);
-  const now = options.now ?? (() => new Date());
-  const progress = options.progress ?? NO_PROGRESS;
+/** ValidateOptions with every default applied and every limit checked. */
+export type ResolvedValidateOptions = ValidateOptions &
+  Required<
+    Pick<
+      ValidateOptions,
+      'maxIssues' | 'maxPartBytes' | 'allowUnknownVariables' | 'now' | 'progress'
+    >
+  >;
+
+/** Applies validate's defaults (the same constants as send's) and checks the limits. */
+export function resolveValidateOptions(given: ValidateOptions): ResolvedValidateOptions {
+  checkLimits(given);
+  return {
+    ...given,
+    maxIssues: given.maxIssues ?? DEFAULT_MAX_ISSUES,
+    maxPartBytes: given.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
+    allowUnknownVariables: given.allowUnknownVariables ?? false,
+    now: given.now ?? (() => new Date()),
+    progress: given.progress ?? NO_PROGRESS,
+  };
+}
+
+export async function validate(given: ValidateOptions): Promise<RunResult> {
+  const options = resolveValidateOptions(given);
+  const { now, progress, maxPartBytes } = options;
   const started = now();
-  const maxPartBytes = options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
   const input = await openInput(options.input, {
     tempDir: options.tempDir,
     s3Endpoint: options.s3Endpoint,
