@@ -5,6 +5,7 @@
 import { checkLimits } from './limits.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { Report } from '../model/report.js';
+import { shellWord } from '../model/shell-word.js';
 import { openInput } from '../read/input.js';
 import { buildReport, inputSection } from '../report/report.js';
 import { writeReport } from '../report/write-report.js';
@@ -108,7 +109,7 @@ export async function validate(given: ValidateOptions): Promise<RunResult> {
       dryRun: false,
       files: { rejected, invocations: null },
       nextStep: ok
-        ? `Send it with: atomic-bulk send ${input.name} --flow ${options.flow.flowConfigId ?? '<flowConfigId>'}`
+        ? `Send it with: atomic-bulk send ${input.files === null ? shellWord(input.name) : input.name} --flow ${options.flow.flowConfigId ?? '<flowConfigId>'}`
         : result.fileErrors > 0
           ? 'Fix the header and file problems listed in the report, then validate again.'
           : 'Fix the rows in rejected.csv (it keeps the original columns) and validate that file again.',

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { AtomicBulkError } from '../model/errors.js';
+import { shellWord } from '../model/shell-word.js';
 import { DecompressingInput } from './decompress.js';
 import { resolveInputs } from './input-files.js';
 import { MultiInput } from './multi-input.js';
@@ -34,7 +35,7 @@ export async function openInput(
   const { files, multi } = await resolveInputs(specs, options);
   if (!multi) return new DecompressingInput(await openRaw(files[0] as string, options));
   return new MultiInput(
-    specs.join(' '),
+    specs.map(shellWord).join(' '),
     files.map((name) => ({ name, open: () => openRaw(name, options) })),
   );
 }

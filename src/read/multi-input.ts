@@ -36,7 +36,7 @@ export class MultiInput implements InputSource {
   private readonly opened = new Map<number, DecompressingInput>();
 
   constructor(
-    /** How the user named the input (the paths, directory, glob or prefix). */
+    /** How the user named the input: the arguments as shell words, joined by spaces. */
     readonly name: string,
     private readonly inputs: readonly InputFile[],
   ) {}

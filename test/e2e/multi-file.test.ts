@@ -4,7 +4,7 @@
  * is a located error; split cuts across the files; and run state on an S3 store without
  * conditional writes is refused with what to do, or used without a lease when asked.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -99,6 +99,19 @@ describe('a directory, a glob or several paths as one campaign', () => {
     const one = await runCli(validateArgs(join(out, 'joined.csv'), join(out, 'rj')));
     expect(one.code).toBe(1);
     expect(readReport(join(out, 'rj')).input.sha256).toBe(readReport(join(out, 'r')).input.sha256);
+  });
+
+  it('suggests a send command that pastes back as the same arguments', async () => {
+    const dir = await sparkExport();
+    await writeFile(join(dir, 'part-00002.csv'), `${HEADER}\n${rows(81, 90)}`);
+    const spaced = join(dir, '..', 'my export');
+    await rename(dir, spaced);
+    const run = await runCli([...validateArgs(join(spaced, 'part-*'), join(spaced, '..', 'r'))]);
+    expect(run.code, run.stderr).toBe(0);
+    const next = readReport(join(spaced, '..', 'r')).nextStep;
+    expect(
+      next.startsWith(`Send it with: atomic-bulk send '${join(spaced, 'part-*')}' --flow `),
+    ).toBe(true);
   });
 
   it('splits across the files', async () => {
