@@ -100,8 +100,8 @@ const HEADER_DONE = Symbol('header done');
 
 /**
  * One file's bytes on their way through a pass: byte-order mark, header, body, and the
- * newline added at the end. The first file keeps its header (and its mark, which the
- * reader strips and reports); later files lose both.
+ * newline it owes the next file if it does not end with one. The first file keeps its
+ * header (and its mark, which the reader strips and reports); later files lose both.
  */
 class FileReading {
   /** The header's bytes without byte-order mark and terminator, once complete. */
