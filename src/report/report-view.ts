@@ -131,7 +131,12 @@ export function reportView(report: Report): ReportView {
         ? null
         : {
             columns: columns('n:line', 'column', 'problem', 'what to do'),
-            rows: fileIssues.map((i) => [String(i.line), i.column ?? '–', i.message, i.hint]),
+            rows: fileIssues.map((i) => [
+              i.file !== undefined ? `${i.file}:${i.line}` : String(i.line),
+              i.column ?? '–',
+              i.message,
+              i.hint,
+            ]),
           },
     issuesTitle: `Issues (${report.issueCounts.errors} errors, ${report.issueCounts.warnings} warnings)`,
     issues:

@@ -159,11 +159,18 @@ export async function readS3Text(
   const { GetObjectCommand } = await import('@aws-sdk/client-s3');
   try {
     const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    if ((response.ContentLength ?? 0) > maxBytes)
-      throw new AtomicBulkError('STATE', `Run state ${uri} is larger than ${maxBytes} bytes.`);
-    const text = (await response.Body?.transformToString('utf8')) ?? '';
-    if (Buffer.byteLength(text) > maxBytes)
-      throw new AtomicBulkError('STATE', `Run state ${uri} is larger than ${maxBytes} bytes.`);
+    const tooLarge = () =>
+      new AtomicBulkError('STATE', `Run state ${uri} is larger than ${maxBytes} bytes.`);
+    if ((response.ContentLength ?? 0) > maxBytes) throw tooLarge();
+    // Read with the cap, not after it: a store may send no length, or the wrong one.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of (response.Body ?? []) as AsyncIterable<Uint8Array>) {
+      size += chunk.length;
+      if (size > maxBytes) throw tooLarge();
+      chunks.push(Buffer.from(chunk));
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
     return { text, etag: unquote(response.ETag ?? '') };
   } catch (error) {
     const name = (error as { name?: string } | undefined)?.name;

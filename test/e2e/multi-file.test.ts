@@ -114,6 +114,19 @@ describe('a directory, a glob or several paths as one campaign', () => {
     ).toBe(true);
   });
 
+  it('names the file of a header problem in report.md too', async () => {
+    const dir = join(await tempDir(), 'export');
+    await mkdir(dir);
+    const header = `${HEADER},payload.variables.nope`;
+    await writeFile(join(dir, 'part-0.csv'), `${header}\nuser-1,A,1,x\n`);
+    await writeFile(join(dir, 'part-1.csv'), `${header}\nuser-2,B,2,y\n`);
+    const run = await runCli(validateArgs(dir, join(dir, '..', 'r')));
+    expect(run.code).toBe(1);
+    const md = await readFile(join(dir, '..', 'r', 'report.md'), 'utf8');
+    // The header-and-file problems table, not only the examples of the issues table.
+    expect(md).toContain(`| ${join(dir, 'part-0.csv')}:1 | payload.variables.nope |`);
+  });
+
   it('splits across the files', async () => {
     const dir = await sparkExport();
     const out = join(dir, '..');
