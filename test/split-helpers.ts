@@ -30,7 +30,11 @@ export class MemorySink implements PartSink {
       close: () => {
         this.files.set(number, Buffer.concat(chunks));
         this.ids.set(number, Buffer.concat(idChunks).toString());
-        return Promise.resolve({ path: `mem:${number}`, idsPath: `mem:${number}.ids` });
+        return Promise.resolve({
+          path: `mem:${number}`,
+          idsPath: `mem:${number}.ids`,
+          idsSha256: null,
+        });
       },
       discard: () => {
         this.discarded.push(number);

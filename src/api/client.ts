@@ -6,6 +6,7 @@
 import { AtomicBulkError, type ErrorCode } from '../model/errors.js';
 import { parseFlowConfig, type FlowConfig } from '../model/flow.js';
 import type { SendMode } from '../model/report.js';
+import { Sealer } from '../model/seal.js';
 import type { UploadTarget } from '../model/upload-target.js';
 import { USER_AGENT } from '../version.js';
 import type { ConnectionSettings } from './connection.js';
@@ -53,6 +54,8 @@ export interface ApiDestination {
 /** What the pipelines need from Atomic; tests pass fakes of it. */
 export interface AtomicApi {
   readonly destination: ApiDestination;
+  /** Seals run state and reports with a key of these credentials (model/seal.ts). */
+  readonly sealer: Sealer;
   listFlows(query?: { name?: string; status?: string }): Promise<FlowSummary[]>;
   getFlowConfig(flowConfigId: string, version: string): Promise<FetchedFlowConfig>;
   /** Asks for a presigned upload target for one CSV file. */
@@ -69,6 +72,8 @@ export type AtomicClientOptions = Omit<HttpOptions, 'userAgent'> & {
 /** The Cards API, for reconcile and cancel. */
 export interface CardsApi {
   readonly destination: ApiDestination;
+  /** Verifies the seals of the report folders it acts on (model/seal.ts). */
+  readonly sealer: Sealer;
   /** One page of the cards matching `query`. */
   listCards(query: CardQuery, limit: number, offset: number): Promise<CardSummary[]>;
   /** Cancels up to `limit` cards in `scope`; returns how many it cancelled. */
@@ -80,6 +85,7 @@ export class AtomicClient implements AtomicApi, CardsApi {
   readonly tokens: TokenProvider;
   private readonly now: () => number;
   readonly destination: ApiDestination;
+  readonly sealer: Sealer;
   private readonly apiIsLoopback: boolean;
   private readonly lookup: Lookup | undefined;
   private readonly cancelPath: string;
@@ -92,6 +98,7 @@ export class AtomicClient implements AtomicApi, CardsApi {
       apiOrigin: new URL(settings.baseUrl).origin,
       environmentId: settings.environmentId,
     };
+    this.sealer = Sealer.fromCredentials(settings.clientId, settings.clientSecret);
     this.apiIsLoopback = isLoopbackHost(new URL(settings.baseUrl).hostname);
     this.lookup = options.lookup;
     this.cancelPath = options.cancelPath ?? DEFAULT_CANCEL_PATH;

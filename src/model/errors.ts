@@ -26,6 +26,11 @@ export const ERROR_CODES = [
   'API',
   /** Writing a part, a report or the state failed. */
   'OUTPUT',
+  /**
+   * Rows were uploaded, but the report of the send could not be written (a full disk, a
+   * folder that became read-only): the campaign is out, its record is not.
+   */
+  'REPORT',
   /** The run was stopped by a signal. */
   'INTERRUPTED',
 ] as const;

@@ -11,6 +11,8 @@ export const EXIT = {
   usage: 2,
   remote: 3,
   partial: 4,
+  /** Rows were sent, but the report could not be written: do not send again, re-make the report. */
+  reportFailed: 5,
   interrupted: 130,
 } as const;
 
@@ -34,5 +36,6 @@ export const EXIT_BY_ERROR: Record<ErrorCode, number> = {
   AUTH: EXIT.remote,
   NOT_FOUND: EXIT.remote,
   API: EXIT.remote,
+  REPORT: EXIT.reportFailed,
   INTERRUPTED: EXIT.interrupted,
 };

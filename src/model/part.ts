@@ -18,4 +18,16 @@ export interface Part {
   lastRecord: number;
   /** Where `line,flowInvocationId` pairs of the part's rows were written, if ids were assigned. */
   idsPath: string | null;
+  /** SHA-256 of that file, recorded in the sealed run state (null without ids). */
+  idsSha256: string | null;
+}
+
+/** A part's file name in a run's `parts/` folder: `part-0001.csv`, … */
+export function partFileName(number: number): string {
+  return `part-${String(number).padStart(4, '0')}.csv`;
+}
+
+/** The name of a part's `line,flowInvocationId` file: `part-0001.ids.csv`. */
+export function idsFileName(number: number): string {
+  return `part-${String(number).padStart(4, '0')}.ids.csv`;
 }

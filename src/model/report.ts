@@ -92,7 +92,13 @@ export interface Report {
   /** Set by `send --dry-run`: everything ran but csv-task was never called. */
   dryRun: boolean;
   /** Files written next to report.json, by role. */
-  files: { rejected: string | null; invocations: string | null };
+  files: {
+    rejected: string | null;
+    invocations: string | null;
+    /** SHA-256 and data rows of invocations.csv as written (sealed with the report). */
+    invocationsSha256?: string;
+    invocationsRows?: number;
+  };
   /** One sentence: what to do next. */
   nextStep: string;
   /** Added by `atomic-bulk reconcile`: which sent rows produced cards. */

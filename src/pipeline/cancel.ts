@@ -21,6 +21,7 @@ import {
 } from '../reconcile/delivery.js';
 import { invocations, type SentRun } from '../reconcile/run-source.js';
 import { openForUpdate } from './reconcile.js';
+import type { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 
 export interface CancelOptions {
@@ -48,8 +49,20 @@ export interface CancelResult {
 }
 
 export async function cancel(options: CancelOptions): Promise<CancelResult> {
-  const now = options.now ?? (() => new Date());
   const { run, dir } = await openForUpdate(options);
+  try {
+    return await cancelRun(options, run, dir);
+  } finally {
+    await run.close();
+  }
+}
+
+async function cancelRun(
+  options: CancelOptions,
+  run: SentRun,
+  dir: ReportDir,
+): Promise<CancelResult> {
+  const now = options.now ?? (() => new Date());
   const narrow: CardQuery = {};
   if (options.status !== undefined) narrow.status = options.status;
   if (options.userId !== undefined) narrow.userId = options.userId;
@@ -77,7 +90,7 @@ export async function cancel(options: CancelOptions): Promise<CancelResult> {
     requests: delivery.requests,
     exitCode: EXIT.success,
   };
-  await writeReport(dir, { ...run.report, cancel: section });
+  await writeReport(dir, { ...run.report, cancel: section }, options.api.sealer);
   return { section, folder: run.folder, exitCode: EXIT.success };
 }
 

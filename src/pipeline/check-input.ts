@@ -158,9 +158,13 @@ export async function writeRejected(
       signal?.throwIfAborted();
       await writer.write(row);
     }
-  } finally {
     await writer.close();
+  } catch (error) {
+    await writer.close().catch(() => undefined);
+    await dir.abandon('rejected.csv');
+    throw error;
   }
+  await dir.commit('rejected.csv');
   return 'rejected.csv';
 }
 

@@ -65,8 +65,20 @@ interface Checked {
 }
 
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
-  const now = options.now ?? (() => new Date());
   const { run, dir } = await openForUpdate(options);
+  try {
+    return await reconcileRun(options, run, dir);
+  } finally {
+    await run.close();
+  }
+}
+
+async function reconcileRun(
+  options: ReconcileOptions,
+  run: SentRun,
+  dir: ReportDir,
+): Promise<ReconcileResult> {
+  const now = options.now ?? (() => new Date());
   const checked = await choose(run, options);
   const rows = checked.positions?.length ?? run.rows;
   const delivery = new Delivery(rows);
@@ -92,7 +104,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
     exitCode: partial ? EXIT.partial : EXIT.success,
     file,
   };
-  await writeReport(dir, { ...run.report, reconcile: section });
+  await writeReport(dir, { ...run.report, reconcile: section }, options.api.sealer);
   return { section, folder: run.folder, exitCode: section.exitCode };
 }
 
@@ -165,12 +177,13 @@ export async function openForUpdate(options: {
   stateDir?: string;
   api: CardsApi;
 }): Promise<{ run: SentRun; dir: ReportDir }> {
-  const run = await openSentRun(
-    options.target,
-    options.stateDir ?? '.atomic-bulk',
-    options.api.destination,
-  );
-  return { run, dir: await ReportDir.existing(run.folder) };
+  const run = await openSentRun(options.target, options.stateDir ?? '.atomic-bulk', options.api);
+  try {
+    return { run, dir: await ReportDir.existing(run.folder) };
+  } catch (error) {
+    await run.close();
+    throw error;
+  }
 }
 
 async function choose(run: SentRun, options: ReconcileOptions): Promise<Checked> {
@@ -254,4 +267,5 @@ async function writeReconciled(
   await new Promise<void>((resolve, reject) =>
     out.end((error?: Error | null) => (error ? reject(error) : resolve())),
   );
+  await dir.commit(file);
 }

@@ -2,17 +2,16 @@
  * A send's report: the parts as the run state knows them, invocations.csv, and the
  * next step in words for each way a send can end.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
 import type { Outcome, PartReport, Report, SendMode } from '../model/report.js';
 import { type InputSource } from '../read/input.js';
-import { writeInvocations } from '../report/invocations-csv.js';
+import { writeInvocations, type IdFile } from '../report/invocations-csv.js';
 import { buildReport, inputSection } from '../report/report.js';
 import { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
-import { partFileName } from '../split/part-files.js';
+import { idsFileName } from '../model/part.js';
 import { sendLayout, type RowLayout } from '../split/splitter.js';
 import { RunState, type ManifestPart } from '../state/run-state.js';
 import { type CheckedInput } from './check-input.js';
@@ -24,7 +23,7 @@ export interface Finish {
   parts: PartReport[];
   split: Date;
   /** Id files of sent parts, for invocations.csv; null when nothing was sent. */
-  invocations: string[] | null;
+  invocations: IdFile[] | null;
   nextStep: string;
   /** Where the run sends (null for dry runs and rejected input). */
   destination?: Report['destination'];
@@ -45,6 +44,32 @@ export async function finishReport(
     now: () => Date;
   },
 ): Promise<RunResult> {
+  try {
+    return await writeSendReport(f);
+  } catch (error) {
+    throw sentButUnreported(f, error);
+  }
+}
+
+/**
+ * A report that cannot be written after rows went out is its own outcome (exit 5): the
+ * rows must not be sent again, and the report can be made again from the run state.
+ */
+function sentButUnreported(f: { parts: PartReport[]; dir: ReportDir }, error: unknown): unknown {
+  const sent = f.parts.filter((p) => p.status === 'uploaded').reduce((n, p) => n + p.rows, 0);
+  if (sent === 0 || !(error instanceof AtomicBulkError) || error.code === 'INTERRUPTED')
+    return error;
+  return new AtomicBulkError(
+    'REPORT',
+    `${sent} rows were sent, but the report could not be written to ${f.dir.location}: ${error.message}`,
+    {
+      hint: 'Do not send them again by other means. Run the same command again with a writable --report-dir (and the same --state-dir): nothing is uploaded again, and the complete report and invocations.csv are written from the run state.',
+    },
+    error,
+  );
+}
+
+async function writeSendReport(f: Parameters<typeof finishReport>[0]): Promise<RunResult> {
   const invocations =
     f.invocations !== null && f.invocations.length > 0
       ? await writeInvocations(f.dir, f.invocations, f.input.lines)
@@ -80,10 +105,16 @@ export async function finishReport(
     parts: f.parts,
     outcome: f.outcome,
     dryRun: f.options.dryRun,
-    files: { rejected: f.rejected, invocations },
+    files: {
+      rejected: f.rejected,
+      invocations: invocations?.name ?? null,
+      ...(invocations !== null
+        ? { invocationsSha256: invocations.sha256, invocationsRows: invocations.rows }
+        : {}),
+    },
     nextStep: f.nextStep,
   });
-  await writeReport(f.dir, report);
+  await writeReport(f.dir, report, f.options.api?.sealer);
   return { report, reportDir: f.dir.location };
 }
 
@@ -96,11 +127,15 @@ export function policyOutcome(checked: CheckedInput): Outcome {
   return checked.result.rows.invalid > 0 ? 'partial' : 'success';
 }
 
-export function invocationFiles(state: RunState): string[] {
+/** Every uploaded part's id file, with the digest the sealed run state recorded. */
+export function invocationFiles(state: RunState): IdFile[] {
   return state.parts
     .filter((p) => p.status === 'uploaded')
-    .map((p) => join(state.dir, 'parts', partFileName(p.number).replace(/\.csv$/, '.ids.csv')))
-    .filter((path) => existsSync(path));
+    .map((p) => ({
+      part: p.number,
+      path: join(state.dir, 'parts', idsFileName(p.number)),
+      sha256: p.idsSha256,
+    }));
 }
 
 export function fromManifest(

@@ -46,6 +46,7 @@ export function openState(run: SendRun): ReturnType<typeof RunState.open> {
       ttlMs: options.leaseTtlMs,
       noLease: options.noLease,
       now: options.now,
+      sealer: api.sealer,
       warn: (text) => options.progress({ type: 'message', level: 'warn', text }),
     },
   );

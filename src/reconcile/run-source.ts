@@ -4,75 +4,190 @@
  * report folder a send of it wrote. The run must have been sent to the destination the
  * connection points at: checking one Atomic against another's ids would only mislead.
  */
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { parse } from 'csv-parse';
 import type { ApiDestination } from '../api/client.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { printable } from '../model/redact.js';
 import type { Report } from '../model/report.js';
+import { openSealed, type Sealer } from '../model/seal.js';
 
 export interface SentRun {
   /** The report folder, local. */
   folder: string;
+  /** The report as sealed, without its seal. */
   report: Report;
+  /**
+   * A private copy of invocations.csv, checked against the digest and row count the
+   * sealed report recorded: what reconcile and cancel read, never the folder's file.
+   */
   invocationsPath: string;
   /** Rows in invocations.csv: the run's sent rows. */
   rows: number;
+  /** Removes the private copy. */
+  close(): Promise<void>;
 }
+
+/** What opening a run needs from the API: where it points, and its credentials' seal. */
+export interface RunOwner {
+  destination: ApiDestination;
+  sealer: Sealer;
+}
+
+/** report.json of a million-row send is a few hundred KiB; more is not a report. */
+const MAX_REPORT_BYTES = 64 << 20;
+const INVOCATIONS_FILE = 'invocations.csv';
+/** An id as validation accepts it (validate/cells.ts) or as the tool makes it. */
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 async function isDirectory(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null))?.isDirectory() === true;
 }
 
-/** Finds and checks the run named by `target` (a report folder or a run id). */
+function notUsable(folder: string, why: string, hint: string): AtomicBulkError {
+  return new AtomicBulkError('USAGE', `${printable(folder)} ${why}`, { hint });
+}
+
+/**
+ * Finds and checks the run named by `target` (a report folder or a run id). The report
+ * must be sealed with the connection's credentials, and its invocations.csv must be the
+ * file the send wrote (digest and rows): a folder holding one campaign's report and
+ * another's invocations.csv, or an edited one, is refused before anything is asked of
+ * Atomic — cancel acts only on ids proven to be the run's.
+ */
 export async function openSentRun(
   target: string,
   stateDir: string,
-  destination: ApiDestination,
+  owner: RunOwner,
 ): Promise<SentRun> {
-  const folder = (await isDirectory(target))
+  const byFolder = await isDirectory(target);
+  const folder = byFolder
     ? resolve(target)
-    : await folderOfRunId(target, stateDir, destination);
-  let report: Report;
+    : await folderOfRunId(target, stateDir, owner.destination);
+  const report = await readSealedReport(folder, owner);
+  if (!byFolder && report.runId !== target)
+    throw notUsable(
+      folder,
+      `holds the report of run ${printable((report.runId ?? '').slice(0, 16))}…, not of run ${printable(target.slice(0, 64))}.`,
+      'Give the report folder of the send you mean.',
+    );
+  const { invocationsSha256, invocationsRows } = report.files;
+  if (typeof invocationsSha256 !== 'string' || typeof invocationsRows !== 'number')
+    throw notUsable(
+      folder,
+      'holds a report that does not record its invocations.csv digest.',
+      'Run the send again with the same --state-dir and a new --report-dir: nothing is uploaded again, and a complete report is written.',
+    );
+  const copy = await privateCopy(join(folder, INVOCATIONS_FILE));
   try {
-    report = JSON.parse(await readFile(join(folder, 'report.json'), 'utf8')) as Report;
-  } catch {
-    throw new AtomicBulkError('USAGE', `${printable(folder)} holds no readable report.json.`, {
-      hint: 'Give the report folder of a send (it has report.json and invocations.csv), or its run id.',
-    });
+    const rows = copy.sha256 === invocationsSha256 ? await countRows(copy.path) : -1;
+    if (rows !== invocationsRows)
+      throw notUsable(
+        folder,
+        `holds an ${INVOCATIONS_FILE} that is not the one this report's send wrote (its digest or row count differs).`,
+        'Restore the report folder as the send wrote it, or re-make it: run the send again with the same --state-dir and a new --report-dir (nothing is uploaded again).',
+      );
+    return { folder, report, invocationsPath: copy.path, rows, close: copy.close };
+  } catch (error) {
+    await copy.close();
+    throw error;
   }
-  const invocationsFile = (report.files as Report['files'] | undefined)?.invocations ?? null;
-  if (report.command !== 'send' || report.dryRun || invocationsFile === null)
-    throw new AtomicBulkError(
-      'USAGE',
-      `${printable(folder)} is not the report of a send that uploaded rows${report.dryRun ? ' (it was a dry run)' : ''}.`,
-      {
-        hint: 'Reconcile and cancel work on a send that uploaded rows: it writes invocations.csv.',
-      },
+}
+
+async function readSealedReport(folder: string, owner: RunOwner): Promise<Report> {
+  const path = join(folder, 'report.json');
+  let parsed: unknown;
+  try {
+    const info = await stat(path);
+    if (!info.isFile() || info.size > MAX_REPORT_BYTES) throw new Error('not a report');
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    throw notUsable(
+      folder,
+      'holds no readable report.json.',
+      'Give the report folder of a send (it has report.json and invocations.csv), or its run id.',
     );
-  const sentTo = report.destination;
+  }
+  // Where it says it was sent decides the message first: another Atomic's credentials
+  // cannot verify the seal either, and "sent elsewhere" is what the user needs to hear.
+  checkSentTo(parsed, owner.destination);
+  const plain = openSealed(owner.sealer, 'report', parsed) as Report | null;
+  if (plain === null)
+    throw notUsable(
+      folder,
+      'holds a report.json that is not sealed with these credentials: it was written for another client, by an earlier atomic-bulk, or changed since, so reconcile and cancel do not act on it.',
+      'Use the client credentials the send used; to re-make the report, run the send again with the same --state-dir and a new --report-dir (nothing is uploaded again).',
+    );
   if (
-    sentTo == null ||
-    sentTo.apiOrigin !== destination.apiOrigin ||
-    sentTo.environmentId !== destination.environmentId
+    plain.command !== 'send' ||
+    plain.dryRun ||
+    (plain.files as Report['files'] | undefined)?.invocations !== INVOCATIONS_FILE
   )
-    throw new AtomicBulkError(
-      'USAGE',
-      `This run was sent to ${sentTo == null ? 'an unknown destination' : `${sentTo.apiOrigin}, environment ${sentTo.environmentId}`}; the connection points at ${destination.apiOrigin}, environment ${destination.environmentId}.`,
-      {
-        hint: 'Set ATOMIC_BASE_URL and ATOMIC_ENVIRONMENT_ID (or the flags) to where the run was sent.',
-      },
+    throw notUsable(
+      folder,
+      `is not the report of a send that uploaded rows${plain.dryRun ? ' (it was a dry run)' : ''}.`,
+      'Reconcile and cancel work on a send that uploaded rows: it writes invocations.csv.',
     );
-  const invocationsPath = join(folder, invocationsFile);
-  if ((await stat(invocationsPath).catch(() => null))?.isFile() !== true)
-    throw new AtomicBulkError(
-      'USAGE',
-      `${printable(invocationsPath)} is missing: it is the list of the run's rows and their invocation ids.`,
-      { hint: 'Restore the report folder as the send wrote it.' },
+  return plain;
+}
+
+/** The run must have been sent where the connection points: one Atomic's ids mean nothing to another. */
+function checkSentTo(report: unknown, destination: ApiDestination): void {
+  const sentTo = (report as { destination?: unknown } | null)?.destination as
+    { apiOrigin?: unknown; environmentId?: unknown } | null | undefined;
+  const origin = typeof sentTo?.apiOrigin === 'string' ? sentTo.apiOrigin : null;
+  const environment = typeof sentTo?.environmentId === 'string' ? sentTo.environmentId : null;
+  if (origin === destination.apiOrigin && environment === destination.environmentId) return;
+  const where =
+    origin === null || environment === null
+      ? 'an unknown destination'
+      : `${printable(origin).slice(0, 200)}, environment ${printable(environment).slice(0, 200)}`;
+  throw new AtomicBulkError(
+    'USAGE',
+    `This run was sent to ${where}; the connection points at ${destination.apiOrigin}, environment ${destination.environmentId}.`,
+    {
+      hint: 'Set ATOMIC_BASE_URL and ATOMIC_ENVIRONMENT_ID (or the flags) to where the run was sent.',
+    },
+  );
+}
+
+/**
+ * Copies a file into a private temporary folder while hashing it, so what is checked is
+ * what is read afterwards (the folder's file could change in between).
+ */
+async function privateCopy(
+  path: string,
+): Promise<{ path: string; sha256: string; close: () => Promise<void> }> {
+  const info = await lstat(path).catch(() => null);
+  if (info === null || !info.isFile())
+    throw notUsable(
+      path,
+      info === null
+        ? "is missing: it is the list of the run's rows and their invocation ids."
+        : 'is not a regular file.',
+      'Restore the report folder as the send wrote it.',
     );
-  return { folder, report, invocationsPath, rows: await countRows(invocationsPath) };
+  const dir = await mkdtemp(join(tmpdir(), 'atomic-bulk-run-'));
+  const close = () => rm(dir, { recursive: true, force: true });
+  try {
+    const copy = join(dir, INVOCATIONS_FILE);
+    const hash = createHash('sha256');
+    const out = createWriteStream(copy, { flags: 'wx', mode: 0o600 });
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      hash.update(chunk as Buffer);
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    await new Promise<void>((done, fail) => out.end((e?: Error | null) => (e ? fail(e) : done())));
+    return { path: copy, sha256: hash.digest('hex'), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
 async function folderOfRunId(
@@ -134,31 +249,43 @@ async function folderOfRunId(
 }
 
 async function countRows(path: string): Promise<number> {
-  let rows = -1;
-  for await (const line of lines(path)) if (line !== '') rows++;
-  return Math.max(rows, 0);
-}
-
-function lines(path: string): AsyncIterable<string> {
-  return createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  let rows = 0;
+  for await (const _ of invocations(path)) rows++;
+  return rows;
 }
 
 /**
- * The run's rows in order: where the row was (its `line` cell as written: a number, or
- * `file:line` for a multi-file input) and its flowInvocationId (invocations.csv). Ids
- * never hold a comma, so the last comma ends the line cell.
+ * The run's rows in order: where the row was (its `line` cell: a number, or `file:line`
+ * for a multi-file input, as written) and its flowInvocationId. Read with a CSV reader:
+ * a file name may hold commas, quotes and line breaks. Anything but the two columns with
+ * a well-formed id is refused, not skipped.
  */
 export async function* invocations(path: string): AsyncGenerator<{ line: string; id: string }> {
+  const parser = createReadStream(path).pipe(
+    parse({ max_record_size: 1 << 16, relax_column_count: false, bom: false }),
+  );
   let header = true;
-  for await (const text of lines(path)) {
-    if (header) {
-      header = false;
-      continue;
+  let record = 0;
+  try {
+    for await (const row of parser as AsyncIterable<string[]>) {
+      record++;
+      if (header) {
+        header = false;
+        if (row.length !== 2 || row[0] !== 'line' || row[1] !== 'flowInvocationId')
+          throw new Error('header');
+        continue;
+      }
+      const [line, id] = row as [string, string];
+      if (!ID_PATTERN.test(id)) throw new Error('id');
+      yield { line, id };
     }
-    if (text === '') continue;
-    const comma = text.lastIndexOf(',');
-    let id = text.slice(comma + 1);
-    if (id.startsWith('"')) id = id.slice(1, -1).replaceAll('""', '"');
-    yield { line: text.slice(0, comma), id };
+  } catch (error) {
+    if (error instanceof AtomicBulkError) throw error;
+    throw new AtomicBulkError(
+      'USAGE',
+      `${INVOCATIONS_FILE} is not as atomic-bulk writes it (record ${record}).`,
+      { hint: 'Restore the report folder as the send wrote it.' },
+      error,
+    );
   }
 }

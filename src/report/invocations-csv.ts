@@ -1,77 +1,133 @@
 /**
  * invocations.csv: `line,flowInvocationId` for every sent row, in input order, so the
  * sends can be reconciled later through Atomic's APIs. Built from the id files the
- * splitter writes next to each part (about 50 bytes a row), copied through one buffer.
+ * splitter writes next to each part (about 50 bytes a row), each checked against the
+ * digest the sealed run state recorded for it; the file's own digest and row count go
+ * into the sealed report, so reconcile and cancel can tell it is this run's.
  */
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { AtomicBulkError } from '../model/errors.js';
 import type { LineMap } from '../model/line-map.js';
 import { neutralise } from '../model/neutralise.js';
 import { csvField } from './rejected-csv.js';
 import type { ReportDir } from './report-dir.js';
 
+/** One uploaded part's id file, and the digest the run state recorded for it. */
+export interface IdFile {
+  part: number;
+  path: string;
+  sha256: string | null;
+}
+
+export interface WrittenInvocations {
+  name: string;
+  sha256: string;
+  rows: number;
+}
+
 export async function writeInvocations(
   dir: ReportDir,
-  idFiles: string[],
+  idFiles: readonly IdFile[],
   lines?: LineMap,
-): Promise<string> {
+): Promise<WrittenInvocations> {
   const name = 'invocations.csv';
-  await dir.write(name, 'line,flowInvocationId\n');
-  if (lines?.multiFile === true) {
-    await writeLocated(join(dir.localDir, name), idFiles, lines);
-    return name;
-  }
-  const out = await open(join(dir.localDir, name), 'a');
-  const buffer = Buffer.allocUnsafe(1 << 20);
+  const out = new DigestingWriter(dir.stream(name));
   try {
-    for (const file of idFiles) {
-      const input = await open(file, 'r');
-      try {
-        for (;;) {
-          const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
-          if (bytesRead === 0) break;
-          await out.write(buffer, 0, bytesRead);
-        }
-      } finally {
-        await input.close();
-      }
-    }
-  } finally {
-    await out.close();
+    await out.write('line,flowInvocationId\n');
+    for (const file of idFiles) await copyIds(file, out, lines?.multiFile === true ? lines : null);
+    await out.end();
+  } catch (error) {
+    out.destroy();
+    await dir.abandon(name);
+    throw error;
   }
-  return name;
+  await dir.commit(name);
+  return { name, sha256: out.digest(), rows: out.rows };
 }
 
 /**
- * For a multi-file input the line column is `file:line` (model/line-map.ts), rewritten
- * from the id files' joined-CSV line numbers one line at a time.
+ * Copies one id file, checking it is the file the run state recorded. For a multi-file
+ * input the line column becomes `file:line` (model/line-map.ts).
  */
-async function writeLocated(path: string, idFiles: string[], lines: LineMap): Promise<void> {
-  const out = await open(path, 'a');
-  let pending: string[] = [];
-  let size = 0;
-  const flush = async () => {
-    await out.write(pending.join(''));
-    pending = [];
-    size = 0;
+async function copyIds(file: IdFile, out: DigestingWriter, lines: LineMap | null): Promise<void> {
+  const hash = createHash('sha256');
+  const input = createReadStream(file.path, { highWaterMark: 1 << 20 });
+  const tap = async function* () {
+    for await (const chunk of input) {
+      hash.update(chunk as Buffer);
+      yield chunk as Buffer;
+    }
   };
   try {
-    for (const file of idFiles) {
-      const input = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-      for await (const text of input) {
-        if (text === '') continue;
-        const comma = text.indexOf(',');
-        const at = csvField(neutralise(lines.cell(Number(text.slice(0, comma)))));
-        const row = `${at}${text.slice(comma)}\n`;
-        pending.push(row);
-        size += row.length;
-        if (size >= 1 << 20) await flush();
-      }
+    for await (const text of createInterface({
+      input: Readable.from(tap()),
+      crlfDelay: Infinity,
+    })) {
+      if (text === '') continue;
+      const comma = text.indexOf(',');
+      const at = lines === null ? text.slice(0, comma) : located(lines, text.slice(0, comma));
+      out.row(`${at}${text.slice(comma)}\n`);
+      if (out.pending >= 1 << 20) await out.flush();
     }
-    await flush();
-  } finally {
-    await out.close();
+    await out.flush();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (file.sha256 !== null && hash.digest('hex') !== file.sha256)
+    throw new AtomicBulkError(
+      'STATE',
+      `The id file of part ${file.part} is missing or is not the one this run wrote; invocations.csv was not written.`,
+      { hint: 'Restore the run state as atomic-bulk wrote it.' },
+    );
+}
+
+function located(lines: LineMap, line: string): string {
+  return csvField(neutralise(lines.cell(Number(line))));
+}
+
+/** A write stream that counts data rows and hashes every byte it is given. */
+class DigestingWriter {
+  private readonly hash = createHash('sha256');
+  private buffered: string[] = [];
+  pending = 0;
+  rows = 0;
+
+  constructor(private readonly out: WriteStream) {}
+
+  row(text: string): void {
+    this.buffered.push(text);
+    this.pending += text.length;
+    this.rows++;
+  }
+
+  async write(text: string): Promise<void> {
+    this.hash.update(text);
+    if (!this.out.write(text)) await once(this.out, 'drain');
+  }
+
+  async flush(): Promise<void> {
+    const text = this.buffered.join('');
+    this.buffered = [];
+    this.pending = 0;
+    if (text !== '') await this.write(text);
+  }
+
+  end(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.out.once('error', reject);
+      this.out.end(() => resolve());
+    });
+  }
+
+  destroy(): void {
+    this.out.destroy();
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
   }
 }

@@ -10,8 +10,8 @@
  * Report files hold personal data: folders are created 0700 and files 0600.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -51,8 +51,22 @@ function cannotCreate(location: string, error: unknown): AtomicBulkError {
   );
 }
 
+/** Names the cause of a failed write plainly: a full disk, a folder that is read-only. */
+function writeFailed(location: string, error: unknown): AtomicBulkError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOSPC'
+      ? 'the disk is full'
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'the folder is not writable'
+        : (code ?? 'error');
+  return new AtomicBulkError('OUTPUT', `Cannot write ${location} (${why}).`, {}, error);
+}
+
 export class ReportDir {
   private readonly written = new Set<string>();
+  /** Files being streamed: name → their temporary path. */
+  private readonly temporary = new Map<string, string>();
 
   private constructor(
     /** As the user gave it (local path or s3:// prefix). */
@@ -158,18 +172,42 @@ export class ReportDir {
     try {
       await writePrivateFile(join(this.localDir, name), content);
     } catch (error) {
-      throw new AtomicBulkError('OUTPUT', `Cannot write ${this.locationOf(name)}.`, {}, error);
+      throw writeFailed(this.locationOf(name), error);
     }
     this.written.add(name);
   }
 
-  /** A stream for a large file (rejected.csv, invocations.csv). */
+  /**
+   * A stream for a large file (rejected.csv, invocations.csv, reconciled.csv), written
+   * under a private temporary name and put in place by `commit(name)`: a full disk or a
+   * crash leaves the earlier file or none, never a truncated one.
+   */
   stream(name: string): WriteStream {
+    const temp = join(this.localDir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
+    this.temporary.set(name, temp);
+    // Created exclusively: never written through a link placed at that name.
+    return createWriteStream(temp, { mode: PRIVATE_FILE_MODE, flags: 'wx' });
+  }
+
+  /** Puts a file written with `stream(name)` in place once it is complete. */
+  async commit(name: string): Promise<void> {
+    const temp = this.temporary.get(name);
+    if (temp === undefined) throw new Error(`${name} was not written with stream()`);
+    this.temporary.delete(name);
+    try {
+      await rename(temp, join(this.localDir, name));
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw writeFailed(this.locationOf(name), error);
+    }
     this.written.add(name);
-    // Created afresh and exclusively: never written through a link placed at that name.
-    const path = join(this.localDir, name);
-    rmSync(path, { force: true });
-    return createWriteStream(path, { mode: PRIVATE_FILE_MODE, flags: 'wx' });
+  }
+
+  /** Removes what `stream(name)` wrote when it cannot be completed. */
+  async abandon(name: string): Promise<void> {
+    const temp = this.temporary.get(name);
+    this.temporary.delete(name);
+    if (temp !== undefined) await rm(temp, { force: true });
   }
 
   /** Uploads everything written to the S3 prefix; releases a local folder's lock. */

@@ -143,6 +143,8 @@ export async function putS3Object(
 export interface S3Text {
   text: string;
   etag: string;
+  /** When the store says the object was last written (its clock), ms; null if it did not say. */
+  lastModified: number | null;
 }
 
 /**
@@ -171,7 +173,11 @@ export async function readS3Text(
       chunks.push(Buffer.from(chunk));
     }
     const text = Buffer.concat(chunks).toString('utf8');
-    return { text, etag: unquote(response.ETag ?? '') };
+    return {
+      text,
+      etag: unquote(response.ETag ?? ''),
+      lastModified: response.LastModified?.getTime() ?? null,
+    };
   } catch (error) {
     const name = (error as { name?: string } | undefined)?.name;
     if (name === 'NoSuchKey' || name === 'NotFound') return null;

@@ -3,16 +3,15 @@
  * random temporary name, created exclusively and private (0600: parts hold personal
  * data), and renamed when complete, so a reader never sees a partial part.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { PRIVATE_FILE_MODE } from '../files/private-files.js';
 import { join } from 'node:path';
 import { AtomicBulkError } from '../model/errors.js';
+import { partFileName } from '../model/part.js';
 import type { PartOutput, PartSink } from './splitter.js';
 
-export function partFileName(number: number): string {
-  return `part-${String(number).padStart(4, '0')}.csv`;
-}
+export { partFileName };
 
 export class PartFiles implements PartSink {
   constructor(
@@ -27,19 +26,22 @@ export class PartFiles implements PartSink {
     const suffix = `.${randomBytes(6).toString('hex')}.tmp`;
     const data = await openForWrite(`${path}${suffix}`);
     const ids = idsPath === null ? null : await openForWrite(`${idsPath}${suffix}`);
+    const idsHash = createHash('sha256');
     return {
       write: async (bytes) => {
         await writeAll(data, bytes, path);
       },
       writeIds: async (bytes) => {
-        if (ids !== null) await writeAll(ids, bytes, idsPath as string);
+        if (ids === null) return;
+        idsHash.update(bytes);
+        await writeAll(ids, bytes, idsPath as string);
       },
       close: async () => {
         await data.close();
         await ids?.close();
         await rename(`${path}${suffix}`, path);
         if (idsPath !== null) await rename(`${idsPath}${suffix}`, idsPath);
-        return { path, idsPath };
+        return { path, idsPath, idsSha256: ids === null ? null : idsHash.digest('hex') };
       },
       discard: async () => {
         await data.close().catch(() => undefined);
@@ -95,7 +97,7 @@ export class DiscardedParts implements PartSink {
     return Promise.resolve({
       write: () => Promise.resolve(),
       writeIds: () => Promise.resolve(),
-      close: () => Promise.resolve({ path: '', idsPath: null }),
+      close: () => Promise.resolve({ path: '', idsPath: null, idsSha256: null }),
       discard: () => Promise.resolve(),
     });
   }

@@ -73,7 +73,7 @@ export interface PartOutput {
   /** Receives `line,flowInvocationId\n` lines for the part's rows, when ids are used. */
   writeIds(bytes: Uint8Array): Promise<void>;
   /** Completes the part; returns where its bytes and its ids are. */
-  close(): Promise<{ path: string; idsPath: string | null }>;
+  close(): Promise<{ path: string; idsPath: string | null; idsSha256: string | null }>;
   discard(): Promise<void>;
 }
 
@@ -338,7 +338,7 @@ export class Splitter {
     const part = this.part as OpenPart;
     await this.flush();
     await this.flushIds();
-    const { path, idsPath } = await part.output.close();
+    const { path, idsPath, idsSha256 } = await part.output.close();
     this.part = null;
     return {
       number: part.number,
@@ -351,6 +351,7 @@ export class Splitter {
       firstRecord: part.firstRecord,
       lastRecord: part.lastRecord,
       idsPath,
+      idsSha256,
     };
   }
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { isAtomicBulkError } from '../model/errors.js';
 import type { Part } from '../model/part.js';
+import { Sealer, sealJson } from '../model/seal.js';
 import { parseManifest, RunState, runKey, type RunIdentity } from './run-state.js';
 
 const IDENTITY: RunIdentity = {
@@ -31,6 +32,7 @@ function part(number: number): Part {
     firstRecord: number * 10 - 9,
     lastRecord: number * 10,
     idsPath: null,
+    idsSha256: null,
   };
 }
 
@@ -49,12 +51,15 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
   throw new Error('expected a failure');
 }
 
+/** Run state sealed with one set of test credentials. */
+const OPTIONS = { sealer: Sealer.fromCredentials('client', 'secret') };
+
 const key = runKey('run-1', 'flow', 'live', IDENTITY.destination);
 
 describe('RunState', () => {
   it('records parts privately and resumes them', async () => {
     const dir = await stateDir();
-    const { state } = await RunState.open(dir, IDENTITY, new Date('2026-11-30T00:00:00Z'));
+    const { state } = await RunState.open(dir, IDENTITY, new Date('2026-11-30T00:00:00Z'), OPTIONS);
     expect(state.resumed).toBe(false);
     await state.registerPart(part(1));
     await state.registerPart(part(2));
@@ -65,7 +70,7 @@ describe('RunState', () => {
     expect((await stat(manifest)).mode & 0o777).toBe(0o600);
     expect((await stat(join(dir, 'runs', key))).mode & 0o777).toBe(0o700);
 
-    const again = await RunState.open(dir, IDENTITY, new Date());
+    const again = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
     expect(again.state.resumed).toBe(true);
     expect(again.state.parts.map((p) => [p.number, p.status, p.taskId])).toEqual([
       [1, 'uploaded', 't1'],
@@ -80,7 +85,7 @@ describe('RunState', () => {
 
   it('refuses a part that differs from the one recorded, and a changed part count', async () => {
     const dir = await stateDir();
-    const { state } = await RunState.open(dir, IDENTITY, new Date());
+    const { state } = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
     await state.registerPart(part(1));
     const changed = await failure(state.registerPart({ ...part(1), bytes: 401 }));
     expect(changed.message).toBe('Part 1 differs from the one recorded for this run.');
@@ -91,26 +96,26 @@ describe('RunState', () => {
 
   it('respects a live holder’s lock and takes over a dead one’s', async () => {
     const dir = await stateDir();
-    const first = await RunState.open(dir, IDENTITY, new Date());
+    const first = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
     await first.state.close();
     const lock = join(dir, 'runs', key, 'lock');
     // The test runner's parent is alive and is not this process.
     await writeFile(lock, String(process.ppid));
-    const held = await failure(RunState.open(dir, IDENTITY, new Date()));
+    const held = await failure(RunState.open(dir, IDENTITY, new Date(), OPTIONS));
     // BUSY (exit 3): running again later succeeds (docs/decisions.md).
     expect(isAtomicBulkError(held) && held.code).toBe('BUSY');
     expect(held.message).toBe(
       `Another atomic-bulk send (pid ${process.ppid}) is working on this run.`,
     );
     await writeFile(lock, '999999999');
-    const taken = await RunState.open(dir, IDENTITY, new Date());
+    const taken = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
     expect(await readFile(lock, 'utf8')).toBe(String(process.pid));
     await taken.state.close();
   });
 
   it('says what is damaged in a manifest, and names other versions', async () => {
     const dir = await stateDir();
-    const { state } = await RunState.open(dir, IDENTITY, new Date());
+    const { state } = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
     await state.registerPart(part(1));
     await state.close();
     const path = join(dir, 'runs', key, 'manifest.json');
@@ -134,16 +139,76 @@ describe('RunState', () => {
         { ...good, flow: { ...(good.flow as object), mode: 'prod' } },
         /flow\.mode is not live or test/,
       ],
-      [{ ...good, version: 3 }, /written by another version of atomic-bulk \(manifest version 3\)/],
+      [{ ...good, version: 2 }, /written by another version of atomic-bulk \(manifest version 2\)/],
       [{ ...good, version: undefined }, /manifest version none/],
     ];
     for (const [content, message] of cases) {
-      await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content));
-      const error = await failure(RunState.open(dir, IDENTITY, new Date()));
+      // Sealed again, so each case reaches the field it damages.
+      const text =
+        typeof content === 'string'
+          ? content
+          : sealJson(OPTIONS.sealer, 'manifest', content as object);
+      await writeFile(path, text);
+      const error = await failure(RunState.open(dir, IDENTITY, new Date(), OPTIONS));
       expect(isAtomicBulkError(error) && error.code, String(message)).toBe('STATE');
       expect(error.message).toMatch(message);
     }
-    expect(() => parseManifest(good, dir)).not.toThrow();
+    const { seal: _seal, ...plain } = good;
+    expect(() => parseManifest(plain, dir)).not.toThrow();
+  });
+
+  it('does not believe a manifest it did not seal: planted, edited, or sealed with other credentials', async () => {
+    const dir = await stateDir();
+    const { state } = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
+    await state.registerPart(part(1));
+    await state.close();
+    const path = join(dir, 'runs', key, 'manifest.json');
+    const good = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    const claimsSent = {
+      ...good,
+      complete: true,
+      parts: [{ ...(good.parts as object[])[0], status: 'uploaded' }],
+    };
+    const other = Sealer.fromCredentials('client', 'another secret');
+    for (const text of [
+      JSON.stringify(claimsSent, null, 2),
+      `${JSON.stringify({ ...claimsSent, seal: good.seal }, null, 2)}\n`,
+      sealJson(other, 'manifest', claimsSent),
+      sealJson(OPTIONS.sealer, 'report', claimsSent).replace('"seal"', '"seal"'),
+    ]) {
+      await writeFile(path, text);
+      const error = await failure(RunState.open(dir, IDENTITY, new Date(), OPTIONS));
+      expect(isAtomicBulkError(error) && error.code).toBe('STATE');
+      expect(error.message).toMatch(/is not sealed with these credentials/);
+    }
+  });
+
+  it('removes id files no uploaded part owns, and refuses an uploaded part whose id file was changed', async () => {
+    const dir = await stateDir();
+    const partsDir = join(dir, 'runs', key, 'parts');
+    const { state } = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
+    const ids = '2,5d0f1c2e-0000-4000-8000-000000000001\n';
+    await writeFile(join(partsDir, 'part-0001.ids.csv'), ids);
+    const { createHash } = await import('node:crypto');
+    await state.registerPart({
+      ...part(1),
+      idsSha256: createHash('sha256').update(ids).digest('hex'),
+    });
+    await state.update(1, { status: 'uploaded', attempts: 1 });
+    await state.close();
+    // Planted: an id file for a part the run never uploaded.
+    await writeFile(join(partsDir, 'part-0002.ids.csv'), '2,planted-id-of-another-campaign\n');
+    const again = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
+    await again.state.close();
+    await expect(stat(join(partsDir, 'part-0002.ids.csv'))).rejects.toThrow(/ENOENT/);
+    expect(await readFile(join(partsDir, 'part-0001.ids.csv'), 'utf8')).toBe(ids);
+    await writeFile(join(partsDir, 'part-0001.ids.csv'), '2,planted-id-of-another-campaign\n');
+    const error = await failure(RunState.open(dir, IDENTITY, new Date(), OPTIONS));
+    expect(error.message).toMatch(/The id file of part 1 .* is not the one this run wrote/);
+    await rm(join(partsDir, 'part-0001.ids.csv'));
+    expect((await failure(RunState.open(dir, IDENTITY, new Date(), OPTIONS))).message).toMatch(
+      /The id file of part 1 .* is missing/,
+    );
   });
 
   it('names a state directory written by 0.1.0 instead of using it', async () => {
@@ -152,7 +217,7 @@ describe('RunState', () => {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(legacy, { recursive: true });
     await writeFile(join(legacy, 'manifest.json'), JSON.stringify({ version: 1, parts: [] }));
-    const opened = await RunState.open(dir, IDENTITY, new Date());
+    const opened = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
     expect(opened.legacyDir).toBe(legacy);
     expect(opened.state.resumed).toBe(false);
     await opened.state.close();
@@ -160,7 +225,7 @@ describe('RunState', () => {
 
   it('refuses to resume with another input or settings, naming each difference', async () => {
     const dir = await stateDir();
-    await (await RunState.open(dir, IDENTITY, new Date())).state.close();
+    await (await RunState.open(dir, IDENTITY, new Date(), OPTIONS)).state.close();
     const error = await failure(
       RunState.open(
         dir,
@@ -170,6 +235,7 @@ describe('RunState', () => {
           split: { maxPartBytes: 600, onInvalid: 'skip' },
         },
         new Date(),
+        OPTIONS,
       ),
     );
     expect(error.message).toBe(
@@ -182,6 +248,7 @@ describe('RunState', () => {
     let t = Date.parse('2031-01-01T00:00:00Z');
     const now = () => new Date((t += 1000));
     const { state } = await RunState.open(dir, IDENTITY, new Date('2031-01-01T00:00:00Z'), {
+      ...OPTIONS,
       now,
     });
     await state.registerPart(part(1));

@@ -15,15 +15,20 @@
  * state written for one Atomic (or one sandbox) never makes a send to another look done.
  */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicBulkError } from '../model/errors.js';
 import { LocalRunStore, S3RunStore, type LeaseOptions, type RunStore } from './run-store.js';
-import type { Part } from '../model/part.js';
+import { idsFileName, type Part } from '../model/part.js';
 import type { PartStatus, SendMode } from '../model/report.js';
+import { openSealed, sealJson, type Sealer } from '../model/seal.js';
 
-/** 2: the manifest records its destination (0.1.0 wrote 1, keyed by run id, flow and mode only). */
-export const MANIFEST_VERSION = 2;
+/**
+ * 3: the manifest is sealed and records each part's id-file digest (2 recorded the
+ * destination; 0.1.0 wrote 1, keyed by run id, flow and mode only).
+ */
+export const MANIFEST_VERSION = 3;
 const LEGACY_MANIFEST_VERSION = 1;
 
 /** Where a run's parts go: what, besides the run id, flow and mode, makes a send distinct. */
@@ -48,6 +53,8 @@ export interface ManifestPart {
   uploadMs: number | null;
   error: string | null;
   updatedAt: string;
+  /** SHA-256 of the part's `line,flowInvocationId` file, what invocations.csv is made of. */
+  idsSha256: string | null;
 }
 
 export interface RunIdentity {
@@ -70,6 +77,11 @@ export interface Manifest extends RunIdentity {
   parts: ManifestPart[];
   /** Local report folders of the sends of this run, oldest first (for reconcile and cancel). */
   reports?: string[];
+}
+
+/** How run state is opened: where the lease is, and the seal of these credentials. */
+export interface RunStateOptions extends LeaseOptions {
+  sealer: Sealer;
 }
 
 /** What opening a run's state found. */
@@ -111,6 +123,7 @@ export class RunState {
     readonly resumed: boolean,
     /** The clock every timestamp in the manifest is read from. */
     private readonly now: () => Date,
+    private readonly sealer: Sealer,
   ) {}
 
   /** The run's local directory: parts are cut into `parts/` (temporary for S3 state). */
@@ -131,7 +144,7 @@ export class RunState {
     stateDir: string,
     identity: RunIdentity,
     now: Date,
-    options: LeaseOptions = {},
+    options: RunStateOptions,
   ): Promise<OpenedRun> {
     const { runId, flow, destination } = identity;
     const key = runKey(runId, flow.flowConfigId, flow.mode, destination);
@@ -143,10 +156,14 @@ export class RunState {
     try {
       const text = await store.readManifest();
       if (text !== null) {
-        const existing = parseManifestText(text, store.where);
+        const existing = parseManifestText(text, store.where, options.sealer);
         checkSameRun(existing, identity);
         existing.flow.version = identity.flow.version;
-        return { state: new RunState(store, existing, true, clock), legacyDir: null };
+        await checkIdFiles(existing, join(store.dir, 'parts'), store.where);
+        return {
+          state: new RunState(store, existing, true, clock, options.sealer),
+          legacyDir: null,
+        };
       }
       const manifest: Manifest = {
         version: MANIFEST_VERSION,
@@ -157,7 +174,8 @@ export class RunState {
         sentInFullAt: null,
         parts: [],
       };
-      const state = new RunState(store, manifest, false, clock);
+      await checkIdFiles(manifest, join(store.dir, 'parts'), store.where);
+      const state = new RunState(store, manifest, false, clock, options.sealer);
       await state.save();
       const legacy = remote
         ? null
@@ -207,7 +225,11 @@ export class RunState {
   async registerPart(part: Part): Promise<ManifestPart> {
     const known = this.part(part.number);
     if (known !== undefined) {
-      if (known.sha256 !== part.sha256 || known.bytes !== part.bytes) {
+      if (
+        known.sha256 !== part.sha256 ||
+        known.bytes !== part.bytes ||
+        (known.idsSha256 !== null && known.idsSha256 !== part.idsSha256)
+      ) {
         throw new AtomicBulkError(
           'STATE',
           `Part ${part.number} differs from the one recorded for this run.`,
@@ -235,6 +257,7 @@ export class RunState {
       uploadMs: null,
       error: null,
       updatedAt: this.now().toISOString(),
+      idsSha256: part.idsSha256,
     };
     this.manifest.parts.push(entry);
     await this.save();
@@ -252,7 +275,8 @@ export class RunState {
     Object.assign(entry, patch, { updatedAt: at });
     if (this.allUploaded) this.manifest.sentInFullAt ??= at;
     await this.save();
-    if (patch.status === 'uploaded') await this.store.partUploaded();
+    if (patch.status === 'uploaded')
+      await this.store.partUploaded(idsFileName(number));
   }
 
   /** Marks every part as cut: `count` is the final number of parts. */
@@ -311,22 +335,91 @@ export class RunState {
 
   private save(): Promise<void> {
     this.manifest.updatedAt = this.now().toISOString();
-    const text = `${JSON.stringify(this.manifest, null, 2)}\n`;
+    const text = sealJson(this.sealer, 'manifest', this.manifest);
     const write = this.writing.then(() => this.store.writeManifest(text));
     this.writing = write.catch(() => undefined);
     return write;
   }
 }
 
-/** Parses a manifest's text; `where` names it in messages. */
-function parseManifestText(text: string, where: string): Manifest {
+/**
+ * Parses a manifest's text; `where` names it in messages. A manifest whose seal does not
+ * verify with these credentials was not written by atomic-bulk for them — planted, edited,
+ * or written before a credential rotation — and is not believed: it could make a run look
+ * sent that never was.
+ */
+function parseManifestText(text: string, where: string, sealer: Sealer): Manifest {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
     throw damaged(where, 'it is not JSON', error);
   }
-  return parseManifest(raw, where);
+  checkVersion(raw, where);
+  const plain = openSealed(sealer, 'manifest', raw);
+  if (plain === null)
+    throw new AtomicBulkError(
+      'STATE',
+      `The run state in ${where} is not sealed with these credentials: it was not written by atomic-bulk for this client, or it was changed since, so it is not believed.`,
+      {
+        hint: `If the client credentials were rotated since the run started, or you do not know who wrote it, move it away to start the run afresh (rows keep their flowInvocationIds, so Atomic does not send twice).`,
+      },
+    );
+  return parseManifest(plain, where);
+}
+
+/** A manifest of another atomic-bulk version is named as such, before its seal is checked. */
+function checkVersion(raw: unknown, dir: string): void {
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (version !== MANIFEST_VERSION)
+    throw new AtomicBulkError(
+      'STATE',
+      `The run state in ${dir} was written by another version of atomic-bulk (manifest version ${version === undefined ? 'none' : JSON.stringify(version)}).`,
+      { hint: AFRESH },
+    );
+}
+
+/**
+ * The id files beside a manifest are what invocations.csv, and so reconcile and cancel,
+ * are made of. Each uploaded part's file must be there with the digest the sealed
+ * manifest recorded; a file for any other part (planted, or left by a killed send) is
+ * removed, since that part is cut again before it is uploaded.
+ */
+async function checkIdFiles(manifest: Manifest, partsDir: string, where: string): Promise<void> {
+  const names = await readdir(partsDir).catch(() => [] as string[]);
+  for (const name of names) {
+    const match = /^part-(\d+)\.ids\.csv$/.exec(name);
+    if (match === null) continue;
+    const part = manifest.parts[Number(match[1]) - 1];
+    if (part === undefined || part.status !== 'uploaded')
+      await rm(join(partsDir, name), { force: true });
+  }
+  for (const part of manifest.parts) {
+    if (part.status !== 'uploaded' || part.idsSha256 === null) continue;
+    const name = idsFileName(part.number);
+    const digest = await fileSha256(join(partsDir, name));
+    if (digest !== part.idsSha256)
+      throw new AtomicBulkError(
+        'STATE',
+        `The id file of part ${part.number} in ${where} is ${digest === null ? 'missing' : 'not the one this run wrote'}: the run's invocations.csv cannot be made from it.`,
+        {
+          hint: 'Restore the run state as atomic-bulk wrote it, or move it away to start the run afresh (rows keep their flowInvocationIds, so Atomic does not send twice).',
+        },
+      );
+  }
+}
+
+/** SHA-256 of a file, hex; null when it does not exist. */
+export async function fileSha256(path: string): Promise<string | null> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }))
+      hash.update(chunk as Buffer);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  return hash.digest('hex');
 }
 
 const AFRESH =
@@ -356,12 +449,7 @@ export function parseManifest(raw: unknown, dir: string): Manifest {
     return value as Record<string, unknown>;
   };
   const m = obj(raw, 'the manifest');
-  if (m.version !== MANIFEST_VERSION)
-    throw new AtomicBulkError(
-      'STATE',
-      `The run state in ${dir} was written by another version of atomic-bulk (manifest version ${m.version === undefined ? 'none' : JSON.stringify(m.version)}).`,
-      { hint: AFRESH },
-    );
+  checkVersion(m, dir);
   const text = (o: Record<string, unknown>, key: string, path: string, nullable = false) => {
     const v = o[key];
     if (typeof v === 'string' || (nullable && v === null)) return;
@@ -412,6 +500,7 @@ export function parseManifest(raw: unknown, dir: string): Manifest {
     text(p, 'taskId', path, true);
     text(p, 'error', path, true);
     text(p, 'updatedAt', path);
+    text(p, 'idsSha256', path, true);
     if (!PART_STATUSES.includes(p.status as string))
       throw damaged(dir, `${path}.status is not one of ${PART_STATUSES.join(', ')}`);
   });

@@ -9,7 +9,7 @@
  * the prefix once the part is uploaded, so a send resumed elsewhere can still write the
  * whole invocations.csv.
  */
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -31,8 +31,8 @@ export interface RunStore {
   /** The manifest's text, or null for a new run. */
   readManifest(): Promise<string | null>;
   writeManifest(text: string): Promise<void>;
-  /** Called after a part was recorded as uploaded. */
-  partUploaded(): Promise<void>;
+  /** Called after a part was recorded as uploaded, with the name of its id file in `parts/`. */
+  partUploaded(idsFile: string): Promise<void>;
   /** Releases the lock or lease; removes a temporary directory. */
   close(): Promise<void>;
 }
@@ -139,7 +139,6 @@ export class S3RunStore implements RunStore {
   private lease: LeaseRecord | null = null;
   private renewing: NodeJS.Timeout | null = null;
   private lost: string | null = null;
-  private readonly pushed = new Set<string>();
   private s3!: typeof import('../s3/s3.js');
 
   private constructor(
@@ -215,17 +214,14 @@ export class S3RunStore implements RunStore {
     this.manifestTag = tag;
   }
 
-  async partUploaded(): Promise<void> {
-    const names = await readdir(join(this.dir, 'parts')).catch(() => [] as string[]);
-    for (const name of names.filter((n) => n.endsWith('.ids.csv') && !this.pushed.has(n))) {
-      await this.s3.putS3File(
-        `${this.prefix}parts/${name}`,
-        join(this.dir, 'parts', name),
-        'text/csv',
-        this.s3Options,
-      );
-      this.pushed.add(name);
-    }
+  /**
+   * Copies the part's id file up, always: what is at that name on S3 may have been put
+   * there by someone else, and the sealed manifest records the digest of this one.
+   */
+  async partUploaded(idsFile: string): Promise<void> {
+    const path = join(this.dir, 'parts', idsFile);
+    if ((await stat(path).catch(() => null)) === null) return;
+    await this.s3.putS3File(`${this.prefix}parts/${idsFile}`, path, 'text/csv', this.s3Options);
   }
 
   async close(): Promise<void> {
@@ -287,7 +283,7 @@ export class S3RunStore implements RunStore {
       if (tag === null) {
         const current = await this.s3.readS3Text(uri, 64 * 1024, this.s3Options);
         if (current === null) continue; // released and removed meanwhile: try again
-        const held = parseLease(current.text);
+        const held = parseLease(current.text, current.lastModified ?? this.now.getTime(), this.ttl());
         if (held !== null && Date.parse(held.expiresAt) > this.now.getTime() && !held.released)
           throw new AtomicBulkError(
             'BUSY',
@@ -375,12 +371,16 @@ export class S3RunStore implements RunStore {
         join(this.dir, 'parts', name),
         this.s3Options,
       );
-      this.pushed.add(name);
     }
   }
 }
 
-function parseLease(text: string): LeaseRecord | null {
+/**
+ * A lease as someone wrote it, honoured at most `ttlMs` after its last write (the store's
+ * Last-Modified): a lease claiming to run until 2099 — planted, or written by a send with
+ * a longer --lease-ttl — never blocks a run longer than this send's own TTL.
+ */
+function parseLease(text: string, writtenAtMs: number, ttlMs: number): LeaseRecord | null {
   try {
     const v = JSON.parse(text) as Record<string, unknown>;
     // Another process wrote it, maybe not ours: what is shown is made printable and short.
@@ -392,7 +392,7 @@ function parseLease(text: string): LeaseRecord | null {
       host: str(v.host, 'unknown'),
       pid: typeof v.pid === 'number' && Number.isSafeInteger(v.pid) ? v.pid : 0,
       acquiredAt: str(v.acquiredAt, ''),
-      expiresAt: new Date(Date.parse(v.expiresAt)).toISOString(),
+      expiresAt: new Date(Math.min(Date.parse(v.expiresAt), writtenAtMs + ttlMs)).toISOString(),
       released: v.released === true,
     };
   } catch {

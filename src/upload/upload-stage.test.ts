@@ -30,6 +30,7 @@ async function* parts(n: number): AsyncGenerator<Part> {
       firstRecord: 1,
       lastRecord: 1,
       idsPath: null,
+      idsSha256: null,
     };
   }
 }
