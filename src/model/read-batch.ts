@@ -38,4 +38,35 @@ export interface ReadSummary {
   /** Set when the input starts with the byte-order mark of an encoding other than UTF-8. */
   foreignEncoding: ForeignEncoding | null;
   lineEndings: LineEndingCounts;
+  /** Prefix digests a later pass verifies against (InputCheckpoints). */
+  checkpoints: InputCheckpoints;
 }
+
+/**
+ * Digests of the input's prefixes, taken by the first pass every `CHECKPOINT_BYTES` and
+ * where each file of a multi-file input begins, so a later pass can tell, before it hands
+ * on a byte, that the byte is one the first pass checked (read/record-reader.ts). About
+ * 40 bytes per MiB of input.
+ */
+export class InputCheckpoints {
+  private readonly offsets: number[] = [];
+  private readonly digests: Buffer[] = [];
+
+  add(offset: number, digest: Buffer): void {
+    this.offsets.push(offset);
+    this.digests.push(digest);
+  }
+
+  get count(): number {
+    return this.offsets.length;
+  }
+
+  /** True when checkpoint `k` was taken at `offset` with `digest`. */
+  matches(k: number, offset: number, digest: Buffer): boolean {
+    const expected = this.digests[k];
+    return this.offsets[k] === offset && expected !== undefined && expected.equals(digest);
+  }
+}
+
+/** Distance between two checkpoints: a later pass holds at most this much unchecked input. */
+export const CHECKPOINT_BYTES = 1 << 20;

@@ -152,6 +152,7 @@ export async function writeRejected(
     restoreRejected: true,
     onBytes: reading('explain', input, progress),
     lines: input.lines,
+    verify: { summary: checked.summary, name: input.name },
   });
   try {
     for await (const row of explainRows(validator, reader.batches(input.read()), result)) {

@@ -261,7 +261,7 @@ async function writeReconciled(
     position++;
     const cards = delivery.counts[k] as number;
     await write(
-      `${line},${csvField(id)},${cards},${delivery.statusText(k)},${cards === 0 ? csvField(note) : ''}\n`,
+      `${csvField(line)},${csvField(id)},${cards},${delivery.statusText(k)},${cards === 0 ? csvField(note) : ''}\n`,
     );
   }
   await new Promise<void>((resolve, reject) =>

@@ -5,7 +5,6 @@
 import { retentionLimit } from '../model/row-layout.js';
 import { makePrivateDir } from '../files/private-files.js';
 import { join } from 'node:path';
-import { AtomicBulkError } from '../model/errors.js';
 import type { Part } from '../model/part.js';
 import { cutEvent, type ProgressSink } from '../model/progress.js';
 import type { PartReport, SendMode } from '../model/report.js';
@@ -36,6 +35,7 @@ export async function* cutParts(
     restoreRejected: true,
     onBytes: reading('split', input, progress),
     lines: input.lines,
+    verify: { summary: checked.summary, name: input.name },
   });
   const splitter = new Splitter({
     maxPartBytes,
@@ -44,16 +44,8 @@ export async function* cutParts(
     sink,
   });
   const { invalid, rows } = checked.result;
+  // The reader verifies every byte against the first pass before the splitter sees it.
   yield* splitter.split(selectRows(reader.batches(input.read()), invalid, rows.total));
-  if (reader.summary().sha256 !== checked.summary.sha256) {
-    throw new AtomicBulkError(
-      'INPUT',
-      `Input ${input.name} changed between validation and sending.`,
-      {
-        hint: 'Run again once the file is final; parts already sent will be skipped.',
-      },
-    );
-  }
 }
 
 /**

@@ -25,6 +25,8 @@ export interface Finish {
   /** Id files of sent parts, for invocations.csv; null when nothing was sent. */
   invocations: IdFile[] | null;
   nextStep: string;
+  /** The exit code when the outcome alone does not decide it. */
+  exitCode?: number;
   /** Where the run sends (null for dry runs and rejected input). */
   destination?: Report['destination'];
 }
@@ -104,6 +106,7 @@ async function writeSendReport(f: Parameters<typeof finishReport>[0]): Promise<R
     log: f.log,
     parts: f.parts,
     outcome: f.outcome,
+    ...(f.exitCode !== undefined ? { exitCode: f.exitCode } : {}),
     dryRun: f.options.dryRun,
     files: {
       rejected: f.rejected,
@@ -188,6 +191,8 @@ export function sendNextStep(
     case 'interrupted':
       return `Interrupted. Run the same command again to resume run ${runId.slice(0, 16)}…: uploaded parts are skipped, and re-sent rows keep their flowInvocationIds.`;
     default:
+      if (fatal?.code === 'INPUT')
+        return `${fatal.message} The rows uploaded before it are listed in invocations.csv. The changed input is a new run whose rows get new flowInvocationIds: send it only without those rows, or cancel this run's cards first (atomic-bulk cancel <this report folder>).`;
       return fatal !== null
         ? `${fatal.message}${fatal.context.hint ? ` ${fatal.context.hint}` : ''} Then run the same command again to resume.`
         : 'Some parts failed. Run the same command again to resume: uploaded parts are skipped, and re-sent rows keep their flowInvocationIds.';

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import type { AtomicApi } from '../api/client.js';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Outcome } from '../model/report.js';
+import { EXIT_BY_ERROR } from '../model/outcome.js';
 import { openInput, type InputSource } from '../read/input.js';
 import { partFileName } from '../split/part-files.js';
 import { describeDestination, type RunState } from '../state/run-state.js';
@@ -197,6 +198,11 @@ async function upload(run: SendRun, state: RunState): Promise<SendResult> {
     split: result.splitDone,
     invocations: invocationFiles(state),
     nextStep: sendNextStep(outcome, result.fatal, run.runId),
+    // A failed send exits as its error says: 3 when a retry can fix it (Atomic, a held
+    // lease), 2 when it cannot (the input changed under it, the run state is not believed).
+    ...(outcome === 'failed' && result.fatal !== null
+      ? { exitCode: EXIT_BY_ERROR[result.fatal.code] }
+      : {}),
     destination: destinationOf(run, state),
   });
   return { ...report, stateDir: state.where };

@@ -13,7 +13,14 @@ import {
 } from '../model/record-batch.js';
 import { APOSTROPHE } from '../model/neutralise.js';
 import { FileStart, type LineMap } from '../model/line-map.js';
-import type { ForeignEncoding, ReadBatch, ReadSummary } from '../model/read-batch.js';
+import {
+  CHECKPOINT_BYTES,
+  InputCheckpoints,
+  type ForeignEncoding,
+  type ReadBatch,
+  type ReadSummary,
+} from '../model/read-batch.js';
+import { AtomicBulkError } from '../model/errors.js';
 import { Tokenizer } from './tokenizer.js';
 import { Utf8Checker } from './utf8.js';
 
@@ -31,6 +38,13 @@ export interface RecordReaderOptions {
   restoreRejected?: boolean;
   /** Filled with where each file of a multi-file input begins (model/line-map.ts). */
   lines?: LineMap;
+  /**
+   * A later pass over an input the first pass summarised: no byte reaches the tokenizer
+   * before the prefix digest that covers it matches the first pass's, so a file rewritten
+   * between passes (even with its size and mtime kept) stops the pass before any of its
+   * changed bytes is used. `name` names the input in the error.
+   */
+  verify?: { summary: ReadSummary; name: string };
 }
 
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -46,6 +60,10 @@ export class RecordReader {
   private readonly hash = createHash('sha256');
   private readonly options: RecordReaderOptions;
   private bytes = 0;
+  private readonly checkpoints = new InputCheckpoints();
+  /** Next checkpoint: its offset, and its index (verify mode). */
+  private nextCheckpoint = CHECKPOINT_BYTES;
+  private checkpointIndex = 0;
   private bom = false;
   private foreign: ForeignEncoding | null = null;
   private done = false;
@@ -63,7 +81,7 @@ export class RecordReader {
   ): AsyncGenerator<ReadBatch> {
     let head: Buffer | null = Buffer.alloc(0);
     let offset = 0;
-    for await (const raw of source) {
+    for await (const raw of this.hashed(source)) {
       if (raw instanceof FileStart) {
         // A later file of a multi-file input: end the file before it, note where it starts.
         if (head !== null && head.length > 0) {
@@ -82,10 +100,7 @@ export class RecordReader {
         this.options.lines?.enter(raw, this.tokenizer.nextLine);
         continue;
       }
-      let chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.length);
-      this.bytes += chunk.length;
-      this.hash.update(chunk);
-      this.options.onBytes?.(chunk.length);
+      let chunk = raw;
       if (head !== null) {
         // The first bytes decide the encoding; gather at least four of them.
         head = Buffer.concat([head, chunk]);
@@ -114,6 +129,86 @@ export class RecordReader {
     this.done = true;
   }
 
+  /**
+   * Hashes and counts the input on its way to the tokenizer, taking prefix digests every
+   * CHECKPOINT_BYTES and at every file start. In verify mode, bytes are held until the
+   * digest that covers them matches the first pass's (at most CHECKPOINT_BYTES are held).
+   */
+  private async *hashed(
+    source: AsyncIterable<Uint8Array | FileStart> | Iterable<Uint8Array | FileStart>,
+  ): AsyncGenerator<Buffer | FileStart> {
+    const verifying = this.options.verify !== undefined;
+    const held: Buffer[] = [];
+    const release = function* () {
+      yield* held;
+      held.length = 0;
+    };
+    for await (const raw of source) {
+      if (raw instanceof FileStart) {
+        this.checkpoint();
+        yield* release();
+        yield raw;
+        continue;
+      }
+      const chunk = Buffer.isBuffer(raw)
+        ? raw
+        : Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+      let p = 0;
+      while (p < chunk.length) {
+        const take = Math.min(chunk.length - p, this.nextCheckpoint - this.bytes);
+        const piece = chunk.subarray(p, p + take);
+        this.hash.update(piece);
+        this.bytes += take;
+        p += take;
+        const boundary = this.bytes === this.nextCheckpoint;
+        if (boundary) this.checkpoint();
+        if (!verifying) continue;
+        if (!boundary) held.push(Buffer.from(piece));
+        else {
+          yield* release();
+          yield piece;
+        }
+      }
+      this.options.onBytes?.(chunk.length);
+      if (!verifying) yield chunk;
+    }
+    if (verifying) this.verifyEnd();
+    yield* release();
+  }
+
+  /** Takes (first pass) or checks (verify mode) the digest of everything hashed so far. */
+  private checkpoint(): void {
+    const digest = this.hash.copy().digest();
+    this.nextCheckpoint = this.bytes + CHECKPOINT_BYTES;
+    const verify = this.options.verify;
+    if (verify === undefined) {
+      this.checkpoints.add(this.bytes, digest);
+      return;
+    }
+    if (!verify.summary.checkpoints.matches(this.checkpointIndex++, this.bytes, digest))
+      throw this.changed(verify.name);
+  }
+
+  private verifyEnd(): void {
+    const { summary, name } = this.options.verify as NonNullable<RecordReaderOptions['verify']>;
+    if (
+      this.checkpointIndex !== summary.checkpoints.count ||
+      this.bytes !== summary.bytes ||
+      this.hash.copy().digest('hex') !== summary.sha256
+    )
+      throw this.changed(name);
+  }
+
+  private changed(name: string): AtomicBulkError {
+    return new AtomicBulkError(
+      'INPUT',
+      `Input ${name} changed since it was validated: its bytes from line ${this.options.lines?.multiFile === true ? this.options.lines.cell(this.tokenizer.nextLine) : this.tokenizer.nextLine} on are not the ones checked, so nothing from there on is used.`,
+      {
+        hint: 'Let the export finish writing, then run again: the changed input is a new run, with new flowInvocationIds.',
+      },
+    );
+  }
+
   /** Totals for the whole input; complete once `batches` has been consumed. */
   summary(): ReadSummary {
     if (!this.done) throw new Error('RecordReader.summary() called before the input was read');
@@ -123,6 +218,7 @@ export class RecordReader {
       bom: this.bom,
       foreignEncoding: this.foreign,
       lineEndings: { ...this.tokenizer.lineEndings },
+      checkpoints: this.checkpoints,
     };
   }
 

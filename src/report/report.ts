@@ -31,6 +31,8 @@ export interface ReportInput {
   parts: PartReport[];
   destination?: Report['destination'];
   outcome: Outcome;
+  /** The exit code when the outcome alone does not decide it (a failed send's error kind). */
+  exitCode?: number;
   dryRun: boolean;
   files: Report['files'];
   nextStep: string;
@@ -88,7 +90,7 @@ export function buildReport(input: ReportInput): Report {
     parts: input.parts,
     destination: input.destination ?? null,
     outcome: input.outcome,
-    exitCode: EXIT_BY_OUTCOME[input.outcome],
+    exitCode: input.exitCode ?? EXIT_BY_OUTCOME[input.outcome],
     dryRun: input.dryRun,
     files: input.files,
     nextStep: input.nextStep,

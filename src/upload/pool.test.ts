@@ -72,3 +72,35 @@ describe('pool', () => {
     expect(results.length).toBeLessThanOrEqual(produced);
   });
 });
+
+describe('pool when its source fails', () => {
+  it('yields the work in flight, starts nothing new, then throws the source error', async () => {
+    const started: number[] = [];
+    async function* source(): AsyncGenerator<number> {
+      yield 1;
+      yield 2;
+      await new Promise((r) => setTimeout(r, 5));
+      throw new Error('input changed');
+    }
+    const results: number[] = [];
+    const run = pool(
+      source(),
+      1,
+      async (n: number) => {
+        started.push(n);
+        await new Promise((r) => setTimeout(r, 30));
+        return n;
+      },
+      1,
+    );
+    await expect(
+      (async () => {
+        for await (const r of run) results.push(r);
+      })(),
+    ).rejects.toThrow('input changed');
+    // Part 1 was in flight when the source failed: reported. Part 2 was cut but waited
+    // for a slot: not started after the failure.
+    expect(results).toEqual(started);
+    expect(results).toContain(1);
+  });
+});
