@@ -90,9 +90,10 @@ describe('an input rewritten between the two passes of a send', () => {
       // Exactly what the report says was sent arrived, and none of it was rewritten.
       expect(received).toHaveLength(report.rows.sent);
       expect(JSON.stringify(received)).not.toContain('Edit');
-      const ids = parse(readFileSync(join(dir, 'report', 'invocations.csv'), 'utf8'), {
-        columns: true,
-      }) as { flowInvocationId: string }[];
+      const ids: { flowInvocationId: string }[] = parse(
+        readFileSync(join(dir, 'report', 'invocations.csv'), 'utf8'),
+        { columns: true },
+      );
       expect(ids).toHaveLength(report.rows.sent);
       expect(new Set(ids.map((r) => r.flowInvocationId))).toEqual(
         new Set(received.map((r) => r.flowInvocationId)),
