@@ -44,8 +44,31 @@ function text(value: unknown): string | null {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : null;
 }
 
-/** The cards of a list response (`{ data: [...] }`, or a bare list). */
-export function readCards(body: unknown): CardSummary[] {
+/** Card statuses the tool names; any other status a server sends is counted as `other`. */
+export const KNOWN_STATUSES = [
+  'active',
+  'completed',
+  'dismissed',
+  'canceled',
+  'cancelled',
+  'snoozed',
+  'expired',
+] as const;
+
+/**
+ * The largest list page read: room for `limit` cards of 32 KiB each (payload included),
+ * never more than 64 MiB. A page is parsed at once, so its size bounds memory and the
+ * time a signal may wait.
+ */
+export function maxPageBytes(limit: number): number {
+  return Math.min(64 << 20, (64 << 10) + limit * (32 << 10));
+}
+
+/**
+ * The cards of a list response (`{ data: [...] }`, or a bare list). A page longer than
+ * the `limit` asked for is a server that does not page as documented: refused, not read.
+ */
+export function readCards(body: unknown, limit = MAX_CARDS_PER_REQUEST): CardSummary[] {
   const list = Array.isArray(body)
     ? body
     : Array.isArray((body as { data?: unknown } | null)?.data)
@@ -55,26 +78,57 @@ export function readCards(body: unknown): CardSummary[] {
     throw new AtomicBulkError('API', 'The cards response has no "data" list.', {
       hint: 'Check --base-url; if it is right, this Atomic version may answer differently.',
     });
+  if (list.length > limit)
+    throw new AtomicBulkError(
+      'API',
+      `The cards response holds ${list.length} cards where at most ${limit} were asked for.`,
+      {
+        fatal: true,
+        hint: 'This API does not page as Atomic documents; atomic-bulk stops rather than guess.',
+      },
+    );
   return list.map((item) => {
     const o = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
     return {
       cardInstanceId: text(o.cardInstanceId) ?? text(o.id) ?? '',
       cardTemplateId: text(o.cardTemplateId),
       flowInvocationId: text(o.flowInvocationId),
-      status: text(o.status) ?? 'unknown',
+      status: statusOf(o.status),
       userId: text(o.userId),
     };
   });
 }
 
-/** How many cards a cancel response says it cancelled: a list of them, or a count. */
-export function readCancelled(body: unknown): number {
+/** A status as the tool counts it: one it knows, or `other` (never the server's text as a key). */
+function statusOf(value: unknown): string {
+  return typeof value === 'string' && (KNOWN_STATUSES as readonly string[]).includes(value)
+    ? value
+    : 'other';
+}
+
+/**
+ * How many cards a cancel response says it cancelled: a list of them, or a count. A count
+ * that is not a whole number from 0 to the `limit` asked for cannot be true, and is
+ * refused: a cancel loop must never run on a count it cannot trust.
+ */
+export function readCancelled(body: unknown, limit = MAX_CARDS_PER_REQUEST): number {
   const data = (body as { data?: unknown } | null)?.data ?? body;
-  if (Array.isArray(data)) return data.length;
+  const sane = (n: number) => {
+    if (Number.isSafeInteger(n) && n >= 0 && n <= limit) return n;
+    throw new AtomicBulkError(
+      'API',
+      `The cancel response says it cancelled ${Number.isFinite(n) ? n : 'a non-number of'} cards, which no request of at most ${limit} can.`,
+      {
+        fatal: true,
+        hint: 'Check --cancel-path; atomic-bulk stops rather than act on a count it cannot trust.',
+      },
+    );
+  };
+  if (Array.isArray(data)) return sane(data.length);
   const o = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
   for (const key of ['cancelled', 'canceled', 'count', 'updated']) {
-    if (typeof o[key] === 'number') return o[key];
-    if (Array.isArray(o[key])) return o[key].length;
+    if (typeof o[key] === 'number') return sane(o[key]);
+    if (Array.isArray(o[key])) return sane(o[key].length);
   }
   throw new AtomicBulkError(
     'API',

@@ -14,6 +14,7 @@ import {
   cancelQuery,
   DEFAULT_CANCEL_PATH,
   listQuery,
+  maxPageBytes,
   readCancelled,
   readCards,
   type CancelScope,
@@ -177,9 +178,9 @@ export class AtomicClient implements AtomicApi, CardsApi {
       {},
       undefined,
       true,
-      MAX_FLOW_BODY_BYTES,
+      maxPageBytes(limit),
     );
-    return readCards(this.json(response, operation));
+    return readCards(this.json(response, operation), limit);
   }
 
   async cancelCards(scope: CancelScope, limit: number): Promise<number> {
@@ -197,7 +198,7 @@ export class AtomicClient implements AtomicApi, CardsApi {
       undefined,
       true,
     );
-    return readCancelled(this.json(response, operation));
+    return readCancelled(this.json(response, operation), limit);
   }
 
   private async call(

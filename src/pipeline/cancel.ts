@@ -8,6 +8,7 @@
  */
 import type { CardsApi } from '../api/client.js';
 import { MAX_CARDS_PER_REQUEST, type CardQuery } from '../api/cards.js';
+import { AtomicBulkError } from '../model/errors.js';
 import { EXIT } from '../model/outcome.js';
 import type { CancelSection } from '../model/report.js';
 import { IdTable } from '../reconcile/id-table.js';
@@ -129,8 +130,12 @@ async function cancelMatched(
 ): Promise<number> {
   let cancelled = 0;
   let done = 0;
-  const cancelRow = async (id: string) => {
-    for (;;) {
+  const cancelRow = async ({ id, open }: { id: string; open: number }) => {
+    // A row had `open` cards when counted; a cancel that keeps answering full batches past
+    // that is not shrinking its scope, and stops with an error instead of looping.
+    const most = Math.ceil(open / MAX_CARDS_PER_REQUEST) + 2;
+    for (let request = 1; ; request++) {
+      if (request > most) throw notShrinking(open);
       delivery.requests++;
       const n = await persist(
         () =>
@@ -145,17 +150,29 @@ async function cancelMatched(
     }
     done++;
   };
-  const batch: string[] = [];
+  const batch: { id: string; open: number }[] = [];
   const flush = async () => {
     await eachLimited(batch.splice(0), options.concurrency ?? 4, cancelRow, options.signal);
     options.onProgress?.({ rows: done, of: rowsMatched, cancelled });
   };
   let position = 0;
   for await (const { id } of invocations(run.invocationsPath)) {
-    if ((delivery.open[position++] as number) <= 0) continue;
-    batch.push(id);
+    const open = delivery.open[position++] as number;
+    if (open <= 0) continue;
+    batch.push({ id, open });
     if (batch.length >= 256) await flush();
   }
   await flush();
   return cancelled;
+}
+
+function notShrinking(open: number): AtomicBulkError {
+  return new AtomicBulkError(
+    'API',
+    `A cancel request kept answering full batches for one row that had ${open} cards: the cancel does not shrink its scope.`,
+    {
+      fatal: true,
+      hint: 'Check --cancel-path (the cancel request is assumed, SPEC 6); nothing more is sent. The cards cancelled so far stay cancelled; run cancel again once the path is right.',
+    },
+  );
 }

@@ -6,7 +6,7 @@
  */
 import type { CardsApi } from '../api/client.js';
 import { MAX_CARDS_PER_REQUEST, type CardQuery, type CardSummary } from '../api/cards.js';
-import { isAtomicBulkError } from '../model/errors.js';
+import { AtomicBulkError, isAtomicBulkError } from '../model/errors.js';
 import { sleep } from '../model/retry.js';
 import type { IdTable } from './id-table.js';
 import { invocations } from './run-source.js';
@@ -49,6 +49,7 @@ export const STATUS_BITS: Record<string, number> = {
   cancelled: 8,
   snoozed: 16,
   expired: 32,
+  other: 128,
 };
 const OTHER = 128;
 
@@ -125,19 +126,56 @@ export async function eachLimited<T>(
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
 }
 
-/** Every card matching `query`, page by page. */
+/**
+ * Every card matching `query`, page by page, at most `maxPages` pages. Paging must
+ * advance: a page that repeats most of the page before (a server that ignores `offset`)
+ * stops the listing with an error, as does a listing longer than `maxPages` — a server
+ * that never stops paging cannot keep reconcile or cancel running for ever.
+ */
 export async function* allCards(
   api: CardsApi,
   query: CardQuery,
   delivery: Delivery,
   pageSize = MAX_CARDS_PER_REQUEST,
+  maxPages = Number.MAX_SAFE_INTEGER,
 ): AsyncGenerator<CardSummary> {
-  for (let offset = 0; ; offset += pageSize) {
+  let previous = new Set<string>();
+  for (let page = 0, offset = 0; ; page++, offset += pageSize) {
+    if (page >= maxPages)
+      throw new AtomicBulkError(
+        'API',
+        `The Cards API kept answering full pages past ${maxPages * pageSize} cards for one query.`,
+        {
+          fatal: true,
+          hint: 'Far more cards than the run could have made: check --base-url and --environment.',
+        },
+      );
     delivery.requests++;
-    const page = await persist(() => api.listCards(query, pageSize, offset));
-    yield* page;
-    if (page.length < pageSize) return;
+    const cards = await persist(() => api.listCards(query, pageSize, offset));
+    const ids = new Set(cards.map((c) => c.cardInstanceId).filter((id) => id !== ''));
+    let repeated = 0;
+    for (const id of ids) if (previous.has(id)) repeated++;
+    if (ids.size > 0 && repeated * 2 > ids.size)
+      throw new AtomicBulkError(
+        'API',
+        `The Cards API answered offset ${offset} with the cards of the page before: it does not page.`,
+        { fatal: true, hint: 'atomic-bulk stops rather than read the same page for ever.' },
+      );
+    previous = ids;
+    yield* cards;
+    if (cards.length < pageSize) return;
   }
+}
+
+/** One invocation id's cards: a row reaches at most 10 users, so 10 pages of 100 is ample. */
+const PER_ID_MAX_PAGES = 10;
+
+/**
+ * A card template's cards may be other runs' too; a listing is cut off at 50 cards per
+ * row of the run (or 100,000 cards, whichever is more).
+ */
+export function templateMaxPages(rows: number): number {
+  return Math.ceil(Math.max(100_000, rows * 50) / MAX_CARDS_PER_REQUEST);
 }
 
 /** Queries each listed row's invocation id and counts its cards. */
@@ -155,7 +193,13 @@ export async function checkPerId(
     async ({ position, id }) => {
       const cards = await persist(async () => {
         const found: CardSummary[] = [];
-        for await (const card of allCards(api, { ...narrow, flowInvocationId: id }, delivery, 100))
+        for await (const card of allCards(
+          api,
+          { ...narrow, flowInvocationId: id },
+          delivery,
+          100,
+          PER_ID_MAX_PAGES,
+        ))
           found.push(card);
         return found;
       }, signal);
@@ -178,7 +222,13 @@ export async function checkByTemplate(
   narrow: CardQuery = {},
 ): Promise<void> {
   for (const template of templates) {
-    for await (const card of allCards(api, { ...narrow, cardTemplateId: template }, delivery)) {
+    for await (const card of allCards(
+      api,
+      { ...narrow, cardTemplateId: template },
+      delivery,
+      MAX_CARDS_PER_REQUEST,
+      templateMaxPages(delivery.rows),
+    )) {
       signal?.throwIfAborted();
       if (card.flowInvocationId === null) continue;
       delivery.add(table.get(card.flowInvocationId), card);
