@@ -32,11 +32,11 @@ async function sendDir(sb: Sandbox, input: string, dir: string, extra: string[] 
 }
 
 function idsOf(report: string): string[] {
-  return (
-    parse(readFileSync(join(report, 'invocations.csv'), 'utf8'), { columns: true }) as {
-      flowInvocationId: string;
-    }[]
-  ).map((r) => r.flowInvocationId);
+  const rows: { flowInvocationId: string }[] = parse(
+    readFileSync(join(report, 'invocations.csv'), 'utf8'),
+    { columns: true },
+  );
+  return rows.map((r) => r.flowInvocationId);
 }
 
 function statuses(sb: Sandbox, ids: string[]): string[] {
@@ -67,11 +67,11 @@ describe('cancel and reconcile act only on the run’s own ids', () => {
     const reconciled = await runCli(['reconcile', reportA], { env: sb.env });
     expect(reconciled.code, reconciled.stderr).toBe(0);
     expect(reconciled.stdout).toContain('all 4 rows have cards');
-    const lines = (
-      parse(readFileSync(join(reportA, 'reconciled.csv'), 'utf8'), { columns: true }) as {
-        line: string;
-      }[]
-    ).map((r) => r.line);
+    const reconciledRows: { line: string }[] = parse(
+      readFileSync(join(reportA, 'reconciled.csv'), 'utf8'),
+      { columns: true },
+    );
+    const lines = reconciledRows.map((r) => r.line);
     expect(lines[2]).toBe(`${join(shards, hostile)}:2`);
 
     const cancelled = await runCli(['cancel', reportA, '--yes'], { env: sb.env });
