@@ -275,8 +275,7 @@ export class RunState {
     Object.assign(entry, patch, { updatedAt: at });
     if (this.allUploaded) this.manifest.sentInFullAt ??= at;
     await this.save();
-    if (patch.status === 'uploaded')
-      await this.store.partUploaded(idsFileName(number));
+    if (patch.status === 'uploaded') await this.store.partUploaded(idsFileName(number));
   }
 
   /** Marks every part as cut: `count` is the final number of parts. */

@@ -283,7 +283,11 @@ export class S3RunStore implements RunStore {
       if (tag === null) {
         const current = await this.s3.readS3Text(uri, 64 * 1024, this.s3Options);
         if (current === null) continue; // released and removed meanwhile: try again
-        const held = parseLease(current.text, current.lastModified ?? this.now.getTime(), this.ttl());
+        const held = parseLease(
+          current.text,
+          current.lastModified ?? this.now.getTime(),
+          this.ttl(),
+        );
         if (held !== null && Date.parse(held.expiresAt) > this.now.getTime() && !held.released)
           throw new AtomicBulkError(
             'BUSY',
