@@ -11,6 +11,7 @@
  * explicitly reads it. A directory or prefix with sub-folders is refused rather than half
  * read.
  */
+import { Stats, type Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AtomicBulkError } from '../model/errors.js';
@@ -72,7 +73,10 @@ async function expand(spec: string, options: { s3Endpoint?: string }): Promise<s
         `Input ${printable(spec)}: the folder ${printable(dir)} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
       );
     });
-    const found = entries.filter((e) => e.isFile() && match(e.name)).map((e) => e.name);
+    const found = await regularFiles(
+      dir,
+      entries.filter((e) => match(e.name)),
+    );
     if (found.length === 0) throw noFiles(spec);
     return found.sort(naturalCompare).map((n) => join(dir, n));
   }
@@ -89,9 +93,49 @@ async function expand(spec: string, options: { s3Endpoint?: string }): Promise<s
         hint: 'Name the files or a glob (for example dir/*/*.csv.gz expanded by your shell).',
       },
     );
-  const found = visible.filter((e) => e.isFile()).map((e) => e.name);
+  const found = await regularFiles(spec, visible);
   if (found.length === 0) throw noFiles(spec);
   return found.sort(naturalCompare).map((n) => join(spec, n));
+}
+
+/**
+ * The entries that are regular files, following symbolic links (docs/decisions.md): a
+ * link to a file is read like the file. Anything else — a folder, a FIFO, a socket, a
+ * device, a dangling or looping link — is an error naming it, never skipped in silence.
+ */
+async function regularFiles(dir: string, entries: readonly Dirent[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of entries) {
+    if (entry.isFile()) {
+      found.push(entry.name);
+      continue;
+    }
+    const path = join(dir, entry.name);
+    const target = entry.isSymbolicLink() ? await stat(path).catch((e: unknown) => e) : null;
+    if (target instanceof Stats && target.isFile()) {
+      found.push(entry.name);
+      continue;
+    }
+    const what = entry.isSymbolicLink()
+      ? target instanceof Stats
+        ? `a link to ${kindOf(target)}`
+        : `a link that leads nowhere readable (${(target as NodeJS.ErrnoException).code ?? 'error'})`
+      : kindOf(entry);
+    throw new AtomicBulkError(
+      'INPUT',
+      `Input ${printable(path)} is ${what}, not a file atomic-bulk can read as part of the campaign.`,
+      { hint: 'Remove it from the folder, or name the files to send (a glob or a list of paths).' },
+    );
+  }
+  return found;
+}
+
+function kindOf(entry: Dirent | Stats): string {
+  if (entry.isDirectory()) return 'a folder';
+  if (entry.isFIFO()) return 'a named pipe (FIFO)';
+  if (entry.isSocket()) return 'a socket';
+  if (entry.isCharacterDevice() || entry.isBlockDevice()) return 'a device';
+  return 'not a regular file';
 }
 
 async function expandS3(spec: string, options: { s3Endpoint?: string }): Promise<string[] | null> {

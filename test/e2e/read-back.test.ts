@@ -5,7 +5,7 @@
  * another campaign is touched and the exit code says what happened.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile, copyFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -216,5 +216,25 @@ describe('run state that atomic-bulk did not write is not believed', () => {
     });
     expect(swapped.code).toBe(2);
     expect(swapped.stderr).toContain('The id file of part 1');
+  });
+});
+
+describe('every input entry is read or named', () => {
+  it('sends the rows of a shard that is a link, and names a link to a folder', async () => {
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const shards = join(dir, 'shards');
+    await mkdir(shards);
+    await writeFile(join(shards, 'a.csv'), `${HEADER}\n${rowsOf(5, 1).join('\n')}\n`);
+    await writeFile(join(dir, 'real.csv'), `${HEADER}\n${rowsOf(5, 6).join('\n')}\n`);
+    await symlink(join(dir, 'real.csv'), join(shards, 'b.csv'));
+    const report = await sendDir(sb, shards, dir);
+    expect(readReport(report).rows).toMatchObject({ total: 10, sent: 10 });
+    await symlink(dir, join(shards, 'c.csv'));
+    const refused = await runCli(sendArgs(shards, join(dir, 'state2'), join(dir, 'r2')), {
+      env: sb.env,
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/c\.csv is a link to a folder/);
   });
 });
