@@ -15,7 +15,15 @@ export const PRIVATE_FILE_MODE = 0o600;
 
 /** Creates `dir` (and missing parents) private; returns true when it did not exist. */
 export async function makePrivateDir(dir: string): Promise<boolean> {
-  const created = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const created = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch(
+    async (error: unknown) => {
+      // A recursive mkdir reports ENOENT where the parent exists but cannot be written (a
+      // read-only file system): one plain mkdir names the real cause.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dir, { mode: PRIVATE_DIR_MODE });
+      return dir;
+    },
+  );
   if (created !== undefined) await chmod(dir, PRIVATE_DIR_MODE);
   return created !== undefined;
 }

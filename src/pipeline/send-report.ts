@@ -9,7 +9,7 @@ import type { Outcome, PartReport, Report, SendMode } from '../model/report.js';
 import { type InputSource } from '../read/input.js';
 import { writeInvocations, type IdFile } from '../report/invocations-csv.js';
 import { buildReport, inputSection } from '../report/report.js';
-import { ReportDir } from '../report/report-dir.js';
+import { ReportDir, why } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 import { idsFileName } from '../model/part.js';
 import { sendLayout, type RowLayout } from '../split/splitter.js';
@@ -59,11 +59,18 @@ export async function finishReport(
  */
 function sentButUnreported(f: { parts: PartReport[]; dir: ReportDir }, error: unknown): unknown {
   const sent = f.parts.filter((p) => p.status === 'uploaded').reduce((n, p) => n + p.rows, 0);
-  if (sent === 0 || !(error instanceof AtomicBulkError) || error.code === 'INTERRUPTED')
+  if (sent === 0 || (error instanceof AtomicBulkError && error.code === 'INTERRUPTED'))
     return error;
+  const cause =
+    error instanceof AtomicBulkError
+      ? error.message
+      : typeof (error as NodeJS.ErrnoException | undefined)?.code === 'string'
+        ? `${why(error)}.`
+        : null;
+  if (cause === null) return error;
   return new AtomicBulkError(
     'REPORT',
-    `${sent} rows were sent, but the report could not be written to ${f.dir.location}: ${error.message}`,
+    `${sent} rows were sent, but the report could not be written to ${f.dir.location}: ${cause}`,
     {
       hint: 'Do not send them again by other means. Run the same command again with a writable --report-dir (and the same --state-dir): nothing is uploaded again, and the complete report and invocations.csv are written from the run state.',
     },

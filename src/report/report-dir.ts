@@ -45,7 +45,7 @@ const LOCK_FILE = '.atomic-bulk.lock';
 function cannotCreate(location: string, error: unknown): AtomicBulkError {
   return new AtomicBulkError(
     'OUTPUT',
-    `Cannot create report directory ${location} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+    `Cannot create report directory ${location} (${why(error)}).`,
     { hint: 'Choose another --report-dir.' },
     error,
   );
@@ -53,14 +53,16 @@ function cannotCreate(location: string, error: unknown): AtomicBulkError {
 
 /** Names the cause of a failed write plainly: a full disk, a folder that is read-only. */
 function writeFailed(location: string, error: unknown): AtomicBulkError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const why =
-    code === 'ENOSPC'
-      ? 'the disk is full'
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-        ? 'the folder is not writable'
-        : (code ?? 'error');
-  return new AtomicBulkError('OUTPUT', `Cannot write ${location} (${why}).`, {}, error);
+  return new AtomicBulkError('OUTPUT', `Cannot write ${location} (${why(error)}).`, {}, error);
+}
+
+/** A file-system error in plain words: a full disk, a folder that is not writable. */
+export function why(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk is full';
+  if (code === 'EROFS') return 'the folder is on a read-only file system';
+  if (code === 'EACCES' || code === 'EPERM') return 'the folder is not writable';
+  return code ?? 'error';
 }
 
 export class ReportDir {
