@@ -20,7 +20,7 @@ const root = resolve(fileURLToPath(new URL('..', import.meta.url)), 'src');
 const ALLOWED = {
   model: [],
   files: ['model'],
-  read: ['model', 's3'],
+  read: ['model', 'files', 's3'],
   validate: ['model'],
   split: ['model', 'files'],
   upload: ['model', 'api'],
@@ -28,7 +28,7 @@ const ALLOWED = {
   state: ['model', 'files', 's3'],
   s3: ['model'],
   report: ['model', 'files', 's3'],
-  reconcile: ['model', 'api'],
+  reconcile: ['model', 'api', 'files'],
   pipeline: [
     'model',
     'files',

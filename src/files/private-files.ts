@@ -6,8 +6,9 @@
  * process that is gone is taken over.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
@@ -106,4 +107,48 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Temporary folders of this tool start with this, so a sweep never touches another's. */
+export const TEMP_PREFIX = 'atomic-bulk-';
+const OWNER_FILE = '.owner';
+
+/**
+ * A private temporary folder (0700) marked with this process's PID, so that if the
+ * process is killed, a later run finds it and removes it (`sweepOrphans`): these folders
+ * hold personal data (cut parts, spooled input, copies of id lists).
+ */
+export async function makeOwnedTempDir(kind: string, parent = tmpdir()): Promise<string> {
+  const dir = await mkdtemp(join(parent, `${TEMP_PREFIX}${kind}-`));
+  await chmod(dir, PRIVATE_DIR_MODE);
+  await takePidLock(dir, OWNER_FILE);
+  return dir;
+}
+
+/** Removes a folder made by `makeOwnedTempDir` (and its owner mark). */
+export async function removeOwnedTempDir(dir: string): Promise<void> {
+  await releasePidLock(dir, OWNER_FILE);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Removes temporary folders of killed atomic-bulk processes: only folders named like
+ * ours, owned by this user, holding an owner mark whose process is gone. A folder without
+ * the mark (just being created) or whose owner lives is left alone. Returns how many.
+ */
+export async function sweepOrphans(parent = tmpdir()): Promise<number> {
+  const uid = process.getuid?.();
+  let removed = 0;
+  const names = await readdir(parent).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(TEMP_PREFIX)) continue;
+    const dir = join(parent, name);
+    const info = await lstat(dir).catch(() => null);
+    if (info === null || !info.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;
+    const pid = Number(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => ''));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
 }

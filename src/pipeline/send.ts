@@ -7,8 +7,10 @@
  *
  * This file is the table of contents; each step lives in the module that owns it.
  */
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AtomicApi } from '../api/client.js';
+import { sweepOrphans } from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Outcome } from '../model/report.js';
 import { EXIT_BY_ERROR } from '../model/outcome.js';
@@ -46,6 +48,8 @@ export async function send(given: SendOptions): Promise<SendResult> {
   const options = resolveSendOptions(given, await flowOf(given));
   if (!options.dryRun && options.api === null)
     throw new AtomicBulkError('USAGE', 'send needs an API connection unless --dry-run.');
+  // Temporary folders of killed sends (cut parts, spooled input) hold personal data.
+  for (const dir of new Set([tmpdir(), options.tempDir ?? tmpdir()])) await sweepOrphans(dir);
   const started = options.now();
   const input = await openInput(options.input, {
     tempDir: options.tempDir,

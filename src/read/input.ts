@@ -8,10 +8,10 @@
  * requested. The tokenizer copies what it keeps, so no chunk garbage piles up.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { makeOwnedTempDir, removeOwnedTempDir } from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { shellWord } from '../model/shell-word.js';
 import { DecompressingInput } from './decompress.js';
@@ -164,7 +164,7 @@ class SpooledInput implements ByteSource {
       );
     }
     this.consumed = true;
-    this.spoolDir = await mkdtemp(join(this.tempDir ?? tmpdir(), 'atomic-bulk-input-'));
+    this.spoolDir = await makeOwnedTempDir('input', this.tempDir);
     const path = join(this.spoolDir, 'input.csv');
     const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     try {
@@ -185,7 +185,7 @@ class SpooledInput implements ByteSource {
   }
 
   async close(): Promise<void> {
-    if (this.spoolDir !== null) await rm(this.spoolDir, { recursive: true, force: true });
+    if (this.spoolDir !== null) await removeOwnedTempDir(this.spoolDir);
     this.spoolDir = null;
     this.spoolPath = null;
   }

@@ -6,12 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse';
 import type { ApiDestination } from '../api/client.js';
+import { makeOwnedTempDir, removeOwnedTempDir } from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { printable } from '../model/redact.js';
 import type { Report } from '../model/report.js';
@@ -172,8 +172,8 @@ async function privateCopy(
         : 'is not a regular file.',
       'Restore the report folder as the send wrote it.',
     );
-  const dir = await mkdtemp(join(tmpdir(), 'atomic-bulk-run-'));
-  const close = () => rm(dir, { recursive: true, force: true });
+  const dir = await makeOwnedTempDir('run');
+  const close = () => removeOwnedTempDir(dir);
   try {
     const copy = join(dir, INVOCATIONS_FILE);
     const hash = createHash('sha256');

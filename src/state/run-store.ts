@@ -9,12 +9,14 @@
  * the prefix once the part is uploaded, so a send resumed elsewhere can still write the
  * whole invocations.csv.
  */
-import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { chmod, readFile, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
+  makeOwnedTempDir,
   makePrivateDir,
+  removeOwnedTempDir,
   PRIVATE_DIR_MODE,
   releasePidLock,
   takePidLock,
@@ -161,8 +163,7 @@ export class S3RunStore implements RunStore {
   }
 
   static async open(prefix: string, options: LeaseOptions = {}): Promise<S3RunStore> {
-    const dir = await mkdtemp(join(tmpdir(), 'atomic-bulk-state-'));
-    await chmod(dir, PRIVATE_DIR_MODE);
+    const dir = await makeOwnedTempDir('state');
     await makePrivateDir(join(dir, 'parts'));
     const store = new S3RunStore(dir, prefix.endsWith('/') ? prefix : `${prefix}/`, options);
     try {
@@ -241,7 +242,7 @@ export class S3RunStore implements RunStore {
       }
     } finally {
       this.leaseTag = null;
-      await rm(this.dir, { recursive: true, force: true });
+      await removeOwnedTempDir(this.dir);
     }
   }
 

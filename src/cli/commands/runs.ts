@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { AtomicBulkError } from '../../model/errors.js';
 import { printable } from '../../model/redact.js';
 import { listRuns, parseDuration, pruneRuns, type RunEntry } from '../../state/runs.js';
+import { sweepOrphans } from '../../files/private-files.js';
 import { defineCommand } from './command.js';
 import { GROUPS, stringArg } from '../options.js';
 
@@ -114,7 +115,13 @@ export const runsCommand = defineCommand({
       context.io.out(`${dryRun ? 'Would remove' : 'Removed'} ${describe(e)}`);
     for (const { entry, pid } of result.busy)
       context.io.err(`Kept ${printable(entry.key)}: a send (pid ${pid}) is working on it.`);
-    if (result.removed.length === 0 && result.busy.length === 0)
+    // Temporary folders of killed sends (cut parts, spooled input) hold personal data.
+    const orphans = dryRun ? 0 : await sweepOrphans();
+    if (orphans > 0)
+      context.io.out(
+        `Removed ${orphans} temporary folder${orphans === 1 ? '' : 's'} left by killed atomic-bulk processes.`,
+      );
+    if (result.removed.length === 0 && result.busy.length === 0 && orphans === 0)
       context.io.out(`Nothing to prune in ${stateDir}.`);
     return 0;
   },
