@@ -379,9 +379,13 @@ export class Validator {
     this.rowInvalid = false;
     const flags = b.flags[i] as number;
     const width = (this.header as string[]).length;
+    // With a header over the budget (not parsed), the budget named to the user must still
+    // hold the longest row as it would be written.
+    if (this.oversizeHeader > 0)
+      this.longestRow = Math.max(this.longestRow, this.rawRowBytes(b, i));
     if ((flags & RECORD_TOO_LARGE) !== 0) {
       this.consumeEncoding(b, i, record, true);
-      this.longestRow = Math.max(this.longestRow, b.byteLength(i) + 1 + ADDED_ID_BYTES);
+      this.longestRow = Math.max(this.longestRow, this.rawRowBytes(b, i));
       this.reportTooLarge(b.byteLength(i), at);
       this.invalid.add(record);
       return;
@@ -418,6 +422,14 @@ export class Validator {
   }
 
   /** Read through a method: the issue callbacks set it while checkRow runs. */
+  /**
+   * A row's size in a part when its fields are not known (too large to keep, or under a
+   * header that was not parsed): its bytes and a line feed, and the id a send appends.
+   */
+  private rawRowBytes(b: RecordBatch, i: number): number {
+    return b.byteLength(i) + 1 + (this.options.addsInvocationIds ? ADDED_ID_BYTES : 0);
+  }
+
   private isRowInvalid(): boolean {
     return this.rowInvalid;
   }
@@ -555,8 +567,12 @@ export class Validator {
   ): void {
     const severity = ISSUE_CODES[code] as string;
     if (this.explained !== null) {
-      if (severity === 'error')
+      // The explaining pass ends a row where the first pass did, so rejected.csv's _errors
+      // list exactly the row's issues in the report (no cell checks on a broken row).
+      if (severity === 'error') {
         this.explained.push(column?.column != null ? `${code} (${column.column})` : code);
+        if (at.record !== 0) this.rowInvalid = true;
+      }
       return;
     }
     if (severity === 'error') {
