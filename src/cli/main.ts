@@ -53,7 +53,7 @@ export async function main(argv: string[], context: CliContext): Promise<number>
     });
   }
   parser.epilogue(
-    'Exit codes: 0 success, 1 invalid rows, 2 usage or configuration error, 3 remote failure or run held by another send (retry later), 4 partly sent, 130 interrupted, 70 a bug in atomic-bulk.',
+    'Exit codes: 0 success, 1 invalid rows, 2 usage or configuration error, 3 remote failure or run held by another send (retry later), 4 partly sent, 5 sent but the report could not be written (re-run with a writable --report-dir), 130 interrupted, 70 a bug in atomic-bulk.',
   );
   try {
     await parser.parseAsync();

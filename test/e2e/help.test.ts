@@ -33,7 +33,7 @@ describe('--help', () => {
     expect(run.code).toBe(0);
     for (const c of COMMANDS) expect(run.stdout).toMatch(new RegExp(`atomic-bulk ${c.name}\\b`));
     expect(run.stdout.replace(/\s+/g, ' ')).toContain(
-      'Exit codes: 0 success, 1 invalid rows, 2 usage or configuration error, 3 remote failure or run held by another send (retry later), 4 partly sent, 130 interrupted, 70 a bug in atomic-bulk.',
+      'Exit codes: 0 success, 1 invalid rows, 2 usage or configuration error, 3 remote failure or run held by another send (retry later), 4 partly sent, 5 sent but the report could not be written (re-run with a writable --report-dir), 130 interrupted, 70 a bug in atomic-bulk.',
     );
   });
 

@@ -389,3 +389,125 @@ describe('run state on S3 with a lease', () => {
     expect(held.stderr).not.toContain('\u0007');
   });
 });
+
+describe('run state on S3 that atomic-bulk did not write (issue 22)', () => {
+  async function stateKey(sb: Sandbox, runId: string): Promise<string> {
+    const { runKey } = await import('../../src/state/run-state.js');
+    const key = runKey(runId, 'renewal-reminder', 'live', {
+      apiOrigin: new URL(sb.url).origin,
+      environmentId: sb.environmentId,
+    });
+    return `state/runs/${key}/`;
+  }
+
+  it('refuses a planted manifest claiming a never-sent run was sent in full (exit 2, nothing sent)', async () => {
+    const s3 = client();
+    const b = await bucket(s3);
+    const sb = await sandbox({ processQuietMs: 50 });
+    const dir = await tempDir();
+    const input = join(dir, 'in.csv');
+    await writeFile(input, campaign(30));
+    const prefix = await stateKey(sb, 'never-sent');
+    const planted = {
+      version: 3,
+      runId: 'never-sent',
+      destination: { apiOrigin: new URL(sb.url).origin, environmentId: sb.environmentId },
+      input: { source: input, sha256: '0'.repeat(64), bytes: 1 },
+      flow: { flowConfigId: 'renewal-reminder', version: 1, mode: 'live' },
+      split: { maxPartBytes: 32_000_000, onInvalid: 'abort' },
+      createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+      complete: true,
+      sentInFullAt: new Date().toISOString(),
+      parts: [],
+      seal: 'f'.repeat(64),
+    };
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: b,
+        Key: `${prefix}manifest.json`,
+        Body: JSON.stringify(planted),
+      }),
+    );
+    const run = await runCli(
+      sendArgs(input, `s3://${b}/state/`, join(dir, 'r'), ['--run-id', 'never-sent']),
+      { env: env(sb) },
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('is not sealed with these credentials');
+    expect(run.stdout).not.toContain('Success');
+    await sb.settle();
+    expect(sb.invocations()).toHaveLength(0);
+  });
+
+  it('never takes another run’s planted id file for its invocations.csv', async () => {
+    const s3 = client();
+    const b = await bucket(s3);
+    const sb = await sandbox({ processQuietMs: 50 });
+    const dir = await tempDir();
+    const input = join(dir, 'in.csv');
+    await writeFile(input, campaign(20));
+    const prefix = await stateKey(sb, 'own-run');
+    const foreign = '2,5d0f1c2e-0000-4000-8000-00000000beef\n';
+    await s3.send(
+      new PutObjectCommand({ Bucket: b, Key: `${prefix}parts/part-0001.ids.csv`, Body: foreign }),
+    );
+    const report = join(dir, 'r');
+    const run = await runCli(sendArgs(input, `s3://${b}/state/`, report, ['--run-id', 'own-run']), {
+      env: env(sb),
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const written = readFileSync(join(report, 'invocations.csv'), 'utf8');
+    expect(written).not.toContain('beef');
+    expect(written.trim().split('\n')).toHaveLength(21);
+    const stored = await s3.send(
+      new GetObjectCommand({ Bucket: b, Key: `${prefix}parts/part-0001.ids.csv` }),
+    );
+    expect(await stored.Body?.transformToString()).not.toContain('beef');
+    // A resume from another folder (already sent) re-makes the same list from S3.
+    const again = await runCli(
+      sendArgs(input, `s3://${b}/state/`, join(dir, 'again'), ['--run-id', 'own-run']),
+      { env: env(sb) },
+    );
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'again', 'invocations.csv'), 'utf8')).toBe(written);
+  });
+
+  it('honours a lease claiming to run until 2099 for at most --lease-ttl after it was written', async () => {
+    const s3 = client();
+    const b = await bucket(s3);
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const input = join(dir, 'in.csv');
+    await writeFile(input, campaign(10));
+    const prefix = await stateKey(sb, 'leased');
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: b,
+        Key: `${prefix}lease.json`,
+        Body: JSON.stringify({
+          holder: 'x',
+          host: 'squatter',
+          pid: 1,
+          acquiredAt: new Date().toISOString(),
+          expiresAt: '2099-01-01T00:00:00.000Z',
+          released: false,
+        }),
+      }),
+    );
+    const args = sendArgs(input, `s3://${b}/state/`, join(dir, 'r'), [
+      '--run-id',
+      'leased',
+      '--lease-ttl',
+      '3',
+    ]);
+    const held = await runCli(args, { env: env(sb) });
+    expect(held.code).toBe(3);
+    expect(held.stderr).toContain('host squatter');
+    expect(held.stderr).not.toContain('2099');
+    await new Promise((r) => setTimeout(r, 4000));
+    const taken = await runCli(args, { env: env(sb) });
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(taken.stderr).toContain('Took over the lease');
+  });
+});
