@@ -119,8 +119,10 @@ async function recordOutcomes(
   let bytesAccepted = 0;
   try {
     for await (const outcome of stream) {
-      await record(state, outcome, options.keepParts);
+      // Atomic has the part whether or not its record below can be written (a lost lease
+      // refuses the write): it is this invocation's upload either way.
       if (outcome.status === 'uploaded') seen.uploadedNow.add(outcome.part.number);
+      await record(state, outcome, options.keepParts);
       if (outcome.status !== 'failed') bytesAccepted += outcome.part.bytes;
       options.progress({
         type: 'part',
