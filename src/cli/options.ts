@@ -179,8 +179,7 @@ export function printReport(report: Report, reportDir: string, args: Args, io: C
   } else {
     io.out(summaryLine(report));
     io.out(`Report: ${reportDir}${reportDir.endsWith('/') ? '' : '/'}report.md`);
-    if (report.outcome !== 'success' || report.command === 'send')
-      io.out(`Next step: ${report.nextStep}`);
+    io.out(`Next step: ${report.nextStep}`);
   }
   return report.exitCode;
 }
@@ -207,4 +206,32 @@ export function sentRunOptions<T>(y: Argv<T>, concurrency: number) {
       describe: 'Where send kept the run state (to find a run id)',
       group: GROUPS.sending,
     });
+}
+
+/** Flags a suggested `send` repeats when the user gave them: they decide what is checked and where it goes. */
+const CARRIED_FLAGS: readonly { name: string; skip?: unknown }[] = [
+  { name: 'sandbox', skip: false },
+  { name: 'test', skip: false },
+  { name: 'flow-version', skip: 'latest' },
+  { name: 'flow-config' },
+  { name: 'allow-unknown-variables', skip: false },
+  { name: 'max-part-bytes', skip: SEND_DEFAULTS.maxPartBytes },
+  { name: 'state-dir' },
+  { name: 'base-url' },
+  { name: 'environment' },
+  { name: 'token-url' },
+  { name: 's3-endpoint' },
+];
+
+/** The flags of this command line that the "Next step" commands must repeat, as words. */
+export function nextStepFlags(args: Args): string[] {
+  const words: string[] = [];
+  for (const { name, skip } of CARRIED_FLAGS) {
+    const value = (args as Record<string, unknown>)[name];
+    if (value === undefined || value === skip) continue;
+    if (value === true) words.push(`--${name}`);
+    else if (typeof value === 'string' || typeof value === 'number')
+      words.push(`--${name}`, String(value));
+  }
+  return words;
 }

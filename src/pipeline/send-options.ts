@@ -59,6 +59,10 @@ export interface SendOptions {
   graceMs?: number;
   /** Tuning for the upload stage (attempts, sleeps), mainly for tests. */
   upload?: Pick<UploadStageOptions, 'maxAttempts' | 'sleep' | 'random'>;
+  /** Flags the suggested next commands repeat, as typed (see ValidateOptions). */
+  nextStepFlags?: readonly string[];
+  /** The send goes to the embedded sandbox, which stops with it. */
+  sandbox?: boolean;
 }
 
 export interface SendResult extends RunResult {
@@ -109,6 +113,8 @@ export interface ResolvedSendOptions extends Required<
   tempDir: string | undefined;
   signal: AbortSignal | undefined;
   upload: SendOptions['upload'];
+  nextStepFlags: readonly string[];
+  sandbox: boolean;
 }
 
 /** Applies the defaults and checks the limits (USAGE errors), for the library and the CLI alike. */
@@ -140,5 +146,7 @@ export function resolveSendOptions(given: SendOptions, flow: LoadedFlow): Resolv
     leaseTtlMs: given.leaseTtlMs ?? SEND_DEFAULTS.leaseTtlMs,
     noLease: given.noLease ?? false,
     upload: given.upload,
+    nextStepFlags: given.nextStepFlags ?? [],
+    sandbox: given.sandbox ?? false,
   };
 }

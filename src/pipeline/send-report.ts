@@ -11,11 +11,11 @@ import { writeInvocations, type IdFile } from '../report/invocations-csv.js';
 import { buildReport, inputSection } from '../report/report.js';
 import { ReportDir, why } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
+import { partialNextStep, sentNextStep, type CommandContext } from '../report/next-steps.js';
 import { idsFileName } from '../model/part.js';
 import { sendLayout, type RowLayout } from '../split/splitter.js';
 import { RunState, type ManifestPart } from '../state/run-state.js';
 import { type CheckedInput } from './check-input.js';
-import type { InvalidPolicy } from './split.js';
 import type { RunResult } from './validate.js';
 import type { ResolvedSendOptions } from './send-options.js';
 export interface Finish {
@@ -170,17 +170,6 @@ export function fromManifest(
   };
 }
 
-export function invalidNextStep(checked: CheckedInput, policy: InvalidPolicy): string {
-  const { result } = checked;
-  if (result.fileErrors > 0)
-    return 'Nothing was sent. Fix the header and file problems in the report, then send again.';
-  if (result.rows.valid === 0)
-    return 'Nothing was sent: no row is valid. Fix the rows in rejected.csv and send that file.';
-  return policy === 'abort'
-    ? 'Nothing was sent (--on-invalid abort). Fix the rows in rejected.csv, or send the valid rows with --on-invalid skip.'
-    : 'Nothing was sent.';
-}
-
 export function alreadySentNextStep(runId: string, when: string): string {
   return `Nothing to do: run ${runId.slice(0, 16)}… was already sent in full on ${when}. To send the file again as a new campaign use --run-id <new id>; to upload the same invocations again use --force (Atomic ignores ids it has seen).`;
 }
@@ -189,12 +178,14 @@ export function sendNextStep(
   outcome: Outcome,
   fatal: AtomicBulkError | null,
   runId: string,
+  context: CommandContext,
+  invalid: number,
 ): string {
   switch (outcome) {
     case 'success':
-      return 'All rows were sent. invocations.csv maps every input line to its flowInvocationId.';
+      return sentNextStep(context);
     case 'partial':
-      return 'The valid rows were sent. Fix the rows in rejected.csv and send that file (it keeps the original columns).';
+      return partialNextStep(context, invalid);
     case 'interrupted':
       return `Interrupted. Run the same command again to resume run ${runId.slice(0, 16)}…: uploaded parts are skipped, and re-sent rows keep their flowInvocationIds.`;
     default:

@@ -33,13 +33,14 @@ import {
   alreadySentNextStep,
   finishReport,
   fromManifest,
-  invalidNextStep,
   invocationFiles,
   policyOutcome,
   sendNextStep,
   type Finish,
 } from './send-report.js';
 import { cutAndUpload } from './send-upload.js';
+import { invalidNextStep } from '../report/next-steps.js';
+import { nextStepContext } from './validate.js';
 
 export type { SendOptions, SendResult } from './send-options.js';
 
@@ -123,7 +124,12 @@ async function rejected(run: SendRun): Promise<SendResult> {
     parts: [],
     split: run.validated,
     invocations: null,
-    nextStep: invalidNextStep(run.checked, run.options.onInvalid),
+    nextStep: invalidNextStep(
+      nextStepContext(run.options, run.input, run.dir),
+      run.checked.result.rows,
+      run.checked.result.fileErrors,
+      run.options.onInvalid,
+    ),
   });
   return { ...report, stateDir: null };
 }
@@ -201,7 +207,13 @@ async function upload(run: SendRun, state: RunState): Promise<SendResult> {
     parts,
     split: result.splitDone,
     invocations: invocationFiles(state),
-    nextStep: sendNextStep(outcome, result.fatal, run.runId),
+    nextStep: sendNextStep(
+      outcome,
+      result.fatal,
+      run.runId,
+      nextStepContext(options, run.input, run.dir),
+      run.checked.result.rows.invalid,
+    ),
     // A failed send exits as its error says: 3 when a retry can fix it (Atomic, a held
     // lease), 2 when it cannot (the input changed under it, the run state is not believed).
     ...(outcome === 'failed' && result.fatal !== null

@@ -6,7 +6,9 @@ import { checkLimits } from './limits.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { Report } from '../model/report.js';
 import { shellWord } from '../model/shell-word.js';
-import { openInput } from '../read/input.js';
+import { openInput, type InputSource } from '../read/input.js';
+import { invalidNextStep, validNextStep, type CommandContext } from '../report/next-steps.js';
+import type { ReportDir } from '../report/report-dir.js';
 import { buildReport, inputSection } from '../report/report.js';
 import { writeReport } from '../report/write-report.js';
 import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, firstPass } from './check-input.js';
@@ -32,6 +34,13 @@ export interface ValidateOptions {
   now?: () => Date;
   progress?: ProgressSink;
   signal?: AbortSignal;
+  /**
+   * Flags the suggested next command repeats, as typed (`--sandbox`, `--flow-version 3`,
+   * …): the CLI passes the ones that change what a send would check or where it goes.
+   */
+  nextStepFlags?: readonly string[];
+  /** The flow came from the embedded sandbox (`--sandbox`). */
+  sandbox?: boolean;
 }
 
 export interface RunResult {
@@ -109,14 +118,38 @@ export async function validate(given: ValidateOptions): Promise<RunResult> {
       dryRun: false,
       files: { rejected, invocations: null },
       nextStep: ok
-        ? `Send it with: atomic-bulk send ${input.files === null ? shellWord(input.name) : input.name} --flow ${options.flow.flowConfigId ?? '<flowConfigId>'}`
-        : result.fileErrors > 0
-          ? 'Fix the header and file problems listed in the report, then validate again.'
-          : 'Fix the rows in rejected.csv (it keeps the original columns) and validate that file again.',
+        ? validNextStep(nextStepContext(options, input, dir))
+        : invalidNextStep(
+            nextStepContext(options, input, dir),
+            result.rows,
+            result.fileErrors,
+            null,
+          ),
     });
     await writeReport(dir, report);
     return { report, reportDir: dir.location };
   } finally {
     await input.close();
   }
+}
+
+/** What the suggested commands of a validate or send need (report/next-steps.ts). */
+export function nextStepContext(
+  options: {
+    flow: LoadedFlow;
+    flowConfigId?: string;
+    nextStepFlags?: readonly string[];
+    sandbox?: boolean;
+  },
+  input: InputSource,
+  dir: ReportDir,
+): CommandContext {
+  return {
+    input: input.files === null ? shellWord(input.name) : input.name,
+    flowConfigId: options.flowConfigId ?? options.flow.flowConfigId,
+    flags: options.nextStepFlags ?? [],
+    rejectedCsv: dir.locationOf('rejected.csv'),
+    reportDir: dir.location,
+    sandbox: options.sandbox === true,
+  };
 }

@@ -110,7 +110,7 @@ describe('a directory, a glob or several paths as one campaign', () => {
     expect(run.code, run.stderr).toBe(0);
     const next = readReport(join(spaced, '..', 'r')).nextStep;
     expect(
-      next.startsWith(`Send it with: atomic-bulk send '${join(spaced, 'part-*')}' --flow `),
+      next.startsWith(`Send it with \`atomic-bulk send '${join(spaced, 'part-*')}' --flow `),
     ).toBe(true);
   });
 

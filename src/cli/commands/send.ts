@@ -17,6 +17,7 @@ import {
   flowOptions,
   GROUPS,
   inputArg,
+  nextStepFlags,
   intArg,
   outputOptions,
   partBytesOption,
@@ -161,6 +162,8 @@ export const sendCommand = defineCommand({
         s3Endpoint: stringArg(args, 's3-endpoint'),
         progress: progress.sink,
         signal: context.signal,
+        nextStepFlags: nextStepFlags(args),
+        sandbox: args.sandbox,
       });
     try {
       const result =

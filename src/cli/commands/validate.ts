@@ -5,6 +5,7 @@ import { defineCommand } from './command.js';
 import {
   GROUPS,
   inputArg,
+  nextStepFlags,
   connectionOptions,
   flowOptions,
   intArg,
@@ -65,6 +66,8 @@ export const validateCommand = defineCommand({
         s3Endpoint: stringArg(args, 's3-endpoint'),
         progress: progress.sink,
         signal: context.signal,
+        nextStepFlags: nextStepFlags(args),
+        sandbox: args.sandbox,
       });
     try {
       const result =
