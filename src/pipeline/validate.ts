@@ -117,14 +117,7 @@ export async function validate(given: ValidateOptions): Promise<RunResult> {
       outcome: ok ? 'success' : 'invalid',
       dryRun: false,
       files: { rejected, invocations: null },
-      nextStep: ok
-        ? validNextStep(nextStepContext(options, input, dir))
-        : invalidNextStep(
-            nextStepContext(options, input, dir),
-            result.rows,
-            result.fileErrors,
-            null,
-          ),
+      nextStep: validateNextStep(nextStepContext(options, input, dir), result),
     });
     await writeReport(dir, report);
     return { report, reportDir: dir.location };
@@ -152,4 +145,14 @@ export function nextStepContext(
     reportDir: dir.location,
     sandbox: options.sandbox === true,
   };
+}
+
+/** A valid file: how to send it; otherwise how to send every row once (report/next-steps.ts). */
+function validateNextStep(
+  context: CommandContext,
+  result: { rows: { valid: number; invalid: number }; fileErrors: number },
+): string {
+  return result.rows.invalid === 0 && result.fileErrors === 0
+    ? validNextStep(context)
+    : invalidNextStep(context, result.rows, result.fileErrors, null);
 }
