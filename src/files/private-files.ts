@@ -16,27 +16,43 @@ import {
   readFile,
   rename,
   rm,
+  stat,
 } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
-/** Creates `dir` (and missing parents) private; returns true when it did not exist. */
+/**
+ * Creates `dir` (and missing parents) private; returns true when it did not exist. Each
+ * missing folder is made by a plain mkdir, one at a time from the nearest existing parent:
+ * a recursive mkdir can spin on file systems like /proc (and reports a read-only file
+ * system as ENOENT), where this fails at once with the real cause.
+ */
 export async function makePrivateDir(dir: string): Promise<boolean> {
-  const created = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch(
-    async (error: unknown) => {
-      // A recursive mkdir reports ENOENT where the parent exists but cannot be written (a
-      // read-only file system): one plain mkdir names the real cause.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      await mkdir(dir, { mode: PRIVATE_DIR_MODE });
-      return dir;
-    },
-  );
-  if (created !== undefined) await chmod(dir, PRIVATE_DIR_MODE);
-  return created !== undefined;
+  const missing: string[] = [];
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const info = await stat(at).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    });
+    if (info !== null) {
+      if (!info.isDirectory())
+        throw Object.assign(new Error(`${at} is not a folder`), { code: 'ENOTDIR' });
+      break;
+    }
+    missing.unshift(at);
+    if (dirname(at) === at) break;
+  }
+  for (const folder of missing) {
+    await mkdir(folder, { mode: PRIVATE_DIR_MODE }).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    });
+    await chmod(folder, PRIVATE_DIR_MODE);
+  }
+  return missing.length > 0;
 }
 
 /** Writes `path` atomically: a private temporary file, flushed (if asked), then renamed. */

@@ -49,6 +49,7 @@ export async function send(given: SendOptions): Promise<SendResult> {
   const options = resolveSendOptions(given, await flowOf(given));
   if (!options.dryRun && options.api === null)
     throw new AtomicBulkError('USAGE', 'send needs an API connection unless --dry-run.');
+  refuseDraftLiveSend(options);
   // Temporary folders of killed sends (cut parts, spooled input) hold personal data.
   for (const dir of new Set([tmpdir(), options.tempDir ?? tmpdir()])) await sweepOrphans(dir);
   const started = options.now();
@@ -72,6 +73,23 @@ export async function send(given: SendOptions): Promise<SendResult> {
   } finally {
     await input.close();
   }
+}
+
+/**
+ * A live send (csv-task) needs a published flow; Atomic refuses a draft's csv-task, which
+ * no retry fixes. The flow config fetched at the start already says so: exit 2 before any
+ * work, with --test (which may send drafts to test users) as the way.
+ */
+function refuseDraftLiveSend(options: ResolvedSendOptions): void {
+  if (options.mode !== 'live' || options.dryRun) return;
+  if (options.flow.config.status !== 'draft') return;
+  throw new AtomicBulkError(
+    'USAGE',
+    `Flow ${options.flowConfigId} is a draft: a live send needs a published flow.`,
+    {
+      hint: 'Publish it in the Workbench, or send to test users with --test (drafts may be tested).',
+    },
+  );
 }
 
 /** The flow config given, or the latest from the API. */

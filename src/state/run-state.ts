@@ -533,9 +533,15 @@ function checkSameRun(existing: Manifest, identity: RunIdentity): void {
     differences.push(`it belongs to ${describeDestination(d)}`);
   if (existing.input.sha256 !== identity.input.sha256)
     differences.push('the input file is different');
-  if (existing.split.maxPartBytes !== identity.split.maxPartBytes)
+  // Part boundaries matter only while parts are left to cut or upload: a run sent in full
+  // is recognised whatever its budget was, and says "nothing uploaded".
+  const sentInFull =
+    existing.complete &&
+    existing.parts.length > 0 &&
+    existing.parts.every((p) => p.status === 'uploaded');
+  if (!sentInFull && existing.split.maxPartBytes !== identity.split.maxPartBytes)
     differences.push(`--max-part-bytes was ${existing.split.maxPartBytes}`);
-  if (existing.split.onInvalid !== identity.split.onInvalid)
+  if (!sentInFull && existing.split.onInvalid !== identity.split.onInvalid)
     differences.push(`--on-invalid was ${existing.split.onInvalid}`);
   if (differences.length > 0) {
     throw new AtomicBulkError(

@@ -122,3 +122,54 @@ describe('following every next step literally', () => {
     expect(sent.stdout).toContain('The embedded sandbox stopped with this command');
   });
 });
+
+describe('a cron job’s loop', () => {
+  it('recognises a finished run whatever part budget it was sent with (exit 0, nothing uploaded)', async () => {
+    const sb = await createSandbox({ processQuietMs: 50 });
+    onTestFinished(() => sb.stop());
+    const cwd = await tempDir();
+    const rows = Array.from(
+      { length: 40 },
+      (_, k) => `customer-${String((k % 20) + 1).padStart(2, '0')},N${k},${k}`,
+    );
+    await writeFile(join(cwd, 'day.csv'), `${HEADER}\n${rows.join('\n')}\n`);
+    const first = await follow(sb, cwd, [
+      'send',
+      'day.csv',
+      '--flow',
+      'renewal-reminder',
+      '--max-part-bytes',
+      '600',
+    ]);
+    expect(first.code, first.stderr).toBe(0);
+    const again = await follow(sb, cwd, ['send', 'day.csv', '--flow', 'renewal-reminder']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('Success: nothing uploaded');
+    await sb.settle();
+    expect(sb.invocations()).toHaveLength(40);
+  });
+
+  it.each(['validate', 'send'])(
+    '%s with a report folder that cannot be made ends at once with exit 2',
+    async (command) => {
+      const cwd = await tempDir();
+      await writeFile(join(cwd, 'ok.csv'), `${HEADER}\ncustomer-01,Ann,1\n`);
+      const started = Date.now();
+      const run = await runCli(
+        [
+          command,
+          'ok.csv',
+          '--flow',
+          'renewal-reminder',
+          '--sandbox',
+          '--report-dir',
+          '/proc/nope',
+        ],
+        { cwd, timeoutMs: 20_000 },
+      );
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('Cannot create report directory /proc/nope');
+      expect(Date.now() - started).toBeLessThan(15_000);
+    },
+  );
+});

@@ -239,7 +239,7 @@ describe('atomic-bulk send (built CLI against the sandbox over HTTP)', () => {
     );
   });
 
-  it('fails with exit 3 and a resumable report when the flow is not published', async () => {
+  it('refuses a live send to a draft flow before any work, with exit 2 and --test as the way', async () => {
     const sb = await sandbox();
     const dir = await tempDir();
     const input = join(dir, 'in.csv');
@@ -257,11 +257,12 @@ describe('atomic-bulk send (built CLI against the sandbox over HTTP)', () => {
       ],
       { env: sb.env },
     );
-    expect(run.code).toBe(3);
+    expect(run.code).toBe(2);
     expectNoStack(run);
-    const r = readReport(join(dir, 'r'));
-    expect(r).toMatchObject({ outcome: 'failed', exitCode: 3 });
-    expect(r.nextStep).toMatch(/--test/);
+    expect(run.stderr).toContain('Flow onboarding-checklist is a draft: a live send needs a published flow.');
+    expect(run.stderr).toMatch(/--test/);
+    expect(existsSync(join(dir, 'r'))).toBe(false);
+    expect(sb.tasks()).toHaveLength(0);
     const test = await runCli(
       [
         'send',
