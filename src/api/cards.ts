@@ -31,6 +31,8 @@ export interface CardSummary {
   flowInvocationId: string | null;
   status: string;
   userId: string | null;
+  /** When Atomic created the card (ms since the epoch); null when the answer did not say. */
+  created: number | null;
 }
 
 /** What a cancel may be narrowed by; the invocation id is always there. */
@@ -95,6 +97,10 @@ export function readCards(body: unknown, limit = MAX_CARDS_PER_REQUEST): CardSum
       flowInvocationId: text(o.flowInvocationId),
       status: statusOf(o.status),
       userId: text(o.userId),
+      created:
+        typeof o.created === 'string' && !Number.isNaN(Date.parse(o.created))
+          ? Date.parse(o.created)
+          : null,
     };
   });
 }

@@ -105,6 +105,8 @@ export interface Report {
   reconcile?: ReconcileSection;
   /** Added by `atomic-bulk cancel`: the run's cards it cancelled (or would). */
   cancel?: CancelSection;
+  /** Every cancel of the run, oldest first (the last 100): a second cancel never erases the first. */
+  cancels?: CancelSection[];
 }
 
 export interface ReconcileSection {
@@ -117,13 +119,19 @@ export interface ReconcileSection {
   withoutCards: number;
   cards: number;
   cardsByStatus: Record<string, number>;
+  /**
+   * Rows by what became of them: delivered (a card of this run reached its user),
+   * cancelled, expired, reused (an earlier send's card kept for the same id), other
+   * (a status atomic-bulk does not know), none (no card yet).
+   */
+  rowsByOutcome?: Record<string, number>;
   /** Queries made, and polls of --wait. */
   requests: number;
   polls: number;
   waitedMs: number;
   /** For --sample: the run's rows, the share delivered and its 95 % (Wilson) interval. */
   sample: { runRows: number; share: number; low: number; high: number } | null;
-  /** delivered: every row checked has a card; partial: some have none. */
+  /** delivered: every row checked was delivered; partial: some were not (rowsByOutcome). */
   outcome: 'delivered' | 'partial';
   exitCode: number;
   file: string;

@@ -21,7 +21,7 @@ import {
   persist,
 } from '../reconcile/delivery.js';
 import { invocations, type SentRun } from '../reconcile/run-source.js';
-import { openForUpdate } from './reconcile.js';
+import { openForUpdate, runStartedAt } from './reconcile.js';
 import type { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 
@@ -67,14 +67,15 @@ async function cancelRun(
   const narrow: CardQuery = {};
   if (options.status !== undefined) narrow.status = options.status;
   if (options.userId !== undefined) narrow.userId = options.userId;
-  const delivery = new Delivery(run.rows);
+  const delivery = new Delivery(run.rows, runStartedAt(run));
   await countInScope(options, run, delivery, narrow);
   let rowsMatched = 0;
   let cardsMatched = 0;
-  for (const open of delivery.open) {
-    if (open > 0) rowsMatched++;
+  delivery.open.forEach((open, position) => {
+    if (open === 0 || delivery.hasEarlierCard(position)) return;
+    rowsMatched++;
     cardsMatched += open;
-  }
+  });
   const cancelled =
     options.yes && rowsMatched > 0
       ? await cancelMatched(options, run, delivery, narrow, rowsMatched)
@@ -91,7 +92,10 @@ async function cancelRun(
     requests: delivery.requests,
     exitCode: EXIT.success,
   };
-  await writeReport(dir, { ...run.report, cancel: section }, options.api.sealer);
+  const earlier =
+    run.report.cancels ?? (run.report.cancel !== undefined ? [run.report.cancel] : []);
+  const cancels = [...earlier, section].slice(-100);
+  await writeReport(dir, { ...run.report, cancel: section, cancels }, options.api.sealer);
   return { section, folder: run.folder, exitCode: EXIT.success };
 }
 
@@ -157,8 +161,11 @@ async function cancelMatched(
   };
   let position = 0;
   for await (const { id } of invocations(run.invocationsPath)) {
-    const open = delivery.open[position++] as number;
-    if (open <= 0) continue;
+    const open = delivery.open[position] as number;
+    // A cancel is scoped by invocation id: for an id an earlier send also used, it would
+    // cancel that send's card too. Such rows are left alone (reconcile names them).
+    const shared = delivery.hasEarlierCard(position++);
+    if (open <= 0 || shared) continue;
     batch.push({ id, open });
     if (batch.length >= 256) await flush();
   }

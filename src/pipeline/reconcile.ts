@@ -81,12 +81,15 @@ async function reconcileRun(
   const now = options.now ?? (() => new Date());
   const checked = await choose(run, options);
   const rows = checked.positions?.length ?? run.rows;
-  const delivery = new Delivery(rows);
+  const delivery = new Delivery(rows, runStartedAt(run));
   const { polls, waitedMs } = await pollUntilSettled(options, run, checked, delivery, now);
   const file = 'reconciled.csv';
   await writeReconciled(dir, file, run, checked, delivery);
   const withCards = delivery.withCards();
-  const partial = withCards < rows;
+  const rowsByOutcome = delivery.outcomes();
+  // Delivered means a card of this run reached the row's user: not cancelled, not expired,
+  // not an earlier send's card kept for a reused id.
+  const partial = rowsByOutcome.delivered < rows;
   const section: ReconcileSection = {
     checkedAt: now().toISOString(),
     strategy: checked.strategy,
@@ -95,11 +98,14 @@ async function reconcileRun(
     withoutCards: rows - withCards,
     cards: delivery.cards(),
     cardsByStatus: Object.fromEntries(delivery.byStatus),
+    rowsByOutcome,
     requests: delivery.requests,
     polls,
     waitedMs,
     sample:
-      checked.strategy === 'sample' ? { runRows: run.rows, ...wilson(withCards, rows) } : null,
+      checked.strategy === 'sample'
+        ? { runRows: run.rows, ...wilson(rowsByOutcome.delivered, rows) }
+        : null,
     outcome: partial ? 'partial' : 'delivered',
     exitCode: partial ? EXIT.partial : EXIT.success,
     file,
@@ -226,6 +232,23 @@ async function choose(run: SentRun, options: ReconcileOptions): Promise<Checked>
   return { strategy, positions: null, ids: null, table };
 }
 
+const REUSED_NOTE =
+  'id reused: Atomic kept the card of an earlier send with this flowInvocationId and made none for this run';
+
+/**
+ * When the run was first started (ms), less CLOCK_SKEW_MS: cards created before belong to
+ * earlier sends of the same ids (reconcile/delivery.ts). A card of this run is created
+ * after its upload, which follows the whole validating pass, so the margin only has to
+ * cover the skew between this machine's clock and Atomic's (docs/decisions.md).
+ */
+export function runStartedAt(run: SentRun): number | null {
+  const first = run.report.destination?.resumedFrom ?? run.report.startedAt;
+  const at = Date.parse(first);
+  return Number.isNaN(at) ? null : at - CLOCK_SKEW_MS;
+}
+
+const CLOCK_SKEW_MS = 5000;
+
 /** Why a row may have no card, from what Atomic documents (SPEC 6). */
 function noCardNote(mode: SendMode | null): string {
   return mode === 'test'
@@ -244,7 +267,7 @@ async function writeReconciled(
   const write = async (text: string) => {
     if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()));
   };
-  await write('line,flowInvocationId,cards,statuses,note\n');
+  await write('line,flowInvocationId,cards,statuses,outcome,note\n');
   const note = noCardNote(run.report.flow.mode);
   const positions = checked.positions;
   let position = 0;
@@ -260,8 +283,10 @@ async function writeReconciled(
     }
     position++;
     const cards = delivery.counts[k] as number;
+    const outcome = delivery.outcome(k);
+    const why = outcome === 'reused' ? REUSED_NOTE : cards === 0 ? note : '';
     await write(
-      `${csvField(line)},${csvField(id)},${cards},${delivery.statusText(k)},${cards === 0 ? csvField(note) : ''}\n`,
+      `${csvField(line)},${csvField(id)},${cards},${delivery.statusText(k)},${outcome},${csvField(why)}\n`,
     );
   }
   await new Promise<void>((resolve, reject) =>

@@ -229,7 +229,12 @@ async function upload(run: SendRun, state: RunState): Promise<SendResult> {
       outcome,
       result.fatal,
       run.runId,
-      nextStepContext(options, run.input, run.dir),
+      nextStepContext(
+        options,
+        run.input,
+        run.dir,
+        (run.checked.result.plan?.invocationId ?? -1) >= 0,
+      ),
       run.checked.result.rows.invalid,
     ),
     // A failed send exits as its error says: 3 when a retry can fix it (Atomic, a held

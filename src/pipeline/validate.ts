@@ -136,6 +136,7 @@ export function nextStepContext(
   },
   input: InputSource,
   dir: ReportDir,
+  ownIds = false,
 ): CommandContext {
   return {
     input: input.files === null ? shellWord(input.name) : input.name,
@@ -144,6 +145,7 @@ export function nextStepContext(
     rejectedCsv: dir.locationOf('rejected.csv'),
     reportDir: dir.location,
     sandbox: options.sandbox === true,
+    ownIds,
   };
 }
 

@@ -52,6 +52,21 @@ export const STATUS_BITS: Record<string, number> = {
   other: 128,
 };
 const OTHER = 128;
+/** A card made before this run started: another send's, kept by Atomic for a reused id. */
+const REUSED = 64;
+/** Statuses of a card that reached its user and is still theirs (or was acted on). */
+const DELIVERED_BITS = 1 | 2 | 4 | 16;
+
+/** What became of a row, from its cards (SPEC 6; docs/decisions.md). */
+export type RowOutcome = 'delivered' | 'cancelled' | 'expired' | 'reused' | 'other' | 'none';
+export const ROW_OUTCOMES: readonly RowOutcome[] = [
+  'delivered',
+  'cancelled',
+  'expired',
+  'reused',
+  'other',
+  'none',
+];
 
 export class Delivery {
   readonly counts: Uint16Array;
@@ -61,7 +76,15 @@ export class Delivery {
   readonly byStatus = new Map<string, number>();
   requests = 0;
 
-  constructor(readonly rows: number) {
+  /**
+   * `notBefore`: when the run started (ms), less a margin for clock skew. A card created
+   * earlier belongs to an earlier send that used the same flowInvocationId — Atomic kept
+   * it and made none for this run — and is neither counted nor ever cancelled as this run's.
+   */
+  constructor(
+    readonly rows: number,
+    private readonly notBefore: number | null = null,
+  ) {
     this.counts = new Uint16Array(rows);
     this.open = new Uint16Array(rows);
     this.statuses = new Uint8Array(rows);
@@ -76,6 +99,10 @@ export class Delivery {
 
   add(position: number, card: CardSummary): void {
     if (position < 0 || position >= this.rows) return;
+    if (this.notBefore !== null && card.created !== null && card.created < this.notBefore) {
+      this.statuses[position] = (this.statuses[position] as number) | REUSED;
+      return;
+    }
     const count = this.counts[position] as number;
     if (count < 65535) this.counts[position] = count + 1;
     const open = this.open[position] as number;
@@ -98,6 +125,32 @@ export class Delivery {
     return n;
   }
 
+  /** True when the row's id also has a card of an earlier send (a reused flowInvocationId). */
+  hasEarlierCard(position: number): boolean {
+    return ((this.statuses[position] as number) & REUSED) !== 0;
+  }
+
+  /** What became of the row: delivered when one of this run's cards reached its user. */
+  outcome(position: number): RowOutcome {
+    const bits = this.statuses[position] as number;
+    if ((bits & DELIVERED_BITS) !== 0) return 'delivered';
+    if ((bits & (STATUS_BITS.canceled as number)) !== 0) return 'cancelled';
+    if ((bits & (STATUS_BITS.expired as number)) !== 0) return 'expired';
+    if ((bits & OTHER) !== 0) return 'other';
+    if ((bits & REUSED) !== 0) return 'reused';
+    return 'none';
+  }
+
+  /** Rows by outcome. */
+  outcomes(): Record<RowOutcome, number> {
+    const counts = Object.fromEntries(ROW_OUTCOMES.map((o) => [o, 0])) as Record<
+      RowOutcome,
+      number
+    >;
+    for (let k = 0; k < this.rows; k++) counts[this.outcome(k)]++;
+    return counts;
+  }
+
   /** The statuses of a row's cards, `|`-separated. */
   statusText(position: number): string {
     const bits = this.statuses[position] as number;
@@ -105,6 +158,7 @@ export class Delivery {
       (name) => (bits & (STATUS_BITS[name] as number)) !== 0,
     );
     if ((bits & OTHER) !== 0) names.push('other');
+    if ((bits & REUSED) !== 0) names.push('earlier-card');
     return names.join('|');
   }
 }

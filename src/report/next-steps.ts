@@ -19,6 +19,8 @@ export interface CommandContext {
   reportDir: string;
   /** The send went to the embedded sandbox, which stopped with it. */
   sandbox: boolean;
+  /** The file has a flowInvocationId column: rows may carry ids used before. */
+  ownIds: boolean;
 }
 
 /** A command in backticks, each word quoted for a POSIX shell. */
@@ -81,6 +83,13 @@ export function sentNextStep(c: CommandContext): string {
 }
 
 function reconcileStep(c: CommandContext): string {
+  const reused = c.ownIds
+    ? ' The rows carry their own flowInvocationId: an id Atomic has seen with other values is refused and makes no card (Atomic keeps the earlier one); reconcile names such rows "reused".'
+    : '';
+  return `${reconcileCommand(c)}${reused}`;
+}
+
+function reconcileCommand(c: CommandContext): string {
   if (c.sandbox)
     return 'The embedded sandbox stopped with this command, so its cards cannot be checked afterwards; to rehearse reconcile and cancel, start `atomic-bulk sandbox` and send to it.';
   return `Check which rows made cards with ${command(['reconcile', shellWord(c.reportDir), ...reconcileFlags(c.flags)])} (add --wait 10m while Atomic processes).`;

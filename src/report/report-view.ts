@@ -56,6 +56,28 @@ export interface ReportView {
   files: string[];
 }
 
+/**
+ * After reconcile or cancel: the campaign as it now stands, so a report headed "Success"
+ * (the send's outcome) also says what became of the rows since.
+ */
+function campaignState(report: Report): string {
+  const parts: string[] = [];
+  const r = report.reconcile;
+  if (r !== undefined) {
+    const delivered = r.rowsByOutcome?.delivered ?? r.withCards;
+    parts.push(
+      `${count(delivered)} of ${plural(r.rows, 'row')} checked delivered (${r.checkedAt})`,
+    );
+  }
+  const history = report.cancels ?? (report.cancel !== undefined ? [report.cancel] : []);
+  const applied = history.filter((h) => h.applied);
+  if (applied.length > 0) {
+    const cancelled = applied.reduce((n, h) => n + h.cancelled, 0);
+    parts.push(`${plural(cancelled, 'card')} cancelled in ${plural(applied.length, 'cancel')}`);
+  }
+  return parts.length === 0 ? '' : ` Since the send: ${parts.join('; ')}.`;
+}
+
 /** The outcome in one sentence, as printed at the end of a run and on top of report.md. */
 export function summaryLine(report: Report): string {
   const { rows } = report;
@@ -101,7 +123,7 @@ export function reportView(report: Report): ReportView {
   return {
     title: `atomic-bulk ${report.command}: ${HEADLINES[report.outcome]}`,
     outcome: report.outcome,
-    summary: `${summaryLine(report)} Exit code ${report.exitCode}.`,
+    summary: `${summaryLine(report)} Exit code ${report.exitCode}.${campaignState(report)}`,
     nextStep: report.nextStep,
     overview: {
       columns: columns('input', 'flow', 'run id', 'started', 'took'),
@@ -214,8 +236,9 @@ function afterSend(report: Report): { title: string; table: Table }[] {
             : 'a random sample',
       ],
       ['Rows checked', count(r.rows)],
-      ['Rows with cards', count(r.withCards)],
+      ['Rows with cards of this run', count(r.withCards)],
       ['Rows without a card', count(r.withoutCards)],
+      ['Rows by outcome', r.rowsByOutcome === undefined ? '–' : byStatus(r.rowsByOutcome)],
       ['Cards by status', byStatus(r.cardsByStatus)],
     ];
     if (r.sample !== null)
@@ -240,6 +263,14 @@ function afterSend(report: Report): { title: string; table: Table }[] {
       ['Cards in scope', count(c.cardsMatched)],
       ['Cancelled', count(c.cancelled)],
     ];
+    const history = report.cancels ?? [c];
+    if (history.length > 1)
+      rows.push([
+        'Every cancel of this run',
+        history
+          .map((h) => `${h.at}: ${h.applied ? `${count(h.cancelled)} cancelled` : 'counted only'}`)
+          .join('; '),
+      ]);
     out.push({ title: 'Cancel', table: { columns: columns('', ''), rows } });
   }
   return out;

@@ -173,3 +173,85 @@ describe('a cron job’s loop', () => {
     },
   );
 });
+
+describe('after the send: reconcile, cancel, reconcile', () => {
+  it('counts cancelled cards as cancelled, not delivered, and keeps every cancel in the record', async () => {
+    const sb = await createSandbox({ processQuietMs: 50 });
+    onTestFinished(() => sb.stop());
+    const cwd = await tempDir();
+    const rows = Array.from(
+      { length: 8 },
+      (_, k) => `customer-${String(k + 1).padStart(2, '0')},N${k},${k}`,
+    );
+    await writeFile(join(cwd, 'c.csv'), `${HEADER}\n${rows.join('\n')}\n`);
+    const sent = await follow(sb, cwd, ['send', 'c.csv', '--flow', 'renewal-reminder']);
+    expect(sent.code, sent.stderr).toBe(0);
+    await sb.settle();
+    const [reconcile] = nextCommands(sent);
+    const before = await follow(sb, cwd, reconcile as string[]);
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.stdout).toContain('Delivered: all 8 rows have cards');
+    const folder = join(cwd, (reconcile as string[])[1] as string);
+
+    const cancelled = await follow(sb, cwd, ['cancel', folder, '--yes']);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toContain('Cancelled 8 cards');
+    const after = await follow(sb, cwd, reconcile as string[]);
+    expect(after.code).toBe(4);
+    expect(after.stdout).toContain('Partial: 0 of 8 rows were delivered; 8 cancelled.');
+
+    const again = await follow(sb, cwd, ['cancel', folder, '--yes']);
+    expect(again.code, again.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(folder, 'report.json'), 'utf8')) as {
+      cancels: { cancelled: number }[];
+    };
+    expect(report.cancels.map((c) => c.cancelled)).toEqual([8, 0]);
+    const md = readFileSync(join(folder, 'report.md'), 'utf8');
+    expect(md).toContain('8 cards cancelled in 2 cancels');
+    expect(md).toContain('0 of 8 rows checked delivered');
+  });
+
+  it('names rows whose reused id made Atomic keep an earlier send’s card', async () => {
+    const sb = await createSandbox({ processQuietMs: 50 });
+    onTestFinished(() => sb.stop());
+    const cwd = await tempDir();
+    const header = `${HEADER},flowInvocationId`;
+    await writeFile(
+      join(cwd, 'first.csv'),
+      `${header}\ncustomer-01,Ann,1,promo-1\ncustomer-02,Bob,2,promo-2\n`,
+    );
+    const first = await follow(sb, cwd, ['send', 'first.csv', '--flow', 'renewal-reminder']);
+    expect(first.code, first.stderr).toBe(0);
+    await sb.settle();
+    // Cards made before the second run started belong to the first, whatever the clock skew margin.
+    await new Promise((r) => setTimeout(r, 6000));
+    // The same ids with other values: Atomic refuses them (409) and keeps the first cards.
+    await writeFile(
+      join(cwd, 'second.csv'),
+      `${header}\ncustomer-01,Ann,9,promo-1\ncustomer-03,Cy,3,promo-3\n`,
+    );
+    const second = await follow(sb, cwd, ['send', 'second.csv', '--flow', 'renewal-reminder']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain('own flowInvocationId');
+    await sb.settle();
+    const [reconcile] = nextCommands(second);
+    const checked = await follow(sb, cwd, reconcile as string[]);
+    expect(checked.code).toBe(4);
+    expect(checked.stdout).toContain(
+      '1 of 2 rows were delivered; 1 an earlier send’s card kept for a reused id',
+    );
+    const rows: { line: string; outcome: string; note: string }[] = parse(
+      readFileSync(join(cwd, (reconcile as string[])[1] as string, 'reconciled.csv'), 'utf8'),
+      { columns: true },
+    );
+    expect(rows.map((r) => [r.line, r.outcome])).toEqual([
+      ['2', 'reused'],
+      ['3', 'delivered'],
+    ]);
+    expect(rows[0]?.note).toMatch(/^id reused/);
+    // A cancel of the second run leaves the first run's card alone.
+    const cancel = await follow(sb, cwd, ['cancel', (reconcile as string[])[1] as string, '--yes']);
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(sb.cards('promo-1').map((c) => c.status)).toEqual(['active']);
+  });
+});

@@ -259,7 +259,9 @@ describe('atomic-bulk send (built CLI against the sandbox over HTTP)', () => {
     );
     expect(run.code).toBe(2);
     expectNoStack(run);
-    expect(run.stderr).toContain('Flow onboarding-checklist is a draft: a live send needs a published flow.');
+    expect(run.stderr).toContain(
+      'Flow onboarding-checklist is a draft: a live send needs a published flow.',
+    );
     expect(run.stderr).toMatch(/--test/);
     expect(existsSync(join(dir, 'r'))).toBe(false);
     expect(sb.tasks()).toHaveLength(0);

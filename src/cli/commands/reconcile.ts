@@ -1,6 +1,7 @@
 /** `atomic-bulk reconcile <report-dir | run-id>`: which sent rows produced cards. */
 import { reconcile } from '../../pipeline/reconcile.js';
 import { AtomicBulkError } from '../../model/errors.js';
+import type { ReconcileSection } from '../../model/report.js';
 import { parseDuration } from '../../state/runs.js';
 import { withApi } from '../api-args.js';
 import { defineCommand } from './command.js';
@@ -80,18 +81,38 @@ export const reconcileCommand = defineCommand({
       }),
     );
     const s = result.section;
-    const head =
-      s.sample !== null
-        ? `${s.withCards} of ${s.rows} sampled rows have cards: ${percent(s.sample.share)} of the run's ${s.sample.runRows.toLocaleString('en-US')} rows delivered (95 % interval ${percent(s.sample.low)}–${percent(s.sample.high)}).`
-        : s.withoutCards === 0
-          ? `Delivered: all ${s.rows.toLocaleString('en-US')} rows have cards (${s.cards.toLocaleString('en-US')} cards).`
-          : `Partial: ${s.withoutCards.toLocaleString('en-US')} of ${s.rows.toLocaleString('en-US')} rows have no card; ${s.withCards.toLocaleString('en-US')} have ${s.cards.toLocaleString('en-US')} cards.`;
-    context.io.out(head);
+    context.io.out(headline(s));
     context.io.out(`Rows: ${result.folder}/${s.file}`);
-    if (s.withoutCards > 0 && s.sample === null)
+    const o = s.rowsByOutcome ?? {};
+    if (s.sample === null && (o.none ?? 0) > 0)
       context.io.out(
         'Next step: the rows without a card are listed in reconciled.csv; check their target attributes (a row matching no user or more than 10 users makes no card), or run again with --wait if Atomic may still be processing.',
+      );
+    else if (s.sample === null && (o.reused ?? 0) > 0)
+      context.io.out(
+        'Next step: rows marked "reused" in reconciled.csv carry a flowInvocationId an earlier send used: Atomic kept that card and made none for them. Give them new ids (or leave the column empty) and send them again.',
       );
     return result.exitCode;
   },
 });
+
+/** One line: delivered when every row has a card of this run that reached its user. */
+function headline(s: ReconcileSection): string {
+  const n = (v: number) => v.toLocaleString('en-US');
+  if (s.sample !== null)
+    return `${s.rowsByOutcome?.delivered ?? s.withCards} of ${s.rows} sampled rows were delivered: ${percent(s.sample.share)} of the run's ${n(s.sample.runRows)} rows (95 % interval ${percent(s.sample.low)}–${percent(s.sample.high)}).`;
+  const o = s.rowsByOutcome ?? {};
+  const delivered = o.delivered ?? s.withCards;
+  if (delivered === s.rows)
+    return `Delivered: all ${n(s.rows)} rows have cards (${n(s.cards)} cards).`;
+  const parts = [
+    ['cancelled', o.cancelled],
+    ['expired', o.expired],
+    ['an earlier send’s card kept for a reused id', o.reused],
+    ['a status atomic-bulk does not know', o.other],
+    ['no card', o.none],
+  ]
+    .filter(([, v]) => (v as number | undefined) !== undefined && (v as number) > 0)
+    .map(([what, v]) => `${n(v as number)} ${what}`);
+  return `Partial: ${n(delivered)} of ${n(s.rows)} rows were delivered; ${parts.join(', ')}.`;
+}
