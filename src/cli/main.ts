@@ -12,6 +12,7 @@ import { COMMANDS } from './commands/index.js';
 import { STDIN_PLACEHOLDER, type CliIo } from './io.js';
 import { printable, redact } from '../model/redact.js';
 import { Suggester } from '../model/suggest.js';
+import { ndjsonIo, wantsNdjson } from './ndjson.js';
 
 /** An error in how the tool was called, found by the argument parser. */
 class UsageError extends Error {}
@@ -22,7 +23,20 @@ export const EXIT_BUG = 70;
 export type { CliContext } from './context.js';
 
 /** Runs the CLI with `argv` (arguments after the program name) and returns the exit code. */
-export async function main(argv: string[], context: CliContext): Promise<number> {
+export async function main(argv: string[], given: CliContext): Promise<number> {
+  if (!wantsNdjson(argv)) return run(argv, given);
+  const io = ndjsonIo(
+    given.io,
+    argv.find((a) => !a.startsWith('-')),
+  );
+  const code = await run(argv, { ...given, io }, io.error);
+  io.finish(code);
+  return code;
+}
+
+type ErrorEvent = (code: string, message: string, hint: string | undefined) => void;
+
+async function run(argv: string[], context: CliContext, onError?: ErrorEvent): Promise<number> {
   const { io } = context;
   let exitCode: number = EXIT.success;
   const parser: Argv = yargs(argv.map((a) => (a === '-' ? STDIN_PLACEHOLDER : a)))
@@ -59,6 +73,8 @@ export async function main(argv: string[], context: CliContext): Promise<number>
     await parser.parseAsync();
     return exitCode;
   } catch (error) {
+    if (onError !== undefined && isAtomicBulkError(error))
+      onError(error.code, printable(redact(error.message)), error.context.hint);
     return reportError(error, io, context.signal);
   }
 }
@@ -140,8 +156,11 @@ export async function runCli(): Promise<never> {
     signals++;
     if (signals === 1) {
       const stopping = process.argv[2] === 'send' ? 'stopping and saving state' : 'stopping';
+      const text = `atomic-bulk: ${name} received; ${stopping} (press Ctrl-C again to stop at once).`;
       process.stderr.write(
-        `\natomic-bulk: ${name} received; ${stopping} (press Ctrl-C again to stop at once).\n`,
+        wantsNdjson(process.argv.slice(2))
+          ? `${JSON.stringify({ time: new Date().toISOString(), type: 'message', level: 'warn', text })}\n`
+          : `\n${text}\n`,
       );
       controller.abort(new AtomicBulkError('INTERRUPTED', `Stopped by ${name}.`));
     } else {
