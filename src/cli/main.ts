@@ -29,7 +29,9 @@ export async function main(argv: string[], given: CliContext): Promise<number> {
     given.io,
     argv.find((a) => !a.startsWith('-')),
   );
-  const code = await run(argv, { ...given, io }, io.error);
+  const code = await run(argv, { ...given, io }, (...a) => {
+    io.error(...a);
+  });
   io.finish(code);
   return code;
 }

@@ -25,7 +25,9 @@ function events(run: CliRun): { type: string; exitCode?: number }[] {
   const lines = run.stderr.split('\n').filter((l) => l !== '');
   return lines.map((line) => {
     let parsed: unknown;
-    expect(() => (parsed = JSON.parse(line)), line).not.toThrow();
+    expect(() => {
+      parsed = JSON.parse(line) as unknown;
+    }, line).not.toThrow();
     expect(isEvent(parsed), `${line}\n${JSON.stringify(isEvent.errors)}`).toBe(true);
     return parsed as { type: string; exitCode?: number };
   });
