@@ -69,7 +69,7 @@ export async function send(given: SendOptions): Promise<SendResult> {
     const run = sendRun(options, input, started, first);
     if (nothingToSend(run)) return await rejected(run);
     if (options.dryRun) return await rehearse(run);
-    return await sendParts(run);
+    return await sendParts(run).catch((error: unknown) => reportFailure(run, error));
   } finally {
     await input.close();
   }
@@ -150,6 +150,26 @@ async function rejected(run: SendRun): Promise<SendResult> {
     ),
   });
   return { ...report, stateDir: null };
+}
+
+/**
+ * A send that stopped on an error before it could report (another send holds the run,
+ * the API or token endpoint cannot be reached, the run state is not believed) still
+ * leaves a report.json in its folder saying what happened, then fails as before.
+ */
+async function reportFailure(run: SendRun, error: unknown): Promise<never> {
+  if (error instanceof AtomicBulkError && error.code !== 'INTERRUPTED' && error.code !== 'REPORT')
+    await run
+      .finish({
+        outcome: 'failed',
+        parts: [],
+        split: run.validated,
+        invocations: null,
+        nextStep: `${error.message}${error.context.hint ? ` ${error.context.hint}` : ''}`,
+        exitCode: EXIT_BY_ERROR[error.code],
+      })
+      .catch(() => undefined);
+  throw error;
 }
 
 /** A dry run; kept parts are for a person to look at, so they stay on this machine. */

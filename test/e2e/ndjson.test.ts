@@ -11,7 +11,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox } from '../../src/sandbox/sandbox.js';
-import { ROOT, runCli, sendArgs, tempDir, type CliRun } from './cli.js';
+import { readReport, ROOT, runCli, sendArgs, tempDir, type CliRun } from './cli.js';
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 addFormats.default(ajv);
@@ -120,5 +120,8 @@ describe('--progress json on every exit path', () => {
     );
     const all = expectOutcome(held, 3);
     expect(all.find((e) => e.type === 'error')).toMatchObject({ code: 'BUSY' });
+    // The report folder it took says what happened.
+    expect(readReport(join(dir, 'r'))).toMatchObject({ outcome: 'failed', exitCode: 3 });
+    expect(readReport(join(dir, 'r')).nextStep).toMatch(/is working on this run/);
   });
 });
