@@ -12,12 +12,17 @@ tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 echo "packed $tarball ($(du -k "$work/$tarball" | cut -f1) KiB)"
 
 # Only built files, samples, schemas and the package's own docs are shipped.
-unexpected="$(tar -tzf "$work/$tarball" | grep -Ev '^package/(dist/.+\.(js|d\.ts)|samples/.+|schemas/.+|package\.json|README\.md|LICENSE)$' || true)"
+unexpected="$(tar -tzf "$work/$tarball" | grep -Ev '^package/(dist/.+\.(js|d\.ts)|samples/.+|schemas/.+|docs/[a-z-]+\.md|package\.json|README\.md|ARCHITECTURE\.md|LICENSE)$' || true)"
 if [ -n "$unexpected" ]; then
   echo "unexpected files in the tarball:" >&2
   echo "$unexpected" >&2
   exit 1
 fi
+# Every file the README links to is in the package.
+listing="$(tar -tzf "$work/$tarball")"
+for link in $(grep -o '](\(docs/[a-z-]*\.md\|[A-Z]*\.md\))' README.md | sed 's/^](//; s/)$//' | sort -u); do
+  grep -qx "package/$link" <<<"$listing" || { echo "README links $link, which the package does not ship" >&2; exit 1; }
+done
 if tar -tzf "$work/$tarball" | grep -q '\.test\.'; then
   echo "test files in the tarball" >&2
   exit 1
@@ -29,6 +34,13 @@ cd "$app"
 npm init -y >/dev/null
 npm install --no-audit --no-fund "$work/$tarball" >/dev/null
 echo "installed into an empty directory"
+# The size of a production install that README states is the size measured here.
+installed=$( (npm ls --all --parseable 2>/dev/null || true) | tail -n +3 | sort -u | wc -l)
+stated=$(grep -o 'production install is [0-9]* packages' "$root/README.md" | grep -o '[0-9]*' || true)
+if [ "$installed" != "$stated" ]; then
+  echo "README says a production install is $stated packages; the tarball installs $installed" >&2
+  exit 1
+fi
 
 npx --no-install atomic-bulk --help >/dev/null
 npx --no-install atomic-bulk send --help | grep -q 'Examples:'

@@ -56,7 +56,9 @@ async function run(argv: string[], context: CliContext, onError?: ErrorEvent): P
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message: string | null, error: Error | undefined, usage: unknown) => {
-      throw error ?? new UsageError(withSuggestion(message ?? 'Invalid arguments.', usage));
+      throw (
+        error ?? new UsageError(withSuggestion(message ?? 'Invalid arguments.', usage, argv[0]))
+      );
     });
   for (const command of COMMANDS) {
     parser.command({
@@ -85,10 +87,12 @@ async function run(argv: string[], context: CliContext, onError?: ErrorEvent): P
  * "Unknown argument: dryrun" → "… (did you mean --dry-run?)"; a missing positional says
  * which, in plain words.
  */
-function withSuggestion(message: string, usage: unknown): string {
+function withSuggestion(message: string, usage: unknown, command: string | undefined): string {
   const missing = /^Not enough non-option arguments: got 0, need at least 1$/.exec(message);
   if (missing !== null)
-    return 'Name the input file (a path, - for standard input, or s3://bucket/key).';
+    return command === 'reconcile' || command === 'cancel'
+      ? 'Name the run: the report folder of a send, or its run id.'
+      : 'Name the input file (a path, - for standard input, or s3://bucket/key).';
   const unknown = /^Unknown arguments?: (.+)$/.exec(message);
   if (unknown === null) return message;
   const known = knownOptions(usage);

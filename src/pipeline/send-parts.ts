@@ -87,7 +87,9 @@ export async function dryRun(
     parts,
     split: splitDone,
     invocations: null,
-    nextStep: `Dry run: nothing was sent. ${parts.length} parts of at most ${options.maxPartBytes} bytes are ready; run without --dry-run to send.`,
+    nextStep: keep
+      ? `Dry run: nothing was sent. ${parts.length} parts of at most ${options.maxPartBytes} bytes were kept for you to look at; run without --dry-run to send.`
+      : `Dry run: nothing was sent. The file would go out as ${parts.length} parts of at most ${options.maxPartBytes} bytes (measured, not kept); run without --dry-run to send.`,
   });
   return { ...result, stateDir: null };
 }

@@ -25,6 +25,8 @@ export interface ResolvedInput {
 }
 
 const GLOB = /[*?[]/;
+/** Names of files that document an export rather than hold it (README.txt, manifest.json). */
+const NOT_DATA = /\.(txt|md|json|ya?ml|log|html?|xml|pdf|sql)$/i;
 
 /** Expands the `<input>` arguments into the files to read, in order. */
 export async function resolveInputs(
@@ -64,6 +66,12 @@ async function expand(spec: string, options: { s3Endpoint?: string }): Promise<s
   if (spec === '-') return null;
   if (spec.startsWith('s3://')) return expandS3(spec, options);
   const name = basename(spec);
+  if (GLOB.test(dirname(spec)) && !(await stat(spec).catch(() => null)))
+    throw new AtomicBulkError(
+      'USAGE',
+      `Input ${printable(spec)}: a wildcard works in the last part of a path only, not in a folder name.`,
+      { hint: 'Name the folder, or let your shell expand the pattern (leave it unquoted).' },
+    );
   if (GLOB.test(name)) {
     const dir = dirname(spec);
     const match = globMatcher(name);
@@ -94,6 +102,15 @@ async function expand(spec: string, options: { s3Endpoint?: string }): Promise<s
       },
     );
   const found = await regularFiles(spec, visible);
+  const stray = found.find((n) => NOT_DATA.test(n));
+  if (stray !== undefined)
+    throw new AtomicBulkError(
+      'INPUT',
+      `Input ${printable(spec)} holds ${printable(stray)}, which does not look like a part of the export; atomic-bulk would read it as one.`,
+      {
+        hint: `Move it out of the folder, or name the shards with a glob (for example '${join(spec, '*.csv.gz')}').`,
+      },
+    );
   if (found.length === 0) throw noFiles(spec);
   return found.sort(naturalCompare).map((n) => join(spec, n));
 }

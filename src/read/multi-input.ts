@@ -249,6 +249,10 @@ export function parseHeader(bytes: Buffer): string[] {
   return fields;
 }
 
+/** What a campaign column is called (SPEC 2.1): quoting one of these discloses nothing. */
+const HEADER_NAME =
+  /^(target\.attributes|payload\.(variables|cardOptions|metadata|notificationDetail))\.[^\s]{1,200}$|^flowInvocationId$|^_line$|^_errors$/;
+
 function compareHeaders(
   first: { name: string; fields: string[] },
   name: string,
@@ -257,11 +261,15 @@ function compareHeaders(
   const a = first.fields;
   const at = a.findIndex((f, i) => f !== fields[i]);
   if (at < 0 && a.length === fields.length) return;
-  // Only the first file's names are quoted: a file without a header starts with a row.
+  // A name is quoted only when it looks like a campaign header name: either file may be
+  // the one without a header, whose first line is a row of personal data.
+  const reference = a[at];
   const why =
     at < 0 || at >= fields.length
       ? `it has ${fields.length} columns, ${first.name} has ${a.length}`
-      : `column ${at + 1} differs from ${first.name}'s "${printable(a[at] as string)}"`;
+      : reference !== undefined && HEADER_NAME.test(reference)
+        ? `column ${at + 1} differs from ${first.name}'s "${printable(reference)}"`
+        : `column ${at + 1} differs from ${first.name}'s (neither looks like a campaign header name: is one of the files without a header?)`;
   throw new AtomicBulkError(
     'INPUT',
     `Input ${name}:1 has a different header from ${first.name}: ${why}.`,

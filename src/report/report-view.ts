@@ -102,8 +102,11 @@ export function summaryLine(report: Report): string {
     earlier.length > 0
       ? `, ${plural(rows.alreadySent, 'row')} in ${plural(earlier.length, 'part')} already sent earlier`
       : '';
+  // A run that stopped early has cut only some of its parts: "of N" would name a total
+  // that is not the run's.
+  const stopped = report.outcome === 'interrupted' || report.outcome === 'failed';
   const of =
-    now.length === report.parts.length
+    now.length === report.parts.length || stopped
       ? plural(now.length, 'part')
       : `${count(now.length)} of ${plural(report.parts.length, 'part')}`;
   return `${head} ${plural(rows.sent, 'row')} sent in ${of}${before}; ${valid}.`;

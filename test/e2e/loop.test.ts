@@ -4,13 +4,13 @@
  * — and at the end every row of the original file was sent exactly once.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { runCli, tempDir, type CliRun } from './cli.js';
+import { RENEWAL_FLOW, runCli, tempDir, type CliRun } from './cli.js';
 
 const HEADER = 'target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount';
 
@@ -253,5 +253,27 @@ describe('after the send: reconcile, cancel, reconcile', () => {
     const cancel = await follow(sb, cwd, ['cancel', (reconcile as string[])[1] as string, '--yes']);
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(sb.cards('promo-1').map((c) => c.status)).toEqual(['active']);
+  });
+});
+
+describe('small words that decide the next command', () => {
+  it('names a stray README.txt in a shard folder, a wildcard in a folder name, and what cancel needs', async () => {
+    const dir = await tempDir();
+    const shards = join(dir, 'export');
+    await mkdir(shards);
+    await writeFile(join(shards, 'part-0.csv'), `${HEADER}\ncustomer-01,Ann,1\n`);
+    await writeFile(join(shards, 'README.txt'), 'Exported nightly by the warehouse job.\n');
+    const flow = ['--flow-config', RENEWAL_FLOW, '--report-dir', join(dir, 'r')];
+    const stray = await runCli(['validate', shards, ...flow]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain(
+      'holds README.txt, which does not look like a part of the export',
+    );
+    const glob = await runCli(['validate', join(dir, 'exp*', 'part-0.csv'), ...flow]);
+    expect(glob.code).toBe(2);
+    expect(glob.stderr).toContain('a wildcard works in the last part of a path only');
+    const cancel = await runCli(['cancel']);
+    expect(cancel.code).toBe(2);
+    expect(cancel.stderr).toContain('Name the run: the report folder of a send, or its run id.');
   });
 });

@@ -122,7 +122,11 @@ export const runsCommand = defineCommand({
         `Removed ${orphans} temporary folder${orphans === 1 ? '' : 's'} left by killed atomic-bulk processes.`,
       );
     if (result.removed.length === 0 && result.busy.length === 0 && orphans === 0)
-      context.io.out(`Nothing to prune in ${stateDir}.`);
+      context.io.out(
+        known.size === 0
+          ? `Nothing to prune in ${stateDir}: it holds no runs.`
+          : `Nothing to prune in ${stateDir}: its ${known.size} run${known.size === 1 ? ' is' : 's are'} newer than ${printable(ageText)}. Name runs to prune them (atomic-bulk runs list shows the names), or give a shorter --older-than.`,
+      );
     return 0;
   },
 });
