@@ -52,7 +52,8 @@ export interface Report {
     /** Every file of a multi-file input, in the order read; absent for one file. */
     files?: string[];
     bytes: number;
-    sha256: string;
+    /** Null when the input could not be read whole (a report of a failed first pass). */
+    sha256: string | null;
     bom: boolean;
     lineEndings: LineEndingStyle;
   };

@@ -5,6 +5,9 @@
 import { retentionLimit } from '../model/row-layout.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
+import { EXIT_BY_ERROR } from '../model/outcome.js';
+import { buildReport } from '../report/report.js';
+import { writeReport } from '../report/write-report.js';
 import type { ProgressSink } from '../model/progress.js';
 import type { InputSource } from '../read/input.js';
 import { RecordReader, type ReadSummary } from '../read/record-reader.js';
@@ -26,6 +29,8 @@ export interface CheckedInput {
 /** What validate and send both take for their first pass. */
 /** Resolved by the caller (resolveValidateOptions, resolveSendOptions): no defaults here. */
 export interface FirstPassOptions {
+  /** Which command runs the pass, for the report of a pass that fails. Default validate. */
+  command?: 'validate' | 'send';
   flow: LoadedFlow;
   reportDir?: string;
   maxIssues: number;
@@ -60,6 +65,23 @@ export async function firstPass(
   const dir = await ReportDir.open(options.reportDir, started, {
     s3Endpoint: options.s3Endpoint,
   });
+  try {
+    return await checkAndExplain(input, options, maxPartBytes, started, now, progress, dir);
+  } catch (error) {
+    await reportUnreadable(dir, input, options, started, now, error);
+    throw error;
+  }
+}
+
+async function checkAndExplain(
+  input: InputSource,
+  options: FirstPassOptions,
+  maxPartBytes: number,
+  started: Date,
+  now: () => Date,
+  progress: ProgressSink,
+  dir: ReportDir,
+): Promise<FirstPass> {
   const log = new IssueLog(options.maxIssues);
   const checked = await checkInput(
     input,
@@ -180,4 +202,52 @@ export function reading(
     bytes += n;
     progress({ type: 'read', phase, bytes, totalBytes: input.size });
   };
+}
+
+/**
+ * A first pass stopped by an error (the input cannot be read, shards disagree on their
+ * header, the part budget is too small) still leaves a report.json in the folder it took,
+ * saying what happened; its input digest is null, since the input was not read whole.
+ */
+async function reportUnreadable(
+  dir: ReportDir,
+  input: InputSource,
+  options: FirstPassOptions,
+  started: Date,
+  now: () => Date,
+  error: unknown,
+): Promise<void> {
+  if (!(error instanceof AtomicBulkError) || error.code === 'INTERRUPTED') return;
+  const finished = now();
+  const report = buildReport({
+    command: options.command ?? 'validate',
+    runId: null,
+    startedAt: started,
+    finishedAt: finished,
+    durationMs: { total: finished.getTime() - started.getTime(), validate: 0, split: 0, upload: 0 },
+    input: {
+      source: input.name,
+      ...(input.files !== null ? { files: [...input.files] } : {}),
+      bytes: 0,
+      sha256: null,
+      bom: false,
+      lineEndings: 'none',
+    },
+    lines: input.lines,
+    flow: {
+      flowConfigId: options.flow.flowConfigId,
+      version: options.flow.version,
+      mode: null,
+      source: options.flow.source,
+    },
+    rows: { total: 0, valid: 0, invalid: 0, blank: 0, sent: 0, alreadySent: 0 },
+    log: new IssueLog(0),
+    parts: [],
+    outcome: 'failed',
+    exitCode: EXIT_BY_ERROR[error.code],
+    dryRun: false,
+    files: { rejected: null, invocations: null },
+    nextStep: `${error.message}${error.context.hint ? ` ${error.context.hint}` : ''}`,
+  });
+  await writeReport(dir, report).catch(() => undefined);
 }

@@ -115,6 +115,8 @@ export interface ResolvedSendOptions extends Required<
   upload: SendOptions['upload'];
   nextStepFlags: readonly string[];
   sandbox: boolean;
+  /** For the report of a first pass that fails. */
+  command: 'send';
 }
 
 /** Applies the defaults and checks the limits (USAGE errors), for the library and the CLI alike. */
@@ -148,5 +150,6 @@ export function resolveSendOptions(given: SendOptions, flow: LoadedFlow): Resolv
     upload: given.upload,
     nextStepFlags: given.nextStepFlags ?? [],
     sandbox: given.sandbox ?? false,
+    command: 'send',
   };
 }

@@ -125,3 +125,36 @@ describe('--progress json on every exit path', () => {
     expect(readReport(join(dir, 'r')).nextStep).toMatch(/is working on this run/);
   });
 });
+
+describe('a report folder taken is never left empty', () => {
+  it('says in report.json why validate and send stopped on shards whose headers differ', async () => {
+    const dir = await tempDir();
+    const shards = join(dir, 'shards');
+    await mkdir(shards);
+    await writeFile(join(shards, 'a.csv'), `${HEADER}\ncustomer-01,Ann\n`);
+    await writeFile(join(shards, 'b.csv'), `target.attributes.atomic___id\ncustomer-02\n`);
+    for (const command of ['validate', 'send']) {
+      const report = join(dir, `r-${command}`);
+      const args =
+        command === 'validate'
+          ? [
+              'validate',
+              shards,
+              '--flow-config',
+              join(ROOT, 'samples/flows/renewal-reminder.json'),
+              '--report-dir',
+              report,
+            ]
+          : [...sendArgs(shards, join(dir, 's'), report), '--sandbox'];
+      const run = await runCli(args);
+      expect(run.code).toBe(2);
+      expect(readReport(report)).toMatchObject({
+        command,
+        outcome: 'failed',
+        exitCode: 2,
+        input: { sha256: null },
+      });
+      expect(readReport(report).nextStep).toContain('has a different header');
+    }
+  });
+});
