@@ -61,11 +61,24 @@ describe('cancel requests', () => {
         flowInvocationId: 'i',
         status: 'active',
         userId: null,
+        created: null,
       },
     ]);
+    // A status atomic-bulk does not know is counted as other, never as the server's text.
+    expect(
+      readCards([
+        { cardInstanceId: 'c2', status: '\u001b[31mx', created: '2026-01-01T00:00:00Z' },
+      ])[0],
+    ).toMatchObject({
+      status: 'other',
+      created: Date.parse('2026-01-01T00:00:00Z'),
+    });
+    expect(() => readCards({ data: [{}, {}, {}] }, 2)).toThrow(/holds 3 cards where at most 2/);
     expect(readCancelled({ data: [{}, {}] })).toBe(2);
     expect(readCancelled({ data: { cancelled: 3 } })).toBe(3);
     expect(readCancelled({ count: 4 })).toBe(4);
     expect(() => readCancelled({ ok: true })).toThrow(/neither which nor how many/);
+    for (const impossible of [-300_000_000, 1.5, 1001, Number.NaN])
+      expect(() => readCancelled({ cancelled: impossible }, 1000)).toThrow(/which no request/);
   });
 });
