@@ -148,17 +148,25 @@ describe('MultiInput', () => {
 
   it('refuses a shard whose header differs, naming both files and the column, no cell values', async () => {
     const d = await dir();
-    await writeFile(join(d, 'part-1.csv'), 'id,name\n1,a\n');
-    await writeFile(join(d, 'part-2.csv'), 'id,nom\n2,b\n');
+    const header = 'target.attributes.atomic___id,payload.variables.name';
+    await writeFile(join(d, 'part-1.csv'), `${header}\n1,a\n`);
+    await writeFile(
+      join(d, 'part-2.csv'),
+      'target.attributes.atomic___id,payload.variables.nom\n2,b\n',
+    );
     await writeFile(join(d, 'part-3.csv'), 'secret-id,Somebody\n');
     const error = await failure(openInput([join(d, 'part-1.csv'), join(d, 'part-2.csv')]));
     expect(isAtomicBulkError(error) && error.code).toBe('INPUT');
     expect(error.message).toBe(
-      `Input ${join(d, 'part-2.csv')}:1 has a different header from ${join(d, 'part-1.csv')}: column 2 differs from ${join(d, 'part-1.csv')}'s "name".`,
+      `Input ${join(d, 'part-2.csv')}:1 has a different header from ${join(d, 'part-1.csv')}: column 2 differs from ${join(d, 'part-1.csv')}'s "payload.variables.name".`,
     );
     const headerless = await failure(openInput([join(d, 'part-1.csv'), join(d, 'part-3.csv')]));
     expect(headerless.message).not.toMatch(/secret|Somebody/);
-    await writeFile(join(d, 'part-4.csv'), 'id\n3\n');
+    // The first file without a header: its first line is a row, never quoted.
+    const rowFirst = await failure(openInput([join(d, 'part-3.csv'), join(d, 'part-1.csv')]));
+    expect(rowFirst.message).not.toMatch(/secret|Somebody/);
+    expect(rowFirst.message).toContain('is one of the files without a header?');
+    await writeFile(join(d, 'part-4.csv'), 'target.attributes.atomic___id\n3\n');
     const shorter = await failure(openInput([join(d, 'part-1.csv'), join(d, 'part-4.csv')]));
     expect(shorter.message).toContain(`it has 1 columns, ${join(d, 'part-1.csv')} has 2.`);
   });

@@ -82,7 +82,8 @@ describe('report.html', () => {
   const html = renderHtml(REPORT);
 
   it('opens with the same one-line outcome as report.md', () => {
-    const summary = 'Failed: 30 rows sent in 3 of 4 parts; 37 of 40 rows valid. Exit code 3.';
+    const summary =
+      'Failed: 30 rows sent in 3 of the 4 parts cut so far; 37 of 40 rows valid. Exit code 3.';
     expect(html).toContain(
       `<p class="outcome" style="border-color:#c62828"><strong>${summary}</strong></p>`,
     );

@@ -106,9 +106,11 @@ export function summaryLine(report: Report): string {
   // that is not the run's.
   const stopped = report.outcome === 'interrupted' || report.outcome === 'failed';
   const of =
-    now.length === report.parts.length || stopped
+    now.length === report.parts.length
       ? plural(now.length, 'part')
-      : `${count(now.length)} of ${plural(report.parts.length, 'part')}`;
+      : stopped
+        ? `${count(now.length)} of the ${plural(report.parts.length, 'part')} cut so far`
+        : `${count(now.length)} of ${plural(report.parts.length, 'part')}`;
   return `${head} ${plural(rows.sent, 'row')} sent in ${of}${before}; ${valid}.`;
 }
 

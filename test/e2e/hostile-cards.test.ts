@@ -131,9 +131,12 @@ describe('a Cards API that lies', () => {
 
   it('counts unknown statuses as other and keeps escape sequences out of every report', async () => {
     const { run, report } = await against('escapes', ['reconcile']);
-    expect(run.code, run.stderr).toBe(0);
+    // A status it does not know is not counted as delivered: exit 4, named as other.
+    expect(run.code, run.stderr).toBe(4);
     const json = readFileSync(join(report, 'report.json'), 'utf8');
-    expect(JSON.parse(json)).toMatchObject({ reconcile: { cardsByStatus: { other: 3 } } });
+    expect(JSON.parse(json)).toMatchObject({
+      reconcile: { cardsByStatus: { other: 3 }, rowsByOutcome: { other: 3, delivered: 0 } },
+    });
     for (const file of ['report.json', 'report.md', 'report.html', 'reconciled.csv']) {
       const text = readFileSync(join(report, file), 'utf8');
       for (const control of ['\u001b', '\u0007', '\r']) expect(text, file).not.toContain(control);

@@ -121,7 +121,8 @@ describe('files the tool writes are private, whatever the umask', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(await partFilesUnder(join(dir, 's'))).toEqual([]);
 
-    // The same flow, unpublished: every csv-task is refused (422) once parts are cut.
+    // The same flow, unpublished at the sandbox while the local copy says published: the
+    // send starts, and every csv-task is refused (422) once parts are cut.
     const flows = join(dir, 'flows');
     await mkdir(flows);
     await writeFile(
@@ -130,7 +131,12 @@ describe('files the tool writes are private, whatever the umask', () => {
     );
     const failing = await sandbox({ flowsDir: flows });
     const failed = await runCli(
-      sendArgs(input, join(dir, 's2'), join(dir, 'r2'), ['--max-part-bytes', '1000']),
+      sendArgs(input, join(dir, 's2'), join(dir, 'r2'), [
+        '--max-part-bytes',
+        '1000',
+        '--flow-config',
+        RENEWAL_FLOW,
+      ]),
       { env: failing.env, timeoutMs: 120_000 },
     );
     expect(failed.code).toBe(3);
@@ -146,7 +152,12 @@ describe('files the tool writes are private, whatever the umask', () => {
     await writeFile(join(parts, 'part-0003.csv.abc.tmp'), 'user-1');
     await symlink(outside, join(parts, 'part-0001.csv'));
     const resumed = await runCli(
-      sendArgs(input, join(dir, 's2'), join(dir, 'r3'), ['--max-part-bytes', '1000']),
+      sendArgs(input, join(dir, 's2'), join(dir, 'r3'), [
+        '--max-part-bytes',
+        '1000',
+        '--flow-config',
+        RENEWAL_FLOW,
+      ]),
       { env: failing.env, timeoutMs: 120_000 },
     );
     expect(resumed.code).toBe(3);

@@ -59,7 +59,7 @@ describe('reconcile', () => {
       env: sb.env,
     });
     expect(run.code, run.stderr).toBe(4);
-    expect(run.stdout).toContain('Partial: 2 of 5 rows have no card; 3 have 5 cards.');
+    expect(run.stdout).toContain('Partial: 3 of 5 rows were delivered; 2 no card.');
     // It checked more than once: the first checks came before processing.
     expect(run.stderr).toMatch(/reconcile: 0 of 5 rows have cards \(0 cards; check 1\)/);
     const rows = reconciled(report);
@@ -139,7 +139,7 @@ describe('reconcile', () => {
     const sample = await runCli(['reconcile', report, '--sample', '50'], { env: sb.env });
     expect(sample.code).toBe(0);
     expect(sample.stdout).toMatch(
-      /50 of 50 sampled rows have cards: 100\.0 % of the run's 300 rows delivered \(95 % interval 9\d\.\d %–100\.0 %\)/,
+      /50 of 50 sampled rows were delivered: 100\.0 % of the run's 300 rows \(95 % interval 9\d\.\d %–100\.0 %\)/,
     );
     expect(reconciled(report)).toHaveLength(50);
   });

@@ -77,6 +77,8 @@ describe('report folders', () => {
     const out = join(dir, 'r');
     const run = await runCli(validateArgs(input, out, ['--max-part-bytes', '300']));
     expect(run.code).toBe(2);
-    expect(readdirSync(out)).toEqual([]);
+    // No lock (a dot file) is left; the report says why the run stopped.
+    expect(readdirSync(out).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(readReport(out)).toMatchObject({ outcome: 'failed', exitCode: 2 });
   });
 });
