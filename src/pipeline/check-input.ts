@@ -66,22 +66,24 @@ export async function firstPass(
     s3Endpoint: options.s3Endpoint,
   });
   try {
-    return await checkAndExplain(input, options, maxPartBytes, started, now, progress, dir);
+    return await checkAndExplain({ input, options, maxPartBytes, started, now, progress, dir });
   } catch (error) {
     await reportUnreadable(dir, input, options, started, now, error);
     throw error;
   }
 }
 
-async function checkAndExplain(
-  input: InputSource,
-  options: FirstPassOptions,
-  maxPartBytes: number,
-  started: Date,
-  now: () => Date,
-  progress: ProgressSink,
-  dir: ReportDir,
-): Promise<FirstPass> {
+/** The pass itself, once its report folder is open: one context, not seven pieces. */
+async function checkAndExplain(pass: {
+  input: InputSource;
+  options: FirstPassOptions;
+  maxPartBytes: number;
+  started: Date;
+  now: () => Date;
+  progress: ProgressSink;
+  dir: ReportDir;
+}): Promise<FirstPass> {
+  const { input, options, maxPartBytes, started, now, progress, dir } = pass;
   const log = new IssueLog(options.maxIssues);
   const checked = await checkInput(
     input,
