@@ -6,20 +6,26 @@
  * named as such. Needs root to mount a small tmpfs; skipped elsewhere.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox } from '../../src/sandbox/sandbox.js';
 import { expectNoStack, readReport, runCli, sendArgs, tempDir } from './cli.js';
 
+/** True when a tmpfs can really be mounted here (root, and a kernel that allows it). */
 function canMount(): boolean {
   if (process.getuid?.() !== 0) return false;
+  const at = mkdtempSync(join(tmpdir(), 'atomic-bulk-mount-probe-'));
   try {
-    execFileSync('mount', ['--version'], { stdio: 'ignore' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4096', 'tmpfs', at], { stdio: 'ignore' });
+    execFileSync('umount', [at], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
+  } finally {
+    rmSync(at, { recursive: true, force: true });
   }
 }
 
