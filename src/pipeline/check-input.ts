@@ -16,6 +16,7 @@ import { ReportDir } from '../report/report-dir.js';
 import { explainRows } from '../validate/explainer.js';
 import { Validator, type ValidationResult, type ValidatorOptions } from '../validate/validator.js';
 import type { LoadedFlow } from './flow-source.js';
+import type { Report } from '../model/report.js';
 
 export const DEFAULT_MAX_PART_BYTES = 32_000_000;
 export const DEFAULT_MAX_ISSUES = 1000;
@@ -236,12 +237,7 @@ async function reportUnreadable(
       lineEndings: 'none',
     },
     lines: input.lines,
-    flow: {
-      flowConfigId: options.flow.flowConfigId,
-      version: options.flow.version,
-      mode: null,
-      source: options.flow.source,
-    },
+    flow: checkedFlow(options.flow),
     rows: { total: 0, valid: 0, invalid: 0, blank: 0, sent: 0, alreadySent: 0 },
     log: new IssueLog(0),
     parts: [],
@@ -252,4 +248,14 @@ async function reportUnreadable(
     nextStep: `${error.message}${error.context.hint ? ` ${error.context.hint}` : ''}`,
   });
   await writeReport(dir, report).catch(() => undefined);
+}
+
+/** The report's flow section for a run that checks only (no send mode). */
+export function checkedFlow(flow: LoadedFlow): Report['flow'] {
+  return {
+    flowConfigId: flow.flowConfigId,
+    version: flow.version,
+    mode: null,
+    source: flow.source,
+  };
 }

@@ -11,7 +11,12 @@ import { invalidNextStep, validNextStep, type CommandContext } from '../report/n
 import type { ReportDir } from '../report/report-dir.js';
 import { buildReport, inputSection } from '../report/report.js';
 import { writeReport } from '../report/write-report.js';
-import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, firstPass } from './check-input.js';
+import {
+  checkedFlow,
+  DEFAULT_MAX_ISSUES,
+  DEFAULT_MAX_PART_BYTES,
+  firstPass,
+} from './check-input.js';
 import type { LoadedFlow } from './flow-source.js';
 
 export { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES } from './check-input.js';
@@ -105,12 +110,7 @@ export async function validate(given: ValidateOptions): Promise<RunResult> {
       },
       input: inputSection(input, summary),
       lines: input.lines,
-      flow: {
-        flowConfigId: options.flow.flowConfigId,
-        version: options.flow.version,
-        mode: null,
-        source: options.flow.source,
-      },
+      flow: checkedFlow(options.flow),
       rows: { ...result.rows, sent: 0, alreadySent: 0 },
       log,
       parts: [],
