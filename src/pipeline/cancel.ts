@@ -21,7 +21,7 @@ import {
   persist,
 } from '../reconcile/delivery.js';
 import { invocations, type SentRun } from '../reconcile/run-source.js';
-import { openForUpdate, runStartedAt } from './reconcile.js';
+import { runStartedAt, withSentRun } from './reconcile.js';
 import type { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 
@@ -49,13 +49,8 @@ export interface CancelResult {
   exitCode: number;
 }
 
-export async function cancel(options: CancelOptions): Promise<CancelResult> {
-  const { run, dir } = await openForUpdate(options);
-  try {
-    return await cancelRun(options, run, dir);
-  } finally {
-    await run.close();
-  }
+export function cancel(options: CancelOptions): Promise<CancelResult> {
+  return withSentRun(options, (run, dir) => cancelRun(options, run, dir));
 }
 
 async function cancelRun(

@@ -64,13 +64,8 @@ interface Checked {
   table: IdTable | null;
 }
 
-export async function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
-  const { run, dir } = await openForUpdate(options);
-  try {
-    return await reconcileRun(options, run, dir);
-  } finally {
-    await run.close();
-  }
+export function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
+  return withSentRun(options, (run, dir) => reconcileRun(options, run, dir));
 }
 
 async function reconcileRun(
@@ -178,17 +173,19 @@ async function checkOnce(
 }
 
 /** The sent run named by `target`, and its report folder, locked to add a section. */
-export async function openForUpdate(options: {
-  target: string;
-  stateDir?: string;
-  api: CardsApi;
-}): Promise<{ run: SentRun; dir: ReportDir }> {
+/**
+ * Runs `work` on the sent run named by `target` and its report folder, locked to add a
+ * section; the run's private copy of invocations.csv is removed however `work` ends.
+ */
+export async function withSentRun<T>(
+  options: { target: string; stateDir?: string; api: CardsApi },
+  work: (run: SentRun, dir: ReportDir) => Promise<T>,
+): Promise<T> {
   const run = await openSentRun(options.target, options.stateDir ?? '.atomic-bulk', options.api);
   try {
-    return { run, dir: await ReportDir.existing(run.folder) };
-  } catch (error) {
+    return await work(run, await ReportDir.existing(run.folder));
+  } finally {
     await run.close();
-    throw error;
   }
 }
 

@@ -190,8 +190,8 @@ export async function* allCards(
   api: CardsApi,
   query: CardQuery,
   delivery: Delivery,
-  pageSize = MAX_CARDS_PER_REQUEST,
-  maxPages = Number.MAX_SAFE_INTEGER,
+  pageSize: number,
+  maxPages: number,
 ): AsyncGenerator<CardSummary> {
   let previous = new Set<string>();
   for (let page = 0, offset = 0; ; page++, offset += pageSize) {
