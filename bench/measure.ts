@@ -65,9 +65,16 @@ export interface ServerProcess {
  * read, so a setting is never taken cut in half. A secret in this process's environment
  * is not passed on: it must not become the server's.
  */
-export async function startServerProcess(args: string[], name: string): Promise<ServerProcess> {
+export async function startServerProcess(
+  args: string[],
+  name: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ServerProcess> {
   const { ATOMIC_CLIENT_SECRET: _ignored, ...env0 } = process.env;
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: env0 });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...env0, ...extraEnv },
+  });
   const env: Record<string, string> = {};
   await new Promise<void>((resolve, reject) => {
     let pending = '';

@@ -97,7 +97,12 @@ const packages = new Map();
     let licence = child.license;
     if (licence === undefined && child.path !== undefined) {
       try {
-        licence = JSON.parse(readFileSync(join(child.path, 'package.json'), 'utf8')).license;
+        const manifest = JSON.parse(readFileSync(join(child.path, 'package.json'), 'utf8'));
+        // Older packages (busboy, streamsearch) name theirs in the deprecated `licenses` list.
+        const listed = Array.isArray(manifest.licenses) ? manifest.licenses : [];
+        licence =
+          manifest.license ??
+          (listed.length === 1 && typeof listed[0]?.type === 'string' ? listed[0].type : undefined);
       } catch {
         licence = undefined;
       }

@@ -42,7 +42,7 @@ const ALLOWED = {
     's3',
     'reconcile',
   ],
-  sandbox: ['model', 'api'],
+  sandbox: ['model', 'api', 'files'],
   cli: ['model', 'api', 'pipeline', 'report', 'state', 'sandbox', 'read', 'files', '.'],
   '.': [
     'model',

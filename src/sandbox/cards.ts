@@ -7,11 +7,15 @@
  * at all cancels every card in the environment, as Atomic's does; the store counts such
  * requests so tests can prove the tool never sends one.
  *
- * Cards are kept compactly (numbers for times, shared strings for templates and ids), so
- * a million of them fit in the sandbox's memory for the reconcile benchmark.
+ * Cards are kept on disk (disk-table.ts): a 32-byte record per card, user ids in the
+ * ledger's string file, and per template the list of its cards, so a campaign of millions
+ * costs the sandbox disk, not memory. A card's flow instance and lifecycle are its
+ * invocation's (one flow instance per invocation).
  */
-
+import { join } from 'node:path';
 import { CARD_QUERY_FIELDS, type CardQuery } from '../api/cards.js';
+import { RecordFile } from './disk-table.js';
+import type { InvocationLedger } from './ledger.js';
 
 /** The filters Atomic documents for listing and cancelling cards (SPEC 6). */
 export const CARD_FILTERS = CARD_QUERY_FIELDS;
@@ -20,18 +24,6 @@ export type CardFilter = CardQuery;
 export const DEFAULT_LIST_LIMIT = 100;
 export const DEFAULT_CANCEL_LIMIT = 500;
 export const MAX_LIMIT = 1000;
-
-interface Card {
-  serial: number;
-  flowInstance: number;
-  templateId: string;
-  templateName: string;
-  flowInvocationId: string;
-  userId: string;
-  status: string;
-  created: number;
-  updated: number;
-}
 
 /** A card as the API shows it. */
 export interface CardView {
@@ -48,50 +40,116 @@ export interface CardView {
   updated: string;
 }
 
+const STATUSES = ['active', 'canceled'] as const;
+/* A card: invocation (4), user id position (6) and length (2), template (2), status (1),
+ * created and updated (8 each, milliseconds). */
+const CARD_BYTES = 32;
+/** Card records read at once when scanning. */
+const SCAN_CARDS = 2048;
+
+interface Card {
+  serial: number;
+  invocation: number;
+  userAt: number;
+  userLength: number;
+  template: number;
+  status: (typeof STATUSES)[number];
+  created: number;
+  updated: number;
+}
+
+function decode(serial: number, b: Buffer, at = 0): Card {
+  return {
+    serial,
+    invocation: b.readUInt32LE(at),
+    userAt: b.readUIntLE(at + 4, 6),
+    userLength: b.readUInt16LE(at + 10),
+    template: b.readUInt16LE(at + 12),
+    status: STATUSES[b.readUInt8(at + 14)] ?? 'active',
+    created: b.readDoubleLE(at + 16),
+    updated: b.readDoubleLE(at + 24),
+  };
+}
+
+function encode(card: Card): Buffer {
+  const b = Buffer.alloc(CARD_BYTES);
+  b.writeUInt32LE(card.invocation, 0);
+  b.writeUIntLE(card.userAt, 4, 6);
+  b.writeUInt16LE(card.userLength, 10);
+  b.writeUInt16LE(card.template, 12);
+  b.writeUInt8(STATUSES.indexOf(card.status), 14);
+  b.writeDoubleLE(card.created, 16);
+  b.writeDoubleLE(card.updated, 24);
+  return b;
+}
+
+interface Template {
+  id: string;
+  name: string;
+  /** Its cards' numbers, in the order they were made (4 bytes each). */
+  cards: RecordFile;
+}
+
 export class CardStore {
-  private readonly cards: Card[] = [];
-  private readonly byInvocation = new Map<string, number[]>();
-  private readonly byTemplate = new Map<string, number[]>();
-  private flowInstances = 0;
+  private readonly records: RecordFile;
+  private readonly templates: Template[] = [];
   /** Cancel requests that named no filter at all (each cancelled every card). */
   unscopedCancels = 0;
   cancelled = 0;
 
-  get size(): number {
-    return this.cards.length;
+  constructor(
+    private readonly dir: string,
+    private readonly ledger: InvocationLedger,
+  ) {
+    this.records = new RecordFile(join(dir, 'cards'), CARD_BYTES);
   }
 
-  /** One card per user for an invocation of a flow (one flow instance per invocation). */
+  get size(): number {
+    return this.records.count;
+  }
+
+  /** One card per user for an invocation (its number in the ledger); returns the first card's number. */
   create(
-    flowInvocationId: string,
+    invocation: number,
     userIds: string[],
     template: { id: string; name: string },
     now = Date.now(),
-  ): void {
-    const flowInstance = ++this.flowInstances;
+  ): number {
+    const t = this.template(template);
+    const first = this.records.count;
     for (const userId of userIds) {
-      const index = this.cards.length;
-      this.cards.push({
-        serial: index + 1,
-        flowInstance,
-        templateId: template.id,
-        templateName: template.name,
-        flowInvocationId,
-        userId,
-        status: 'active',
-        created: now,
-        updated: now,
-      });
-      push(this.byInvocation, flowInvocationId, index);
-      push(this.byTemplate, template.id, index);
+      const user = this.ledger.strings.put(userId);
+      const serial = this.records.add(
+        encode({
+          serial: 0,
+          invocation,
+          userAt: user.at,
+          userLength: user.length,
+          template: t,
+          status: 'active',
+          created: now,
+          updated: now,
+        }),
+      );
+      const posting = Buffer.allocUnsafe(4);
+      posting.writeUInt32LE(serial, 0);
+      (this.templates[t] as Template).cards.add(posting);
     }
+    return first;
   }
 
   /** Cards matching every filter, from `offset`, at most `limit`. */
   list(filter: CardFilter, limit: number, offset: number): CardView[] {
-    const indexes = this.indexFor(filter);
-    if (indexes !== null && CARD_FILTERS.filter((f) => filter[f] !== undefined).length === 1)
-      return indexes.slice(offset, offset + limit).map((i) => view(this.cards[i] as Card));
+    const only = CARD_FILTERS.filter((f) => filter[f] !== undefined);
+    if (only.length === 1 && only[0] === 'cardTemplateId') {
+      const t = this.templates.find((x) => x.id === filter.cardTemplateId);
+      if (t === undefined || offset >= t.cards.count) return [];
+      const n = Math.min(limit, t.cards.count - offset);
+      const postings = t.cards.range(offset, n);
+      const out: CardView[] = [];
+      for (let i = 0; i < n; i++) out.push(this.view(this.card(postings.readUInt32LE(i * 4))));
+      return out;
+    }
     const out: CardView[] = [];
     let skipped = 0;
     for (const card of this.matching(filter)) {
@@ -100,7 +158,7 @@ export class CardStore {
         continue;
       }
       if (out.length >= limit) break;
-      out.push(view(card));
+      out.push(this.view(card));
     }
     return out;
   }
@@ -122,67 +180,125 @@ export class CardStore {
     for (const card of targets) {
       card.status = 'canceled';
       card.updated = now;
+      this.records.set(card.serial, encode(card));
     }
     this.cancelled += targets.length;
-    return targets.map(view);
+    return targets.map((c) => this.view(c));
   }
 
-  /** Cards of one invocation (for tests). */
+  /** Cards of one invocation id (for tests). */
   ofInvocation(flowInvocationId: string): CardView[] {
-    return (this.byInvocation.get(flowInvocationId) ?? []).map((i) => view(this.cards[i] as Card));
+    return this.list({ flowInvocationId }, Number.MAX_SAFE_INTEGER, 0);
   }
 
-  /** The indexed positions a filter narrows to, or null when it names no indexed field. */
-  private indexFor(filter: CardFilter): number[] | null {
-    if (filter.flowInvocationId !== undefined)
-      return this.byInvocation.get(filter.flowInvocationId) ?? [];
-    if (filter.cardTemplateId !== undefined)
-      return this.byTemplate.get(filter.cardTemplateId) ?? [];
-    return null;
+  close(): void {
+    this.records.close();
+    for (const t of this.templates) t.cards.close();
+  }
+
+  private template(template: { id: string; name: string }): number {
+    const i = this.templates.findIndex((t) => t.id === template.id);
+    if (i >= 0) return i;
+    const n = this.templates.length;
+    this.templates.push({
+      ...template,
+      cards: new RecordFile(join(this.dir, `template-${n}`), 4),
+    });
+    return n;
+  }
+
+  private card(serial: number): Card {
+    return decode(serial, this.records.get(serial));
+  }
+
+  /** The card numbers a filter narrows to without a scan, or null when it cannot. */
+  private narrowed(filter: CardFilter): Iterable<number> | null {
+    const invocations =
+      filter.flowInvocationId !== undefined
+        ? this.ledger.ordinalsOf(filter.flowInvocationId)
+        : filter.flowInstanceId !== undefined
+          ? instance(filter.flowInstanceId, 'fi-', this.ledger.count)
+          : filter.lifecycleId !== undefined
+            ? instance(filter.lifecycleId, 'lc-', this.ledger.count)
+            : null;
+    if (invocations === null) return null;
+    const serials: number[] = [];
+    for (const ordinal of invocations) {
+      const { first, count } = this.ledger.cardsOf(ordinal);
+      for (let i = 0; i < count; i++) serials.push(first + i);
+    }
+    return serials;
   }
 
   private *matching(filter: CardFilter): Generator<Card> {
-    const indexes = this.indexFor(filter);
-    if (indexes === null) {
-      for (const card of this.cards) if (matches(card, filter)) yield card;
+    const narrowed = this.narrowed(filter);
+    if (narrowed !== null) {
+      for (const serial of narrowed) {
+        const card = this.card(serial);
+        if (this.matches(card, filter)) yield card;
+      }
       return;
     }
-    for (const i of indexes) {
-      const card = this.cards[i] as Card;
-      if (matches(card, filter)) yield card;
+    const t =
+      filter.cardTemplateId === undefined
+        ? null
+        : this.templates.find((x) => x.id === filter.cardTemplateId);
+    if (t === undefined) return;
+    const total = t === null ? this.records.count : t.cards.count;
+    for (let from = 0; from < total; from += SCAN_CARDS) {
+      const n = Math.min(SCAN_CARDS, total - from);
+      if (t === null) {
+        const chunk = this.records.range(from, n);
+        for (let i = 0; i < n; i++) {
+          const card = decode(from + i, chunk, i * CARD_BYTES);
+          if (this.matches(card, filter)) yield card;
+        }
+      } else {
+        const postings = t.cards.range(from, n);
+        for (let i = 0; i < n; i++) {
+          const card = this.card(postings.readUInt32LE(i * 4));
+          if (this.matches(card, filter)) yield card;
+        }
+      }
     }
+  }
+
+  private matches(card: Card, f: CardFilter): boolean {
+    const template = this.templates[card.template] as Template;
+    return (
+      (f.flowInstanceId === undefined || f.flowInstanceId === `fi-${card.invocation + 1}`) &&
+      (f.lifecycleId === undefined || f.lifecycleId === `lc-${card.invocation + 1}`) &&
+      (f.cardTemplateId === undefined || f.cardTemplateId === template.id) &&
+      (f.status === undefined || f.status === card.status) &&
+      (f.userId === undefined || f.userId === this.userOf(card)) &&
+      (f.flowInvocationId === undefined || f.flowInvocationId === this.ledger.idOf(card.invocation))
+    );
+  }
+
+  private userOf(card: Card): string {
+    return this.ledger.strings.get(card.userAt, card.userLength);
+  }
+
+  private view(card: Card): CardView {
+    const template = this.templates[card.template] as Template;
+    return {
+      cardInstanceId: `ci-${card.serial + 1}`,
+      cardTemplateId: template.id,
+      cardTemplateName: template.name,
+      flowInstanceId: `fi-${card.invocation + 1}`,
+      flowInvocationId: this.ledger.idOf(card.invocation),
+      lifecycleId: `lc-${card.invocation + 1}`,
+      status: card.status,
+      userId: this.userOf(card),
+      eventSource: 'csv-task',
+      created: new Date(card.created).toISOString(),
+      updated: new Date(card.updated).toISOString(),
+    };
   }
 }
 
-function push(map: Map<string, number[]>, key: string, value: number): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [value]);
-  else list.push(value);
-}
-
-function matches(card: Card, f: CardFilter): boolean {
-  return (
-    (f.flowInvocationId === undefined || f.flowInvocationId === card.flowInvocationId) &&
-    (f.flowInstanceId === undefined || f.flowInstanceId === `fi-${card.flowInstance}`) &&
-    (f.cardTemplateId === undefined || f.cardTemplateId === card.templateId) &&
-    (f.userId === undefined || f.userId === card.userId) &&
-    (f.status === undefined || f.status === card.status) &&
-    (f.lifecycleId === undefined || f.lifecycleId === `lc-${card.flowInstance}`)
-  );
-}
-
-function view(card: Card): CardView {
-  return {
-    cardInstanceId: `ci-${card.serial}`,
-    cardTemplateId: card.templateId,
-    cardTemplateName: card.templateName,
-    flowInstanceId: `fi-${card.flowInstance}`,
-    flowInvocationId: card.flowInvocationId,
-    lifecycleId: `lc-${card.flowInstance}`,
-    status: card.status,
-    userId: card.userId,
-    eventSource: 'csv-task',
-    created: new Date(card.created).toISOString(),
-    updated: new Date(card.updated).toISOString(),
-  };
+/** The invocation a `fi-N` or `lc-N` names, as a list of at most one. */
+function instance(value: string, prefix: string, invocations: number): number[] {
+  const n = value.startsWith(prefix) ? Number(value.slice(prefix.length)) : NaN;
+  return Number.isInteger(n) && n >= 1 && n <= invocations ? [n - 1] : [];
 }

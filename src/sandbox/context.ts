@@ -9,8 +9,16 @@ import { CardStore } from './cards.js';
 import { CustomerDirectory, seededUsers, type DirectoryUser } from './directory.js';
 import { Faults, type FaultOptions } from './faults.js';
 import type { SeededFlow } from './flows.js';
-import type { ObjectStore, S3BackendOptions } from './object-store.js';
-import { InvocationStore, type SandboxInvocation } from './processor.js';
+import {
+  InvocationLedger,
+  type Delivered,
+  type NoCardReason,
+  type SandboxInvocation,
+} from './ledger.js';
+import type { RecordInvocation } from './processor.js';
+import type { ObjectStore, S3BackendOptions } from './store-types.js';
+
+export type { NoCardReason };
 
 export const SANDBOX_CLIENT_ID = 'sandbox-client';
 export const SANDBOX_ENVIRONMENT = 'sandbox';
@@ -41,8 +49,20 @@ export interface SandboxOptions {
   /** Bulk tasks running at once per environment before csv-task answers 429. Default 5; 0 = no limit. */
   maxRunningTasks?: number;
   faults?: FaultOptions;
-  /** Keep every invocation's payload for /sandbox/invocations. Default true. */
+  /** Keep every invocation's payload (on disk) for /sandbox/invocations. Default true. */
   storePayloads?: boolean;
+  /**
+   * Keep uploaded files after processing them, for tests that compare bytes. Default
+   * false: a file is removed once processed, so disk holds only the uploads in flight.
+   */
+  keepUploads?: boolean;
+  /** Where the sandbox's private folder is made. Default: the system's temporary folder. */
+  tempDir?: string;
+  /**
+   * Memory for the id index, in bytes (default 64 MiB, about a million ids); beyond it the
+   * index grows on disk. Everything else kept per row is on disk from the start.
+   */
+  indexMemoryBytes?: number;
   /**
    * Uploaded files are processed once uploads have been quiet this long, so processing
    * never slows a bulk send down (Atomic processes on its own machines). Default 300 ms.
@@ -90,9 +110,6 @@ export interface SandboxTask {
   reason: string | null;
 }
 
-/** Why an invocation created no card (SPEC 6). */
-export type NoCardReason = 'no-match' | 'too-many-matches' | 'no-test-user';
-
 export interface Task extends SandboxTask {
   /** Where the gateway forwards uploads (the bucket URL). */
   s3Url: string;
@@ -113,11 +130,11 @@ export class SandboxContext {
   readonly direct: boolean;
   readonly cancelPath: string;
   readonly faults: Faults;
-  readonly store: InvocationStore;
-  readonly cards = new CardStore();
+  /** This start of the sandbox: part of its environment id unless one is given. */
+  readonly instanceId = randomBytes(4).toString('hex');
+  readonly ledger: InvocationLedger;
+  readonly cards: CardStore;
   readonly directory: CustomerDirectory;
-  /** Invocations that made no card, and why (for tests and /sandbox/stats). */
-  readonly noCard = new Map<string, NoCardReason>();
   readonly tokens = new Map<string, number>();
   readonly tasks = new Map<string, Task>();
   baseUrl = '';
@@ -128,8 +145,10 @@ export class SandboxContext {
     readonly options: SandboxOptions,
     readonly flows: Map<string, SeededFlow>,
     readonly s3: ObjectStore,
+    /** The private folder for the ledger and cards (disk-table.ts). */
+    stateDir: string,
   ) {
-    this.environmentId = options.environmentId ?? SANDBOX_ENVIRONMENT;
+    this.environmentId = options.environmentId ?? `${SANDBOX_ENVIRONMENT}-${this.instanceId}`;
     this.clientId = options.clientId ?? SANDBOX_CLIENT_ID;
     this.clientSecret = options.clientSecret ?? randomBytes(24).toString('base64url');
     this.maxUploadBytes = options.maxUploadBytes ?? 32_000_000;
@@ -143,7 +162,12 @@ export class SandboxContext {
       encodeURIComponent(this.environmentId),
     );
     this.faults = new Faults(options.faults);
-    this.store = new InvocationStore(options.storePayloads ?? true);
+    this.ledger = new InvocationLedger(
+      stateDir,
+      options.storePayloads ?? true,
+      options.indexMemoryBytes,
+    );
+    this.cards = new CardStore(stateDir, this.ledger);
     this.directory = new CustomerDirectory(
       options.users ?? seededUsers(),
       options.implicitUsers ?? true,
@@ -162,23 +186,30 @@ export class SandboxContext {
     return n;
   }
 
-  /** Turns a new invocation into cards, or notes why it makes none. Returns the cards made. */
-  deliver(invocation: SandboxInvocation): number {
+  /** Records a row's invocation and turns a new one into cards, or notes why it makes none. */
+  readonly record: RecordInvocation = (invocation) =>
+    this.ledger.record(invocation, (ordinal) => this.deliver(invocation, ordinal));
+
+  private deliver(invocation: SandboxInvocation, ordinal: number): Delivered {
     const match = this.directory.match(invocation.target, invocation.mode);
-    if (match.kind !== 'users') {
-      this.noCard.set(
-        invocation.flowInvocationId,
-        match.kind === 'too-many' ? 'too-many-matches' : match.kind,
-      );
-      return 0;
-    }
+    if (match.kind !== 'users')
+      return {
+        firstCard: 0,
+        cards: 0,
+        noCard: match.kind === 'too-many' ? 'too-many-matches' : match.kind,
+      };
     const flow = this.flows.get(invocation.flowId);
     const template = flow?.cardTemplate ?? {
       id: `${invocation.flowId}-card`,
       name: invocation.flowId,
     };
-    this.cards.create(invocation.flowInvocationId, match.userIds, template);
-    return match.userIds.length;
+    const firstCard = this.cards.create(ordinal, match.userIds, template);
+    return { firstCard, cards: match.userIds.length, noCard: null };
+  }
+
+  close(): void {
+    this.cards.close();
+    this.ledger.close();
   }
 }
 

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SandboxContext, Task } from './context.js';
 import { drainBody, forward, reply, s3Xml, type Reply } from './http.js';
+import { BOUND_KEY_HEADER } from './store-types.js';
 import type { Processing } from './processing.js';
 
 export function createGateway(ctx: SandboxContext, processing: Processing) {
@@ -54,7 +55,10 @@ export function createGateway(ctx: SandboxContext, processing: Processing) {
         await drainBody(req);
         return reply(503, s3Xml('SlowDown', 'Please reduce your request rate.'));
       }
-      const upstream = await forward(req, task.s3Url, processing.upstreams);
+      const startedAt = Date.now();
+      const upstream = await forward(req, task.s3Url, processing.upstreams, {
+        [BOUND_KEY_HEADER]: encodeURIComponent(task.key),
+      });
       if (upstream.status === 400 && upstream.body.includes('<Code>EntityTooLarge</Code>')) {
         task.status = 'rejected';
         task.reason = `the file is over the ${maxUploadBytes}-byte limit`;
@@ -65,7 +69,13 @@ export function createGateway(ctx: SandboxContext, processing: Processing) {
         return reply(upstream.status, upstream.body);
       }
       const head = await s3.head(task.key);
-      const size = head?.size ?? 0;
+      // Another task's form posted to this task's URL: its file is not this task's upload.
+      // (The sandbox's own store refuses it before; an S3 endpoint ignores the header.)
+      if (head === null || (head.lastModified?.getTime() ?? startedAt) < startedAt - 1000) {
+        task.status = 'issued';
+        return reply(403, s3Xml('AccessDenied', 'This upload URL belongs to another upload.'));
+      }
+      const size = head.size;
       if (size > maxUploadBytes) {
         await s3.delete(task.key);
         task.status = 'rejected';

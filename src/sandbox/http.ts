@@ -32,15 +32,47 @@ export function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Reads and discards the body; returns when it ended or the client went away. */
+/** A body being discarded is read at most this far… */
+export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+/** …and for at most this long; then the connection is closed. */
+export const DRAIN_MAX_MS = 2_000;
+
+/**
+ * Reads and discards the body, up to DRAIN_MAX_BYTES and for at most DRAIN_MAX_MS; a body
+ * declared larger is not read at all. Returns when it ended, the client went away, or the
+ * limit was reached: the caller then answers with `Connection: close` (see
+ * `closeUnlessRead`), so nobody holds a connection open by trickling a body at a request
+ * that is refused anyway.
+ */
 export async function drainBody(req: IncomingMessage): Promise<void> {
   if (req.readableEnded || req.destroyed) return;
-  req.resume();
+  if (Number(req.headers['content-length'] ?? 0) > DRAIN_MAX_BYTES) return;
   await new Promise<void>((resolve) => {
-    req.once('end', resolve);
-    req.once('close', resolve);
-    req.once('error', () => resolve());
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('close', done);
+      req.off('error', done);
+      req.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DRAIN_MAX_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_MAX_MS);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.once('error', done);
   });
+}
+
+/** `Connection: close` when the request's body was not read to its end. */
+export function closeUnlessRead(req: IncomingMessage): Record<string, string> {
+  return req.readableEnded ? {} : { Connection: 'close' };
 }
 
 /** Streams the incoming multipart body to the bucket URL; returns the store's answer. */
@@ -48,13 +80,14 @@ export function forward(
   req: IncomingMessage,
   bucketUrl: string,
   active: Set<ClientRequest>,
+  extraHeaders: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   // The client may have gone while the request waited (latency, a slow-upload fault).
   // Node destroys the request when its socket closes, even one received complete, and a
   // destroyed stream never ends: piping it would wait forever.
   if (req.destroyed) return Promise.reject(new Error('the client disconnected before the upload'));
   const target = new URL(bucketUrl);
-  const headers: Record<string, string> = { host: target.host };
+  const headers: Record<string, string> = { ...extraHeaders, host: target.host };
   for (const name of ['content-type', 'content-length', 'transfer-encoding']) {
     const value = req.headers[name];
     if (typeof value === 'string') headers[name] = value;

@@ -1,35 +1,45 @@
 /**
  * The sandbox's own object store: an HTTP server on 127.0.0.1 that receives exactly what
  * Atomic's upload URLs receive — a presigned POST (multipart form with a SigV4-signed
- * policy) or a presigned PUT — and nothing else. It verifies signatures, expiry, the
- * policy's conditions and content-length-range the way S3 does, answers with S3's XML
- * error codes, and keeps objects in a private temporary directory under names derived
- * from a hash of the key, so no key can reach outside it. It serves no object to anyone:
- * the sandbox reads what arrived straight from disk.
+ * policy, read with busboy) or a presigned PUT — and nothing else. It verifies signatures,
+ * expiry, the policy's conditions and content-length-range the way S3 does, answers with
+ * S3's XML error codes, and keeps objects in the sandbox's private folder under names
+ * derived from a hash of the key, so no key can reach outside it. It serves no object to
+ * anyone: the sandbox reads what arrived straight from disk.
+ *
+ * Abuse from the same machine is bounded (decisions.md, "The sandbox under abuse"): a
+ * request must prove its signature within AUTH_DEADLINE_MS of arriving, at most
+ * MAX_UNAUTHENTICATED such requests may be open at once, a refused request's body is read
+ * for at most two seconds (http.ts), and only authenticated uploads count as writes (the
+ * sandbox's processing waits for writes to end, so nobody without a URL can stall it).
+ * A presigned PUT is held to the size limit it was issued with, while it streams.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdtemp, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FormError, formBoundary, readForm, type FileSink } from './multipart.js';
+import { closeUnlessRead, drainBody } from './http.js';
+import { readPostForm } from './post-form.js';
+import { verifyPost } from './post-policy.js';
+import { SignatureError, verifyPut, type SigningKeyPair } from './sigv4.js';
 import {
-  presignPost,
-  presignPut,
-  SignatureError,
-  verifyPost,
-  verifyPut,
-  type PresignedPost,
-  type SigningKeyPair,
-} from './sigv4.js';
-import type { ObjectInfo, ObjectStore } from './object-store.js';
+  BOUND_KEY_HEADER,
+  S3Failure,
+  SigningStore,
+  type ObjectInfo,
+  type ObjectStore,
+} from './store-types.js';
 
 /** S3's largest single PUT. */
 const MAX_OBJECT_BYTES = 5 * 1024 ** 3;
-/** A refused request's remaining body is read and discarded up to this size, then the connection is closed. */
-const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+/** A request must have shown a valid signature this soon after it arrived. */
+export const AUTH_DEADLINE_MS = 5_000;
+/** Requests not yet authenticated, open at once; more are answered 503 at once. */
+export const MAX_UNAUTHENTICATED = 16;
+/** Authenticated uploads received at once; more are answered 503 SlowDown. */
+export const MAX_UPLOADS = 32;
 
 interface StoredObject {
   file: string;
@@ -37,39 +47,40 @@ interface StoredObject {
   lastModified: Date;
 }
 
-class S3Failure extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function xml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export class LocalObjectStore implements ObjectStore {
+/** One request's standing: not yet authenticated, then an upload that counts as a write. */
+export interface RequestGate {
+  /** The request showed a valid signature: it counts as a write from now on. */
+  authenticated(): void;
+}
+
+export class LocalObjectStore extends SigningStore implements ObjectStore {
   private readonly objects = new Map<string, StoredObject>();
+  /** The size limit each presigned PUT was issued with. */
+  private readonly putLimits = new Map<string, number>();
   private writes = 0;
+  private unauthenticated = 0;
   lastWriteAt = 0;
   /** Requests refused, by S3 error code (for tests and the sandbox's stats). */
   readonly refused = new Map<string, number>();
 
   private constructor(
-    readonly endpoint: string,
-    readonly bucket: string,
-    private readonly keys: SigningKeyPair,
+    endpoint: string,
+    bucket: string,
+    keys: SigningKeyPair,
     private readonly server: Server,
     private readonly directory: string,
     private readonly allowedHosts: Set<string>,
-  ) {}
+  ) {
+    super(endpoint, bucket, keys);
+  }
 
-  static async start(bucket = 'atomic-sandbox'): Promise<LocalObjectStore> {
-    const directory = await mkdtemp(join(tmpdir(), 'atomic-bulk-store-'));
-    await chmod(directory, 0o700);
+  /** Starts the store, keeping objects in `directory` (made private here). */
+  static async start(directory: string, bucket = 'atomic-sandbox'): Promise<LocalObjectStore> {
+    await mkdir(directory, { mode: 0o700 });
     const keys: SigningKeyPair = {
       accessKeyId: `SANDBOX${randomBytes(8).toString('hex').toUpperCase()}`,
       secretAccessKey: randomBytes(30).toString('base64url'),
@@ -83,8 +94,10 @@ export class LocalObjectStore implements ObjectStore {
       }
       void store.handle(req, res);
     });
-    server.requestTimeout = 120_000;
-    server.headersTimeout = 10_000;
+    // A presigned upload may take the URL's whole lifetime; its headers may not.
+    server.requestTimeout = 300_000;
+    server.headersTimeout = AUTH_DEADLINE_MS;
+    server.maxConnections = 256;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => {
@@ -109,18 +122,8 @@ export class LocalObjectStore implements ObjectStore {
     return this.writes;
   }
 
-  presignPost(key: string, maxBytes: number, expiresSeconds: number): Promise<PresignedPost> {
-    return Promise.resolve(
-      presignPost(this.keys, this.endpoint, this.bucket, key, maxBytes, expiresSeconds),
-    );
-  }
-
-  presignPut(key: string, expiresSeconds: number): Promise<string> {
-    return Promise.resolve(presignPut(this.keys, this.endpoint, this.bucket, key, expiresSeconds));
-  }
-
-  bucketUrl(): string {
-    return `${this.endpoint}/${this.bucket}`;
+  protected override limitPut(key: string, maxBytes: number): void {
+    this.putLimits.set(key, maxBytes);
   }
 
   head(key: string): Promise<ObjectInfo | null> {
@@ -135,72 +138,89 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
+    this.putLimits.delete(key);
     const o = this.objects.get(key);
     if (o === undefined) return;
     this.objects.delete(key);
     await unlink(o.file).catch(() => undefined);
   }
 
+  /** Closes the server; the sandbox removes the folder. */
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await rm(this.directory, { recursive: true, force: true });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const writing = req.method === 'POST' || req.method === 'PUT';
-    if (writing) {
-      this.writes++;
-      this.lastWriteAt = Date.now();
-      res.once('close', () => {
-        this.writes--;
-        this.lastWriteAt = Date.now();
-      });
-    }
+    const gate = this.admit(req, res);
     try {
-      const { status, headers } = await this.route(req);
+      if (gate === null)
+        throw new S3Failure(503, 'SlowDown', 'Too many unauthenticated requests; try later.');
+      const deadline = setTimeout(() => {
+        if (gate.pending)
+          req.destroy(new S3Failure(408, 'RequestTimeout', 'No valid signature in time.'));
+      }, AUTH_DEADLINE_MS);
+      res.once('close', () => clearTimeout(deadline));
+      const { status, headers } = await this.route(req, gate);
       res.writeHead(status, headers);
       res.end();
     } catch (error) {
-      const failure =
-        error instanceof S3Failure || error instanceof SignatureError || error instanceof FormError
-          ? new S3Failure(
-              error instanceof FormError ? 400 : error.status,
-              error.code,
-              error.message,
-            )
-          : new S3Failure(500, 'InternalError', 'We encountered an internal error.');
-      this.refused.set(failure.code, (this.refused.get(failure.code) ?? 0) + 1);
-      await this.drain(req);
-      if (res.headersSent || res.destroyed) return;
-      const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${xml(failure.code)}</Code><Message>${xml(failure.message)}</Message></Error>`;
-      res.writeHead(failure.status, {
-        'Content-Type': 'application/xml',
-        'Content-Length': String(Buffer.byteLength(body)),
-        ...(req.readableEnded ? {} : { Connection: 'close' }),
-      });
-      res.end(body);
+      await this.refuse(req, res, error);
     }
   }
 
-  /** Reads and discards what is left of a refused request, up to a limit. */
-  private async drain(req: IncomingMessage): Promise<void> {
-    if (req.readableEnded || req.destroyed) return;
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (!(declared <= DRAIN_LIMIT_BYTES)) return;
-    let seen = 0;
-    try {
-      for await (const chunk of req) {
-        seen += (chunk as Buffer).length;
-        if (seen > DRAIN_LIMIT_BYTES) break;
-      }
-    } catch {
-      // The client went away.
-    }
+  /** Counts a request as unauthenticated until it proves otherwise; null when too many are. */
+  private admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): (RequestGate & { pending: boolean }) | null {
+    if (this.unauthenticated >= MAX_UNAUTHENTICATED) return null;
+    this.unauthenticated++;
+    const gate = {
+      pending: true,
+      writing: false,
+      authenticated: () => {
+        if (!gate.pending) return;
+        gate.pending = false;
+        this.unauthenticated--;
+        if (this.writes >= MAX_UPLOADS)
+          throw new S3Failure(503, 'SlowDown', 'Too many uploads at once; try later.');
+        if (req.method !== 'POST' && req.method !== 'PUT') return;
+        gate.writing = true;
+        this.writes++;
+        this.lastWriteAt = Date.now();
+      },
+    };
+    res.once('close', () => {
+      if (gate.pending) this.unauthenticated--;
+      gate.pending = false;
+      if (!gate.writing) return;
+      this.writes--;
+      this.lastWriteAt = Date.now();
+    });
+    return gate;
+  }
+
+  private async refuse(req: IncomingMessage, res: ServerResponse, error: unknown): Promise<void> {
+    const failure =
+      error instanceof S3Failure || error instanceof SignatureError
+        ? new S3Failure(error.status, error.code, error.message)
+        : new S3Failure(500, 'InternalError', 'We encountered an internal error.');
+    this.refused.set(failure.code, (this.refused.get(failure.code) ?? 0) + 1);
+    if (failure.status !== 503 && failure.status !== 408) await drainBody(req);
+    if (res.headersSent || res.destroyed) return;
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${xml(failure.code)}</Code><Message>${xml(failure.message)}</Message></Error>`;
+    res.writeHead(failure.status, {
+      'Content-Type': 'application/xml',
+      'Content-Length': String(Buffer.byteLength(body)),
+      ...closeUnlessRead(req),
+    });
+    res.end(body);
   }
 
   private async route(
     req: IncomingMessage,
+    gate: RequestGate,
   ): Promise<{ status: number; headers: Record<string, string> }> {
     const host = req.headers.host ?? '';
     if (!this.allowedHosts.has(host.toLowerCase()))
@@ -222,8 +242,9 @@ export class LocalObjectStore implements ObjectStore {
     } catch {
       throw new S3Failure(400, 'InvalidURI', 'Couldn’t parse the specified URI.');
     }
-    if (req.method === 'POST' && key === '') return this.receivePost(req);
-    if (req.method === 'PUT' && key !== '') return this.receivePut(req, key, rawPath, search, host);
+    if (req.method === 'POST' && key === '') return this.receivePost(req, gate);
+    if (req.method === 'PUT' && key !== '')
+      return this.receivePut(req, { key, rawPath, search, host }, gate);
     throw new S3Failure(
       405,
       'MethodNotAllowed',
@@ -233,34 +254,20 @@ export class LocalObjectStore implements ObjectStore {
 
   private async receivePost(
     req: IncomingMessage,
+    gate: RequestGate,
   ): Promise<{ status: number; headers: Record<string, string> }> {
-    const boundary = formBoundary(req.headers['content-type']);
     let upload: Upload | null = null;
-    let key = '';
-    let minBytes = 0;
     try {
-      const { fileBytes } = await readForm(req, boundary, async (fields) => {
-        const policy = verifyPost(this.keys, this.bucket, fields);
-        key = fields.get('key') ?? '';
-        if (key === '')
-          throw new S3Failure(
-            400,
-            'InvalidArgument',
-            'Bucket POST must contain a field named key.',
-          );
-        minBytes = policy.minBytes;
+      const form = await readPostForm(req, async (fields) => {
+        const policy = await verifyPost(this.keys, this.bucket, fields);
+        const bound = req.headers[BOUND_KEY_HEADER];
+        if (typeof bound === 'string' && decodeURIComponent(bound) !== fields.get('key'))
+          throw new S3Failure(403, 'AccessDenied', 'This upload URL belongs to another upload.');
+        gate.authenticated();
         upload = await Upload.begin(this.directory, policy.maxBytes);
-        return upload;
+        return { sink: upload, minBytes: policy.minBytes };
       });
-      const done = upload as Upload | null;
-      if (done === null) throw new S3Failure(400, 'InvalidArgument', 'POST requires a file.');
-      if (fileBytes < minBytes)
-        throw new S3Failure(
-          400,
-          'EntityTooSmall',
-          'Your proposed upload is smaller than the minimum allowed size.',
-        );
-      return await this.keep(key, done);
+      return await this.keep(form.key, upload as unknown as Upload);
     } finally {
       await (upload as Upload | null)?.abandon();
     }
@@ -268,12 +275,11 @@ export class LocalObjectStore implements ObjectStore {
 
   private async receivePut(
     req: IncomingMessage,
-    key: string,
-    rawPath: string,
-    search: URLSearchParams,
-    host: string,
+    at: { key: string; rawPath: string; search: URLSearchParams; host: string },
+    gate: RequestGate,
   ): Promise<{ status: number; headers: Record<string, string> }> {
-    verifyPut(this.keys, rawPath, search, host);
+    await verifyPut(this.keys, at.rawPath, at.search, at.host);
+    gate.authenticated();
     const length = req.headers['content-length'];
     if (length === undefined || !/^\d+$/.test(length))
       throw new S3Failure(
@@ -282,13 +288,9 @@ export class LocalObjectStore implements ObjectStore {
         'You must provide the Content-Length HTTP header.',
       );
     const declared = Number(length);
-    if (declared > MAX_OBJECT_BYTES)
-      throw new S3Failure(
-        400,
-        'EntityTooLarge',
-        'Your proposed upload exceeds the maximum allowed size.',
-      );
-    const upload = await Upload.begin(this.directory, MAX_OBJECT_BYTES);
+    const limit = Math.min(MAX_OBJECT_BYTES, this.putLimits.get(at.key) ?? MAX_OBJECT_BYTES);
+    if (declared > limit) throw tooLarge();
+    const upload = await Upload.begin(this.directory, limit);
     try {
       for await (const chunk of req) await upload.write(chunk as Buffer);
       if (upload.bytes !== declared)
@@ -297,7 +299,7 @@ export class LocalObjectStore implements ObjectStore {
           'IncompleteBody',
           'You did not provide the number of bytes specified by the Content-Length HTTP header.',
         );
-      return await this.keep(key, upload);
+      return await this.keep(at.key, upload);
     } finally {
       await upload.abandon();
     }
@@ -315,8 +317,11 @@ export class LocalObjectStore implements ObjectStore {
   }
 }
 
+const tooLarge = () =>
+  new S3Failure(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
+
 /** One object being received into a private temporary file. */
-class Upload implements FileSink {
+class Upload {
   bytes = 0;
   private readonly md5 = createHash('md5');
   private finished = false;
@@ -335,12 +340,7 @@ class Upload implements FileSink {
 
   async write(chunk: Buffer): Promise<void> {
     this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes)
-      throw new S3Failure(
-        400,
-        'EntityTooLarge',
-        'Your proposed upload exceeds the maximum allowed size',
-      );
+    if (this.bytes > this.maxBytes) throw tooLarge();
     this.md5.update(chunk);
     await this.handle.write(chunk);
   }

@@ -79,9 +79,8 @@ export class Processing {
           await this.ctx.s3.read(task.key),
           task,
           this.ctx.flowConfig(task.flowId),
-          this.ctx.store,
+          this.ctx.record,
           () => this.pause(),
-          (invocation) => this.ctx.deliver(invocation),
         );
         Object.assign(task, {
           status: 'processed',
@@ -96,6 +95,9 @@ export class Processing {
         task.status = 'failed';
         task.reason = `the file could not be processed: ${(error as Error).message}`;
       }
+      // Processed (or not processable): the file leaves the disk unless tests keep it.
+      if (this.ctx.options.keepUploads !== true)
+        await this.ctx.s3.delete(task.key).catch(() => undefined);
     }
   }
 

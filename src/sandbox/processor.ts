@@ -5,25 +5,18 @@
  * id with the same inputs creates nothing new; the same id with different inputs is a
  * conflict. Rows without an id each get a new one.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { parse } from 'csv-parse';
 import type { FlowConfig } from '../model/flow.js';
+import { MAX_ID_BYTES, type RecordOutcome, type SandboxInvocation } from './ledger.js';
 
-export interface SandboxInvocation {
-  flowInvocationId: string;
-  /** True when the row had no id and the sandbox made one up. */
-  generatedId: boolean;
-  flowId: string;
-  mode: 'live' | 'test';
-  taskId: string;
-  /** 1-based line of the row in the uploaded file. */
-  line: number;
-  target: Record<string, string>;
-  variables: Record<string, string | number | boolean>;
-  cardOptions: Record<string, string>;
-  metadata: Record<string, string>;
-  notificationDetail: Record<string, string>;
-}
+export type { SandboxInvocation };
+
+/** Records a row's invocation (ledger.ts) and makes its cards; returns both outcomes. */
+export type RecordInvocation = (invocation: SandboxInvocation) => {
+  outcome: RecordOutcome;
+  cards: number;
+};
 
 export interface ProcessResult {
   rows: number;
@@ -33,56 +26,6 @@ export interface ProcessResult {
   /** Cards made from the new invocations. */
   cards: number;
   errors: { line: number; message: string }[];
-}
-
-interface Stored {
-  hash: string;
-  index: number;
-}
-
-export class InvocationStore {
-  private readonly byId = new Map<string, Stored>();
-  /** Every invocation created, in order (empty when payloads are not stored). */
-  readonly invocations: SandboxInvocation[] = [];
-  created = 0;
-  duplicates = 0;
-  conflicts = 0;
-
-  constructor(private readonly storePayloads: boolean) {}
-
-  /** Records one row; returns what happened to it. */
-  record(invocation: SandboxInvocation): 'created' | 'duplicate' | 'conflict' {
-    const key = `${invocation.flowId}\u0000${invocation.flowInvocationId}`;
-    const hash = inputsHash(invocation);
-    const existing = this.byId.get(key);
-    if (existing !== undefined) {
-      if (existing.hash === hash) {
-        this.duplicates++;
-        return 'duplicate';
-      }
-      this.conflicts++;
-      return 'conflict';
-    }
-    this.byId.set(key, { hash, index: this.created });
-    this.created++;
-    if (this.storePayloads) this.invocations.push(invocation);
-    return 'created';
-  }
-}
-
-function inputsHash(i: SandboxInvocation): string {
-  return createHash('sha256')
-    .update(
-      JSON.stringify([
-        i.mode,
-        i.target,
-        i.variables,
-        i.cardOptions,
-        i.metadata,
-        i.notificationDetail,
-      ]),
-    )
-    .digest('base64');
 }
 
 const PREFIXES = {
@@ -107,10 +50,8 @@ export async function processUpload(
   body: AsyncIterable<Uint8Array>,
   task: { taskId: string; flowId: string; mode: 'live' | 'test' },
   flow: FlowConfig,
-  store: InvocationStore,
+  recordInvocation: RecordInvocation,
   pause: () => Promise<void> = () => Promise.resolve(),
-  /** Called with each new invocation; returns the cards it made. */
-  deliver: (invocation: SandboxInvocation) => number = () => 0,
 ): Promise<ProcessResult> {
   const result: ProcessResult = {
     rows: 0,
@@ -182,10 +123,17 @@ export async function processUpload(
         invocation.flowInvocationId = randomUUID();
         invocation.generatedId = true;
       }
-      const outcome = store.record(invocation);
+      if (
+        Buffer.byteLength(invocation.flowInvocationId) > MAX_ID_BYTES ||
+        Buffer.byteLength(invocation.target.atomic___id ?? '') > MAX_ID_BYTES
+      ) {
+        error(line, `flowInvocationId or atomic___id is over ${MAX_ID_BYTES} bytes`);
+        continue;
+      }
+      const { outcome, cards } = recordInvocation(invocation);
       if (outcome === 'created') {
         result.created++;
-        result.cards += deliver(invocation);
+        result.cards += cards;
       } else if (outcome === 'duplicate') result.duplicates++;
       else {
         result.conflicts++;

@@ -33,17 +33,16 @@ export interface SandboxStats {
 }
 
 export function stats(ctx: SandboxContext): SandboxStats {
-  const noCard: Record<string, number> = {};
-  for (const reason of ctx.noCard.values()) noCard[reason] = (noCard[reason] ?? 0) + 1;
+  const { ledger } = ctx;
   return {
     tasks: ctx.tasks.size,
-    invocations: ctx.store.created,
-    duplicates: ctx.store.duplicates,
-    conflicts: ctx.store.conflicts,
+    invocations: ledger.created,
+    duplicates: ledger.duplicates,
+    conflicts: ledger.conflicts,
     rowErrors: [...ctx.tasks.values()].reduce((n, t) => n + t.errors.length, 0),
     cards: ctx.cards.size,
     cancelled: ctx.cards.cancelled,
-    noCard,
+    noCard: Object.fromEntries(ledger.noCard),
     unscopedCancels: ctx.cards.unscopedCancels,
     faults: Object.fromEntries(ctx.faults.injected),
   };
@@ -71,13 +70,39 @@ export function tokenRoute(ctx: SandboxContext, req: IncomingMessage, url: URL):
   });
 }
 
-export function inspectionRoute(ctx: SandboxContext, req: IncomingMessage, path: string): Reply {
+/** Invocations per page of /sandbox/invocations, by default and at most. */
+export const INVOCATIONS_PAGE = 1000;
+export const MAX_INVOCATIONS_PAGE = 10_000;
+
+/** A page of stored invocations: `?offset=&limit=`, with the offset of the next page. */
+function invocationsPage(ctx: SandboxContext, url: URL): Reply {
+  const offset = Number(url.searchParams.get('offset') ?? 0);
+  const limit = Number(url.searchParams.get('limit') ?? INVOCATIONS_PAGE);
+  if (!Number.isInteger(offset) || offset < 0)
+    return reply(400, { message: 'offset must be a whole number, 0 or more' });
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_INVOCATIONS_PAGE)
+    return reply(400, {
+      message: `limit must be a whole number from 1 to ${MAX_INVOCATIONS_PAGE}`,
+    });
+  const data = ctx.ledger.page(offset, limit);
+  const next =
+    offset + data.length < ctx.ledger.count && data.length > 0 ? offset + data.length : null;
+  return reply(200, {
+    data,
+    total: ctx.ledger.count,
+    next,
+    payloadsStored: ctx.ledger.storesPayloads,
+  });
+}
+
+export function inspectionRoute(ctx: SandboxContext, req: IncomingMessage, url: URL): Reply {
+  const path = url.pathname;
   if (!sameToken(bearerOf(req) ?? '', ctx.inspectionToken))
     return reply(401, {
       message: 'The inspection routes need "Authorization: Bearer <inspection token>".',
     });
   if (req.method !== 'GET') return reply(405, { message: 'Method not allowed' });
-  if (path === '/sandbox/invocations') return reply(200, { data: ctx.store.invocations });
+  if (path === '/sandbox/invocations') return invocationsPage(ctx, url);
   if (path === '/sandbox/tasks')
     return reply(200, { data: [...ctx.tasks.values()].map(publicTask) });
   if (path === '/sandbox/stats') return reply(200, { data: stats(ctx) });
@@ -218,7 +243,7 @@ async function createTask(
   };
   ctx.tasks.set(taskId, task);
   if (ctx.method === 'put') {
-    const putUrl = await s3.presignPut(key, urlTtlSeconds);
+    const putUrl = await s3.presignPut(key, ctx.maxUploadBytes, urlTtlSeconds);
     const signature = new URL(putUrl).searchParams.get('X-Amz-Signature');
     if (signature !== null) options.onCredential?.('signature', signature);
     return reply(201, { data: { taskId, url: putUrl, expiresAt: task.expiresAt } });

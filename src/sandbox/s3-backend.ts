@@ -10,21 +10,26 @@ import {
   HeadObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import type { ObjectInfo, ObjectStore, S3BackendOptions } from './object-store.js';
-import { presignPost, presignPut, type PresignedPost, type SigningKeyPair } from './sigv4.js';
+import type { SigningKeyPair } from './sigv4.js';
+import {
+  SigningStore,
+  type ObjectInfo,
+  type ObjectStore,
+  type S3BackendOptions,
+} from './store-types.js';
 
-export type { S3BackendOptions };
-
-export class S3Backend implements ObjectStore {
+export class S3Backend extends SigningStore implements ObjectStore {
   readonly activeWrites = 0;
   readonly lastWriteAt = 0;
 
   private constructor(
-    readonly endpoint: string,
-    readonly bucket: string,
+    endpoint: string,
+    bucket: string,
     readonly client: S3Client,
-    private readonly keys: SigningKeyPair,
-  ) {}
+    keys: SigningKeyPair,
+  ) {
+    super(endpoint, bucket, keys);
+  }
 
   static async start(options: S3BackendOptions): Promise<S3Backend> {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -54,20 +59,6 @@ export class S3Backend implements ObjectStore {
       const name = (error as { name?: string }).name;
       if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw error;
     }
-  }
-
-  presignPost(key: string, maxBytes: number, expiresSeconds: number): Promise<PresignedPost> {
-    return Promise.resolve(
-      presignPost(this.keys, this.endpoint, this.bucket, key, maxBytes, expiresSeconds),
-    );
-  }
-
-  presignPut(key: string, expiresSeconds: number): Promise<string> {
-    return Promise.resolve(presignPut(this.keys, this.endpoint, this.bucket, key, expiresSeconds));
-  }
-
-  bucketUrl(): string {
-    return `${this.endpoint}/${this.bucket}`;
   }
 
   async head(key: string): Promise<ObjectInfo | null> {

@@ -16,8 +16,12 @@
  * sandbox command.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { ConnectionSettings } from '../api/connection.js';
+import { makeOwnedTempDir, removeOwnedTempDir, sweepOrphans } from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
 import type { CardView } from './cards.js';
 import {
@@ -29,8 +33,8 @@ import {
 } from './context.js';
 import { defaultFlowsDir, loadFlows } from './flows.js';
 import { createGateway } from './gateway.js';
-import { drainBody, reply, type Reply } from './http.js';
-import { openObjectStore } from './object-store.js';
+import { closeUnlessRead, drainBody, reply, type Reply } from './http.js';
+import { openObjectStore, type ObjectStore } from './object-store.js';
 import type { SandboxInvocation } from './processor.js';
 import { Processing } from './processing.js';
 import { apiRoute, inspectionRoute, stats, tokenRoute, type SandboxStats } from './routes.js';
@@ -58,6 +62,8 @@ export interface Sandbox {
   /** Bearer token for the /sandbox/* inspection routes (random per start). */
   readonly inspectionToken: string;
   readonly s3Endpoint: string;
+  /** The sandbox's private folder (uploads in flight, what it keeps per row); removed on stop. */
+  readonly folder: string;
   /** ATOMIC_* environment variables that point the tool at this sandbox. */
   readonly env: Record<string, string>;
   /** Connection settings for an AtomicClient talking to this sandbox. */
@@ -78,10 +84,41 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+/**
+ * The sandbox's private folder (uploads, and what it keeps per row): owned by this process,
+ * removed when the sandbox stops or the process exits, and by the next start when the
+ * process was killed (files/private-files.ts).
+ */
+async function privateFolder(
+  parent: string | undefined,
+): Promise<{ dir: string; drop: () => void }> {
+  await sweepOrphans(parent);
+  const dir = await makeOwnedTempDir('sandbox', parent);
+  await mkdir(join(dir, 'state'), { mode: 0o700 });
+  const onExit = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', onExit);
+  return { dir, drop: () => process.off('exit', onExit) };
+}
+
+/** Connections open at once to the API (the store has its own, tighter caps). */
+const MAX_CONNECTIONS = 256;
+
 export async function createSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const flows = await loadFlows(options.flowsDir ?? defaultFlowsDir());
-  const s3 = await openObjectStore(options.s3);
-  const ctx = new SandboxContext(options, flows, s3);
+  const folder = await privateFolder(options.tempDir);
+  const remove = async () => {
+    folder.drop();
+    await removeOwnedTempDir(folder.dir);
+  };
+  let s3: ObjectStore;
+  let ctx: SandboxContext;
+  try {
+    s3 = await openObjectStore(options.s3 ?? {}, join(folder.dir, 'uploads'));
+    ctx = new SandboxContext(options, flows, s3, join(folder.dir, 'state'));
+  } catch (error) {
+    await remove();
+    throw error;
+  }
   const processing = new Processing(ctx);
   const gateway = createGateway(ctx, processing);
   let stopping = false;
@@ -102,7 +139,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     }
     if (path.startsWith('/sandbox/')) {
       await drainBody(req);
-      return inspectionRoute(ctx, req, path);
+      return inspectionRoute(ctx, req, url);
     }
     const upload = /^\/upload\/([\w-]+)$/.exec(path);
     if (upload !== null && req.method === 'POST')
@@ -122,10 +159,8 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
         if (answer === null || res.headersSent) return;
         const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
         const type = typeof answer.body === 'string' ? 'application/xml' : 'application/json';
-        res.writeHead(
-          answer.status,
-          text === '' ? answer.headers : { 'Content-Type': type, ...answer.headers },
-        );
+        const headers = { ...answer.headers, ...closeUnlessRead(req) };
+        res.writeHead(answer.status, text === '' ? headers : { 'Content-Type': type, ...headers });
         res.end(text);
         options.log?.(
           `${req.method ?? ''} ${new URL(req.url ?? '/', 'http://sandbox').pathname} ${answer.status}`,
@@ -133,6 +168,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       })
       .catch(() => res.destroy());
   });
+  // Headers promptly; a whole request (an upload through the gateway) within a URL's life.
+  server.headersTimeout = 5_000;
+  server.requestTimeout = 300_000;
+  server.maxConnections = MAX_CONNECTIONS;
   const wanted = options.port ?? 0;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -144,6 +183,8 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     });
   } catch (error) {
     await s3.stop();
+    ctx.close();
+    await remove();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES')
       throw new AtomicBulkError(
@@ -167,6 +208,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     clientSecret,
     inspectionToken: ctx.inspectionToken,
     s3Endpoint: s3.endpoint,
+    folder: folder.dir,
     connection: {
       baseUrl,
       environmentId,
@@ -181,9 +223,9 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       ATOMIC_CLIENT_ID: clientId,
       ATOMIC_CLIENT_SECRET: clientSecret,
     },
-    invocations: () => [...ctx.store.invocations],
+    invocations: () => ctx.ledger.page(0, ctx.ledger.count),
     cards: (id) => ctx.cards.ofInvocation(id),
-    noCardReason: (id) => ctx.noCard.get(id) ?? null,
+    noCardReason: (id) => ctx.ledger.noCardReason(id),
     upload(taskId) {
       const task = ctx.tasks.get(taskId);
       if (task === undefined) return Promise.reject(new Error(`no task ${taskId}`));
@@ -203,6 +245,8 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       server.close();
       await processing.stop();
       await s3.stop();
+      ctx.close();
+      await remove();
     },
   };
 }

@@ -1,14 +1,17 @@
 /**
- * AWS Signature Version 4 for the two presigned shapes the sandbox hands out — the
- * browser-style POST policy and the query-string-signed PUT — both to make them and to
- * verify them. The sandbox's own object store verifies with the same code that signs, and
- * the contract tier proves the signing against a real S3 (radosgw), so the two cannot
- * drift apart unnoticed.
+ * AWS Signature Version 4 for the sandbox: the signing key and the query-string-signed PUT
+ * come from `@smithy/signature-v4` (the AWS SDK's own signer, already installed with the
+ * S3 client); what is the sandbox's own is the judging S3 does on top — which parameters
+ * must be there and once, the credential scope, the lifetime — and comparing signatures
+ * in constant time. The POST policy is post-policy.ts. The contract tier proves both
+ * against a real S3 (radosgw), so the store and S3 cannot drift apart unnoticed.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { getCanonicalQuery, getSigningKey, SignatureV4 } from '@smithy/signature-v4';
+import type { HttpRequest, SourceData } from '@smithy/types';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
-const SERVICE = 's3';
+export const SERVICE = 's3';
 const TERMINATOR = 'aws4_request';
 /** S3's longest presigned lifetime: seven days. */
 export const MAX_EXPIRES_SECONDS = 604_800;
@@ -24,16 +27,53 @@ export interface PresignedPost {
   fields: Record<string, string>;
 }
 
-function hmac(key: Buffer | string, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest();
+const bytes = (data: SourceData): Buffer =>
+  typeof data === 'string'
+    ? Buffer.from(data, 'utf8')
+    : ArrayBuffer.isView(data)
+      ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      : Buffer.from(data);
+
+/** SHA-256 (or HMAC-SHA-256 with a secret) from node:crypto, in the shape the signer takes. */
+class Sha256 {
+  private hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
+
+  constructor(private readonly secret?: SourceData) {
+    this.hash = this.fresh();
+  }
+
+  private fresh() {
+    return this.secret === undefined
+      ? createHash('sha256')
+      : createHmac('sha256', bytes(this.secret));
+  }
+
+  update(data: SourceData): void {
+    this.hash.update(bytes(data));
+  }
+
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
+  }
+
+  reset(): void {
+    this.hash = this.fresh();
+  }
 }
 
-function sha256Hex(data: string): string {
-  return createHash('sha256').update(data, 'utf8').digest('hex');
+const credentialsOf = (keys: SigningKeyPair) => ({
+  accessKeyId: keys.accessKeyId,
+  secretAccessKey: keys.secretAccessKey,
+});
+
+/** The SigV4 signing key of a day (yyyymmdd). */
+export async function signingKey(keys: SigningKeyPair, day: string): Promise<Buffer> {
+  return Buffer.from(await getSigningKey(Sha256, credentialsOf(keys), day, keys.region, SERVICE));
 }
 
-function signingKey(secret: string, day: string, region: string): Buffer {
-  return hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), SERVICE), TERMINATOR);
+/** HMAC-SHA-256 of `data` under `key`, hex. */
+export function hmacHex(key: Buffer, data: string): string {
+  return createHmac('sha256', key).update(data, 'utf8').digest('hex');
 }
 
 /** 20261130T024620Z */
@@ -66,113 +106,63 @@ export function uriEncode(value: string, keepSlash = false): string {
 }
 
 /** Compares two hex signatures in constant time. */
-function sameSignature(a: string, b: string): boolean {
+export function sameSignature(a: string, b: string): boolean {
   const x = Buffer.from(a, 'utf8');
   const y = Buffer.from(b, 'utf8');
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function credentialScope(day: string, region: string): string {
+export function credentialScope(day: string, region: string): string {
   return `${day}/${region}/${SERVICE}/${TERMINATOR}`;
 }
 
-/**
- * A presigned POST for exactly `key` in `bucket`, at most `maxBytes`, valid for
- * `expiresSeconds` from `now`. The fields are what S3's own presigners produce.
- */
-export function presignPost(
-  keys: SigningKeyPair,
-  endpoint: string,
-  bucket: string,
-  key: string,
-  maxBytes: number,
-  expiresSeconds: number,
-  now: Date = new Date(),
-): PresignedPost {
-  const date = amzDate(now);
-  const credential = `${keys.accessKeyId}/${credentialScope(date.slice(0, 8), keys.region)}`;
-  const policy = {
-    expiration: new Date(now.getTime() + expiresSeconds * 1000).toISOString(),
-    conditions: [
-      { bucket },
-      { key },
-      ['content-length-range', 0, maxBytes],
-      { 'x-amz-algorithm': ALGORITHM },
-      { 'x-amz-credential': credential },
-      { 'x-amz-date': date },
-    ],
-  };
-  const encoded = Buffer.from(JSON.stringify(policy), 'utf8').toString('base64');
-  const signature = hmac(
-    signingKey(keys.secretAccessKey, date.slice(0, 8), keys.region),
-    encoded,
-  ).toString('hex');
+/** A path-style PUT of `key` to `endpoint`, as the signer takes it. */
+function putRequest(
+  endpoint: URL,
+  path: string,
+  query: Record<string, string | string[]>,
+): HttpRequest {
   return {
-    url: `${endpoint.replace(/\/+$/, '')}/${bucket}`,
-    fields: {
-      bucket,
-      key,
-      'X-Amz-Algorithm': ALGORITHM,
-      'X-Amz-Credential': credential,
-      'X-Amz-Date': date,
-      Policy: encoded,
-      'X-Amz-Signature': signature,
-    },
+    method: 'PUT',
+    protocol: endpoint.protocol,
+    hostname: endpoint.hostname,
+    ...(endpoint.port === '' ? {} : { port: Number(endpoint.port) }),
+    path,
+    query,
+    headers: { host: endpoint.host },
   };
 }
 
-function canonicalQuery(params: [string, string][]): string {
-  return params
-    .map(([k, v]) => [uriEncode(k), uriEncode(v)] as const)
-    .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join('&');
-}
-
-function putStringToSign(
-  canonicalPath: string,
-  query: [string, string][],
-  host: string,
-  date: string,
-  scope: string,
-): string {
-  const canonicalRequest = [
-    'PUT',
-    canonicalPath,
-    canonicalQuery(query),
-    `host:${host}`,
-    '',
-    'host',
-    'UNSIGNED-PAYLOAD',
-  ].join('\n');
-  return [ALGORITHM, date, scope, sha256Hex(canonicalRequest)].join('\n');
+function signer(keys: SigningKeyPair): SignatureV4 {
+  return new SignatureV4({
+    credentials: credentialsOf(keys),
+    region: keys.region,
+    service: SERVICE,
+    sha256: Sha256,
+    // S3 signs the path as sent (keys are encoded once, by the URL).
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
 }
 
 /** A presigned PUT URL (path style) for exactly `key`, valid for `expiresSeconds`. */
-export function presignPut(
+export async function presignPut(
   keys: SigningKeyPair,
   endpoint: string,
   bucket: string,
   key: string,
   expiresSeconds: number,
   now: Date = new Date(),
-): string {
+): Promise<string> {
   const base = new URL(endpoint);
-  const date = amzDate(now);
-  const scope = credentialScope(date.slice(0, 8), keys.region);
   const path = `${base.pathname.replace(/\/+$/, '')}/${uriEncode(bucket)}/${uriEncode(key, true)}`;
-  const query: [string, string][] = [
-    ['X-Amz-Algorithm', ALGORITHM],
-    ['X-Amz-Credential', `${keys.accessKeyId}/${scope}`],
-    ['X-Amz-Date', date],
-    ['X-Amz-Expires', String(expiresSeconds)],
-    ['X-Amz-SignedHeaders', 'host'],
-  ];
-  const signature = hmac(
-    signingKey(keys.secretAccessKey, date.slice(0, 8), keys.region),
-    putStringToSign(path, query, base.host, date, scope),
-  ).toString('hex');
-  return `${base.origin}${path}?${canonicalQuery([...query, ['X-Amz-Signature', signature]])}`;
+  const signed = await signer(keys).presign(putRequest(base, path, {}), {
+    expiresIn: expiresSeconds,
+    signingDate: now,
+  });
+  // The canonical query is every parameter but the signature, encoded and sorted.
+  const signature = String(signed.query?.['X-Amz-Signature'] ?? '');
+  return `${base.origin}${path}?${getCanonicalQuery(signed)}&X-Amz-Signature=${signature}`;
 }
 
 /** Why S3 would refuse a signed request, as its error code and message. */
@@ -186,10 +176,10 @@ export class SignatureError extends Error {
   }
 }
 
-const denied = (message: string) => new SignatureError(403, 'AccessDenied', message);
+export const denied = (message: string) => new SignatureError(403, 'AccessDenied', message);
 
-/** Checks an X-Amz-Credential value against the key pair; returns its day. */
-function checkCredential(keys: SigningKeyPair, credential: string, date: string): void {
+/** Checks an X-Amz-Credential value against the key pair and the request's date. */
+export function checkCredential(keys: SigningKeyPair, credential: string, date: string): void {
   const parts = credential.split('/');
   if (parts.length !== 5)
     throw new SignatureError(
@@ -222,13 +212,24 @@ function checkCredential(keys: SigningKeyPair, credential: string, date: string)
  * `host` is signed, and the signature over the request as received. `rawPath` is the
  * request's path exactly as sent (percent-encoded); `host` its Host header.
  */
-export function verifyPut(
+export async function verifyPut(
   keys: SigningKeyPair,
   rawPath: string,
   search: URLSearchParams,
   host: string,
   now: Date = new Date(),
-): void {
+): Promise<void> {
+  const seen = new Set<string>();
+  for (const name of search.keys()) {
+    const lower = name.toLowerCase();
+    if (lower.startsWith('x-amz-') && seen.has(lower))
+      throw new SignatureError(
+        400,
+        'AuthorizationQueryParametersError',
+        `${name} appears more than once.`,
+      );
+    seen.add(lower);
+  }
   const get = (name: string) => {
     const value = search.get(name);
     if (value === null)
@@ -266,12 +267,15 @@ export function verifyPut(
   if (get('X-Amz-SignedHeaders') !== 'host')
     throw denied('This store accepts presigned URLs that sign the host header only.');
   const provided = get('X-Amz-Signature');
-  const query: [string, string][] = [];
-  for (const [k, v] of search) if (k !== 'X-Amz-Signature') query.push([k, v]);
-  const expected = hmac(
-    signingKey(keys.secretAccessKey, date.slice(0, 8), keys.region),
-    putStringToSign(rawPath, query, host, date, credentialScope(date.slice(0, 8), keys.region)),
-  ).toString('hex');
+  // The signature over the request as received: every other parameter, signed again.
+  const query: Record<string, string> = {};
+  for (const [k, v] of search) if (k !== 'X-Amz-Signature') query[k] = v;
+  const endpoint = new URL(`http://${host}`);
+  const resigned = await signer(keys).presign(putRequest(endpoint, rawPath, query), {
+    expiresIn: expires,
+    signingDate: signedAt,
+  });
+  const expected = String(resigned.query?.['X-Amz-Signature'] ?? '');
   if (!sameSignature(provided, expected))
     throw new SignatureError(
       403,
@@ -281,147 +285,4 @@ export function verifyPut(
   if (now.getTime() > signedAt.getTime() + expires * 1000) throw denied('Request has expired');
   if (signedAt.getTime() > now.getTime() + 15 * 60_000)
     throw denied('Request is not valid yet (X-Amz-Date is in the future).');
-}
-
-export type PolicyCondition =
-  | { kind: 'eq'; field: string; value: string }
-  | { kind: 'starts-with'; field: string; prefix: string }
-  | { kind: 'content-length-range'; min: number; max: number };
-
-export interface VerifiedPolicy {
-  expiration: Date;
-  conditions: PolicyCondition[];
-  /** The allowed size of the file, from content-length-range (S3's 5 GB when absent). */
-  minBytes: number;
-  maxBytes: number;
-}
-
-const malformedPolicy = (message: string) =>
-  new SignatureError(400, 'InvalidPolicyDocument', `Invalid Policy: ${message}`);
-
-function readConditions(raw: unknown): PolicyCondition[] {
-  if (!Array.isArray(raw)) throw malformedPolicy('conditions must be a list.');
-  return raw.map((c): PolicyCondition => {
-    if (Array.isArray(c)) {
-      const [op, a, b] = c as unknown[];
-      if (op === 'content-length-range') {
-        if (typeof a !== 'number' || typeof b !== 'number' || a < 0 || b < a)
-          throw malformedPolicy('content-length-range needs two numbers, min ≤ max.');
-        return { kind: 'content-length-range', min: a, max: b };
-      }
-      if (
-        (op === 'eq' || op === 'starts-with') &&
-        typeof a === 'string' &&
-        a.startsWith('$') &&
-        typeof b === 'string'
-      ) {
-        const field = a.slice(1).toLowerCase();
-        return op === 'eq'
-          ? { kind: 'eq', field, value: b }
-          : { kind: 'starts-with', field, prefix: b };
-      }
-      throw malformedPolicy('a condition is not eq, starts-with or content-length-range.');
-    }
-    if (typeof c === 'object' && c !== null) {
-      const entries = Object.entries(c as Record<string, unknown>);
-      if (entries.length !== 1 || typeof entries[0]?.[1] !== 'string')
-        throw malformedPolicy('an exact-match condition must have one text value.');
-      const [field, value] = entries[0] as [string, string];
-      return { kind: 'eq', field: field.toLowerCase(), value };
-    }
-    throw malformedPolicy('a condition is neither a list nor an object.');
-  });
-}
-
-/** Fields S3 does not require a policy condition for. */
-const EXEMPT = new Set(['x-amz-signature', 'policy', 'file']);
-
-/**
- * Verifies a browser-style POST as S3 does, before the file is read: the fields before
- * the file (`fields`, names lower-cased) carry a policy signed with the key pair, the
- * policy has not expired, every condition holds, and every field is covered by a
- * condition. The size condition is returned for the caller to enforce while streaming.
- */
-export function verifyPost(
-  keys: SigningKeyPair,
-  bucket: string,
-  fields: Map<string, string>,
-  now: Date = new Date(),
-): VerifiedPolicy {
-  const policy = fields.get('policy');
-  const signature = fields.get('x-amz-signature');
-  const credential = fields.get('x-amz-credential');
-  const date = fields.get('x-amz-date');
-  if (
-    policy === undefined ||
-    signature === undefined ||
-    credential === undefined ||
-    date === undefined
-  )
-    throw denied(
-      'Bucket POST must contain a policy, X-Amz-Signature, X-Amz-Credential and X-Amz-Date.',
-    );
-  if (fields.get('x-amz-algorithm') !== ALGORITHM)
-    throw new SignatureError(
-      400,
-      'InvalidArgument',
-      'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256".',
-    );
-  if (parseAmzDate(date) === null)
-    throw new SignatureError(
-      400,
-      'InvalidArgument',
-      'X-Amz-Date must be in the ISO8601 Long Format.',
-    );
-  checkCredential(keys, credential, date);
-  const expected = hmac(
-    signingKey(keys.secretAccessKey, date.slice(0, 8), keys.region),
-    policy,
-  ).toString('hex');
-  if (!sameSignature(signature, expected))
-    throw new SignatureError(
-      403,
-      'SignatureDoesNotMatch',
-      'The request signature we calculated does not match the signature you provided.',
-    );
-  let doc: { expiration?: unknown; conditions?: unknown };
-  try {
-    doc = JSON.parse(Buffer.from(policy, 'base64').toString('utf8')) as typeof doc;
-  } catch {
-    throw malformedPolicy('the policy is not base64-encoded JSON.');
-  }
-  const expiration = typeof doc.expiration === 'string' ? new Date(doc.expiration) : null;
-  if (expiration === null || Number.isNaN(expiration.getTime()))
-    throw malformedPolicy('expiration is missing or not a time.');
-  if (now.getTime() > expiration.getTime())
-    throw denied('Invalid according to Policy: Policy expired.');
-  const conditions = readConditions(doc.conditions);
-  const field = fields.get('bucket');
-  if (field !== undefined && field !== bucket)
-    throw denied('Invalid according to Policy: the bucket field names another bucket.');
-  const withBucket = new Map(fields);
-  withBucket.set('bucket', bucket);
-  let minBytes = 0;
-  let maxBytes = 5 * 1024 ** 3;
-  const covered = new Set<string>();
-  for (const c of conditions) {
-    if (c.kind === 'content-length-range') {
-      minBytes = Math.max(minBytes, c.min);
-      maxBytes = Math.min(maxBytes, c.max);
-      continue;
-    }
-    covered.add(c.field);
-    const value = withBucket.get(c.field) ?? '';
-    const holds = c.kind === 'eq' ? value === c.value : value.startsWith(c.prefix);
-    if (!holds)
-      throw denied(
-        `Invalid according to Policy: Policy Condition failed: ["${c.kind}", "$${c.field}", ...]`,
-      );
-  }
-  for (const name of fields.keys()) {
-    if (EXEMPT.has(name) || name.startsWith('x-ignore-') || covered.has(name)) continue;
-    throw denied(`Invalid according to Policy: Extra input fields: ${name}`);
-  }
-  if (!covered.has('key')) throw denied('Invalid according to Policy: the key is not constrained.');
-  return { expiration, conditions, minBytes, maxBytes };
 }

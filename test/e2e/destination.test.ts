@@ -120,6 +120,21 @@ describe('a run belongs to its destination', () => {
     await expectAllOnce(b);
   });
 
+  it('sends every row again to a sandbox restarted on the same port with the same secret', async () => {
+    const { send } = await setup();
+    const first = await createSandbox({ clientSecret: 'the-same-secret' });
+    const port = Number(new URL(first.url).port);
+    expect((await send(first.env)).code).toBe(0);
+    await first.stop();
+    // The restarted sandbox knows nothing of the first run: it is a new destination.
+    const again = await sandbox({ clientSecret: 'the-same-secret', port });
+    expect(again.url).toBe(first.url);
+    expect(again.environmentId).not.toBe(first.environmentId);
+    const run = await send(again.env);
+    expect(run.code, run.stderr).toBe(0);
+    await expectAllOnce(again);
+  });
+
   it('never takes state written by 0.1.0 as sent, and says why', async () => {
     const { dir, input, send } = await setup();
     const sb = await sandbox();

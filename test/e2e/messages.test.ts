@@ -48,7 +48,7 @@ describe('messages', () => {
     const flow = await runCli(['template', '--flow', 'renewal-reminde'], { env: sb.env });
     expect(flow.code).toBe(3);
     expect(flow.stderr).toContain(
-      'Flow renewal-reminde was not found in environment sandbox (HTTP 404).',
+      `Flow renewal-reminde was not found in environment ${sb.environmentId} (HTTP 404).`,
     );
     expect(flow.stderr).toContain('Did you mean --flow renewal-reminder?');
     const env = await runCli(['template', '--flow', 'renewal-reminder'], {

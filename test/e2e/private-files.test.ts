@@ -182,7 +182,7 @@ describe('atomic-bulk runs', () => {
     const list = await runCli(['runs', 'list', '--state-dir', state]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(
-      /^first-live-\w+ .*sent in full flow renewal-reminder \(live\) → http:\/\/127\.0\.0\.1:\d+, environment sandbox$/m,
+      /^first-live-\w+ .*sent in full flow renewal-reminder \(live\) → http:\/\/127\.0\.0\.1:\d+, environment sandbox-[0-9a-f]{8}$/m,
     );
     expect(list.stdout.trim().split('\n')).toHaveLength(2);
     const json = JSON.parse(

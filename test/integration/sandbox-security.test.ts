@@ -159,7 +159,7 @@ describe('the sandbox refuses what it does not know', () => {
   });
 
   it('lets nobody read, list or write the store without a valid signature, and no key escapes it', async () => {
-    const sb = await sandbox({ directUploads: true });
+    const sb = await sandbox({ directUploads: true, keepUploads: true });
     await stillServes(sb);
     await sb.settle();
     const key = sb.tasks()[0]?.key ?? '';

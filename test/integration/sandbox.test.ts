@@ -88,6 +88,7 @@ describe('the sandbox, through the real client and uploader', () => {
         uploadMethod,
         directUploads: true,
         maxUploadBytes: 64 * 1024 * 1024,
+        keepUploads: true,
       });
       const target = await clientFor(sb).createCsvTask('renewal-reminder', 'live');
       const rows = Array.from(

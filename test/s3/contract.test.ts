@@ -28,6 +28,13 @@ async function backend(): Promise<S3Backend> {
   return b;
 }
 
+/** The sandbox's own store, in a private test folder. */
+async function localStore(): Promise<LocalObjectStore> {
+  const store = await LocalObjectStore.start(join(await tempDir(), 'store'), 'contract');
+  onTestFinished(() => store.stop());
+  return store;
+}
+
 async function file(content: string): Promise<string> {
   const path = join(await tempDir(), 'part-0001.csv');
   await writeFile(path, content);
@@ -62,7 +69,7 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
       const target =
         method === 'POST'
           ? await postTarget(b, key, 32_000_000, 300)
-          : readUploadTarget({ url: await b.presignPut(key, 300) }, Date.now());
+          : readUploadTarget({ url: await b.presignPut(key, 32_000_000, 300) }, Date.now());
       const content = Array.from(
         { length: 250_000 },
         (_, i) => `u${i},${i * 7}.5,id-${i},Zoë ${i % 97}`,
@@ -127,7 +134,7 @@ describe('upload contract against radosgw (which enforces S3’s rules)', () => 
   it('makes presigned PUT URLs without x-amz-checksum-*, which radosgw accepts', async () => {
     const b = await backend();
     const key = `uploads/${randomUUID()}.csv`;
-    const url = await b.presignPut(key, 300);
+    const url = await b.presignPut(key, 32_000_000, 300);
     expect(url).not.toMatch(/x-amz-checksum/i);
     expect(url).not.toMatch(/x-amz-sdk-checksum/i);
     const target = readUploadTarget({ url }, Date.now());
@@ -217,8 +224,7 @@ describe('the sandbox’s own store judges uploads as radosgw does', () => {
 
   it.each(cases)('tampering with %s: same outcome kind from both', async (_what, tamper) => {
     const rgwStore = await backend();
-    const local = await LocalObjectStore.start('contract');
-    onTestFinished(() => local.stop());
+    const local = await localStore();
     const outcomes: string[] = [];
     for (const store of [rgwStore, local] as ObjectStore[]) {
       const post = await store.presignPost(`uploads/${randomUUID()}.csv`, 1000, 300);
@@ -236,8 +242,7 @@ describe('the sandbox’s own store judges uploads as radosgw does', () => {
     ['an expired policy', 1000, 1, 2100],
   ])('%s: same outcome from both', async (_what, maxBytes, seconds, waitMs) => {
     const rgwStore = await backend();
-    const local = await LocalObjectStore.start('contract');
-    onTestFinished(() => local.stop());
+    const local = await localStore();
     const targets = [];
     for (const store of [rgwStore, local] as ObjectStore[])
       targets.push(
@@ -261,15 +266,14 @@ describe('the sandbox’s own store judges uploads as radosgw does', () => {
 
   it('PUT: a changed key or expiry is refused by both', async () => {
     const rgwStore = await backend();
-    const local = await LocalObjectStore.start('contract');
-    onTestFinished(() => local.stop());
+    const local = await localStore();
     for (const change of [
       (u: URL) => (u.pathname = `${u.pathname}-other`),
       (u: URL) => u.searchParams.set('X-Amz-Expires', '604800'),
     ]) {
       const outcomes = [];
       for (const store of [rgwStore, local] as ObjectStore[]) {
-        const url = new URL(await store.presignPut(`uploads/${randomUUID()}.csv`, 300));
+        const url = new URL(await store.presignPut(`uploads/${randomUUID()}.csv`, 32_000_000, 300));
         change(url);
         const outcome = await uploadPart({
           target: readUploadTarget({ url: url.toString() }, Date.now()),
@@ -280,5 +284,22 @@ describe('the sandbox’s own store judges uploads as radosgw does', () => {
       }
       expect(outcomes).toEqual(['refused', 'refused']);
     }
+  });
+
+  it('PUT: a duplicated X-Amz-Signature is refused by both', async () => {
+    const rgwStore = await backend();
+    const local = await localStore();
+    const outcomes = [];
+    for (const store of [rgwStore, local] as ObjectStore[]) {
+      const url = await store.presignPut(`uploads/${randomUUID()}.csv`, 32_000_000, 300);
+      const signature = new URL(url).searchParams.get('X-Amz-Signature') ?? '';
+      const outcome = await uploadPart({
+        target: readUploadTarget({ url: `${url}&X-Amz-Signature=${signature}` }, Date.now()),
+        path: await file(CSV),
+        timeoutMs: 30_000,
+      });
+      outcomes.push(outcome.kind);
+    }
+    expect(outcomes).toEqual(['refused', 'refused']);
   });
 });

@@ -63,7 +63,21 @@ export const sandboxCommand = defineCommand({
         type: 'boolean',
         default: true,
         describe:
-          'Keep every invocation for GET /sandbox/invocations (--no-store-payloads for huge sends)',
+          'Keep every invocation, on disk, for GET /sandbox/invocations (--no-store-payloads saves disk on huge sends)',
+        group: G.server,
+      })
+      .option('keep-uploads', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Keep uploaded files after processing them (they hold personal data; removed on stop)',
+        group: G.server,
+      })
+      .option('index-memory-mb', {
+        type: 'number',
+        default: 64,
+        describe:
+          'Memory for the invocation id index, in MiB (about a million ids); beyond it the index is on disk',
         group: G.server,
       })
       .option('process-quiet-ms', {
@@ -232,6 +246,8 @@ export const sandboxCommand = defineCommand({
       maxRunningTasks: intArg(args, 'max-running-tasks', 0),
       uploadMethod: args['upload-method'] as 'post' | 'put',
       storePayloads: args['store-payloads'],
+      keepUploads: args['keep-uploads'],
+      indexMemoryBytes: intArg(args, 'index-memory-mb', 1) * 1024 * 1024,
       processQuietMs: intArg(args, 'process-quiet-ms', 0),
       processDelayMs: intArg(args, 'process-delay-ms', 0),
       ...(users !== undefined ? { users } : {}),
