@@ -71,12 +71,15 @@ export function readPostForm(
     const fields = new Map<string, string>();
     let file: Promise<PostForm> | null = null;
     let failed = false;
+    /** Refuses the request: with what the verifier or the sink said, as it is. */
     const fail = (error: unknown) => {
       if (failed) return;
       failed = true;
       req.unpipe(parser);
-      reject(error instanceof S3Failure ? error : unreadable(error));
+      reject(error instanceof Error ? error : new Error(String(error)));
     };
+    /** Refuses a body busboy (or the connection) could not read, as S3 would say it. */
+    const unread = (error: unknown) => fail(error instanceof S3Failure ? error : unreadable(error));
     const field = (name: string, value: string, truncated: boolean) => {
       if (file !== null) return;
       const key = name.toLowerCase();
@@ -99,7 +102,7 @@ export function readPostForm(
     });
     parser.on('file', (name, stream, info) => {
       // A body cut short errors the part's stream too, maybe before anyone reads it.
-      stream.on('error', fail);
+      stream.on('error', unread);
       if (name !== 'file' || file !== null) {
         // Not the file: a field sent with a file name (S3 reads it as a field), or a second file.
         void collect(stream, limits.maxFieldBytes).then(
@@ -119,7 +122,7 @@ export function readPostForm(
     parser.on('filesLimit', () =>
       fail(malformed('POST requires exactly one file upload per request.')),
     );
-    parser.on('error', fail);
+    parser.on('error', unread);
     parser.on('close', () => {
       if (failed) return;
       if (file === null) {
@@ -134,7 +137,7 @@ export function readPostForm(
       }
       file.then(resolve, fail);
     });
-    req.on('error', fail);
+    req.on('error', unread);
     req.pipe(parser);
   });
 }
@@ -156,9 +159,22 @@ async function receive(
   if (key === '')
     throw new S3Failure(400, 'InvalidArgument', 'Bucket POST must contain a field named key.');
   let fileBytes = 0;
-  for await (const chunk of Buffer.isBuffer(body) ? [body] : body) {
-    fileBytes += (chunk as Buffer).length;
-    await target.sink.write(chunk as Buffer);
+  const source: AsyncIterable<Buffer> = Buffer.isBuffer(body)
+    ? (async function* () {
+        yield await Promise.resolve(body);
+      })()
+    : (body as AsyncIterable<Buffer>);
+  const chunks = source[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = await chunks.next();
+    } catch (error) {
+      throw unreadable(error);
+    }
+    if (next.done === true) break;
+    fileBytes += next.value.length;
+    await target.sink.write(next.value);
   }
   if (!Buffer.isBuffer(body) && (body as Readable & { truncated?: boolean }).truncated === true)
     throw malformed('The file part is too large.');

@@ -129,9 +129,18 @@ function putRequest(
     ...(endpoint.port === '' ? {} : { port: Number(endpoint.port) }),
     path,
     query,
-    headers: { host: endpoint.host },
+    // Query-string-signed S3 requests sign UNSIGNED-PAYLOAD (the signer would otherwise
+    // sign the hash of an empty body, which S3 refuses); the header only says so to the
+    // signer: it is neither signed nor moved into the URL (see PAYLOAD_HEADER_ONLY).
+    headers: { host: endpoint.host, [CONTENT_SHA256]: 'UNSIGNED-PAYLOAD' },
   };
 }
+
+const CONTENT_SHA256 = 'x-amz-content-sha256';
+const PAYLOAD_HEADER_ONLY = {
+  unsignableHeaders: new Set([CONTENT_SHA256]),
+  unhoistableHeaders: new Set([CONTENT_SHA256]),
+};
 
 function signer(keys: SigningKeyPair): SignatureV4 {
   return new SignatureV4({
@@ -157,6 +166,7 @@ export async function presignPut(
   const base = new URL(endpoint);
   const path = `${base.pathname.replace(/\/+$/, '')}/${uriEncode(bucket)}/${uriEncode(key, true)}`;
   const signed = await signer(keys).presign(putRequest(base, path, {}), {
+    ...PAYLOAD_HEADER_ONLY,
     expiresIn: expiresSeconds,
     signingDate: now,
   });
@@ -272,6 +282,7 @@ export async function verifyPut(
   for (const [k, v] of search) if (k !== 'X-Amz-Signature') query[k] = v;
   const endpoint = new URL(`http://${host}`);
   const resigned = await signer(keys).presign(putRequest(endpoint, rawPath, query), {
+    ...PAYLOAD_HEADER_ONLY,
     expiresIn: expires,
     signingDate: signedAt,
   });

@@ -286,7 +286,10 @@ describe('the sandbox’s own store judges uploads as radosgw does', () => {
     }
   });
 
-  it('PUT: a duplicated X-Amz-Signature is refused by both', async () => {
+  // radosgw (Ceph 16) takes the first of two X-Amz-Signature parameters; the sandbox's store
+  // refuses the URL (decisions.md, "The sandbox under abuse"): stricter by choice, and this
+  // test says so if either changes.
+  it('PUT: a duplicated X-Amz-Signature is accepted by radosgw and refused by the store', async () => {
     const rgwStore = await backend();
     const local = await localStore();
     const outcomes = [];
@@ -300,6 +303,6 @@ describe('the sandbox’s own store judges uploads as radosgw does', () => {
       });
       outcomes.push(outcome.kind);
     }
-    expect(outcomes).toEqual(['refused', 'refused']);
+    expect(outcomes).toEqual(['accepted', 'refused']);
   });
 });
