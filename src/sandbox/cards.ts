@@ -14,8 +14,8 @@
  */
 import { join } from 'node:path';
 import { CARD_QUERY_FIELDS, type CardQuery } from '../api/cards.js';
-import { RecordFile } from './disk-table.js';
-import type { InvocationLedger } from './ledger.js';
+import { DiskIndex, memoryBudget, RecordFile, type MemoryBudget } from './disk-table.js';
+import { digestOf, type InvocationLedger } from './ledger.js';
 
 /** The filters Atomic documents for listing and cancelling cards (SPEC 6). */
 export const CARD_FILTERS = CARD_QUERY_FIELDS;
@@ -90,9 +90,18 @@ interface Template {
   cards: RecordFile;
 }
 
+/** Users a template's cards went to: how many, and how many got more than one. */
+export interface TemplateUsers {
+  users: number;
+  withMoreThanOneCard: number;
+}
+
 export class CardStore {
   private readonly records: RecordFile;
   private readonly templates: Template[] = [];
+  /** Cards made per (template, user), so a rehearsal shows nobody got two. */
+  private readonly perUser: DiskIndex;
+  readonly users = new Map<string, TemplateUsers>();
   /** Cancel requests that named no filter at all (each cancelled every card). */
   unscopedCancels = 0;
   cancelled = 0;
@@ -100,8 +109,10 @@ export class CardStore {
   constructor(
     private readonly dir: string,
     private readonly ledger: InvocationLedger,
+    budget: MemoryBudget = memoryBudget(),
   ) {
     this.records = new RecordFile(join(dir, 'cards'), CARD_BYTES);
+    this.perUser = new DiskIndex(dir, budget, 'users');
   }
 
   get size(): number {
@@ -134,8 +145,32 @@ export class CardStore {
       const posting = Buffer.allocUnsafe(4);
       posting.writeUInt32LE(serial, 0);
       (this.templates[t] as Template).cards.add(posting);
+      this.countUser(template.id, userId);
     }
     return first;
+  }
+
+  private countUser(templateId: string, userId: string): void {
+    let counts = this.users.get(templateId);
+    if (counts === undefined)
+      this.users.set(templateId, (counts = { users: 0, withMoreThanOneCard: 0 }));
+    const tally = counts;
+    this.perUser.update(digestOf(`${templateId}\u0000${userId}`), (old) => {
+      const cards = Math.max(old, 0) + 1;
+      if (cards === 1) tally.users++;
+      if (cards === 2) tally.withMoreThanOneCard++;
+      return cards;
+    });
+  }
+
+  /** Cards made for a user, per template that made any. */
+  cardsOfUser(userId: string): { cardTemplateId: string; cards: number }[] {
+    const out: { cardTemplateId: string; cards: number }[] = [];
+    for (const t of this.templates) {
+      const cards = this.perUser.get(digestOf(`${t.id}\u0000${userId}`));
+      if (cards > 0) out.push({ cardTemplateId: t.id, cards });
+    }
+    return out;
   }
 
   /** Cards matching every filter, from `offset`, at most `limit`. */
@@ -193,6 +228,7 @@ export class CardStore {
 
   close(): void {
     this.records.close();
+    this.perUser.close();
     for (const t of this.templates) t.cards.close();
   }
 

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { FlowConfig } from '../model/flow.js';
 import { CardStore } from './cards.js';
 import { CustomerDirectory, seededUsers, type DirectoryUser } from './directory.js';
+import { memoryBudget } from './disk-table.js';
 import { Faults, type FaultOptions } from './faults.js';
 import type { SeededFlow } from './flows.js';
 import {
@@ -59,8 +60,9 @@ export interface SandboxOptions {
   /** Where the sandbox's private folder is made. Default: the system's temporary folder. */
   tempDir?: string;
   /**
-   * Memory for the id index, in bytes (default 64 MiB, about a million ids); beyond it the
-   * index grows on disk. Everything else kept per row is on disk from the start.
+   * Memory for the indexes (ids; each user's cards per template), in bytes (default 64 MiB,
+   * about half a million rows); beyond it they grow on disk. Everything else kept per row
+   * is on disk from the start.
    */
   indexMemoryBytes?: number;
   /**
@@ -162,12 +164,10 @@ export class SandboxContext {
       encodeURIComponent(this.environmentId),
     );
     this.faults = new Faults(options.faults);
-    this.ledger = new InvocationLedger(
-      stateDir,
-      options.storePayloads ?? true,
-      options.indexMemoryBytes,
-    );
-    this.cards = new CardStore(stateDir, this.ledger);
+    // One memory budget for both indexes (ids, users' cards per template).
+    const budget = memoryBudget(options.indexMemoryBytes);
+    this.ledger = new InvocationLedger(stateDir, options.storePayloads ?? true, budget);
+    this.cards = new CardStore(stateDir, this.ledger, budget);
     this.directory = new CustomerDirectory(
       options.users ?? seededUsers(),
       options.implicitUsers ?? true,

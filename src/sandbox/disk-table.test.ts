@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppendFile, DiskIndex, RecordFile } from './disk-table.js';
+import { AppendFile, DiskIndex, memoryBudget, RecordFile } from './disk-table.js';
 
 const dirs: string[] = [];
 function folder(): string {
@@ -69,7 +69,7 @@ describe('DiskIndex', () => {
   it('agrees with a Map over inserts and updates, in memory and once spilled to files', () => {
     for (const memoryBytes of [64 * 1024 * 1024, 64 * 1024]) {
       const dir = folder();
-      const index = new DiskIndex(dir, memoryBytes);
+      const index = new DiskIndex(dir, memoryBudget(memoryBytes));
       const expected = new Map<number, number>();
       for (let i = 0; i < 60_000; i++) {
         const key = i % 7 === 6 ? i - 3 : i; // some keys come back and are replaced

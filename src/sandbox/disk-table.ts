@@ -127,9 +127,14 @@ const INITIAL_SLOTS = 1024;
 const PROBE_SLOTS = 64;
 
 /** Bytes of index tables kept in memory, shared by all partitions of one index. */
-interface MemoryBudget {
+export interface MemoryBudget {
   limit: number;
   used: number;
+}
+
+/** A memory budget for indexes, shared by those given the same one. */
+export function memoryBudget(bytes = DEFAULT_INDEX_MEMORY_BYTES): MemoryBudget {
+  return { limit: bytes, used: 0 };
 }
 
 /**
@@ -264,10 +269,10 @@ export const DEFAULT_INDEX_MEMORY_BYTES = 64 * 1024 * 1024;
 export class DiskIndex {
   private readonly partitions: Partition[] = [];
 
-  constructor(dir: string, memoryBytes = DEFAULT_INDEX_MEMORY_BYTES) {
-    const budget: MemoryBudget = { limit: memoryBytes, used: 0 };
+  /** Files `<name>-<partition>.<generation>` in `dir`; tables in memory within `budget`. */
+  constructor(dir: string, budget: MemoryBudget = memoryBudget(), name = 'index') {
     for (let p = 0; p < PARTITIONS; p++)
-      this.partitions.push(new Partition(join(dir, `index-${p}`), budget));
+      this.partitions.push(new Partition(join(dir, `${name}-${p}`), budget));
   }
 
   /** The value stored for `digest`, or -1. */

@@ -87,6 +87,32 @@ describe('InvocationLedger', () => {
   });
 });
 
+describe('cards per user', () => {
+  it('counts each user’s cards per template and the users who got more than one', () => {
+    const { ledger: l, cards } = ledger(false);
+    const send = (id: string, users: string[], template = 'tpl') =>
+      l.record(invocation(id), (ordinal) => ({
+        firstCard: cards.create(ordinal, users, { id: template, name: 'T' }),
+        cards: users.length,
+        noCard: null,
+      }));
+    send('a', ['u1']);
+    send('b', ['u2', 'u3']);
+    send('c', ['u1']);
+    send('d', ['u1'], 'other');
+    expect(cards.cardsOfUser('u1')).toEqual([
+      { cardTemplateId: 'tpl', cards: 2 },
+      { cardTemplateId: 'other', cards: 1 },
+    ]);
+    expect(cards.cardsOfUser('u2')).toEqual([{ cardTemplateId: 'tpl', cards: 1 }]);
+    expect(cards.cardsOfUser('nobody')).toEqual([]);
+    expect(Object.fromEntries(cards.users)).toEqual({
+      tpl: { users: 3, withMoreThanOneCard: 1 },
+      other: { users: 1, withMoreThanOneCard: 0 },
+    });
+  });
+});
+
 describe('CardStore on disk', () => {
   function campaign(n: number) {
     const made = ledger(false);

@@ -7,7 +7,14 @@
  */
 import { hash as oneShotHash } from 'node:crypto';
 import { join } from 'node:path';
-import { AppendFile, DiskIndex, DIGEST_BYTES, RecordFile } from './disk-table.js';
+import {
+  AppendFile,
+  DiskIndex,
+  DIGEST_BYTES,
+  memoryBudget,
+  RecordFile,
+  type MemoryBudget,
+} from './disk-table.js';
 
 export interface SandboxInvocation {
   flowInvocationId: string;
@@ -95,11 +102,11 @@ export class InvocationLedger {
   conflicts = 0;
   readonly noCard = new Map<NoCardReason, number>();
 
-  constructor(dir: string, storePayloads: boolean, indexMemoryBytes?: number) {
+  constructor(dir: string, storePayloads: boolean, budget: MemoryBudget = memoryBudget()) {
     this.strings = new StringFile(join(dir, 'strings'));
     this.records = new RecordFile(join(dir, 'invocations'), RECORD_BYTES);
     this.payloads = storePayloads ? new AppendFile(join(dir, 'payloads.jsonl')) : null;
-    this.byId = new DiskIndex(dir, indexMemoryBytes);
+    this.byId = new DiskIndex(dir, budget, 'ids');
   }
 
   get count(): number {
@@ -227,6 +234,11 @@ export class InvocationLedger {
     if (i < 0) i = this.flowIds.push(flowId) - 1;
     return i;
   }
+}
+
+/** The 16-byte digest a text is indexed under. */
+export function digestOf(text: string): Buffer {
+  return oneShotHash('sha256', text, 'buffer').subarray(0, DIGEST_BYTES);
 }
 
 function idDigest(id: string): Buffer {

@@ -29,6 +29,8 @@ export interface SandboxStats {
   noCard: Record<string, number>;
   /** Cancel requests that named no filter (each cancelled every card). */
   unscopedCancels: number;
+  /** Per card template: users its cards went to, and how many got more than one. */
+  users: Record<string, { users: number; withMoreThanOneCard: number }>;
   faults: Record<string, number>;
 }
 
@@ -44,6 +46,7 @@ export function stats(ctx: SandboxContext): SandboxStats {
     cancelled: ctx.cards.cancelled,
     noCard: Object.fromEntries(ledger.noCard),
     unscopedCancels: ctx.cards.unscopedCancels,
+    users: Object.fromEntries([...ctx.cards.users].map(([t, u]) => [t, { ...u }])),
     faults: Object.fromEntries(ctx.faults.injected),
   };
 }
@@ -103,6 +106,12 @@ export function inspectionRoute(ctx: SandboxContext, req: IncomingMessage, url: 
     });
   if (req.method !== 'GET') return reply(405, { message: 'Method not allowed' });
   if (path === '/sandbox/invocations') return invocationsPage(ctx, url);
+  if (path === '/sandbox/users') {
+    const userId = url.searchParams.get('userId');
+    if (userId === null || userId === '')
+      return reply(400, { message: 'Name the user: /sandbox/users?userId=…' });
+    return reply(200, { data: { userId, cards: ctx.cards.cardsOfUser(userId) } });
+  }
   if (path === '/sandbox/tasks')
     return reply(200, { data: [...ctx.tasks.values()].map(publicTask) });
   if (path === '/sandbox/stats') return reply(200, { data: stats(ctx) });

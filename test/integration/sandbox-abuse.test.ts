@@ -231,6 +231,34 @@ describe('the inspection routes at scale', () => {
   });
 });
 
+describe('rehearsing a recurring campaign', () => {
+  it('shows each user’s cards and how many users got more than one', async () => {
+    const sb = await sandbox();
+    // Two daily exports: users u-0 … u-9, then u-5 … u-14 (new ids: a second send).
+    await uploadPart({ target: await target(sb), path: await partFile(10), timeoutMs: 10_000 });
+    const second = join(await tempDir(), 'part-0001.csv');
+    const rows = Array.from({ length: 10 }, (_, i) => `u-${i + 5},Name,${i}`);
+    await writeFile(second, `${HEADER}\n${rows.join('\n')}\n`);
+    await uploadPart({ target: await target(sb), path: second, timeoutMs: 10_000 });
+    await sb.settle();
+    expect(sb.stats().users).toEqual({
+      'renewal-reminder-card': { users: 15, withMoreThanOneCard: 5 },
+    });
+    const user = async (id: string) =>
+      (await (
+        await fetch(`${sb.url}/sandbox/users?userId=${id}`, {
+          headers: { authorization: `Bearer ${sb.inspectionToken}` },
+        })
+      ).json()) as { data: { cards: unknown[] } };
+    expect((await user('u-7')).data.cards).toEqual([
+      { cardTemplateId: 'renewal-reminder-card', cards: 2 },
+    ]);
+    expect((await user('u-1')).data.cards).toEqual([
+      { cardTemplateId: 'renewal-reminder-card', cards: 1 },
+    ]);
+  });
+});
+
 describe('what the sandbox leaves on disk', () => {
   it('keeps no uploaded file once processed, and removes its folder when it stops', async () => {
     const sb = await createSandbox({ tempDir: await tempDir() });
