@@ -58,3 +58,21 @@ export async function generateCampaign(path: string, targetBytes: number): Promi
   await once(out, 'finish');
   return rows;
 }
+
+/** A campaign of exactly `rows` short rows (id, name, amount), for the sandbox benchmarks. */
+export async function writeRowsCampaign(path: string, rows: number): Promise<void> {
+  const out = createWriteStream(path);
+  out.write('target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount\n');
+  for (let i = 0; i < rows; i++) {
+    if (!out.write(`user-${i},Name ${i % 997},${i % 5000}.25\n`)) await once(out, 'drain');
+  }
+  await new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
+}
+
+/** `--name N` from the command line, or `fallback`. */
+export function numberOption(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at < 0 ? fallback : Number(process.argv[at + 1]);
+}

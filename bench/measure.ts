@@ -98,3 +98,19 @@ export async function startServerProcess(
     },
   };
 }
+
+/** `send INPUT` to the sample renewal-reminder flow, quietly, with its own state and report folders. */
+export function sendArgs(input: string, stateDir: string, reportDir: string): string[] {
+  return [
+    'send',
+    input,
+    '--flow',
+    'renewal-reminder',
+    '--state-dir',
+    stateDir,
+    '--report-dir',
+    reportDir,
+    '--progress',
+    'none',
+  ];
+}

@@ -5,13 +5,14 @@
  * the peak RSS of each atomic-bulk process printed. The sandbox holds every card in its
  * own process; the figures are the tool's.
  */
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { numberOption, writeRowsCampaign } from './generate-campaign.js';
 import {
   measureNode,
+  sendArgs,
   startServerProcess,
   type ProcessFigures,
   type ServerProcess,
@@ -19,11 +20,6 @@ import {
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/bin.js');
-
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at < 0 ? fallback : Number(process.argv[at + 1]);
-}
 
 type Measured = ProcessFigures;
 
@@ -47,18 +43,6 @@ function startSandbox(): Promise<ServerProcess> {
   );
 }
 
-async function writeCampaign(path: string, rows: number): Promise<void> {
-  const out = createWriteStream(path);
-  out.write('target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount\n');
-  for (let i = 0; i < rows; i++) {
-    if (!out.write(`user-${i},Name ${i % 997},${i % 5000}.25\n`))
-      await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((resolve, reject) =>
-    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-  );
-}
-
 function line(label: string, m: Measured, note: string): void {
   console.log(
     `${label.padEnd(44)}${m.seconds.toFixed(1).padStart(8)} s${m.maxRssMiB.toFixed(0).padStart(8)} MiB  ${note}`,
@@ -66,30 +50,16 @@ function line(label: string, m: Measured, note: string): void {
 }
 
 async function main(): Promise<void> {
-  const rows = option('rows', 1_000_000);
+  const rows = numberOption('rows', 1_000_000);
   const dir = await mkdtemp(join(tmpdir(), 'atomic-bulk-bench-reconcile-'));
   const sandbox = await startSandbox();
   try {
     const input = join(dir, 'campaign.csv');
-    await writeCampaign(input, rows);
+    await writeRowsCampaign(input, rows);
     console.log(`reconcile benchmark: ${rows.toLocaleString('en-US')} rows`);
     console.log(`${'step'.padEnd(44)}${'time'.padStart(10)}${'peak RSS'.padStart(12)}`);
     const report = join(dir, 'report');
-    const send = await measure(
-      [
-        'send',
-        input,
-        '--flow',
-        'renewal-reminder',
-        '--state-dir',
-        join(dir, 'state'),
-        '--report-dir',
-        report,
-        '--progress',
-        'none',
-      ],
-      sandbox.env,
-    );
+    const send = await measure(sendArgs(input, join(dir, 'state'), report), sandbox.env);
     line('send', send, `exit ${send.code}`);
     if (send.code !== 0) throw new Error(`send failed: ${send.stderr}`);
     const full = await measure(

@@ -6,33 +6,17 @@
  * use, the slowest answer of an inspection route while it worked, and whether its folder
  * was gone after it stopped.
  */
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureNode, startServerProcess } from './measure.js';
+import { numberOption, writeRowsCampaign } from './generate-campaign.js';
+import { measureNode, sendArgs, startServerProcess } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/bin.js');
 const MiB = 1024 * 1024;
-
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at < 0 ? fallback : Number(process.argv[at + 1]);
-}
-
-async function writeCampaign(path: string, rows: number): Promise<void> {
-  const out = createWriteStream(path);
-  out.write('target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount\n');
-  for (let i = 0; i < rows; i++) {
-    if (!out.write(`user-${i},Name ${i % 997},${i % 5000}.25\n`))
-      await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((resolve, reject) =>
-    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-  );
-}
 
 /** Bytes a folder takes on disk (allocated blocks), recursively. */
 async function diskUse(dir: string): Promise<number> {
@@ -63,13 +47,13 @@ interface Stats {
 }
 
 async function main(): Promise<void> {
-  const rows = option('rows', 10_000_000);
+  const rows = numberOption('rows', 10_000_000);
   const storePayloads = !process.argv.includes('--no-store-payloads');
   const dir = await mkdtemp(join(tmpdir(), 'atomic-bulk-bench-sandbox-'));
   const sandboxTmp = join(dir, 'tmp');
   await mkdir(sandboxTmp, { mode: 0o700 });
   const input = join(dir, 'campaign.csv');
-  await writeCampaign(input, rows);
+  await writeRowsCampaign(input, rows);
   const inputBytes = (await stat(input)).size;
   const sandbox = await startServerProcess(
     [
@@ -115,19 +99,7 @@ async function main(): Promise<void> {
     );
     const send = await measureNode(
       ROOT,
-      [
-        BIN,
-        'send',
-        input,
-        '--flow',
-        'renewal-reminder',
-        '--state-dir',
-        join(dir, 'state'),
-        '--report-dir',
-        join(dir, 'report'),
-        '--progress',
-        'none',
-      ],
+      [BIN, ...sendArgs(input, join(dir, 'state'), join(dir, 'report'))],
       sandbox.env,
       true,
     );

@@ -43,7 +43,8 @@ const ALLOWED = {
     'reconcile',
   ],
   sandbox: ['model', 'api', 'files'],
-  cli: ['model', 'api', 'pipeline', 'report', 'state', 'sandbox', 'read', 'files', '.'],
+  cli: ['model', 'api', 'pipeline', 'report', 'state', 'sandbox', 'read', 'files', 'notify', '.'],
+  notify: ['model', 'api', 'report', '.'],
   '.': [
     'model',
     'api',

@@ -18,7 +18,7 @@ import { ndjsonIo, wantsNdjson } from './ndjson.js';
 class UsageError extends Error {}
 
 /** Unexpected failures exit with this code (EX_SOFTWARE) after printing the stack. */
-export const EXIT_BUG = 70;
+export const EXIT_BUG = EXIT.bug;
 
 export type { CliContext } from './context.js';
 

@@ -188,8 +188,19 @@ export function printReport(report: Report, reportDir: string, args: Args, io: C
  * What `reconcile` and `cancel` take: the run (a send's report folder or its run id), the
  * state directory to look a run id up in, and Cards API requests at once.
  */
+/** --notify (send, reconcile, cancel; SPEC 9). */
+export function notifyOption<T>(y: Argv<T>) {
+  return y.option('notify', {
+    type: 'string',
+    array: true,
+    describe:
+      'When the command ends, POST a JSON summary (with a Slack-ready "text") to this https URL; repeatable [env ATOMIC_BULK_NOTIFY_URL; signed with ATOMIC_BULK_NOTIFY_SECRET]',
+    group: GROUPS.output,
+  });
+}
+
 export function sentRunOptions<T>(y: Argv<T>, concurrency: number) {
-  return connectionOptions(y)
+  return notifyOption(connectionOptions(y))
     .positional('run', {
       type: 'string',
       describe: 'The report folder of a send, or its run id (looked up in --state-dir)',

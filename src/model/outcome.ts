@@ -14,6 +14,8 @@ export const EXIT = {
   /** Rows were sent, but the report could not be written: do not send again, re-make the report. */
   reportFailed: 5,
   interrupted: 130,
+  /** A bug in atomic-bulk (EX_SOFTWARE): main.ts prints the stack. */
+  bug: 70,
 } as const;
 
 export const EXIT_BY_OUTCOME: Record<Outcome, number> = {

@@ -108,6 +108,20 @@ export interface Report {
   cancel?: CancelSection;
   /** Every cancel of the run, oldest first (the last 100): a second cancel never erases the first. */
   cancels?: CancelSection[];
+  /** The --notify notifications of the command that wrote this report, and how each went. */
+  notifications?: NotificationRecord[];
+}
+
+/** One notification as report.json records it: where (origin only), and how it went. */
+export interface NotificationRecord {
+  /** The receiver's origin: paths of webhook URLs are secrets (Slack's are). */
+  to: string;
+  ok: boolean;
+  /** The last HTTP status, or null when no answer came. */
+  status: number | null;
+  attempts: number;
+  /** Why it failed, without secrets; null when it went through. */
+  error: string | null;
 }
 
 export interface ReconcileSection {

@@ -6,6 +6,7 @@
  * cancelled again, so a second run (after an interruption, say) picks up where the first
  * stopped and a run that finished cancels nothing new.
  */
+import type { ReportNotifier } from '../model/notify.js';
 import type { CardsApi } from '../api/client.js';
 import { MAX_CARDS_PER_REQUEST, type CardQuery } from '../api/cards.js';
 import { AtomicBulkError } from '../model/errors.js';
@@ -41,6 +42,8 @@ export interface CancelOptions {
   signal?: AbortSignal;
   onProgress?: (done: { rows: number; of: number; cancelled: number }) => void;
   now?: () => Date;
+  /** Tells the command's end (--notify); the report records how that went. */
+  notifier?: ReportNotifier;
 }
 
 export interface CancelResult {
@@ -90,7 +93,12 @@ async function cancelRun(
   const earlier =
     run.report.cancels ?? (run.report.cancel !== undefined ? [run.report.cancel] : []);
   const cancels = [...earlier, section].slice(-100);
-  await writeReport(dir, { ...run.report, cancel: section, cancels }, options.api.sealer);
+  await writeReport(
+    dir,
+    { ...run.report, cancel: section, cancels },
+    options.api.sealer,
+    options.notifier,
+  );
   return { section, folder: run.folder, exitCode: EXIT.success };
 }
 

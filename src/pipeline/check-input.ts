@@ -2,6 +2,7 @@
  * The first pass shared by validate and send: read the input once, validate every row,
  * settle the whole-file checks, and write rejected.csv by reading the invalid rows again.
  */
+import type { ReportNotifier } from '../model/notify.js';
 import { retentionLimit } from '../model/row-layout.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
@@ -39,6 +40,8 @@ export interface FirstPassOptions {
   s3Endpoint?: string;
   tempDir?: string;
   signal?: AbortSignal;
+  /** send's --notify: a first pass that fails tells it too. */
+  notifier?: ReportNotifier;
 }
 
 export interface FirstPass {
@@ -247,7 +250,7 @@ async function reportUnreadable(
     files: { rejected: null, invocations: null },
     nextStep: `${error.message}${error.context.hint ? ` ${error.context.hint}` : ''}`,
   });
-  await writeReport(dir, report).catch(() => undefined);
+  await writeReport(dir, report, undefined, options.notifier).catch(() => undefined);
 }
 
 /** The report's flow section for a run that checks only (no send mode). */

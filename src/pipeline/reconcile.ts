@@ -5,6 +5,7 @@
  * random sample with a 95 % interval — polls with --wait while Atomic processes uploads,
  * writes reconciled.csv and adds a `reconcile` section to the run's report.
  */
+import type { ReportNotifier } from '../model/notify.js';
 import type { CardsApi } from '../api/client.js';
 import { EXIT } from '../model/outcome.js';
 import type { ReconcileSection, SendMode } from '../model/report.js';
@@ -47,6 +48,8 @@ export interface ReconcileOptions {
   /** Told after every poll. */
   onPoll?: (poll: { poll: number; rows: number; withCards: number; cards: number }) => void;
   now?: () => Date;
+  /** Tells the command's end (--notify); the report records how that went. */
+  notifier?: ReportNotifier;
 }
 
 export interface ReconcileResult {
@@ -105,7 +108,12 @@ async function reconcileRun(
     exitCode: partial ? EXIT.partial : EXIT.success,
     file,
   };
-  await writeReport(dir, { ...run.report, reconcile: section }, options.api.sealer);
+  await writeReport(
+    dir,
+    { ...run.report, reconcile: section },
+    options.api.sealer,
+    options.notifier,
+  );
   return { section, folder: run.folder, exitCode: section.exitCode };
 }
 

@@ -4,6 +4,7 @@
  * `ResolvedSendOptions` that every step of a send reads as it is. The CLI's flag defaults
  * are these same constants.
  */
+import type { ReportNotifier } from '../model/notify.js';
 import type { AtomicApi } from '../api/client.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { SendMode } from '../model/report.js';
@@ -63,6 +64,8 @@ export interface SendOptions {
   nextStepFlags?: readonly string[];
   /** The send goes to the embedded sandbox, which stops with it. */
   sandbox?: boolean;
+  /** Tells the send's end (--notify); its report records how that went. */
+  notifier?: ReportNotifier;
 }
 
 export interface SendResult extends RunResult {
@@ -115,6 +118,7 @@ export interface ResolvedSendOptions extends Required<
   upload: SendOptions['upload'];
   nextStepFlags: readonly string[];
   sandbox: boolean;
+  notifier: ReportNotifier | undefined;
   /** For the report of a first pass that fails. */
   command: 'send';
 }
@@ -150,6 +154,7 @@ export function resolveSendOptions(given: SendOptions, flow: LoadedFlow): Resolv
     upload: given.upload,
     nextStepFlags: given.nextStepFlags ?? [],
     sandbox: given.sandbox ?? false,
+    notifier: given.notifier,
     command: 'send',
   };
 }

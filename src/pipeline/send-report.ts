@@ -124,7 +124,7 @@ async function writeSendReport(f: Parameters<typeof finishReport>[0]): Promise<R
     },
     nextStep: f.nextStep,
   });
-  await writeReport(f.dir, report, f.options.api?.sealer);
+  await writeReport(f.dir, report, f.options.api?.sealer, f.options.notifier);
   return { report, reportDir: f.dir.location };
 }
 

@@ -1,6 +1,7 @@
 /** `atomic-bulk cancel <report-dir | run-id>`: cancel the cards a run created. */
 import { cancel } from '../../pipeline/cancel.js';
 import { withApi } from '../api-args.js';
+import { notifierFor, withNotice } from '../notify-args.js';
 import { defineCommand } from './command.js';
 import { GROUPS, intArg, progressFor, sentRunOptions, stringArg } from '../options.js';
 
@@ -42,21 +43,25 @@ export const cancelCommand = defineCommand({
     const status = stringArg(args, 'status');
     const userId = stringArg(args, 'user');
     const yes = args.yes;
-    const result = await withApi(args, context, progress.sink, ({ api }) =>
-      cancel({
-        target: stringArg(args, 'run') as string,
-        stateDir: stringArg(args, 'state-dir'),
-        api,
-        yes,
-        ...(status !== undefined ? { status } : {}),
-        ...(userId !== undefined ? { userId } : {}),
-        concurrency: intArg(args, 'concurrency', 1, 16),
-        signal: context.signal,
-        onProgress: (p) =>
-          context.io.err(
-            `cancel: ${p.rows.toLocaleString('en-US')} of ${p.of.toLocaleString('en-US')} rows done, ${p.cancelled.toLocaleString('en-US')} cards cancelled`,
-          ),
-      }),
+    const notifier = notifierFor(args, context, 'cancel');
+    const result = await withNotice(notifier, () =>
+      withApi(args, context, progress.sink, ({ api }) =>
+        cancel({
+          notifier,
+          target: stringArg(args, 'run') as string,
+          stateDir: stringArg(args, 'state-dir'),
+          api,
+          yes,
+          ...(status !== undefined ? { status } : {}),
+          ...(userId !== undefined ? { userId } : {}),
+          concurrency: intArg(args, 'concurrency', 1, 16),
+          signal: context.signal,
+          onProgress: (p) =>
+            context.io.err(
+              `cancel: ${p.rows.toLocaleString('en-US')} of ${p.of.toLocaleString('en-US')} rows done, ${p.cancelled.toLocaleString('en-US')} cards cancelled`,
+            ),
+        }),
+      ),
     );
     const s = result.section;
     const scope = [

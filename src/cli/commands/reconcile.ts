@@ -4,6 +4,7 @@ import { AtomicBulkError } from '../../model/errors.js';
 import type { ReconcileSection } from '../../model/report.js';
 import { parseDuration } from '../../state/runs.js';
 import { withApi } from '../api-args.js';
+import { notifierFor, withNotice } from '../notify-args.js';
 import { defineCommand } from './command.js';
 import { GROUPS, intArg, progressFor, sentRunOptions, stringArg, type Args } from '../options.js';
 
@@ -63,22 +64,26 @@ export const reconcileCommand = defineCommand({
     const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
     const target = stringArg(args, 'run') as string;
     const sample = args.sample === undefined ? undefined : intArg(args, 'sample', 1);
-    const result = await withApi(args, context, progress.sink, ({ api }) =>
-      reconcile({
-        target,
-        stateDir: stringArg(args, 'state-dir'),
-        api,
-        strategy: args.strategy as 'auto' | 'per-id' | 'template',
-        ...(sample !== undefined ? { sample, seed: intArg(args, 'seed', 0) } : {}),
-        waitMs: duration(args, 'wait'),
-        intervalMs: duration(args, 'interval'),
-        concurrency: intArg(args, 'concurrency', 1, 16),
-        signal: context.signal,
-        onPoll: (p) =>
-          context.io.err(
-            `reconcile: ${p.withCards.toLocaleString('en-US')} of ${p.rows.toLocaleString('en-US')} rows have cards (${p.cards.toLocaleString('en-US')} cards; check ${p.poll})`,
-          ),
-      }),
+    const notifier = notifierFor(args, context, 'reconcile');
+    const result = await withNotice(notifier, () =>
+      withApi(args, context, progress.sink, ({ api }) =>
+        reconcile({
+          notifier,
+          target,
+          stateDir: stringArg(args, 'state-dir'),
+          api,
+          strategy: args.strategy as 'auto' | 'per-id' | 'template',
+          ...(sample !== undefined ? { sample, seed: intArg(args, 'seed', 0) } : {}),
+          waitMs: duration(args, 'wait'),
+          intervalMs: duration(args, 'interval'),
+          concurrency: intArg(args, 'concurrency', 1, 16),
+          signal: context.signal,
+          onPoll: (p) =>
+            context.io.err(
+              `reconcile: ${p.withCards.toLocaleString('en-US')} of ${p.rows.toLocaleString('en-US')} rows have cards (${p.cards.toLocaleString('en-US')} cards; check ${p.poll})`,
+            ),
+        }),
+      ),
     );
     const s = result.section;
     context.io.out(headline(s));

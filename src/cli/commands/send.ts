@@ -10,10 +10,12 @@ import { MAX_PART_BYTES } from '../../pipeline/check-input.js';
 import { SEND_DEFAULTS } from '../../pipeline/send-options.js';
 import type { AtomicApi } from '../../api/client.js';
 import { withApi } from '../api-args.js';
+import { notifierFor, withNotice } from '../notify-args.js';
 import { flowFromApi, loadFlow } from '../flow-args.js';
 import { defineCommand } from './command.js';
 import {
   connectionOptions,
+  notifyOption,
   flowOptions,
   GROUPS,
   inputArg,
@@ -33,7 +35,7 @@ export const sendCommand = defineCommand({
   builder: (y) =>
     outputOptions(
       partBytesOption(
-        connectionOptions(flowOptions(y))
+        notifyOption(connectionOptions(flowOptions(y)))
           .positional('input', {
             type: 'string',
             describe:
@@ -134,6 +136,7 @@ export const sendCommand = defineCommand({
         'send needs --flow <flowConfigId> (with --flow-config, --flow still names the flow to send to).',
       );
     const dryRun = args['dry-run'];
+    const notifier = notifierFor(args, context, 'send');
     const progress = progressFor(args, context.stderr, context.io);
     // The embedded sandbox forgets everything when it stops, so its run state must not
     // outlive it either, nor ever sit beside state for a real Atomic.
@@ -164,14 +167,16 @@ export const sendCommand = defineCommand({
         signal: context.signal,
         nextStepFlags: nextStepFlags(args),
         sandbox: args.sandbox,
+        notifier,
       });
     try {
-      const result =
+      const result = await withNotice(notifier, () =>
         dryRun && !flowFromApi(args) && !args.sandbox
-          ? await run(await loadFlow(args, null), null)
-          : await withApi(args, context, progress.sink, async ({ api }) =>
+          ? loadFlow(args, null).then((flow) => run(flow, null))
+          : withApi(args, context, progress.sink, async ({ api }) =>
               run(await loadFlow(args, api), api),
-            );
+            ),
+      );
       progress.stop();
       return printReport(result.report, result.reportDir, args, context.io);
     } finally {
