@@ -225,7 +225,7 @@ function byStatus(counts: Record<string, number>): string {
   return text === '' ? '–' : text;
 }
 
-/** The reconcile and cancel sections, as tables. */
+/** The reconcile, cancel and notification sections, as tables. */
 function afterSend(report: Report): { title: string; table: Table }[] {
   const out: { title: string; table: Table }[] = [];
   const r = report.reconcile;
@@ -278,6 +278,20 @@ function afterSend(report: Report): { title: string; table: Table }[] {
       ]);
     out.push({ title: 'Cancel', table: { columns: columns('', ''), rows } });
   }
+  const told = report.notifications ?? [];
+  if (told.length > 0)
+    out.push({
+      title: 'Notifications',
+      table: {
+        columns: columns('To', 'Outcome'),
+        rows: told.map((n) => [
+          n.to,
+          n.ok
+            ? 'delivered'
+            : `failed after ${n.attempts} attempt${n.attempts === 1 ? '' : 's'}: ${n.error ?? ''}`,
+        ]),
+      },
+    });
   return out;
 }
 

@@ -247,6 +247,9 @@ describe('--notify', () => {
       [redirecting.origin, false, 302, 1],
     ]);
     expect(records[2]?.error).toMatch(/redirect/);
+    const md = readFileSync(join(dir, 'r', 'report.md'), 'utf8');
+    expect(md).toContain('## Notifications');
+    expect(md).toContain(`| ${failing.origin} | failed after 3 attempts: HTTP 500 |`);
     expect(run.stderr).toContain(
       `Notification to ${failing.origin} failed after 3 attempts: HTTP 500`,
     );
