@@ -261,7 +261,7 @@ export class LocalObjectStore extends SigningStore implements ObjectStore {
       const form = await readPostForm(req, async (fields) => {
         const policy = await verifyPost(this.keys, this.bucket, fields);
         const bound = req.headers[BOUND_KEY_HEADER];
-        if (typeof bound === 'string' && decodeURIComponent(bound) !== fields.get('key'))
+        if (typeof bound === 'string' && boundKey(bound) !== fields.get('key'))
           throw new S3Failure(403, 'AccessDenied', 'This upload URL belongs to another upload.');
         gate.authenticated();
         upload = await Upload.begin(this.directory, policy.maxBytes);
@@ -314,6 +314,15 @@ export class LocalObjectStore extends SigningStore implements ObjectStore {
     const etag = await upload.finish(file);
     this.objects.set(key, { file, size: upload.bytes, lastModified: new Date() });
     return { status: 204, headers: { ETag: `"${etag}"` } };
+  }
+}
+
+/** The key the gateway bound a request to, or null when the header is not one it wrote. */
+function boundKey(header: string): string | null {
+  try {
+    return decodeURIComponent(header);
+  } catch {
+    return null;
   }
 }
 

@@ -73,7 +73,7 @@ export interface Sandbox {
   cards(flowInvocationId: string): CardView[];
   /** Why an invocation made no card, or null when it made some (or is unknown). */
   noCardReason(flowInvocationId: string): NoCardReason | null;
-  /** The bytes a task's upload left in the store (for tests that compare them). */
+  /** The bytes a task's upload left in the store (with `keepUploads`, for tests that compare them). */
   upload(taskId: string): Promise<AsyncIterable<Uint8Array>>;
   tasks(): SandboxTask[];
   stats(): SandboxStats;
