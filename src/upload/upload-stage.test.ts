@@ -11,7 +11,7 @@ import { json, testServer, type Handler } from '../../test/http-server.js';
 import { tempDir } from '../../test/e2e/cli.js';
 import { AtomicClient } from '../api/client.js';
 import type { Part } from '../model/part.js';
-import { DEFAULT_RETRY } from '../model/retry.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../model/retry.js';
 import { uploadParts, type PartOutcome } from './upload-stage.js';
 
 async function* parts(n: number): AsyncGenerator<Part> {
@@ -59,7 +59,13 @@ async function api(csvTask: Handler) {
 async function run(
   client: AtomicClient,
   n: number,
-  options: { sleep?: (ms: number, signal?: AbortSignal) => Promise<void>; signal?: AbortSignal },
+  options: {
+    sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+    signal?: AbortSignal;
+    retry?: Partial<RetryPolicy>;
+    now?: () => number;
+    random?: () => number;
+  },
 ): Promise<PartOutcome[]> {
   const out: PartOutcome[] = [];
   for await (const o of uploadParts(parts(n), {
@@ -73,6 +79,56 @@ async function run(
     out.push(o);
   return out;
 }
+
+describe('one retry policy for both layers', () => {
+  it('stops the upload stage and the HTTP client after the same attempts and the same time', async () => {
+    const policy: RetryPolicy = {
+      maxAttempts: 10,
+      maxElapsedMs: 5_000,
+      baseDelayMs: 1_000,
+      maxDelayMs: 4_000,
+    };
+    // A clock that only the waits move: 1 s, 2 s, then a 4 s wait would pass 5 s.
+    const clock = () => {
+      let t = 0;
+      return {
+        now: () => t,
+        sleep: (ms: number) => {
+          t += ms;
+          return Promise.resolve();
+        },
+      };
+    };
+    const server = await testServer((req, res) =>
+      req.url.startsWith('/oauth2/token')
+        ? json(res, 200, { access_token: 'tok', expires_in: 3600, token_type: 'Bearer' })
+        : json(res, 503, { message: 'down' }),
+    );
+    const settings = {
+      baseUrl: server.url,
+      environmentId: 'env1',
+      tokenUrl: `${server.url}/oauth2/token`,
+      clientId: 'cid',
+      clientSecret: 'secret',
+    };
+    const httpClock = clock();
+    const http = new AtomicClient(settings, {
+      retry: policy,
+      ...httpClock,
+      random: () => 1,
+    });
+    await expect(http.listFlows()).rejects.toThrow(/still failed after retries \(HTTP 503\)/);
+    const flowRequests = server.requests.filter((r) => r.url.includes('/action-flow')).length;
+    const stageClock = clock();
+    const stage = new AtomicClient(settings, { sleep: () => Promise.resolve() });
+    const [outcome] = await run(stage, 1, { retry: policy, ...stageClock, random: () => 1 });
+    const csvTasks = server.requests.filter((r) => r.url.includes('/csv-task')).length;
+    expect([flowRequests, csvTasks]).toEqual([3, 3]);
+    expect(outcome?.attempts).toBe(3);
+    expect(outcome?.error).toMatch(/^gave up after 3 attempts in 3 s: /);
+    expect([httpClock.now(), stageClock.now()]).toEqual([3_000, 3_000]);
+  });
+});
 
 describe('the upload stage’s retry budget', () => {
   it('asks a csv-task endpoint that answers 503 forever at most maxAttempts times per part', async () => {

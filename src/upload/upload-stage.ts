@@ -12,7 +12,7 @@ import type { Part } from '../model/part.js';
 import type { ProgressSink } from '../model/progress.js';
 import type { SendMode } from '../model/report.js';
 import type { UploadTarget } from '../model/upload-target.js';
-import { backoffMs, DEFAULT_RETRY, sleep } from '../model/retry.js';
+import { backoffMs, DEFAULT_RETRY, mayRetry, sleep, type RetryPolicy } from '../model/retry.js';
 import { pool, type Pool } from './pool.js';
 import { uploadPart } from './uploader.js';
 
@@ -44,6 +44,12 @@ export interface UploadStageOptions {
   tracker: PartTracker;
   /** Upload attempts per part, each with its own URL when needed. Default 6. */
   maxAttempts?: number;
+  /**
+   * The retry policy (model/retry.ts), the same the HTTP client applies to its own
+   * requests: attempts per part and the time a part may spend retrying. `maxAttempts`
+   * above, when given, overrides the policy's.
+   */
+  retry?: Partial<RetryPolicy>;
   /** Aborts requests in flight. */
   signal?: AbortSignal;
   progress?: ProgressSink;
@@ -104,8 +110,12 @@ export function uploadParts(
     options.sleep ??
     ((ms: number, signal?: AbortSignal) => sleep(ms, signal).catch(() => undefined));
   const random = options.random ?? Math.random;
-  const maxAttempts = options.maxAttempts ?? DEFAULT_RETRY.maxAttempts;
-  const policy = { ...DEFAULT_RETRY, maxAttempts };
+  const policy: RetryPolicy = {
+    ...DEFAULT_RETRY,
+    ...options.retry,
+    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+  };
+  const { maxAttempts } = policy;
   const throughput = new ThroughputEstimate();
   const progress = options.progress ?? (() => undefined);
 
@@ -131,6 +141,14 @@ export function uploadParts(
     let lastError = 'no attempt was made';
     let uploadMs = 0;
     let attempt = 0;
+    const started = now();
+    /**
+     * Whether the policy allows another attempt after a wait of `delayMs`: the budget Http
+     * applies to its requests, counted here without the time spent transferring the part
+     * (a slow link must not use up the retries of a large part).
+     */
+    const mayAgain = (delayMs: number) =>
+      mayRetry(policy, attempt, now() - started - uploadMs, delayMs);
     const failed = (error: string, fatal: AtomicBulkError | null = null): PartOutcome => ({
       ...base,
       status: 'failed',
@@ -156,7 +174,14 @@ export function uploadParts(
         if (!isAtomicBulkError(error)) throw error;
         if (isFatal(error)) return failed(error.message, error);
         lastError = `csv-task: ${error.message}`;
-        await backoff(part, attempt, lastError, error.context.retryAfterMs ?? null);
+        const waited = await backoff(
+          part,
+          attempt,
+          lastError,
+          error.context.retryAfterMs ?? null,
+          mayAgain,
+        );
+        if (waited === null) break;
         continue;
       }
       base.taskId = target.taskId;
@@ -192,6 +217,7 @@ export function uploadParts(
       if (outcome.kind === 'expired') {
         // Never retry an expired URL: the next attempt asks for a new one, at once.
         target = null;
+        if (!mayAgain(0)) break;
         progress({
           type: 'retry',
           number: part.number,
@@ -201,24 +227,29 @@ export function uploadParts(
         });
         continue;
       }
-      const delay = await backoff(part, attempt, outcome.detail, outcome.retryAfterMs);
+      const delay = await backoff(part, attempt, outcome.detail, outcome.retryAfterMs, mayAgain);
+      if (delay === null) break;
       if (target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes) + delay)
         target = null;
     }
-    return failed(`gave up after ${attempt} attempts: ${lastError}`);
+    const seconds = Math.round((now() - started) / 1000);
+    return failed(
+      `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${seconds} s: ${lastError}`,
+    );
   }
 
+  /** Waits before the next attempt and returns the wait; null when the policy allows no other. */
   async function backoff(
     part: Part,
     attempt: number,
     reason: string,
     retryAfterMs: number | null,
-  ): Promise<number> {
+    mayAgain: (delayMs: number) => boolean,
+  ): Promise<number | null> {
     const delay = backoffMs(policy, attempt, random, retryAfterMs);
-    if (attempt < maxAttempts) {
-      progress({ type: 'retry', number: part.number, attempt, reason, delayMs: delay });
-      await wait(delay, options.signal).catch(() => undefined);
-    }
+    if (!mayAgain(delay)) return null;
+    progress({ type: 'retry', number: part.number, attempt, reason, delayMs: delay });
+    await wait(delay, options.signal).catch(() => undefined);
     return delay;
   }
 
