@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { CARD_QUERY_FIELDS, type CardQuery } from '../api/cards.js';
 import { DiskIndex, memoryBudget, RecordFile, type MemoryBudget } from './disk-table.js';
-import { digestOf, type InvocationLedger } from './ledger.js';
+import { digestOf, runsOf, type InvocationLedger } from './ledger.js';
 
 /** The filters Atomic documents for listing and cancelling cards (SPEC 6). */
 export const CARD_FILTERS = CARD_QUERY_FIELDS;
@@ -181,9 +181,9 @@ export class CardStore {
       if (t === undefined || offset >= t.cards.count) return [];
       const n = Math.min(limit, t.cards.count - offset);
       const postings = t.cards.range(offset, n);
-      const out: CardView[] = [];
-      for (let i = 0; i < n; i++) out.push(this.view(this.card(postings.readUInt32LE(i * 4))));
-      return out;
+      const serials: number[] = [];
+      for (let i = 0; i < n; i++) serials.push(postings.readUInt32LE(i * 4));
+      return this.page(serials);
     }
     const out: CardView[] = [];
     let skipped = 0;
@@ -245,6 +245,24 @@ export class CardStore {
 
   private card(serial: number): Card {
     return decode(serial, this.records.get(serial));
+  }
+
+  /**
+   * Views of many cards at once, as a page of a template is: card records, invocation
+   * records and texts each read in a few ranges (cards of one template are mostly
+   * consecutive) rather than four reads a card.
+   */
+  private page(serials: readonly number[]): CardView[] {
+    const cards: Card[] = [];
+    for (const { from, count } of runsOf(serials)) {
+      const block = this.records.range(from, count);
+      for (let i = 0; i < count; i++) cards.push(decode(from + i, block, i * CARD_BYTES));
+    }
+    const ids = this.ledger.idsOf(cards.map((c) => c.invocation));
+    const users = this.ledger.strings.many(
+      cards.map((c) => ({ at: c.userAt, length: c.userLength })),
+    );
+    return cards.map((c, i) => this.viewWith(c, ids[i] as string, users[i] as string));
   }
 
   /** The card numbers a filter narrows to without a scan, or null when it cannot. */
@@ -316,16 +334,20 @@ export class CardStore {
   }
 
   private view(card: Card): CardView {
+    return this.viewWith(card, this.ledger.idOf(card.invocation), this.userOf(card));
+  }
+
+  private viewWith(card: Card, flowInvocationId: string, userId: string): CardView {
     const template = this.templates[card.template] as Template;
     return {
       cardInstanceId: `ci-${card.serial + 1}`,
       cardTemplateId: template.id,
       cardTemplateName: template.name,
       flowInstanceId: `fi-${card.invocation + 1}`,
-      flowInvocationId: this.ledger.idOf(card.invocation),
+      flowInvocationId,
       lifecycleId: `lc-${card.invocation + 1}`,
       status: card.status,
-      userId: this.userOf(card),
+      userId,
       eventSource: 'csv-task',
       created: new Date(card.created).toISOString(),
       updated: new Date(card.updated).toISOString(),

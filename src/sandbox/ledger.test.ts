@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CardStore } from './cards.js';
-import { InvocationLedger, type SandboxInvocation } from './ledger.js';
+import { InvocationLedger, runsOf, StringFile, type SandboxInvocation } from './ledger.js';
 
 const open: { ledger: InvocationLedger; cards: CardStore; dir: string }[] = [];
 function ledger(storePayloads = true) {
@@ -84,6 +84,32 @@ describe('InvocationLedger', () => {
       [id, 'u2', 'active'],
     ]);
     expect(made[0]?.flowInstanceId).toBe(made[1]?.flowInstanceId);
+  });
+});
+
+describe('reading in runs', () => {
+  it('cuts numbers into runs in the order given', () => {
+    expect(runsOf([4, 5, 6, 9, 3, 4])).toEqual([
+      { from: 4, count: 3 },
+      { from: 9, count: 1 },
+      { from: 3, count: 2 },
+    ]);
+    expect(runsOf([])).toEqual([]);
+  });
+
+  it('reads several texts together, near or far apart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ledger-test-'));
+    const strings = new StringFile(join(dir, 'texts'));
+    try {
+      const a = strings.put('é-first');
+      const far = strings.put('x'.repeat(2 * 1024 * 1024));
+      const b = strings.put('second');
+      expect(strings.many([b, a])).toEqual(['second', 'é-first']);
+      expect(strings.many([a, far, b]).map((t) => t.length)).toEqual([7, 2 * 1024 * 1024, 6]);
+    } finally {
+      strings.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

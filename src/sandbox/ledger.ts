@@ -86,6 +86,16 @@ export class StringFile {
     return this.file.read(at, length).toString('utf8');
   }
 
+  /** Several texts: one read of the span holding them when it is at most 1 MiB, else one each. */
+  many(places: readonly { at: number; length: number }[]): string[] {
+    if (places.length === 0) return [];
+    const from = Math.min(...places.map((p) => p.at));
+    const to = Math.max(...places.map((p) => p.at + p.length));
+    if (to - from > 1024 * 1024) return places.map((p) => this.get(p.at, p.length));
+    const span = this.file.read(from, to - from);
+    return places.map((p) => span.toString('utf8', p.at - from, p.at - from + p.length));
+  }
+
   close(): void {
     this.file.close();
   }
@@ -190,6 +200,20 @@ export class InvocationLedger {
     return out;
   }
 
+  /** The ids of several invocations, their records read in runs and their texts together. */
+  idsOf(ordinals: readonly number[]): string[] {
+    const places: { at: number; length: number }[] = [];
+    for (const { from, count } of runsOf(ordinals)) {
+      const block = this.records.range(from, count);
+      for (let i = 0; i < count; i++)
+        places.push({
+          at: block.readUIntLE(i * RECORD_BYTES + AT.idAt, 6),
+          length: block.readUInt16LE(i * RECORD_BYTES + AT.idLength),
+        });
+    }
+    return this.strings.many(places);
+  }
+
   idOf(ordinal: number, record = this.records.get(ordinal)): string {
     return this.strings.get(record.readUIntLE(AT.idAt, 6), record.readUInt16LE(AT.idLength));
   }
@@ -234,6 +258,17 @@ export class InvocationLedger {
     if (i < 0) i = this.flowIds.push(flowId) - 1;
     return i;
   }
+}
+
+/** Numbers cut into runs of consecutive ones, in the order given: [4,5,6,9] → (4,3),(9,1). */
+export function runsOf(numbers: readonly number[]): { from: number; count: number }[] {
+  const runs: { from: number; count: number }[] = [];
+  for (const n of numbers) {
+    const last = runs.at(-1);
+    if (last !== undefined && n === last.from + last.count) last.count++;
+    else runs.push({ from: n, count: 1 });
+  }
+  return runs;
 }
 
 /** The 16-byte digest a text is indexed under. */
