@@ -47,8 +47,8 @@ function originOf(url: string): string {
 }
 
 export class Notifier implements ReportNotifier {
-  /** True once a notification was attempted: the command's end was told. */
-  told = false;
+  /** The exit code the last notification told, or null before any. */
+  private toldExitCode: number | null = null;
 
   constructor(private readonly options: NotifierOptions) {
     for (const url of options.urls)
@@ -63,9 +63,13 @@ export class Notifier implements ReportNotifier {
     return this.post(summaryOf(this.options.command, report, location, this.now()));
   }
 
-  /** Tells of a command that stopped before writing a report (unless it told already). */
+  /**
+   * Tells of a command that stopped on an error: before writing a report, or after its
+   * report's notification went out but the report could not be written (exit 5) — unless
+   * what was told already ends with this exit code (a failure report was written and told).
+   */
   async notifyFailure(failure: { exitCode: number; message: string }): Promise<void> {
-    if (this.told) return;
+    if (this.toldExitCode === failure.exitCode) return;
     await this.post(failureSummary(this.options.command, failure, this.now()));
   }
 
@@ -74,7 +78,7 @@ export class Notifier implements ReportNotifier {
   }
 
   private async post(summary: Summary): Promise<NotificationRecord[]> {
-    this.told = true;
+    this.toldExitCode = summary.exitCode;
     const body = JSON.stringify(summary);
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (this.options.secret !== undefined && this.options.secret !== '')

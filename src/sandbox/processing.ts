@@ -124,6 +124,8 @@ export class Processing {
       ) {
         task.status = 'rejected';
         task.reason = 'the file arrived after its upload URL expired';
+        // Never processed: it leaves the disk now, like a processed one (unless kept).
+        if (this.ctx.options.keepUploads !== true) await s3.delete(task.key);
       } else {
         this.enqueue(task);
       }
