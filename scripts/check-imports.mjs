@@ -29,6 +29,7 @@ const ALLOWED = {
   s3: ['model'],
   report: ['model', 'files', 's3'],
   reconcile: ['model', 'api', 'files'],
+  campaign: ['model', 'files', 'state', 's3'],
   pipeline: [
     'model',
     'files',
@@ -41,6 +42,7 @@ const ALLOWED = {
     'report',
     's3',
     'reconcile',
+    'campaign',
   ],
   sandbox: ['model', 'api', 'files'],
   cli: ['model', 'api', 'pipeline', 'report', 'state', 'sandbox', 'read', 'files', 'notify', '.'],

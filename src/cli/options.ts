@@ -19,6 +19,7 @@ export const GROUPS = {
   connection: 'Connection (flags override environment variables):',
   checks: 'Checks:',
   sending: 'Sending:',
+  campaign: 'Recurring campaigns and pacing:',
   output: 'Output:',
   s3: 'S3:',
 };

@@ -5,6 +5,8 @@ export const ROW_HEADER = 1;
 export const ROW_BLANK = 2;
 export const ROW_VALID = 3;
 export const ROW_INVALID = 4;
+/** Valid, but not sent: its campaign key was sent already (SPEC 8). */
+export const ROW_SKIPPED = 5;
 
 export interface CheckedBatch {
   records: RecordBatch;

@@ -33,6 +33,8 @@ export const ERROR_CODES = [
   'REPORT',
   /** The run was stopped by a signal. */
   'INTERRUPTED',
+  /** send --window: outside its hours the send stops before its next part; run it again then. */
+  'PAUSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -40,4 +40,6 @@ export const EXIT_BY_ERROR: Record<ErrorCode, number> = {
   API: EXIT.remote,
   REPORT: EXIT.reportFailed,
   INTERRUPTED: EXIT.interrupted,
+  // Not a failure: the window closed. Like a remote failure, running again later finishes it.
+  PAUSED: EXIT.remote,
 };

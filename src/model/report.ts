@@ -74,6 +74,12 @@ export interface Report {
     blank: number;
     sent: number;
     alreadySent: number;
+    /**
+     * send --campaign: valid rows not sent because their key was sent already (less than
+     * --once-per ago, or by an earlier row of this run). sent + alreadySent +
+     * skippedAlreadySent <= valid.
+     */
+    skippedAlreadySent?: number;
   };
   issueCounts: { errors: number; warnings: number; byCode: Partial<Record<IssueCode, number>> };
   issues: Issue[];
@@ -110,6 +116,30 @@ export interface Report {
   cancels?: CancelSection[];
   /** The --notify notifications of the command that wrote this report, and how each went. */
   notifications?: NotificationRecord[];
+  /** send --campaign (SPEC 8): what the campaign's ledger decided for this run. */
+  campaign?: CampaignReport;
+}
+
+/** A campaign run as report.json records it; no key value appears here. */
+export interface CampaignReport {
+  name: string;
+  keyColumns: string[];
+  /** `forever`, or a duration such as `30d`. */
+  oncePer: string;
+  /** Rows whose key was sent less than oncePer ago (by an earlier run). */
+  skippedAlreadySent: number;
+  /** Rows whose key an earlier row of this run already has. */
+  skippedRepeated: number;
+  /** Rows whose key was sent longer than oncePer ago: sent again, with a new id. */
+  sentAgain: number;
+  /** Entries in the campaign's ledger when the report was written. */
+  ledgerEntries: number;
+  /** The skipped rows, with when each key was last sent; null when none was skipped. */
+  skippedFile: string | null;
+  /** --rate: rows per slot, the slot, and when the last part is due. */
+  pace: { rows: number; slotMs: number; slots: number; expectedEnd: string } | null;
+  /** --window: the hours parts may be requested in, and the time zone. */
+  window: { from: string; to: string; timeZone: string } | null;
 }
 
 /** One notification as report.json records it: where (origin only), and how it went. */

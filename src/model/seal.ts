@@ -10,7 +10,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** What a seal covers, so a seal made for one kind of file never verifies another. */
-export type SealLabel = 'manifest' | 'report';
+export type SealLabel = 'manifest' | 'report' | 'campaign';
 
 export class Sealer {
   private constructor(private readonly key: Buffer) {}
@@ -20,6 +20,16 @@ export class Sealer {
     const key = createHmac('sha256', clientSecret)
       .update(`atomic-bulk seal v1\u0000${clientId}`)
       .digest();
+    return new Sealer(key);
+  }
+
+  /** A key for another use, derived from this one (the campaign secret's default). */
+  derive(purpose: string): Buffer {
+    return createHmac('sha256', this.key).update(`derive\u0000${purpose}`).digest();
+  }
+
+  /** A sealer over a key derived elsewhere for this use only (a campaign's ledger). */
+  static fromKey(key: Buffer): Sealer {
     return new Sealer(key);
   }
 

@@ -18,6 +18,7 @@ import { explainRows } from '../validate/explainer.js';
 import { Validator, type ValidationResult, type ValidatorOptions } from '../validate/validator.js';
 import type { LoadedFlow } from './flow-source.js';
 import type { Report } from '../model/report.js';
+import type { CheckedBatch } from '../model/checked-batch.js';
 
 export const DEFAULT_MAX_PART_BYTES = 32_000_000;
 export const DEFAULT_MAX_ISSUES = 1000;
@@ -42,6 +43,10 @@ export interface FirstPassOptions {
   signal?: AbortSignal;
   /** send's --notify: a first pass that fails tells it too. */
   notifier?: ReportNotifier;
+  /** send --campaign: its key columns (each row needs a key) … */
+  campaignKeys?: readonly string[];
+  /** … and the collector that sees every checked batch. */
+  observe?: (batch: CheckedBatch) => Promise<void>;
 }
 
 export interface FirstPass {
@@ -99,9 +104,11 @@ async function checkAndExplain(pass: {
       addsInvocationIds: true,
       nowMs: started.getTime(),
       tempDir: options.tempDir,
+      campaignKeys: options.campaignKeys,
     },
     progress,
     options.signal,
+    options.observe,
   );
   budgetFits(checked.result.smallestBudget, maxPartBytes);
   const validated = now();
@@ -135,6 +142,7 @@ export async function checkInput(
   options: ValidatorOptions,
   progress: ProgressSink,
   signal?: AbortSignal,
+  observe?: (batch: CheckedBatch) => Promise<void>,
 ): Promise<CheckedInput> {
   progress({ type: 'phase', phase: 'validate' });
   const validator = new Validator(log, { ...options, lines: input.lines });
@@ -146,7 +154,12 @@ export async function checkInput(
   });
   try {
     const batches = validator.check(reader.batches(input.read()));
-    while (!(await batches.next()).done) signal?.throwIfAborted();
+    for (;;) {
+      const next = await batches.next();
+      if (next.done === true) break;
+      if (observe !== undefined) await observe(next.value);
+      signal?.throwIfAborted();
+    }
     const summary = reader.summary();
     const result = await validator.finish(summary, signal);
     return { result, summary, validator };

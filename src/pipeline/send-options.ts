@@ -15,6 +15,27 @@ import { DEFAULT_MAX_ISSUES, MAX_PART_BYTES } from './check-input.js';
 import { checkLimits } from './limits.js';
 import type { InvalidPolicy } from './split.js';
 import type { RunResult } from './validate.js';
+import { campaignLocation } from '../campaign/campaign-store.js';
+import {
+  parseOncePer,
+  parseRate,
+  parseWindow,
+  type Pace,
+  type Window,
+} from '../campaign/schedule.js';
+import { AtomicBulkError } from '../model/errors.js';
+
+/** What send --campaign was given, resolved. */
+export interface CampaignOptions {
+  name: string;
+  keyColumns: string[];
+  /** Seconds; null: forever. */
+  oncePerSeconds: number | null;
+  /** ATOMIC_BULK_CAMPAIGN_SECRET when set; else derived from the API credentials. */
+  secret: string | undefined;
+}
+
+export const DEFAULT_CAMPAIGN_KEY = 'target.attributes.atomic___id';
 
 export interface SendOptions {
   /** A path, `-`, an s3:// URI; several (or a directory, glob or prefix) are read as one campaign. */
@@ -66,6 +87,22 @@ export interface SendOptions {
   sandbox?: boolean;
   /** Tells the send's end (--notify); its report records how that went. */
   notifier?: ReportNotifier;
+  /** A recurring campaign (SPEC 8): each key sent once per `oncePer` across runs. */
+  campaign?: {
+    name: string;
+    /** Columns that name a row within the campaign. Default: target.attributes.atomic___id. */
+    keyColumns?: readonly string[];
+    /** `forever` (default) or a duration: `6s`, `12h`, `30d`. */
+    oncePer?: string;
+    /** The ledger's secret (ATOMIC_BULK_CAMPAIGN_SECRET); default: derived from the credentials. */
+    secret?: string;
+  };
+  /** Pace: rows entering Atomic per minute or hour, e.g. `20000/min`, `500000/h`. */
+  rate?: string;
+  /** Quiet hours: parts are requested only within `hours` (`HH:MM-HH:MM`) in `timeZone`. */
+  window?: { hours: string; timeZone: string };
+  /** How a paced send waits; a rehearsal's fast clock passes its own (with `now`). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface SendResult extends RunResult {
@@ -121,6 +158,10 @@ export interface ResolvedSendOptions extends Required<
   notifier: ReportNotifier | undefined;
   /** For the report of a first pass that fails. */
   command: 'send';
+  campaign: CampaignOptions | null;
+  pace: Pace | null;
+  window: Window | null;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** Applies the defaults and checks the limits (USAGE errors), for the library and the CLI alike. */
@@ -156,5 +197,52 @@ export function resolveSendOptions(given: SendOptions, flow: LoadedFlow): Resolv
     sandbox: given.sandbox ?? false,
     notifier: given.notifier,
     command: 'send',
+    campaign: resolveCampaign(given.campaign, given.force),
+    pace: given.rate === undefined ? null : parseRate(given.rate),
+    window:
+      given.window === undefined ? null : parseWindow(given.window.hours, given.window.timeZone),
+    sleep: given.sleep ?? sleep,
   };
+}
+
+function resolveCampaign(
+  given: SendOptions['campaign'],
+  force: boolean | undefined,
+): CampaignOptions | null {
+  if (given === undefined) return null;
+  if (force === true)
+    throw new AtomicBulkError('USAGE', '--force re-sends rows a campaign has recorded as sent.', {
+      hint: 'In a campaign, forget the keys to send again (atomic-bulk campaign forget), or use --once-per.',
+    });
+  campaignLocation('.', given.name);
+  const keyColumns = [...(given.keyColumns ?? [DEFAULT_CAMPAIGN_KEY])];
+  if (keyColumns.length === 0 || new Set(keyColumns).size !== keyColumns.length)
+    throw new AtomicBulkError('USAGE', '--campaign-key names each key column once.');
+  if (given.secret !== undefined && given.secret.length < 16)
+    throw new AtomicBulkError(
+      'CONFIG',
+      'ATOMIC_BULK_CAMPAIGN_SECRET is shorter than 16 characters.',
+      {
+        hint: 'Use a long random secret (e.g. openssl rand -base64 32) and keep it with the client secret.',
+      },
+    );
+  return {
+    name: given.name,
+    keyColumns,
+    oncePerSeconds: parseOncePer(given.oncePer ?? 'forever'),
+    secret: given.secret,
+  };
+}
+
+/** Waits `ms`, or less when the signal aborts (the send then stops at its next step). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((done) => {
+    const timer = setTimeout(finish, ms);
+    function finish() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', finish);
+      done();
+    }
+    signal?.addEventListener('abort', finish, { once: true });
+  });
 }

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { AtomicBulkError } from '../model/errors.js';
 import { IssueLog } from '../model/issue-log.js';
-import type { Outcome, PartReport, Report, SendMode } from '../model/report.js';
+import type { CampaignReport, Outcome, PartReport, Report, SendMode } from '../model/report.js';
 import { type InputSource } from '../read/input.js';
 import { writeInvocations, type IdFile } from '../report/invocations-csv.js';
 import { buildReport, inputSection } from '../report/report.js';
@@ -29,6 +29,8 @@ export interface Finish {
   exitCode?: number;
   /** Where the run sends (null for dry runs and rejected input). */
   destination?: Report['destination'];
+  /** --rate: the pace this invocation kept. */
+  pace?: CampaignReport['pace'];
 }
 
 export async function finishReport(
@@ -44,6 +46,7 @@ export async function finishReport(
     validated: Date;
     rejected: string | null;
     now: () => Date;
+    campaign: CampaignReport | null;
   },
 ): Promise<RunResult> {
   try {
@@ -108,7 +111,15 @@ async function writeSendReport(f: Parameters<typeof finishReport>[0]): Promise<R
       mode: f.mode,
       source: f.options.flow.source,
     },
-    rows: { ...result.rows, sent: rowsWhere(false), alreadySent: rowsWhere(true) },
+    rows: {
+      ...result.rows,
+      sent: rowsWhere(false),
+      alreadySent: rowsWhere(true),
+      ...(f.campaign !== null
+        ? { skippedAlreadySent: f.campaign.skippedAlreadySent + f.campaign.skippedRepeated }
+        : {}),
+    },
+    ...(f.campaign !== null ? { campaign: f.campaign } : {}),
     destination: f.destination ?? null,
     log: f.log,
     parts: f.parts,

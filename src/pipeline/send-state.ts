@@ -2,6 +2,7 @@
  * A send's run state: opened (or resumed) for the run's identity and destination, under
  * its lock or S3 lease, and tidied before the upload starts.
  */
+import type { SendCampaign } from './send-campaign.js';
 import { resolve } from 'node:path';
 import type { AtomicApi } from '../api/client.js';
 import type { InputSource } from '../read/input.js';
@@ -17,6 +18,8 @@ export interface SendRun extends FirstPass {
   runId: string;
   started: Date;
   finish: (f: Finish) => ReturnType<typeof finishReport>;
+  /** send --campaign: the campaign's ledger and this run's decisions. */
+  campaign: SendCampaign | null;
 }
 
 export function openState(run: SendRun): ReturnType<typeof RunState.open> {

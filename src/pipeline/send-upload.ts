@@ -7,13 +7,11 @@ import { join } from 'node:path';
 import type { AtomicApi } from '../api/client.js';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Part } from '../model/part.js';
-import { type InputSource } from '../read/input.js';
 import { PartFiles } from '../split/part-files.js';
 import { RunState } from '../state/run-state.js';
 import { uploadParts, type PartOutcome } from '../upload/upload-stage.js';
-import { type CheckedInput } from './check-input.js';
-import type { ResolvedSendOptions } from './send-options.js';
-import { cutParts } from './send-parts.js';
+import { cutParts, type CutContext } from './send-parts.js';
+import { Pacer } from './send-pace.js';
 import { cutEvent } from '../model/progress.js';
 export interface CutAndUpload {
   /** Parts this invocation uploaded (the others marked uploaded were sent earlier). */
@@ -25,14 +23,9 @@ export interface CutAndUpload {
 }
 
 /** Second pass: cut parts from the valid rows and upload each as soon as it is cut. */
-export async function cutAndUpload(
-  options: ResolvedSendOptions,
-  checked: CheckedInput,
-  input: InputSource,
-  state: RunState,
-  runId: string,
-): Promise<CutAndUpload> {
-  const cutting = registered(options, checked, input, state, runId);
+export async function cutAndUpload(run: CutContext, state: RunState): Promise<CutAndUpload> {
+  const { options } = run;
+  const cutting = registered(run, state);
   const uploads = new AbortController();
   options.progress({ type: 'phase', phase: 'upload' });
   const stream = uploadParts(cutting.parts, {
@@ -60,7 +53,7 @@ export async function cutAndUpload(
   };
   options.signal?.addEventListener('abort', onInterrupt, { once: true });
   try {
-    const seen = await recordOutcomes(stream, state, options);
+    const seen = await recordOutcomes(stream, state, run);
     const interrupted = options.signal?.aborted === true;
     return {
       ...seen,
@@ -75,26 +68,18 @@ export async function cutAndUpload(
 
 /** The parts as they are cut, each recorded in the run state before it is offered for upload. */
 function registered(
-  options: ResolvedSendOptions,
-  checked: CheckedInput,
-  input: InputSource,
+  run: CutContext,
   state: RunState,
-  runId: string,
 ): { parts: AsyncGenerator<Part>; splitDone: () => Date } {
+  const { options } = run;
   let splitDone = options.now();
+  const pacer = new Pacer(options);
   async function* parts(): AsyncGenerator<Part> {
     let cut = 0;
     const sink = new PartFiles(join(state.dir, 'parts'), true);
-    for await (const part of cutParts(
-      options,
-      checked,
-      input,
-      runId,
-      options.mode,
-      sink,
-      options.progress,
-    )) {
+    for await (const part of cutParts(run, sink)) {
       await state.registerPart(part);
+      await pacer.before(part, state.part(part.number)?.status === 'uploaded');
       cut = part.number;
       options.progress(cutEvent(part));
       yield part;
@@ -109,20 +94,31 @@ function registered(
 async function recordOutcomes(
   stream: ReturnType<typeof uploadParts>,
   state: RunState,
-  options: ResolvedSendOptions,
+  run: CutContext,
 ): Promise<{ uploadedNow: Set<number>; failed: boolean; fatal: AtomicBulkError | null }> {
   const seen = {
     uploadedNow: new Set<number>(),
     failed: false,
     fatal: null as AtomicBulkError | null,
   };
+  const { options } = run;
   let bytesAccepted = 0;
   try {
     for await (const outcome of stream) {
       // Atomic has the part whether or not its record below can be written (a lost lease
       // refuses the write): it is this invocation's upload either way.
       if (outcome.status === 'uploaded') seen.uploadedNow.add(outcome.part.number);
+      // A campaign's keys count as sent once their part is accepted (SPEC 8), before the
+      // run state says so: a crash between the two re-sends the part, which Atomic absorbs.
+      const journal =
+        outcome.status === 'uploaded'
+          ? await run.campaign?.accepted(run.runId, outcome.part).then(
+              () => null,
+              (error: unknown) => error,
+            )
+          : null;
       await record(state, outcome, options.keepParts);
+      if (journal instanceof Error) throw journal;
       if (outcome.status !== 'failed') bytesAccepted += outcome.part.bytes;
       options.progress({
         type: 'part',

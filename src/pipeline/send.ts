@@ -39,6 +39,8 @@ import {
   type Finish,
 } from './send-report.js';
 import { cutAndUpload } from './send-upload.js';
+import { SendCampaign } from './send-campaign.js';
+import { Pacer } from './send-pace.js';
 import { invalidNextStep } from '../report/next-steps.js';
 import { nextStepContext } from './validate.js';
 
@@ -50,8 +52,23 @@ export async function send(given: SendOptions): Promise<SendResult> {
   if (!options.dryRun && options.api === null)
     throw new AtomicBulkError('USAGE', 'send needs an API connection unless --dry-run.');
   refuseDraftLiveSend(options);
+  Pacer.refuseOutside(options);
   // Temporary folders of killed sends (cut parts, spooled input) hold personal data.
   for (const dir of new Set([tmpdir(), options.tempDir ?? tmpdir()])) await sweepOrphans(dir);
+  // A campaign's ledger is locked first: a second run of it stops at once (exit 3).
+  const campaign =
+    options.campaign === null ? null : await SendCampaign.open(options, options.campaign);
+  try {
+    return await sendInput(options, campaign);
+  } finally {
+    await campaign?.close();
+  }
+}
+
+async function sendInput(
+  options: ResolvedSendOptions,
+  campaign: SendCampaign | null,
+): Promise<SendResult> {
   const started = options.now();
   const input = await openInput(options.input, {
     tempDir: options.tempDir,
@@ -60,15 +77,23 @@ export async function send(given: SendOptions): Promise<SendResult> {
   try {
     const first = await firstPass(
       input,
-      options,
+      {
+        ...options,
+        ...(campaign !== null
+          ? { campaignKeys: options.campaign?.keyColumns, observe: campaign.observe }
+          : {}),
+      },
       options.maxPartBytes,
       started,
       options.now,
       options.progress,
     );
-    const run = sendRun(options, input, started, first);
+    const run = sendRun(options, input, started, first, campaign);
     if (nothingToSend(run)) return await rejected(run);
-    if (options.dryRun) return await rehearse(run);
+    if (options.dryRun) {
+      await campaign?.decide(run.runId, run.checked.result.invalid, false);
+      return await rehearse(run);
+    }
     return await sendParts(run).catch((error: unknown) => reportFailure(run, error));
   } finally {
     await input.close();
@@ -110,6 +135,7 @@ function sendRun(
   input: InputSource,
   started: Date,
   first: FirstPass,
+  campaign: SendCampaign | null,
 ): SendRun {
   const runId = options.runId ?? first.checked.summary.sha256;
   const finish = (f: Finish) =>
@@ -122,8 +148,9 @@ function sendRun(
       mode: options.mode,
       started,
       now: options.now,
+      campaign: campaign?.report(f.pace ?? null, Pacer.windowOf(options.window)) ?? null,
     });
-  return { ...first, options, input, runId, started, finish };
+  return { ...first, options, input, runId, started, finish, campaign };
 }
 
 /** File errors, any invalid row under --on-invalid abort, or no valid row at all. */
@@ -176,16 +203,7 @@ async function reportFailure(run: SendRun, error: unknown): Promise<never> {
 function rehearse(run: SendRun): Promise<SendResult> {
   const { options } = run;
   const local = resolve(options.stateDir.startsWith('s3://') ? '.atomic-bulk' : options.stateDir);
-  return dryRun(
-    options,
-    run.checked,
-    run.input,
-    local,
-    run.runId,
-    options.mode,
-    options.progress,
-    run.finish,
-  );
+  return dryRun(run, local, run.finish);
 }
 
 /** Opens the run's state (resuming it), then uploads what is left of it. */
@@ -193,7 +211,13 @@ async function sendParts(run: SendRun): Promise<SendResult> {
   const { state, legacyDir } = await openState(run);
   try {
     await prepareState(run, state, legacyDir);
-    if (state.allUploaded && !run.options.force) return await alreadySent(run, state);
+    const { campaign } = run;
+    if (campaign !== null) {
+      // Within a campaign the ledger decides what is left: a run it does not know as
+      // unfinished starts over (keys its earlier parts sent are skipped now).
+      if (state.parts.length > 0 && !campaign.isOpen(run.runId)) await state.restart();
+      await campaign.decide(run.runId, run.checked.result.invalid, true);
+    } else if (state.allUploaded && !run.options.force) return await alreadySent(run, state);
     if (run.options.force) await state.resetAll();
     return await upload(run, state);
   } finally {
@@ -221,10 +245,28 @@ async function alreadySent(run: SendRun, state: RunState): Promise<SendResult> {
   return { ...report, stateDir: state.where };
 }
 
+/** --rate: the slots the rows left to send need, said once as the upload starts. */
+function paceOf(run: SendRun, state: RunState): ReturnType<typeof Pacer.plan> {
+  const { options } = run;
+  const earlier = state.parts
+    .filter((p) => p.status === 'uploaded')
+    .reduce((n, p) => n + p.rows, 0);
+  const rows = Math.max(0, run.checked.result.rows.valid - (run.campaign?.skipped ?? 0) - earlier);
+  const pace = Pacer.plan(options.pace, rows, options.now());
+  if (pace !== null)
+    options.progress({
+      type: 'message',
+      level: 'info',
+      text: `Pace ${pace.rows.toLocaleString('en-US')} rows per ${pace.slotMs === 60_000 ? 'minute' : 'hour'}: ${rows.toLocaleString('en-US')} rows in ${pace.slots} slots, the last due at ${pace.expectedEnd}.`,
+    });
+  return pace;
+}
+
 /** Cuts and uploads the parts not yet uploaded, then reports the run as it now stands. */
 async function upload(run: SendRun, state: RunState): Promise<SendResult> {
   const { options } = run;
-  const result = await cutAndUpload(options, run.checked, run.input, state, run.runId).finally(
+  const pace = paceOf(run, state);
+  const result = await cutAndUpload(run, state).finally(
     // Parts never outlive the run: whether it succeeded, failed or was interrupted.
     () => (options.keepParts ? undefined : state.removePartFiles()),
   );
@@ -233,6 +275,13 @@ async function upload(run: SendRun, state: RunState): Promise<SendResult> {
     : result.failed
       ? 'failed'
       : policyOutcome(run.checked);
+  if (run.campaign !== null && (outcome === 'success' || outcome === 'partial'))
+    await run.campaign.finished(
+      run.runId,
+      run.started,
+      state.parts.reduce((n, p) => n + p.rows, 0),
+      outcome,
+    );
   const parts = state.parts.map((p) =>
     fromManifest(
       p,
@@ -245,24 +294,28 @@ async function upload(run: SendRun, state: RunState): Promise<SendResult> {
     parts,
     split: result.splitDone,
     invocations: invocationFiles(state),
-    nextStep: sendNextStep(
-      outcome,
-      result.fatal,
-      run.runId,
-      nextStepContext(
-        options,
-        run.input,
-        run.dir,
-        (run.checked.result.plan?.invocationId ?? -1) >= 0,
-      ),
-      run.checked.result.rows.invalid,
-    ),
+    nextStep:
+      run.campaign !== null && state.parts.length === 0 && outcome === 'success'
+        ? run.campaign.nothingLeftNextStep()
+        : sendNextStep(
+            outcome,
+            result.fatal,
+            run.runId,
+            nextStepContext(
+              options,
+              run.input,
+              run.dir,
+              (run.checked.result.plan?.invocationId ?? -1) >= 0,
+            ),
+            run.checked.result.rows.invalid,
+          ),
     // A failed send exits as its error says: 3 when a retry can fix it (Atomic, a held
     // lease), 2 when it cannot (the input changed under it, the run state is not believed).
     ...(outcome === 'failed' && result.fatal !== null
       ? { exitCode: EXIT_BY_ERROR[result.fatal.code] }
       : {}),
     destination: destinationOf(run, state),
+    pace,
   });
   return { ...report, stateDir: state.where };
 }

@@ -111,7 +111,13 @@ export function summaryLine(report: Report): string {
       : stopped
         ? `${count(now.length)} of the ${plural(report.parts.length, 'part')} cut so far`
         : `${count(now.length)} of ${plural(report.parts.length, 'part')}`;
-  return `${head} ${plural(rows.sent, 'row')} sent in ${of}${before}; ${valid}.`;
+  const skipped =
+    report.campaign !== undefined && (rows.skippedAlreadySent ?? 0) > 0
+      ? `, ${plural(rows.skippedAlreadySent ?? 0, 'row')} skipped as sent already in campaign ${report.campaign.name}`
+      : '';
+  if (report.parts.length === 0 && report.campaign !== undefined)
+    return `${head} nothing to send: every valid row's key was sent already in campaign ${report.campaign.name}; ${valid}.`;
+  return `${head} ${plural(rows.sent, 'row')} sent in ${of}${before}${skipped}; ${valid}.`;
 }
 
 export function reportView(report: Report): ReportView {
@@ -213,6 +219,8 @@ export function reportView(report: Report): ReportView {
       report.files.rejected && 'rejected.csv (rows to fix and send again)',
       report.files.invocations && 'invocations.csv (line → flowInvocationId of every sent row)',
       report.reconcile && 'reconciled.csv (line, flowInvocationId, cards and their statuses)',
+      report.campaign?.skippedFile &&
+        'skipped.csv (rows not sent: their key was sent already, and when)',
     ].filter((f): f is string => typeof f === 'string' && f !== ''),
   };
 }
@@ -228,6 +236,24 @@ function byStatus(counts: Record<string, number>): string {
 /** The reconcile, cancel and notification sections, as tables. */
 function afterSend(report: Report): { title: string; table: Table }[] {
   const out: { title: string; table: Table }[] = [];
+  const camp = report.campaign;
+  if (camp !== undefined) {
+    const rows: string[][] = [
+      ['Campaign', `${camp.name} (key: ${camp.keyColumns.join(' + ')}; once per ${camp.oncePer})`],
+      ['Skipped, sent in an earlier run', count(camp.skippedAlreadySent)],
+      ['Skipped, key repeated in this file', count(camp.skippedRepeated)],
+      ['Sent again (last sent longer ago than once-per)', count(camp.sentAgain)],
+      ['Ledger entries', count(camp.ledgerEntries)],
+    ];
+    if (camp.pace !== null)
+      rows.push([
+        'Pace',
+        `${count(camp.pace.rows)} rows per ${camp.pace.slotMs === 60_000 ? 'minute' : 'hour'}, ${plural(camp.pace.slots, 'slot')}, last due ${camp.pace.expectedEnd}`,
+      ]);
+    if (camp.window !== null)
+      rows.push(['Window', `${camp.window.from}–${camp.window.to} ${camp.window.timeZone}`]);
+    out.push({ title: 'Campaign', table: { columns: columns('', ''), rows } });
+  }
   const r = report.reconcile;
   if (r !== undefined) {
     const rows: string[][] = [

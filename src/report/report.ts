@@ -38,6 +38,8 @@ export interface ReportInput {
   nextStep: string;
   /** For a multi-file input: issues are located as file and the file's own line. */
   lines?: LineMap;
+  /** send --campaign: the ledger's decisions for the run. */
+  campaign?: Report['campaign'];
 }
 
 /** The report's `input` section; `files` only for a multi-file input. */
@@ -94,6 +96,7 @@ export function buildReport(input: ReportInput): Report {
     dryRun: input.dryRun,
     files: input.files,
     nextStep: input.nextStep,
+    ...(input.campaign !== undefined ? { campaign: input.campaign } : {}),
   };
   const problems = reconcile(report);
   if (problems.length > 0 && report.outcome === 'success') {
@@ -143,16 +146,19 @@ export function reconcile(report: Report): string[] {
   if (parts.some((p) => p.previouslyUploaded && p.status !== 'uploaded'))
     out.push('a part marked as uploaded earlier is not uploaded');
   const delivered = rows.sent + rows.alreadySent;
-  if (delivered > rows.valid) out.push(`rows sent ${delivered} > rows.valid ${rows.valid}`);
+  const skipped = rows.skippedAlreadySent ?? 0;
+  if (delivered + skipped > rows.valid)
+    out.push(`rows sent ${delivered} + skipped ${skipped} > rows.valid ${rows.valid}`);
   if (report.outcome === 'success') {
     if (rows.invalid > 0) out.push(`${rows.invalid} invalid rows in a successful run`);
     if (report.issueCounts.errors > 0)
       out.push(`${report.issueCounts.errors} errors in a successful run`);
     const inParts = parts.reduce((n, p) => n + p.rows, 0);
-    if (parts.length > 0 && inParts !== rows.valid)
-      out.push(`parts hold ${inParts} rows, ${rows.valid} are valid`);
+    if (parts.length > 0 && inParts + skipped !== rows.valid)
+      out.push(`parts hold ${inParts} rows, ${rows.valid - skipped} are valid and not skipped`);
     if (report.command === 'send' && !report.dryRun) {
-      if (delivered !== rows.valid) out.push(`${delivered} rows sent of ${rows.valid} valid`);
+      if (delivered + skipped !== rows.valid)
+        out.push(`${delivered} rows sent and ${skipped} skipped of ${rows.valid} valid`);
       if (parts.some((p) => p.status !== 'uploaded')) out.push('a part is not uploaded');
     }
   }

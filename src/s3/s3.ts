@@ -371,3 +371,15 @@ function s3Error(
     error,
   );
 }
+
+/** Deletes one object (absent is fine: a delete is safe to repeat). */
+export async function deleteS3Object(uri: string, options: S3Options = {}): Promise<void> {
+  const { bucket, key } = parseS3Uri(uri);
+  const client = await s3Client(options);
+  const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+  try {
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (error) {
+    throw s3Error('OUTPUT', `${options.label ?? 'Object'} ${uri}`, error);
+  }
+}

@@ -12,12 +12,7 @@ import type { SendMode } from '../model/report.js';
 /** Length of an id as text: 8-4-4-4-12 hex digits. */
 export { ID_LENGTH } from '../model/row-layout.js';
 import { ID_LENGTH } from '../model/row-layout.js';
-
-const HEX = Buffer.from(
-  Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0')).join(''),
-  'latin1',
-);
-const DASH = 0x2d;
+import { writeUuid } from '../model/uuid.js';
 
 export class InvocationIds {
   private readonly cipher: Cipher;
@@ -49,16 +44,7 @@ export class InvocationIds {
 
   /** Writes the id of the k-th prepared record as 36 ASCII bytes at `out[at]`. */
   write(k: number, out: Buffer, at: number): void {
-    const raw = this.raw;
-    let o = at;
-    for (let j = 0; j < 16; j++) {
-      let b = raw[k * 16 + j] as number;
-      if (j === 6) b = (b & 0x0f) | 0x80;
-      else if (j === 8) b = (b & 0x3f) | 0x80;
-      out[o++] = HEX[b * 2] as number;
-      out[o++] = HEX[b * 2 + 1] as number;
-      if (j === 3 || j === 5 || j === 7 || j === 9) out[o++] = DASH;
-    }
+    writeUuid(this.raw, k, out, at);
   }
 
   /** The id of one record, as text (for tests and explanations). */

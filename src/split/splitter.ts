@@ -26,7 +26,14 @@ import {
   type RowLayout,
 } from '../model/row-layout.js';
 import { ID_LENGTH } from '../model/row-layout.js';
-import type { InvocationIds } from './invocation-ids.js';
+
+/** Where assigned flowInvocationIds come from: a batch at a time, then one per record. */
+export interface IdSource {
+  /** Makes the ids of the batch's first `count` records (by their record numbers). */
+  prepare(recordNos: ArrayLike<number>, count: number): void;
+  /** Writes the id of the batch's record k as 36 ASCII bytes at `out[at]`. */
+  write(k: number, out: Buffer, at: number): void;
+}
 
 export {
   COPY_LAYOUT,
@@ -82,8 +89,10 @@ export interface SplitterOptions {
   maxPartBytes: number;
   layout: RowLayout;
   /** Id source for filled or appended flowInvocationIds; required when the layout assigns ids. */
-  ids: InvocationIds | null;
+  ids: IdSource | null;
   sink: PartSink;
+  /** Most rows in a part (--rate cuts parts to the pace). Default: no limit. */
+  maxRows?: number;
   /** Which records go into parts. Default: those validation found valid. */
   keep?: (status: number, recordNo: number) => boolean;
   /** Size of the write buffer; memory per part in progress. Default 1 MiB. */
@@ -121,10 +130,12 @@ export class Splitter {
   private idUsed = 0;
   /** Rows written to parts so far. */
   rows = 0;
+  private readonly maxRows: number;
 
   constructor(options: SplitterOptions) {
     this.options = options;
     this.keep = options.keep ?? ((status) => status === ROW_VALID);
+    this.maxRows = options.maxRows ?? Number.POSITIVE_INFINITY;
     this.buffer = Buffer.allocUnsafe(options.bufferBytes ?? 1 << 20);
     this.idLines = Buffer.allocUnsafe(options.ids === null ? 0 : 256 * 1024);
     if ((options.layout.append || options.layout.fillColumn >= 0) && options.ids === null) {
@@ -158,7 +169,10 @@ export class Splitter {
               `Splitter: record ${recordNo} cannot fit in a part; validation should have rejected it`,
             );
           }
-          if (this.part !== null && this.part.bytes + size > this.options.maxPartBytes) {
+          if (
+            this.part !== null &&
+            (this.part.bytes + size > this.options.maxPartBytes || this.part.rows >= this.maxRows)
+          ) {
             yield await this.closePart();
           }
           this.part ??= await this.openPart(header, b.line[i] as number, recordNo);

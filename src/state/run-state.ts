@@ -303,6 +303,17 @@ export class RunState {
   }
 
   /** Sets every part back to pending (for --force). */
+  /**
+   * Forgets the run's parts: a campaign's run that its ledger holds as finished starts
+   * over (the ledger, not the run state, says which keys were sent; SPEC 8).
+   */
+  async restart(): Promise<void> {
+    this.manifest.parts = [];
+    this.manifest.complete = false;
+    this.manifest.sentInFullAt = null;
+    await this.save();
+  }
+
   async resetAll(): Promise<void> {
     for (const p of this.manifest.parts) Object.assign(p, { status: 'pending', error: null });
     this.manifest.sentInFullAt = null;

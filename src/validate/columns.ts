@@ -72,6 +72,8 @@ export interface ColumnPlan {
   columns: ColumnSpec[];
   /** Positions of target.attributes.* columns. */
   targets: number[];
+  /** Positions of the --campaign-key columns (empty without --campaign). */
+  campaignKeys: number[];
   /** Position of flowInvocationId, or -1. */
   invocationId: number;
   /** Positions of the expires and embargo card options, or -1. */
@@ -96,6 +98,8 @@ export interface ColumnPlanOptions {
   headerLine: number;
   /** The separator an Excel `sep=X` line before the header named, if there was one. */
   separatorLine?: string | null;
+  /** send --campaign: the columns that name a row within the campaign (SPEC 8). */
+  campaignKeys?: readonly string[];
 }
 
 const RULE_BY_TYPE: Record<string, CellRule> = {
@@ -133,6 +137,7 @@ export function planColumns(
     header,
     columns: [],
     targets: [],
+    campaignKeys: [],
     invocationId: -1,
     expires: -1,
     embargo: -1,
@@ -264,6 +269,7 @@ export function planColumns(
       );
     }
   }
+  planCampaignKeys(plan, options, issues);
   if (plan.targets.length === 0) {
     issues.push(
       issue(
@@ -275,6 +281,25 @@ export function planColumns(
     );
   }
   return plan;
+}
+
+/** Finds the --campaign-key columns; a missing one is a header error (nothing is sent). */
+function planCampaignKeys(plan: ColumnPlan, options: ColumnPlanOptions, issues: Issue[]): void {
+  for (const name of options.campaignKeys ?? []) {
+    const index = plan.header.indexOf(name);
+    if (index >= 0) {
+      plan.campaignKeys.push(index);
+      continue;
+    }
+    issues.push(
+      issue(
+        'missing-campaign-key',
+        { line: options.headerLine, record: 0, column: name },
+        `The campaign's key column "${name}" is not in the file, so the campaign cannot tell who was sent to already.`,
+        'Add the column, or name the right one with --campaign-key (the campaign keeps the key columns it was started with).',
+      ),
+    );
+  }
 }
 
 function classify(

@@ -70,6 +70,11 @@ const TEMPLATES: Partial<Record<IssueCode, Template>> = {
       'Every target.attributes column is empty in this row, so it does not say which user to send to.',
     hint: 'Fill in the user id (target.attributes.atomic___id), or remove the row.',
   }),
+  'empty-campaign-key': () => ({
+    message:
+      'Every --campaign-key column is empty in this row, so the campaign cannot tell whether this user was sent to already.',
+    hint: 'Fill in the key (by default target.attributes.atomic___id), or remove the row.',
+  }),
   'target-whitespace': (c) => ({
     message: `${c} has spaces before or after the value, so it would not match the user's profile.`,
     hint: 'Remove the surrounding spaces.',

@@ -58,6 +58,7 @@ interface ColumnCheck {
 export class RowChecker {
   private readonly columns: ColumnCheck[];
   private readonly targets: number[];
+  private readonly campaignKeys: number[];
   private readonly expires: number;
   private readonly embargo: number;
   private readonly nowMs: number;
@@ -65,6 +66,7 @@ export class RowChecker {
   constructor(plan: ColumnPlan, nowMs: number) {
     this.nowMs = nowMs;
     this.targets = plan.targets;
+    this.campaignKeys = plan.campaignKeys;
     this.expires = plan.expires;
     this.embargo = plan.embargo;
     // Only columns with something to check; free-text columns cost nothing per row.
@@ -120,6 +122,8 @@ export class RowChecker {
       }
     }
     if (this.targets.length > 0 && allEmpty(b, i, this.targets)) report('empty-target', -1, null);
+    if (this.campaignKeys.length > 0 && allEmpty(b, i, this.campaignKeys))
+      report('empty-campaign-key', -1, null);
     if (embargoAt >= expiresAt) report('embargo-after-expires', this.embargo, null);
   }
 }

@@ -136,6 +136,11 @@ export const RULES: Record<IssueCode, Rule> = {
     checkedIn: 'columns.ts',
     summary: 'no target.attributes column to say who receives the flow',
   },
+  'missing-campaign-key': {
+    level: 'header',
+    checkedIn: 'columns.ts',
+    summary: 'a --campaign-key column that the file does not have',
+  },
   'unknown-variable-type': {
     level: 'header',
     checkedIn: 'columns.ts',
@@ -197,6 +202,11 @@ export const RULES: Record<IssueCode, Rule> = {
     level: 'row',
     checkedIn: 'row-checker.ts',
     summary: 'every target.attributes cell of the row is empty',
+  },
+  'empty-campaign-key': {
+    level: 'row',
+    checkedIn: 'row-checker.ts',
+    summary: 'every --campaign-key cell of the row is empty, so the campaign cannot tell who it is',
   },
   'target-whitespace': {
     level: 'row',

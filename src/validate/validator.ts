@@ -59,6 +59,8 @@ export interface ValidatorOptions {
   tempDir?: string;
   /** For a multi-file input, where each file's lines begin: messages then name `file:line`. */
   lines?: LineMap;
+  /** send --campaign: key columns, each row's key must not be empty (SPEC 8). */
+  campaignKeys?: readonly string[];
 }
 
 export interface RowCounts {
@@ -356,6 +358,7 @@ export class Validator {
         allowUnknownVariables: this.options.allowUnknownVariables,
         headerLine: line,
         separatorLine: this.separatorLine,
+        campaignKeys: this.options.campaignKeys,
       });
     // Rows are sized exactly as the parts will hold them (splitter.ts), header included.
     this.layout = this.options.addsInvocationIds

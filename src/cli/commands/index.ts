@@ -1,6 +1,7 @@
 /** Every command of the CLI, in the order --help lists them. */
 import type { Command } from './command.js';
 import { cancelCommand } from './cancel.js';
+import { campaignCommand } from './campaign.js';
 import { demoCommand } from './demo.js';
 import { flowsCommand } from './flows.js';
 import { reconcileCommand } from './reconcile.js';
@@ -20,6 +21,7 @@ export const COMMANDS: Command[] = [
   templateCommand,
   flowsCommand,
   runsCommand,
+  campaignCommand,
   sandboxCommand,
   demoCommand,
 ];

@@ -10,6 +10,7 @@ import { MAX_PART_BYTES } from '../../pipeline/check-input.js';
 import { SEND_DEFAULTS } from '../../pipeline/send-options.js';
 import type { AtomicApi } from '../../api/client.js';
 import { withApi } from '../api-args.js';
+import { campaignFrom, campaignOptions } from '../campaign-args.js';
 import { notifierFor, withNotice } from '../notify-args.js';
 import { flowFromApi, loadFlow } from '../flow-args.js';
 import { defineCommand } from './command.js';
@@ -35,7 +36,7 @@ export const sendCommand = defineCommand({
   builder: (y) =>
     outputOptions(
       partBytesOption(
-        notifyOption(connectionOptions(flowOptions(y)))
+        campaignOptions(notifyOption(connectionOptions(flowOptions(y))))
           .positional('input', {
             type: 'string',
             describe:
@@ -127,6 +128,10 @@ export const sendCommand = defineCommand({
         '$0 send s3://drop/in.csv --flow renewal-reminder --on-invalid skip --report-dir s3://drop/reports/',
         'Data hand-off: read from S3, report back to S3',
       ],
+      [
+        '$0 send today.csv --flow renewal-reminder --campaign renewals --once-per 30d --rate 20000/min',
+        'A daily export: each user once per 30 days across runs, paced',
+      ],
     ]),
   async run(args, context) {
     const flowConfigId = stringArg(args, 'flow');
@@ -137,6 +142,7 @@ export const sendCommand = defineCommand({
       );
     const dryRun = args['dry-run'];
     const notifier = notifierFor(args, context, 'send');
+    const campaign = campaignFrom(args, context);
     const progress = progressFor(args, context.stderr, context.io);
     // The embedded sandbox forgets everything when it stops, so its run state must not
     // outlive it either, nor ever sit beside state for a real Atomic.
@@ -168,6 +174,7 @@ export const sendCommand = defineCommand({
         nextStepFlags: nextStepFlags(args),
         sandbox: args.sandbox,
         notifier,
+        ...campaign,
       });
     try {
       const result = await withNotice(notifier, () =>
