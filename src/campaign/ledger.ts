@@ -319,7 +319,7 @@ export class CampaignLedger {
   /** Merges the smallest segments while there are more than MAX_SEGMENTS. */
   async compact(force = false): Promise<void> {
     const m = this.manifest;
-    if (m.segments.length <= (force ? 1 : MAX_SEGMENTS)) return;
+    if (m.segments.length <= (force ? 0 : MAX_SEGMENTS)) return;
     const bySize = [...m.segments].sort((a, b) => a.entries - b.entries);
     const take = force ? bySize : bySize.slice(0, m.segments.length - MAX_SEGMENTS / 2 + 1);
     const sources: Cursor[] = [];
@@ -386,12 +386,15 @@ export class CampaignLedger {
   /**
    * Erasure: removes every entry of the given digests (a sorted cursor of 16-byte digests)
    * from every segment, journals folded in first; the old files are deleted once the
-   * manifest names the new ones. Returns how many keys were found. Raises the epoch, so a
+   * manifest names the new ones (the whole ledger is merged into one segment first, which
+   * an erasure may cost). Returns how many keys were found. Raises the epoch, so a
    * key sent again after this gets a new flowInvocationId.
    */
   async forget(digests: () => Promise<Cursor>): Promise<number> {
     await this.fold();
     await this.sweep();
+    // One segment, one entry per key: what is removed is then counted in keys.
+    await this.compact(true);
     const m = this.manifest;
     let found = 0;
     const replaced: FileRef[] = [];

@@ -1,0 +1,301 @@
+/**
+ * Recurring campaigns (SPEC 8) through the built CLI and a sandbox that lives across the
+ * runs, as a cron job would use them: a month of daily exports with churn under
+ * --once-per, kill -9 and two pods at once, forget and a re-send, a paced send and a
+ * window that closes mid-send, with the rehearsal clock (ATOMIC_BULK_CLOCK) instead of
+ * real days and hours; and what the ledger refuses to believe.
+ */
+import { readdirSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { mulberry32 } from '../../src/sandbox/faults.js';
+import {
+  clockOf,
+  expectedSends,
+  expectNoRawKeys,
+  expectSends,
+  HEADER,
+  invocationsByUser,
+  localFiles,
+  month,
+  start,
+} from '../campaign-helpers.js';
+import { readReport, runCli, sendArgs, tempDir } from './cli.js';
+
+async function sandbox(): Promise<Sandbox> {
+  const sb = await createSandbox();
+  onTestFinished(() => sb.stop());
+  return sb;
+}
+
+const SEED = Number(process.env.CAMPAIGN_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+describe(`recurring campaigns (seed ${SEED}; replay with CAMPAIGN_SEED)`, () => {
+  it('sends each user once per 7 days across 30 daily exports with churn; forget gives one user one more card and nobody else', async () => {
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const state = join(dir, 'state');
+    const m = month(SEED, 30, 300);
+    const expected = expectedSends(m.days, 7);
+    for (let d = 0; d < 30; d++) {
+      const input = await m.write(d, dir);
+      const report = join(dir, `r${d}`);
+      const run = await runCli(
+        sendArgs(input, state, report, [
+          '--campaign',
+          'renewals',
+          '--once-per',
+          '7d',
+          '--progress',
+          'none',
+        ]),
+        { env: { ...sb.env, ATOMIC_BULK_CLOCK: clockOf(d) } },
+      );
+      expect(run.code, `day ${d + 1}: ${run.stderr}`).toBe(0);
+      const r = readReport(report);
+      const due = [...expected].filter(([, days]) => days.includes(d)).length;
+      expect({ day: d + 1, sent: r.rows.sent, skipped: r.rows.skippedAlreadySent }).toEqual({
+        day: d + 1,
+        sent: due,
+        skipped: (m.days[d] as string[]).length - due,
+      });
+      expect(r.campaign?.skippedRepeated).toBe(
+        (m.days[d] as string[]).length - new Set(m.days[d]).size,
+      );
+    }
+    await expectSends(sb, expected, `30 days, seed ${SEED}`);
+    // The ledger holds digests only: no member id in any file of the state directory.
+    const everyone = [...new Set(m.days.flat())];
+    expectNoRawKeys(localFiles(state), everyone);
+
+    // Erasure: the user forgotten gets a card again on the next send; nobody else does.
+    const last = m.days[29] as string[];
+    const who = last[0] as string;
+    const forget = await runCli(
+      ['campaign', 'forget', 'renewals', '--state-dir', state, '--key', who],
+      {
+        env: sb.env,
+      },
+    );
+    expect(forget.code, forget.stderr).toBe(0);
+    expect(forget.stdout).toContain('Forgot 1 of 1 keys');
+    const again = await runCli(
+      ['campaign', 'forget', 'renewals', '--state-dir', state, '--key', who],
+      {
+        env: sb.env,
+      },
+    );
+    expect(again.stdout).toContain('Forgot 0 of 1 keys');
+    const input = await m.write(29, dir);
+    const resend = await runCli(
+      sendArgs(input, state, join(dir, 'after-forget'), [
+        '--campaign',
+        'renewals',
+        '--once-per',
+        '7d',
+      ]),
+      { env: { ...sb.env, ATOMIC_BULK_CLOCK: clockOf(29, 30) } },
+    );
+    expect(resend.code, resend.stderr).toBe(0);
+    expect(readReport(join(dir, 'after-forget')).rows.sent).toBe(1);
+    expected.set(who, [...(expected.get(who) ?? []), 29]);
+    await expectSends(sb, expected, 'after forget');
+    expectNoRawKeys(localFiles(state), [who]);
+
+    const show = await runCli(['campaign', 'show', 'renewals', '--state-dir', state, '--json'], {
+      env: sb.env,
+    });
+    const shown = JSON.parse(show.stdout) as { keys: number; forgotten: number; runs: unknown[] };
+    expect(shown.keys).toBe(expected.size);
+    expect(shown.forgotten).toBe(1);
+    expect(shown.runs).toHaveLength(31);
+  }, 240_000);
+
+  it('sends each user exactly once with kill -9 at random moments and two pods started at once', async () => {
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const state = join(dir, 'state');
+    const random = mulberry32(SEED + 1);
+    const m = month(SEED + 1, 10, 400);
+    const kills: string[] = [];
+    for (let d = 0; d < 10; d++) {
+      const input = await m.write(d, dir);
+      const args = (r: string) =>
+        sendArgs(input, state, join(dir, `${r}${d}`), [
+          '--campaign',
+          'pods',
+          '--max-part-bytes',
+          '1200',
+          '--concurrency',
+          '2',
+          '--progress',
+          'none',
+        ]);
+      const env = { ...sb.env, ATOMIC_BULK_CLOCK: clockOf(d) };
+      const pods = [start(args('a'), env), start(args('b'), env)];
+      const victim = random() < 0.7 ? Math.floor(random() * 2) : -1;
+      if (victim >= 0) {
+        const delay = Math.floor(random() * 700);
+        setTimeout(() => pods[victim]?.child.kill('SIGKILL'), delay);
+        kills.push(`day ${d + 1}: pod ${victim} at ${delay} ms`);
+      }
+      const ends = await Promise.all(pods.map((p) => p.done));
+      for (const [k, end] of ends.entries())
+        if (end.signal === null)
+          expect([0, 3], `day ${d + 1} pod ${k}: ${end.stderr}`).toContain(end.code);
+      // The next cron tick: resumes whatever a killed pod left, or finds nothing to do.
+      const tick = await runCli(args('c'), { env });
+      expect(tick.code, `day ${d + 1} tick: ${tick.stderr}`).toBe(0);
+    }
+    const got = await invocationsByUser(sb);
+    const twice = [...got].filter(([, n]) => n !== 1);
+    expect({ twice: twice.slice(0, 5), users: got.size, kills }).toEqual({
+      twice: [],
+      users: new Set(m.days.flat()).size,
+      kills,
+    });
+  }, 240_000);
+
+  it('keeps a pace of 20,000 rows a minute over 100,000 rows, measured from the uploads', async () => {
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const input = join(dir, 'big.csv');
+    const lines = [HEADER];
+    for (let i = 1; i <= 100_000; i++) lines.push(`p-${i},N,${i % 900}.5`);
+    await writeFile(input, `${lines.join('\n')}\n`);
+    // The rehearsal clock runs 60 times faster: a minute's slot takes a second.
+    const run = await runCli(
+      sendArgs(input, join(dir, 'state'), join(dir, 'r'), [
+        '--campaign',
+        'paced',
+        '--rate',
+        '20000/min',
+      ]),
+      { env: { ...sb.env, ATOMIC_BULK_CLOCK: '2027-01-04T10:00:00Z@60' }, timeoutMs: 120_000 },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const report = readReport(join(dir, 'r'));
+    expect(report.campaign?.pace).toMatchObject({ rows: 20_000, slotMs: 60_000, slots: 5 });
+    expect(report.parts.every((p) => p.rows <= 20_000)).toBe(true);
+    const tasks = sb
+      .tasks()
+      .map((t) => ({ at: Date.parse(t.createdAt), rows: t.rows }))
+      .sort((a, b) => a.at - b.at);
+    const slot = 1000; // one simulated minute, in real ms
+    const t0 = tasks[0]?.at ?? 0;
+    let rows = 0;
+    for (const t of tasks) {
+      rows += report.parts[tasks.indexOf(t)]?.rows ?? 0;
+      // Rows requested by then never exceed the pace, give or take one slot.
+      expect(rows).toBeLessThanOrEqual((Math.floor((t.at - t0) / slot) + 2) * 20_000);
+    }
+    expect((tasks.at(-1)?.at ?? 0) - t0).toBeGreaterThanOrEqual(4 * slot - 200);
+    expect((await invocationsByUser(sb)).size).toBe(100_000);
+  }, 120_000);
+
+  it('stops when the window closes (exit 3, naming when it opens), refuses to start outside it, and a resume finishes the run', async () => {
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const input = join(dir, 'w.csv');
+    const lines = [HEADER];
+    for (let i = 1; i <= 50_000; i++) lines.push(`w-${i},N,${i % 900}.5`);
+    await writeFile(input, `${lines.join('\n')}\n`);
+    const state = join(dir, 'state');
+    const args = (r: string) =>
+      sendArgs(input, state, join(dir, r), [
+        '--campaign',
+        'quiet',
+        '--rate',
+        '10000/min',
+        '--window',
+        '06:00-09:00',
+        '--timezone',
+        'Europe/London',
+        '--progress',
+        'none',
+      ]);
+    const first = await runCli(args('r1'), {
+      env: { ...sb.env, ATOMIC_BULK_CLOCK: '2027-01-04T08:57:30Z@60' },
+      timeoutMs: 120_000,
+    });
+    expect(first.code, first.stderr).toBe(3);
+    expect(first.stdout + first.stderr).toMatch(
+      /window 06:00–09:00 \(Europe\/London\): it opens at 5 Jan 2027, 06:00/,
+    );
+    const r1 = readReport(join(dir, 'r1'));
+    expect(r1.outcome).toBe('failed');
+    // Slots of a simulated minute from about 08:57:30 (validation takes some of it): the
+    // parts due before 09:00 went out, the rest waits for the window.
+    expect([10_000, 20_000, 30_000]).toContain(r1.rows.sent);
+    const early = await runCli(args('r2'), {
+      env: { ...sb.env, ATOMIC_BULK_CLOCK: '2027-01-05T05:59:00Z@60' },
+    });
+    expect(early.code).toBe(3);
+    expect(early.stderr).toMatch(/opens at 5 Jan 2027, 06:00/);
+    const resume = await runCli(args('r3'), {
+      env: { ...sb.env, ATOMIC_BULK_CLOCK: '2027-01-05T06:00:00Z@60' },
+      timeoutMs: 120_000,
+    });
+    expect(resume.code, resume.stderr).toBe(0);
+    const r3 = readReport(join(dir, 'r3'));
+    expect({ sent: r3.rows.sent, earlier: r3.rows.alreadySent }).toEqual({
+      sent: 50_000 - r1.rows.sent,
+      earlier: r1.rows.sent,
+    });
+    const got = await invocationsByUser(sb);
+    expect({ users: got.size, twice: [...got.values()].filter((n) => n > 1).length }).toEqual({
+      users: 50_000,
+      twice: 0,
+    });
+  }, 180_000);
+
+  it('refuses a ledger it cannot believe: another secret, an edited manifest; a planted file is swept away', async () => {
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const state = join(dir, 'state');
+    const input = join(dir, 'c.csv');
+    await writeFile(input, `${HEADER}\nt-1,A,1\nt-2,B,2\n`);
+    const args = (r: string) => sendArgs(input, state, join(dir, r), ['--campaign', 'trust']);
+    expect((await runCli(args('r1'), { env: sb.env })).code).toBe(0);
+    const other = await runCli(args('r2'), {
+      env: { ...sb.env, ATOMIC_BULK_CAMPAIGN_SECRET: 'another-secret-of-at-least-16' },
+    });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('written with another campaign secret');
+    const folder = join(state, 'campaigns', 'trust');
+    const planted = join(folder, 'seg-00000000deadbeef.bin');
+    await writeFile(planted, Buffer.alloc(24));
+    const fine = await runCli(args('r3'), { env: sb.env });
+    expect(fine.code, fine.stderr).toBe(0);
+    expect(readdirSync(folder)).not.toContain('seg-00000000deadbeef.bin');
+    const manifest = join(folder, 'manifest.json');
+    const text = await readFile(manifest, 'utf8');
+    await writeFile(manifest, text.replace('"epoch": 0', '"epoch": 1'));
+    const edited = await runCli(args('r4'), { env: sb.env });
+    expect(edited.code).toBe(2);
+    expect(edited.stderr).toContain('fails its seal check');
+    const usage = await runCli(
+      sendArgs(input, state, join(dir, 'r5'), ['--campaign', 'bad name']),
+      { env: sb.env },
+    );
+    expect(usage.code).toBe(2);
+    const missing = await runCli(
+      sendArgs(input, state, join(dir, 'r6'), [
+        '--campaign',
+        'k2',
+        '--campaign-key',
+        'payload.variables.email',
+      ]),
+      { env: sb.env },
+    );
+    expect(missing.code).toBe(1);
+    expect(readReport(join(dir, 'r6')).issueCounts.byCode['missing-campaign-key']).toBe(1);
+    const forced = await runCli(
+      sendArgs(input, state, join(dir, 'r7'), ['--campaign', 'trust', '--force']),
+      { env: sb.env },
+    );
+    expect(forced.code).toBe(2);
+  }, 60_000);
+});
