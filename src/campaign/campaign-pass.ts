@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { ROW_HEADER, ROW_SKIPPED, ROW_VALID, type CheckedBatch } from '../model/checked-batch.js';
 import type { RecordBatch } from '../model/record-batch.js';
 import { DIGEST_BYTES, type CampaignIds, type KeyHasher } from './campaign-secret.js';
-import { DECISION_BYTES, keyPositions, keyValues, SEND_AGAIN, SKIP_SENT } from './check.js';
+import { DECISION_BYTES, keyPositions, SEND_AGAIN, SKIP_SENT } from './check.js';
 import { ENTRY_BYTES } from './ledger.js';
-import { RecordWriter, type Cursor } from './sorted-runs.js';
+import { copyRecordBytes, RecordWriter, type Cursor } from './sorted-runs.js';
 
 /** digest (16) | record number (u32) | occurrence (u16) | epoch (u16). */
 const SENT_BYTES = 24;
@@ -66,57 +66,83 @@ export class CampaignPass {
     }
   }
 
-  private async decision(recordNo: number): Promise<number> {
+  /**
+   * The decision for `recordNo` (0: a new key, send), the cursor left on it; -1 when the
+   * read buffer ran out first (refill, then ask again).
+   */
+  private decision(recordNo: number): number {
     const d = this.o.decisions;
-    if (this.haveDecision === null) this.haveDecision = await d.fill();
-    while (this.haveDecision && d.buf.readUInt32BE(d.pos) < recordNo) {
+    while (this.haveDecision === true) {
+      if (d.pos >= d.end) return -1;
+      const at = d.buf.readUInt32BE(d.pos);
+      if (at === recordNo) return d.buf[d.pos + 4] as number;
+      if (at > recordNo) return 0;
       d.pos += DECISION_BYTES;
-      if (d.pos >= d.end) this.haveDecision = await d.fill();
     }
-    return this.haveDecision && d.buf.readUInt32BE(d.pos) === recordNo
-      ? (d.buf[d.pos + 4] as number)
-      : 0;
+    return 0;
+  }
+
+  private async decide(recordNo: number): Promise<number> {
+    if (this.haveDecision === null) this.haveDecision = await this.o.decisions.fill();
+    let kind = this.decision(recordNo);
+    while (kind === -1) {
+      this.haveDecision = await this.o.decisions.fill();
+      kind = this.decision(recordNo);
+    }
+    return kind;
   }
 
   private async mark(checked: CheckedBatch): Promise<void> {
     const b = checked.records;
     const { ids, hasher } = this.o;
     ids.reserve(b.count);
-    let marked = false;
+    // The batch's rows to send: index, record number, occurrence, epoch.
+    const rows: number[] = [];
     for (let i = 0; i < b.count; i++) {
       const status = checked.status[i] as number;
       if (status === ROW_HEADER) this.positions = keyPositions(b.fields(i), this.o.keyColumns);
       if (status !== ROW_VALID) continue;
       const recordNo = checked.recordNo[i] as number;
-      if (!marked) {
+      if (rows.length === 0 && this.marks.at(-2) !== recordNo)
         this.marks.push(recordNo, this.sent.entries);
-        marked = true;
-      }
-      const kind = await this.decision(recordNo);
-      let occ = 0;
-      let epoch = this.o.epoch;
+      const kind = this.haveDecision === true ? this.decision(recordNo) : -1;
+      const known = kind === -1 ? await this.decide(recordNo) : kind;
       const d = this.o.decisions;
-      if (kind === SEND_AGAIN) {
-        occ = d.buf.readUInt16BE(d.pos + 6);
-        epoch = d.buf.readUInt16BE(d.pos + 8);
-      } else if (kind !== 0) {
+      if (known !== 0 && known !== SEND_AGAIN) {
         checked.status[i] = ROW_SKIPPED;
         this.skipped++;
         const extra = d.buf.readUInt32BE(d.pos + 10);
         await this.o.onSkipped?.({
           records: b,
           index: i,
-          lastSentAt: kind === SKIP_SENT ? extra : null,
-          repeatOf: kind === SKIP_SENT ? 0 : extra,
+          lastSentAt: known === SKIP_SENT ? extra : null,
+          repeatOf: known === SKIP_SENT ? 0 : extra,
         });
         continue;
       }
-      const e = this.entry;
-      hasher.digest(keyValues(b, i, this.positions), e, 0);
-      ids.set(i, e, 0, epoch, occ);
-      e.writeUInt32BE(recordNo, DIGEST_BYTES);
-      e.writeUInt16BE(occ, 20);
-      e.writeUInt16BE(epoch, 22);
+      const again = known === SEND_AGAIN;
+      hasher.setRecord(rows.length / 4, b, i, this.positions);
+      rows.push(
+        i,
+        recordNo,
+        again ? d.buf.readUInt16BE(d.pos + 6) : 0,
+        again ? d.buf.readUInt16BE(d.pos + 8) : this.o.epoch,
+      );
+    }
+    const digests = hasher.finish(rows.length / 4);
+    const e = this.entry;
+    for (let k = 0; k < rows.length; k += 4) {
+      const [i, recordNo, occ, epoch] = [
+        rows[k],
+        rows[k + 1],
+        rows[k + 2],
+        rows[k + 3],
+      ] as number[];
+      ids.set(i as number, digests, k * 4, epoch as number, occ as number);
+      copyRecordBytes(digests, k * 4, e, 0, DIGEST_BYTES);
+      e.writeUInt32BE(recordNo as number, DIGEST_BYTES);
+      e.writeUInt16BE(occ as number, 20);
+      e.writeUInt16BE(epoch as number, 22);
       if (this.sent.roomy) this.sent.push(e, 0);
       else await this.sent.add(e, 0);
     }

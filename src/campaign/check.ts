@@ -13,7 +13,13 @@ import { AtomicBulkError } from '../model/errors.js';
 import type { RecordSet } from '../model/record-set.js';
 import { DIGEST_BYTES, type KeyHasher } from './campaign-secret.js';
 import { ENTRY_BYTES, newer, type CampaignLedger } from './ledger.js';
-import { ExternalSorter, MergedCursor, compare, forEach, type Cursor } from './sorted-runs.js';
+import {
+  ExternalSorter,
+  MergedCursor,
+  compare,
+  copyRecordBytes,
+  type Cursor,
+} from './sorted-runs.js';
 
 /** digest (16) | record number (u32). */
 export const RUN_KEY_BYTES = 20;
@@ -27,11 +33,6 @@ const MAX_RECORD = 0xffff_ffff;
 /** Key columns by name → positions in a header; -1 when missing (the validator reports it). */
 export function keyPositions(header: readonly string[], keyColumns: readonly string[]): number[] {
   return keyColumns.map((k) => header.indexOf(k));
-}
-
-/** Reads a row's key values (the cells' bytes, quotes resolved). */
-export function keyValues(b: CheckedBatch['records'], i: number, positions: number[]): Buffer[] {
-  return positions.map((p) => b.fieldBytes(i, p));
 }
 
 /** Pass 1: every valid row's (key digest, record number), sorted on disk. */
@@ -50,18 +51,25 @@ export class KeyCollector {
 
   async observe(checked: CheckedBatch): Promise<void> {
     const b = checked.records;
+    const records: number[] = [];
     for (let i = 0; i < b.count; i++) {
       const status = checked.status[i] as number;
       if (status === ROW_HEADER) {
         this.positions = keyPositions(b.fields(i), this.keyColumns);
         continue;
       }
-      if (status !== ROW_VALID || this.positions === null || this.positions.includes(-1)) continue;
+      const positions = this.positions;
+      if (status !== ROW_VALID || positions === null || positions.includes(-1)) continue;
       const recordNo = checked.recordNo[i] as number;
       if (recordNo > MAX_RECORD)
         throw new AtomicBulkError('INPUT', 'A campaign send takes at most 4,294,967,295 rows.');
-      this.hasher.digest(keyValues(b, i, this.positions), this.entry, 0);
-      this.entry.writeUInt32BE(recordNo, DIGEST_BYTES);
+      this.hasher.setRecord(records.length, b, i, positions);
+      records.push(recordNo);
+    }
+    const digests = this.hasher.finish(records.length);
+    for (let k = 0; k < records.length; k++) {
+      copyRecordBytes(digests, k * DIGEST_BYTES, this.entry, 0, DIGEST_BYTES);
+      this.entry.writeUInt32BE(records[k] as number, DIGEST_BYTES);
       if (this.sorter.roomy) this.sorter.push(this.entry, 0);
       else await this.sorter.add(this.entry, 0);
     }
@@ -109,75 +117,105 @@ export async function decide(
   let prevRecord = 0;
   let havePrev = false;
   const decision = Buffer.alloc(DECISION_BYTES);
-  const note = (recordNo: number, kind: number, occ: number, epoch: number, extra: number) => {
+  const note = async (
+    recordNo: number,
+    kind: number,
+    occ: number,
+    epoch: number,
+    extra: number,
+  ) => {
     decision.fill(0);
     decision.writeUInt32BE(recordNo, 0);
     decision[4] = kind;
     decision.writeUInt16BE(occ, 6);
     decision.writeUInt16BE(epoch, 8);
     decision.writeUInt32BE(extra, 10);
-    return out.sorter.add(decision, 0);
+    if (out.sorter.roomy) out.sorter.push(decision, 0);
+    else await out.sorter.add(decision, 0);
   };
+  const runCursor = new MergedCursor(await run.sources(), RUN_KEY_BYTES);
   try {
-    await forEach(
-      new MergedCursor(await run.sources(), RUN_KEY_BYTES),
-      RUN_KEY_BYTES,
-      async (b, at) => {
+    await join.start();
+    while (await runCursor.fill()) {
+      const b = runCursor.buf;
+      for (let at = runCursor.pos; at < runCursor.end; at += RUN_KEY_BYTES) {
         const recordNo = b.readUInt32BE(at + DIGEST_BYTES);
-        if (o.invalid.has(recordNo)) return;
+        if (o.invalid.has(recordNo)) continue;
         if (havePrev && compare(prev, 0, b, at, DIGEST_BYTES) === 0) {
           out.skippedRepeat++;
-          return note(recordNo, SKIP_REPEAT, 0, 0, prevRecord);
+          await note(recordNo, SKIP_REPEAT, 0, 0, prevRecord);
+          continue;
         }
-        b.copy(prev, 0, at, at + DIGEST_BYTES);
+        copyRecordBytes(b, at, prev, 0, DIGEST_BYTES);
         prevRecord = recordNo;
         havePrev = true;
-        const last = await join.latest(b, at);
+        let last = join.latest(b, at);
+        while (last === undefined) {
+          await join.refill();
+          last = join.latest(b, at);
+        }
         if (last === null) {
           out.keys++;
-          return;
+          continue;
         }
         const sentAt = last.readUInt32BE(16);
         if (o.oncePerSeconds === null || now - sentAt < o.oncePerSeconds) {
           out.skippedSent++;
-          return note(recordNo, SKIP_SENT, 0, 0, sentAt);
+          await note(recordNo, SKIP_SENT, 0, 0, sentAt);
+          continue;
         }
         out.keys++;
         out.sentAgain++;
         const occ = Math.min(0xffff, last.readUInt16BE(20) + 1);
-        return note(recordNo, SEND_AGAIN, occ, last.readUInt16BE(22), 0);
-      },
-    );
+        await note(recordNo, SEND_AGAIN, occ, last.readUInt16BE(22), 0);
+      }
+    }
   } finally {
+    await runCursor.close();
     await ledgerCursor.close();
     await run.dispose();
   }
   return out;
 }
 
-/** The ledger read alongside ascending digests: the newest entry of each digest asked for. */
+/**
+ * The ledger read alongside ascending digests: the newest entry of each digest asked for.
+ * `latest` is synchronous; it answers undefined when it ran out of read buffer in the
+ * middle, and is asked again (resuming where it was) after `refill`.
+ */
 class LedgerJoin {
-  private have: boolean | null = null;
+  private have = false;
+  private pending = false;
+  private found = false;
   private readonly best = Buffer.alloc(ENTRY_BYTES);
 
   constructor(private readonly c: Cursor) {}
 
-  private async advance(): Promise<void> {
-    this.c.pos += ENTRY_BYTES;
-    if (this.c.pos >= this.c.end) this.have = await this.c.fill();
+  async start(): Promise<void> {
+    this.have = await this.c.fill();
   }
 
-  async latest(digest: Buffer, at: number): Promise<Buffer | null> {
+  async refill(): Promise<void> {
+    this.have = await this.c.fill();
+  }
+
+  latest(digest: Buffer, at: number): Buffer | null | undefined {
     const c = this.c;
-    if (this.have === null) this.have = await c.fill();
-    while (this.have && compare(c.buf, c.pos, digest, at, DIGEST_BYTES) < 0) await this.advance();
-    let found = false;
-    while (this.have && compare(c.buf, c.pos, digest, at, DIGEST_BYTES) === 0) {
-      if (!found || newer(c.buf, c.pos, this.best, 0))
-        c.buf.copy(this.best, 0, c.pos, c.pos + ENTRY_BYTES);
-      found = true;
-      await this.advance();
+    if (!this.pending) this.found = false;
+    this.pending = false;
+    while (this.have) {
+      if (c.pos >= c.end) {
+        this.pending = true;
+        return undefined;
+      }
+      const d = compare(c.buf, c.pos, digest, at, DIGEST_BYTES);
+      if (d > 0) break;
+      if (d === 0 && (!this.found || newer(c.buf, c.pos, this.best, 0))) {
+        copyRecordBytes(c.buf, c.pos, this.best, 0, ENTRY_BYTES);
+        this.found = true;
+      }
+      c.pos += ENTRY_BYTES;
     }
-    return found ? this.best : null;
+    return this.found ? this.best : null;
   }
 }

@@ -23,8 +23,8 @@ export interface Cursor {
   close(): Promise<void>;
 }
 
-/** Default records per in-memory chunk (8–24 MiB at this tool's record widths). */
-export const CHUNK_RECORDS = 1 << 19;
+/** Default records per in-memory chunk (4–6 MiB at this tool's record widths). */
+export const CHUNK_RECORDS = 1 << 18;
 const READ_BYTES = 256 * 1024;
 
 /** Reads a file of `width`-byte records; checks its size and SHA-256 when they are known. */
@@ -106,10 +106,11 @@ export class BufferCursor implements Cursor {
 /** Writes records to a private file through a buffer; counts them and hashes them. */
 export class RecordWriter {
   private handle: FileHandle | null = null;
-  private readonly buf: Buffer;
+  private buf: Buffer;
   private used = 0;
   private readonly hash = createHash('sha256');
   private writing: Promise<void> = Promise.resolve();
+  private readonly spare: Buffer[] = [];
   entries = 0;
 
   constructor(
@@ -122,7 +123,7 @@ export class RecordWriter {
   /** Appends `width` bytes of `src` from `at`. */
   async add(src: Buffer, at: number): Promise<void> {
     if (this.used + this.width > this.buf.length) await this.flush();
-    src.copy(this.buf, this.used, at, at + this.width);
+    copyRecordBytes(src, at, this.buf, this.used, this.width);
     this.used += this.width;
     this.entries++;
   }
@@ -134,7 +135,7 @@ export class RecordWriter {
 
   /** Appends without flushing; only when `roomy`. */
   push(src: Buffer, at: number): void {
-    src.copy(this.buf, this.used, at, at + this.width);
+    copyRecordBytes(src, at, this.buf, this.used, this.width);
     this.used += this.width;
     this.entries++;
   }
@@ -144,13 +145,20 @@ export class RecordWriter {
    * bytes are taken at once and writes are chained, so they land in order.
    */
   flush(): Promise<void> {
-    const bytes = this.used === 0 ? null : Buffer.from(this.buf.subarray(0, this.used));
-    this.used = 0;
+    const full = this.buf;
+    const n = this.used;
+    if (n > 0) {
+      // The buffer goes to the write; pushing goes on into a spare one (back when written).
+      this.buf = this.spare.pop() ?? Buffer.allocUnsafe(full.length);
+      this.used = 0;
+    }
     this.writing = this.writing.then(async () => {
       this.handle ??= await open(this.path, 'wx', PRIVATE_FILE_MODE);
-      if (bytes === null) return;
+      if (n === 0) return;
+      const bytes = full.subarray(0, n);
       this.hash.update(bytes);
-      await this.handle.write(bytes, 0, bytes.length, null);
+      await this.handle.write(bytes, 0, n, null);
+      if (this.spare.length < 2) this.spare.push(full);
     });
     return this.writing;
   }
@@ -171,9 +179,27 @@ export class RecordWriter {
   }
 }
 
-/** Compares the leading `n` bytes of two records. */
-export function compare(a: Buffer, ai: number, b: Buffer, bi: number, n: number): number {
-  return a.compare(b, bi, bi + n, ai, ai + n);
+/**
+ * Compares the leading `n` bytes of two records. A loop: records are short and differ
+ * early, where a native call would cost more than the comparison.
+ */
+export function compare(a: Uint8Array, ai: number, b: Uint8Array, bi: number, n: number): number {
+  for (let k = 0; k < n; k++) {
+    const d = (a[ai + k] as number) - (b[bi + k] as number);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Copies `n` bytes (a record) from src[s] to dst[d], in a loop for the same reason. */
+export function copyRecordBytes(
+  src: Uint8Array,
+  s: number,
+  dst: Uint8Array,
+  d: number,
+  n: number,
+): void {
+  for (let k = 0; k < n; k++) dst[d + k] = src[s + k] as number;
 }
 
 /**
@@ -204,7 +230,7 @@ export class ExternalSorter {
       this.chunk.copy(grown, 0, 0, this.count * this.width);
       this.chunk = grown;
     }
-    src.copy(this.chunk, this.count * this.width, at, at + this.width);
+    copyRecordBytes(src, at, this.chunk, this.count * this.width, this.width);
     this.count++;
     this.entries++;
   }
@@ -216,18 +242,20 @@ export class ExternalSorter {
 
   /** Adds without the spill check; only when `roomy`. */
   push(src: Buffer, at: number): void {
-    src.copy(this.chunk, this.count * this.width, at, at + this.width);
+    copyRecordBytes(src, at, this.chunk, this.count * this.width, this.width);
     this.count++;
     this.entries++;
   }
 
+  /** Writes the chunk in sorted order, a block at a time (no sorted copy of the chunk). */
   private async spill(): Promise<void> {
     if (this.count === 0) return;
-    const sorted = sortRecords(this.chunk, this.count, this.width, this.keyBytes);
+    const order = sortOrder(this.chunk, this.count, this.width, this.keyBytes);
+    const cursor = new OrderedCursor(this.chunk, order, this.count, this.width);
     const path = join(this.dir, `run-${randomBytes(6).toString('hex')}.bin`);
     const handle = await open(path, 'wx', PRIVATE_FILE_MODE);
     try {
-      await handle.write(sorted, 0, this.count * this.width, null);
+      while (await cursor.fill()) await handle.write(cursor.buf, 0, cursor.end, null);
     } finally {
       await handle.close();
     }
@@ -238,9 +266,8 @@ export class ExternalSorter {
   /** The sorted runs as cursors (the last chunk stays in memory when nothing spilled). */
   async sources(): Promise<Cursor[]> {
     if (this.runs.length === 0) {
-      const sorted = sortRecords(this.chunk, this.count, this.width, this.keyBytes);
-      this.chunk = Buffer.alloc(0);
-      return [new BufferCursor(sorted.subarray(0, this.count * this.width))];
+      const order = sortOrder(this.chunk, this.count, this.width, this.keyBytes);
+      return [new OrderedCursor(this.chunk, order, this.count, this.width)];
     }
     await this.spill();
     this.chunk = Buffer.alloc(0);
@@ -255,12 +282,17 @@ export class ExternalSorter {
 }
 
 /**
- * Sorts `count` records of `buf` by their first `keyBytes` bytes into a new buffer: a
- * numeric sort on the first four bytes (with the index packed below them, so one native
- * Float64Array sort does it), then the rare ties by a full comparison.
+ * The order of `count` records of `buf` by their first `keyBytes` bytes: a numeric sort on
+ * the first four bytes (with the index packed below them, so one native Float64Array sort
+ * does it), then the rare ties by a full comparison.
  */
-export function sortRecords(buf: Buffer, count: number, width: number, keyBytes: number): Buffer {
-  if (count > 1 << 21) throw new Error('sortRecords: chunk too large');
+export function sortOrder(
+  buf: Buffer,
+  count: number,
+  width: number,
+  keyBytes: number,
+): Uint32Array {
+  if (count > 1 << 21) throw new Error('sortOrder: chunk too large');
   const keys = new Float64Array(count);
   for (let i = 0; i < count; i++) keys[i] = buf.readUInt32BE(i * width) * 2 ** 21 + i;
   keys.sort();
@@ -277,12 +309,49 @@ export function sortRecords(buf: Buffer, count: number, width: number, keyBytes:
     }
     i = j;
   }
+  return order;
+}
+
+/** Sorts `count` records of `buf` into a new buffer (tests; the sorter streams instead). */
+export function sortRecords(buf: Buffer, count: number, width: number, keyBytes: number): Buffer {
+  const order = sortOrder(buf, count, width, keyBytes);
   const out = Buffer.allocUnsafe(count * width);
-  for (let i = 0; i < count; i++) {
-    const from = (order[i] as number) * width;
-    buf.copy(out, i * width, from, from + width);
-  }
+  for (let i = 0; i < count; i++)
+    copyRecordBytes(buf, (order[i] as number) * width, out, i * width, width);
   return out;
+}
+
+/** A chunk read in a sorted order, a block at a time. */
+class OrderedCursor implements Cursor {
+  buf: Buffer;
+  pos = 0;
+  end = 0;
+  private next = 0;
+
+  constructor(
+    private readonly chunk: Buffer,
+    private readonly order: Uint32Array,
+    private readonly count: number,
+    private readonly width: number,
+  ) {
+    this.buf = Buffer.allocUnsafe(Math.floor(READ_BYTES / width) * width);
+  }
+
+  fill(): Promise<boolean> {
+    let o = 0;
+    const w = this.width;
+    while (this.next < this.count && o + w <= this.buf.length) {
+      copyRecordBytes(this.chunk, (this.order[this.next++] as number) * w, this.buf, o, w);
+      o += w;
+    }
+    this.pos = 0;
+    this.end = o;
+    return Promise.resolve(o > 0);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 /**
@@ -337,7 +406,7 @@ export class MergedCursor implements Cursor {
     let o = 0;
     while (heap.length > 0 && o < this.buf.length) {
       const c = heap[0]!.c;
-      c.buf.copy(this.buf, o, c.pos, c.pos + this.width);
+      copyRecordBytes(c.buf, c.pos, this.buf, o, this.width);
       o += this.width;
       c.pos += this.width;
       if (c.pos >= c.end && !(await c.fill())) {

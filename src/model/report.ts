@@ -134,6 +134,8 @@ export interface CampaignReport {
   sentAgain: number;
   /** Entries in the campaign's ledger when the report was written. */
   ledgerEntries: number;
+  /** Requests this run made to S3 for the ledger (0 when it is a local folder). */
+  ledgerRequests: number;
   /** The skipped rows, with when each key was last sent; null when none was skipped. */
   skippedFile: string | null;
   /** --rate: rows per slot, the slot, and when the last part is due. */

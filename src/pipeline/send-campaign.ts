@@ -55,6 +55,8 @@ export class SendCampaign {
   private skippedWriter: RejectedCsvWriter | null = null;
   private skippedFile: string | null = null;
   readonly ids: CampaignIds;
+  /** When this run's decisions were made (a resumed run: when they were first made). */
+  private plannedAt = new Date(0);
 
   private constructor(
     private readonly options: ResolvedSendOptions,
@@ -109,13 +111,15 @@ export class SendCampaign {
     if (open !== null) {
       await this.collector.sorter.dispose();
       this.counts = frozenCounts(open);
+      this.plannedAt = plannedAt(open.startedAt, this.options.now());
       this.epoch = open.epoch;
       this.decisions = await ledger.cursor(open.decisions, DECISION_BYTES, 'Decisions');
       return;
     }
+    this.plannedAt = this.options.now();
     const made = await decide(ledger, this.collector.sorter, {
       oncePerSeconds: this.campaign.oncePerSeconds,
-      now: this.options.now(),
+      now: this.plannedAt,
       invalid,
       workDir: ledger.store.work,
     });
@@ -148,7 +152,7 @@ export class SendCampaign {
     const ref = await this.ledger.putFile(writer, name);
     const run: OpenRun = {
       runId,
-      startedAt: this.options.now().toISOString(),
+      startedAt: this.plannedAt.toISOString(),
       decisions: ref,
       epoch: this.epoch,
       ...this.counts,
@@ -227,12 +231,9 @@ export class SendCampaign {
   async accepted(runId: string, part: Part): Promise<void> {
     if (this.pass === null) return;
     const path = join(this.ledger.store.work, `journal-${part.number}-${Date.now()}.bin`);
-    const writer = await this.pass.journal(
-      part.firstRecord,
-      part.lastRecord,
-      this.options.now(),
-      path,
-    );
+    // A key's time is when its run planned it, not when its part went out: a daily job
+    // with --once-per 7d sends again on the eighth day whatever the hour each part left.
+    const writer = await this.pass.journal(part.firstRecord, part.lastRecord, this.plannedAt, path);
     await this.ledger.addJournal(runId, part.number, writer);
   }
 
@@ -257,6 +258,7 @@ export class SendCampaign {
       skippedRepeated: this.counts.skippedRepeat,
       sentAgain: this.counts.sentAgain,
       ledgerEntries: this.ledger.entries,
+      ledgerRequests: this.ledger.store.requests,
       skippedFile: this.skippedFile,
       pace,
       window,
@@ -279,6 +281,12 @@ function frozenCounts(open: OpenRun): Counts {
     skippedRepeat: n(open.skippedRepeat),
     sentAgain: n(open.sentAgain),
   };
+}
+
+/** A frozen plan's time, as written in the sealed manifest; `fallback` if unreadable. */
+function plannedAt(text: string, fallback: Date): Date {
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? fallback : new Date(t);
 }
 
 function destinationOf(options: ResolvedSendOptions) {

@@ -117,8 +117,21 @@ async function recordOutcomes(
               (error: unknown) => error,
             )
           : null;
+      if (journal instanceof Error) {
+        // Not recorded as uploaded: the ledger does not know its keys yet. A resume sends the
+        // part again (same ids, so Atomic absorbs it) and records its keys then.
+        await record(
+          state,
+          {
+            ...outcome,
+            status: 'failed',
+            error: 'accepted, but the campaign ledger could not record it',
+          },
+          options.keepParts,
+        );
+        throw journal;
+      }
       await record(state, outcome, options.keepParts);
-      if (journal instanceof Error) throw journal;
       if (outcome.status !== 'failed') bytesAccepted += outcome.part.bytes;
       options.progress({
         type: 'part',

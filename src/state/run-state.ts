@@ -82,6 +82,11 @@ export interface Manifest extends RunIdentity {
 /** How run state is opened: where the lease is, and the seal of these credentials. */
 export interface RunStateOptions extends LeaseOptions {
   sealer: Sealer;
+  /**
+   * The clock of lease times; `now` stamps the manifest. A rehearsal clock moves the run's
+   * times, never its lease: leases are about live processes. Default: the real clock.
+   */
+  leaseNow?: () => Date;
 }
 
 /** What opening a run's state found. */
@@ -151,7 +156,10 @@ export class RunState {
     const clock = options.now ?? (() => new Date());
     const remote = stateDir.startsWith('s3://');
     const store: RunStore = remote
-      ? await S3RunStore.open(`${stateDir.replace(/\/*$/, '/')}runs/${key}/`, options)
+      ? await S3RunStore.open(`${stateDir.replace(/\/*$/, '/')}runs/${key}/`, {
+          ...options,
+          now: options.leaseNow,
+        })
       : await LocalRunStore.open(join(stateDir, 'runs', key));
     try {
       const text = await store.readManifest();

@@ -1,0 +1,138 @@
+/**
+ * `npm run bench:campaign [-- --keys N] [-- --rows N]`: a recurring campaign at scale. A
+ * ledger of N keys (default 50,000,000) is written as a campaign's sends would leave it
+ * (keyed digests of `user-<i>`), then a run of M rows (default 5,000,000; half of its keys
+ * in the ledger) is checked against it with `send --dry-run --campaign`, as its own
+ * process: time, peak RSS, the ledger's bytes per key, and the S3 requests the check makes
+ * when the ledger is on S3 (AWS_ENDPOINT_URL_S3 and BENCH_S3_STATE=s3://bucket/prefix/).
+ * `validate` of the same file is measured beside it: the campaign's cost is the difference.
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CampaignSecret } from '../src/campaign/campaign-secret.js';
+import { openCampaignStore } from '../src/campaign/campaign-store.js';
+import { CampaignLedger, ENTRY_BYTES, fileName } from '../src/campaign/ledger.js';
+import { ExternalSorter, MergedCursor, RecordWriter } from '../src/campaign/sorted-runs.js';
+import type { Report } from '../src/model/report.js';
+import { numberOption, writeRowsCampaign } from './generate-campaign.js';
+import { measureNode } from './measure.js';
+import { readFile } from 'node:fs/promises';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const BIN = join(ROOT, 'dist/cli/bin.js');
+const FLOW = join(ROOT, 'samples/flows/renewal-reminder.json');
+const SECRET = 'bench-campaign-secret-0123456789';
+const MiB = 1024 * 1024;
+
+/** Writes a ledger of `keys` keys, user-<first> … user-<first+keys-1>, sent a day ago. */
+async function seed(stateDir: string, first: number, keys: number): Promise<number> {
+  const started = performance.now();
+  const secret = CampaignSecret.fromText(SECRET);
+  const hasher = secret.hasher('bench');
+  const store = await openCampaignStore(stateDir, 'bench', {});
+  try {
+    const ledger = await CampaignLedger.open({
+      store,
+      name: 'bench',
+      secret,
+      now: () => new Date(),
+      create: { keyColumns: ['target.attributes.atomic___id'], destination: null },
+    });
+    const sorter = new ExternalSorter(store.work, ENTRY_BYTES, 16);
+    const entry = Buffer.alloc(ENTRY_BYTES);
+    entry.writeUInt32BE(Math.floor(Date.now() / 1000) - 86_400, 16);
+    const batch = 4096;
+    for (let i = first; i < first + keys; i += batch) {
+      const n = Math.min(batch, first + keys - i);
+      for (let k = 0; k < n; k++) hasher.set(k, [Buffer.from(`user-${i + k}`)]);
+      const digests = hasher.finish(n);
+      for (let k = 0; k < n; k++) {
+        digests.copy(entry, 0, k * 16, k * 16 + 16);
+        if (sorter.roomy) sorter.push(entry, 0);
+        else await sorter.add(entry, 0);
+      }
+    }
+    const name = fileName('seg');
+    const writer = new RecordWriter(join(store.work, name), ENTRY_BYTES);
+    const merged = new MergedCursor(await sorter.sources(), ENTRY_BYTES, 16);
+    while (await merged.fill())
+      for (let at = merged.pos; at < merged.end; at += ENTRY_BYTES)
+        await writer.add(merged.buf, at);
+    await merged.close();
+    await sorter.dispose();
+    ledger.manifest.segments = [await ledger.putFile(writer, name)];
+    await ledger.save();
+  } finally {
+    await store.close();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+async function main(): Promise<void> {
+  const keys = numberOption('keys', 50_000_000);
+  const rows = numberOption('rows', 5_000_000);
+  const work = await mkdtemp(join(tmpdir(), 'atomic-bulk-bench-campaign-'));
+  try {
+    const stateDir = process.env.BENCH_S3_STATE ?? join(work, 'state');
+    const input = join(work, 'run.csv');
+    await writeRowsCampaign(input, rows);
+    const seconds = await seed(stateDir, Math.floor(rows / 2), keys);
+    const segmentBytes = keys * ENTRY_BYTES;
+    const env = { ATOMIC_BULK_CAMPAIGN_SECRET: SECRET };
+    const common = ['--flow-config', FLOW, '--progress', 'none'];
+    const validate = await measureNode(
+      ROOT,
+      [BIN, 'validate', input, ...common, '--report-dir', join(work, 'rv')],
+      env,
+    );
+    const check = await measureNode(
+      ROOT,
+      [
+        BIN,
+        'send',
+        input,
+        '--flow',
+        'renewal-reminder',
+        ...common,
+        '--dry-run',
+        '--campaign',
+        'bench',
+        '--state-dir',
+        stateDir,
+        '--report-dir',
+        join(work, 'rc'),
+      ],
+      env,
+      true,
+    );
+    const report = JSON.parse(await readFile(join(work, 'rc', 'report.json'), 'utf8')) as Report;
+    const size = (await stat(input)).size;
+    console.log(
+      `campaign ledger: ${keys.toLocaleString('en-US')} keys, run of ${rows.toLocaleString('en-US')} rows (${(size / MiB).toFixed(0)} MiB)`,
+    );
+    console.log(
+      `  ledger written in ${seconds.toFixed(1)} s: ${(segmentBytes / MiB).toFixed(1)} MiB, ${ENTRY_BYTES} bytes per key`,
+    );
+    console.log(
+      `  validate                  ${validate.seconds.toFixed(1)} s, peak RSS ${validate.maxRssMiB.toFixed(0)} MiB`,
+    );
+    console.log(
+      `  send --dry-run --campaign ${check.seconds.toFixed(1)} s, peak RSS ${check.maxRssMiB.toFixed(0)} MiB (exit ${check.code}; skipped ${report.rows.skippedAlreadySent ?? '?'} of ${rows}, expected ${rows - Math.floor(rows / 2)})`,
+    );
+    console.log(
+      `  the campaign's check: +${(check.seconds - validate.seconds).toFixed(1)} s over validate; S3 requests: ${report.campaign?.ledgerRequests ?? 0}`,
+    );
+    const ok =
+      check.code === 0 &&
+      report.rows.skippedAlreadySent === rows - Math.floor(rows / 2) &&
+      check.maxRssMiB <= 150;
+    console.log(`${ok ? 'PASS' : 'MISS'}  check within 150 MiB and exact`);
+    if (check.code !== 0) console.log(check.stderr.slice(0, 2000));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
