@@ -17,14 +17,17 @@ import { copyRecordBytes, RecordWriter, type Cursor } from './sorted-runs.js';
 /** digest (16) | record number (u32) | occurrence (u16) | epoch (u16). */
 const SENT_BYTES = 24;
 
-export interface SkippedRow {
-  records: RecordBatch;
-  index: number;
-  /** When the key was last sent (seconds since the epoch), or null for a repeat in this run. */
-  lastSentAt: number | null;
-  /** For a repeat: the data-record number of the row of this run that is sent instead. */
-  repeatOf: number;
-}
+/**
+ * Receives a skipped row: the batch and index, when its key was last sent (seconds since
+ * the epoch) or null for a repeat in this file, and then the data-record number of the row
+ * of this file that is sent instead. A promise only when it has to wait.
+ */
+export type OnSkipped = (
+  records: RecordBatch,
+  index: number,
+  lastSentAt: number | null,
+  repeatOf: number,
+) => Promise<void> | undefined;
 
 export interface CampaignPassOptions {
   hasher: KeyHasher;
@@ -35,7 +38,7 @@ export interface CampaignPassOptions {
   /** The ledger's epoch: a new key's ids are made with it. */
   epoch: number;
   workDir: string;
-  onSkipped: ((row: SkippedRow) => Promise<void>) | null;
+  onSkipped: OnSkipped | null;
 }
 
 export class CampaignPass {
@@ -45,6 +48,7 @@ export class CampaignPass {
   private readonly marks: number[] = [];
   private haveDecision: boolean | null = null;
   private readonly entry = Buffer.alloc(SENT_BYTES);
+  private rows = new Float64Array(4 * 4096);
   skipped = 0;
 
   constructor(private readonly o: CampaignPassOptions) {
@@ -96,15 +100,17 @@ export class CampaignPass {
     const b = checked.records;
     const { ids, hasher } = this.o;
     ids.reserve(b.count);
-    // The batch's rows to send: index, record number, occurrence, epoch.
-    const rows: number[] = [];
+    // The batch's rows to send: index, record number, occurrence, epoch (reused arrays: a
+    // batch's numbers would otherwise outlive a scavenge and fill the old generation).
+    if (this.rows.length < b.count * 4) this.rows = new Float64Array(b.count * 8);
+    const rows = this.rows;
+    let n = 0;
     for (let i = 0; i < b.count; i++) {
       const status = checked.status[i] as number;
       if (status === ROW_HEADER) this.positions = keyPositions(b.fields(i), this.o.keyColumns);
       if (status !== ROW_VALID) continue;
       const recordNo = checked.recordNo[i] as number;
-      if (rows.length === 0 && this.marks.at(-2) !== recordNo)
-        this.marks.push(recordNo, this.sent.entries);
+      if (n === 0 && this.marks.at(-2) !== recordNo) this.marks.push(recordNo, this.sent.entries);
       const kind = this.haveDecision === true ? this.decision(recordNo) : -1;
       const known = kind === -1 ? await this.decide(recordNo) : kind;
       const d = this.o.decisions;
@@ -112,37 +118,33 @@ export class CampaignPass {
         checked.status[i] = ROW_SKIPPED;
         this.skipped++;
         const extra = d.buf.readUInt32BE(d.pos + 10);
-        await this.o.onSkipped?.({
-          records: b,
-          index: i,
-          lastSentAt: known === SKIP_SENT ? extra : null,
-          repeatOf: known === SKIP_SENT ? 0 : extra,
-        });
+        const waiting = this.o.onSkipped?.(
+          b,
+          i,
+          known === SKIP_SENT ? extra : null,
+          known === SKIP_SENT ? 0 : extra,
+        );
+        if (waiting !== undefined) await waiting;
         continue;
       }
       const again = known === SEND_AGAIN;
-      hasher.setRecord(rows.length / 4, b, i, this.positions);
-      rows.push(
-        i,
-        recordNo,
-        again ? d.buf.readUInt16BE(d.pos + 6) : 0,
-        again ? d.buf.readUInt16BE(d.pos + 8) : this.o.epoch,
-      );
+      hasher.setRecord(n / 4, b, i, this.positions);
+      rows[n++] = i;
+      rows[n++] = recordNo;
+      rows[n++] = again ? d.buf.readUInt16BE(d.pos + 6) : 0;
+      rows[n++] = again ? d.buf.readUInt16BE(d.pos + 8) : this.o.epoch;
     }
-    const digests = hasher.finish(rows.length / 4);
+    const digests = hasher.finish(n / 4);
     const e = this.entry;
-    for (let k = 0; k < rows.length; k += 4) {
-      const [i, recordNo, occ, epoch] = [
-        rows[k],
-        rows[k + 1],
-        rows[k + 2],
-        rows[k + 3],
-      ] as number[];
-      ids.set(i as number, digests, k * 4, epoch as number, occ as number);
+    for (let k = 0; k < n; k += 4) {
+      const i = rows[k] as number;
+      const occ = rows[k + 2] as number;
+      const epoch = rows[k + 3] as number;
+      ids.set(i, digests, k * 4, epoch, occ);
       copyRecordBytes(digests, k * 4, e, 0, DIGEST_BYTES);
-      e.writeUInt32BE(recordNo as number, DIGEST_BYTES);
-      e.writeUInt16BE(occ as number, 20);
-      e.writeUInt16BE(epoch as number, 22);
+      e.writeUInt32BE(rows[k + 1] as number, DIGEST_BYTES);
+      e.writeUInt16BE(occ, 20);
+      e.writeUInt16BE(epoch, 22);
       if (this.sent.roomy) this.sent.push(e, 0);
       else await this.sent.add(e, 0);
     }

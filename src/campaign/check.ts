@@ -39,6 +39,8 @@ export function keyPositions(header: readonly string[], keyColumns: readonly str
 export class KeyCollector {
   private positions: number[] | null = null;
   private readonly entry = Buffer.alloc(RUN_KEY_BYTES);
+  /** The batch's record numbers (reused). */
+  private records = new Float64Array(4096);
   readonly sorter: ExternalSorter;
 
   constructor(
@@ -51,7 +53,9 @@ export class KeyCollector {
 
   async observe(checked: CheckedBatch): Promise<void> {
     const b = checked.records;
-    const records: number[] = [];
+    if (this.records.length < b.count) this.records = new Float64Array(b.count * 2);
+    const records = this.records;
+    let n = 0;
     for (let i = 0; i < b.count; i++) {
       const status = checked.status[i] as number;
       if (status === ROW_HEADER) {
@@ -63,11 +67,11 @@ export class KeyCollector {
       const recordNo = checked.recordNo[i] as number;
       if (recordNo > MAX_RECORD)
         throw new AtomicBulkError('INPUT', 'A campaign send takes at most 4,294,967,295 rows.');
-      this.hasher.setRecord(records.length, b, i, positions);
-      records.push(recordNo);
+      this.hasher.setRecord(n, b, i, positions);
+      records[n++] = recordNo;
     }
-    const digests = this.hasher.finish(records.length);
-    for (let k = 0; k < records.length; k++) {
+    const digests = this.hasher.finish(n);
+    for (let k = 0; k < n; k++) {
       copyRecordBytes(digests, k * DIGEST_BYTES, this.entry, 0, DIGEST_BYTES);
       this.entry.writeUInt32BE(records[k] as number, DIGEST_BYTES);
       if (this.sorter.roomy) this.sorter.push(this.entry, 0);

@@ -270,6 +270,7 @@ export class ExternalSorter {
       return [new OrderedCursor(this.chunk, order, this.count, this.width)];
     }
     await this.spill();
+    // The chunk's memory goes back now, not when the sorter is dropped.
     this.chunk = Buffer.alloc(0);
     return this.runs.map((path) => new FileCursor(path, this.width));
   }
@@ -278,6 +279,7 @@ export class ExternalSorter {
   async dispose(): Promise<void> {
     for (const path of this.runs) await rm(path, { force: true });
     this.runs.length = 0;
+    this.chunk = Buffer.alloc(0);
   }
 }
 

@@ -9,7 +9,7 @@ import type { AtomicApi } from '../api/client.js';
 import { CampaignSecret, type CampaignIds, type KeyHasher } from '../campaign/campaign-secret.js';
 import { openCampaignStore } from '../campaign/campaign-store.js';
 import { decide, DECISION_BYTES, KeyCollector, type Decisions } from '../campaign/check.js';
-import { CampaignPass, type SkippedRow } from '../campaign/campaign-pass.js';
+import { CampaignPass } from '../campaign/campaign-pass.js';
 import { CampaignLedger, fileName, type OpenRun } from '../campaign/ledger.js';
 import { oncePerText } from '../campaign/schedule.js';
 import { MergedCursor, RecordWriter, type Cursor } from '../campaign/sorted-runs.js';
@@ -19,7 +19,7 @@ import type { Part } from '../model/part.js';
 import type { CampaignReport, Outcome } from '../model/report.js';
 import type { RecordSet } from '../model/record-set.js';
 import type { ReportDir } from '../report/report-dir.js';
-import { RejectedCsvWriter } from '../report/rejected-csv.js';
+import { SkippedCsvWriter } from '../report/skipped-csv.js';
 import type { LineMap } from '../model/line-map.js';
 import type { CampaignOptions, ResolvedSendOptions } from './send-options.js';
 
@@ -52,7 +52,7 @@ export class SendCampaign {
   private decisions: Cursor | null = null;
   private epoch = 0;
   private pass: CampaignPass | null = null;
-  private skippedWriter: RejectedCsvWriter | null = null;
+  private skippedWriter: SkippedCsvWriter | null = null;
   private skippedFile: string | null = null;
   readonly ids: CampaignIds;
   /** When this run's decisions were made (a resumed run: when they were first made). */
@@ -182,15 +182,13 @@ export class SendCampaign {
   ): AsyncIterable<CheckedBatch> {
     if (this.decisions === null) throw new Error('SendCampaign.select before decide');
     if (skipped !== null && this.skipped > 0) {
-      this.skippedWriter = new RejectedCsvWriter(
+      this.skippedWriter = new SkippedCsvWriter(
         skipped.dir.stream(SKIPPED_FILE),
         skipped.header,
         skipped.lines,
-        '_last_sent',
       );
     }
     const writer = this.skippedWriter;
-    const width = skipped?.header.length ?? 0;
     this.pass = new CampaignPass({
       hasher: this.hasher,
       keyColumns: this.campaign.keyColumns,
@@ -201,16 +199,12 @@ export class SendCampaign {
       onSkipped:
         writer === null
           ? null
-          : (row: SkippedRow) =>
-              writer.write({
-                line: row.records.line[row.index] as number,
-                fields: row.records.fields(row.index).slice(0, width),
-                errors: [
-                  row.lastSentAt !== null
-                    ? new Date(row.lastSentAt * 1000).toISOString()
-                    : `this file, row ${row.repeatOf}`,
-                ],
-              }),
+          : (records, index, lastSentAt, repeatOf) =>
+              writer.add(
+                records,
+                index,
+                lastSentAt !== null ? isoSeconds(lastSentAt) : `this file, row ${repeatOf}`,
+              ),
     });
     return this.pass.select(batches);
   }
@@ -281,6 +275,17 @@ function frozenCounts(open: OpenRun): Counts {
     skippedRepeat: n(open.skippedRepeat),
     sentAgain: n(open.sentAgain),
   };
+}
+
+const isoTexts = new Map<number, string>();
+/** Seconds since the epoch as ISO text, remembered (a run's skipped rows share few times). */
+function isoSeconds(seconds: number): string {
+  let text = isoTexts.get(seconds);
+  if (text === undefined) {
+    text = new Date(seconds * 1000).toISOString();
+    if (isoTexts.size < 1024) isoTexts.set(seconds, text);
+  }
+  return text;
 }
 
 /** A frozen plan's time, as written in the sealed manifest; `fallback` if unreadable. */

@@ -39,12 +39,10 @@ export class RejectedCsvWriter {
     header: string[],
     /** For a multi-file input `_line` is `file:line` (model/line-map.ts). */
     private readonly lines?: LineMap,
-    /** The last column's name: `_errors`, or for skipped.csv `_last_sent`. */
-    reasonColumn = ERRORS_COLUMN,
   ) {
     this.width = header.length;
     out.write(
-      `${[...header.map(neutralise), LINE_COLUMN, reasonColumn].map(csvField).join(',')}\n`,
+      `${[...header.map(neutralise), LINE_COLUMN, ERRORS_COLUMN].map(csvField).join(',')}\n`,
     );
   }
 
