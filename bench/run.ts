@@ -16,6 +16,7 @@
  *   --json PATH      also write the results as JSON
  *   --dir PATH       where to put generated files (default: OS temp dir)
  */
+import { measureCampaign } from './campaign-scale.js';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -122,6 +123,18 @@ async function main(): Promise<void> {
       verdicts.push(...v);
       for (const x of v) console.log(`${x.pass ? 'PASS' : 'MISS'}  ${x.text}`);
     }
+    // The recurring-campaign ledger at two sizes (issue 25): a check within the budget.
+    if (options.only === null && options.shapes === null)
+      for (const [keys, rows] of options.sizeMb <= 8
+        ? [[100_000, 100_000]]
+        : [
+            [1_000_000, 1_000_000],
+            [50_000_000, 5_000_000],
+          ])
+        verdicts.push({
+          pass: await measureCampaign(keys as number, rows as number),
+          text: `campaign ledger ${keys} keys, ${rows} rows`,
+        });
     const misses = verdicts.filter((v) => !v.pass).length;
     console.log('');
     console.log(`targets: ${verdicts.length - misses} PASS, ${misses} MISS`);

@@ -66,6 +66,8 @@ export interface RunRecord {
   sent: number;
   skipped: number;
   outcome: string;
+  /** The run's --once-per (`forever`, `30d`, …). */
+  oncePer?: string;
 }
 
 export interface Destination {

@@ -240,6 +240,7 @@ export class SendCampaign {
       sent,
       skipped: this.skipped,
       outcome,
+      oncePer: oncePerText(this.campaign.oncePerSeconds),
     });
   }
 

@@ -22,7 +22,7 @@ function describe(c: CampaignSummary): string[] {
   const last =
     c.lastRun === null
       ? 'none'
-      : `${c.lastRun.finishedAt}: ${c.lastRun.sent} sent, ${c.lastRun.skipped} skipped (${c.lastRun.outcome})`;
+      : `${c.lastRun.finishedAt}: ${c.lastRun.sent} sent, ${c.lastRun.skipped} skipped (${c.lastRun.outcome}; once per ${c.lastRun.oncePer ?? '?'})`;
   return [
     `campaign ${c.name} (${c.where})`,
     `  key: ${c.keyColumns.join(' + ')}; sends to ${to}`,
