@@ -18,6 +18,18 @@ export { reconcile } from './pipeline/reconcile.js';
 export type { ReconcileOptions, ReconcileResult, ReconcileStrategy } from './pipeline/reconcile.js';
 export { cancel } from './pipeline/cancel.js';
 export type { CancelOptions, CancelResult } from './pipeline/cancel.js';
+export {
+  campaignSecretFromEnv,
+  forgetKeys,
+  listCampaignNames,
+  showCampaign,
+} from './pipeline/campaigns.js';
+export type {
+  CampaignsOptions,
+  CampaignSummary,
+  ForgetResult,
+  KeysToForget,
+} from './pipeline/campaigns.js';
 export { loadFlowFile, loadFlowFromApi } from './pipeline/load-flow.js';
 export type { LoadedFlow } from './pipeline/flow-source.js';
 
@@ -48,6 +60,7 @@ export type {
   PartStatus,
   ReconcileSection,
   CancelSection,
+  CampaignReport,
 } from './model/report.js';
 export type { CardQuery, CardSummary, CancelScope } from './api/cards.js';
 export type { Part } from './model/part.js';

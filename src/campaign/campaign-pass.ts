@@ -105,12 +105,17 @@ export class CampaignPass {
     if (this.rows.length < b.count * 4) this.rows = new Float64Array(b.count * 8);
     const rows = this.rows;
     let n = 0;
+    let marked = false;
     for (let i = 0; i < b.count; i++) {
       const status = checked.status[i] as number;
       if (status === ROW_HEADER) this.positions = keyPositions(b.fields(i), this.o.keyColumns);
       if (status !== ROW_VALID) continue;
       const recordNo = checked.recordNo[i] as number;
-      if (n === 0 && this.marks.at(-2) !== recordNo) this.marks.push(recordNo, this.sent.entries);
+      // One mark a batch (its first valid record): where its sent entries begin.
+      if (!marked) {
+        this.marks.push(recordNo, this.sent.entries);
+        marked = true;
+      }
       const kind = this.haveDecision === true ? this.decision(recordNo) : -1;
       const known = kind === -1 ? await this.decide(recordNo) : kind;
       const d = this.o.decisions;

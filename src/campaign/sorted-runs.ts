@@ -210,6 +210,8 @@ export class ExternalSorter {
   private chunk: Buffer;
   private count = 0;
   private readonly runs: string[] = [];
+  private scratch: { keys: Float64Array; order: Uint32Array } | null = null;
+  private spillCursor: OrderedCursor | null = null;
   entries = 0;
 
   constructor(
@@ -250,8 +252,15 @@ export class ExternalSorter {
   /** Writes the chunk in sorted order, a block at a time (no sorted copy of the chunk). */
   private async spill(): Promise<void> {
     if (this.count === 0) return;
-    const order = sortOrder(this.chunk, this.count, this.width, this.keyBytes);
-    const cursor = new OrderedCursor(this.chunk, order, this.count, this.width);
+    // The sort's arrays and the write buffer are the sorter's own, reused by every spill:
+    // allocating them per chunk leaves tens of MiB for the collector to find late.
+    this.scratch ??= {
+      keys: new Float64Array(this.chunkRecords),
+      order: new Uint32Array(this.chunkRecords),
+    };
+    const order = sortOrder(this.chunk, this.count, this.width, this.keyBytes, this.scratch);
+    this.spillCursor ??= new OrderedCursor(this.chunk, order, this.count, this.width);
+    const cursor = this.spillCursor.reset(this.chunk, order, this.count);
     const path = join(this.dir, `run-${randomBytes(6).toString('hex')}.bin`);
     const handle = await open(path, 'wx', PRIVATE_FILE_MODE);
     try {
@@ -272,6 +281,8 @@ export class ExternalSorter {
     await this.spill();
     // The chunk's memory goes back now, not when the sorter is dropped.
     this.chunk = Buffer.alloc(0);
+    this.scratch = null;
+    this.spillCursor = null;
     return this.runs.map((path) => new FileCursor(path, this.width));
   }
 
@@ -280,6 +291,8 @@ export class ExternalSorter {
     for (const path of this.runs) await rm(path, { force: true });
     this.runs.length = 0;
     this.chunk = Buffer.alloc(0);
+    this.scratch = null;
+    this.spillCursor = null;
   }
 }
 
@@ -293,12 +306,19 @@ export function sortOrder(
   count: number,
   width: number,
   keyBytes: number,
+  scratch?: { keys: Float64Array; order: Uint32Array },
 ): Uint32Array {
   if (count > 1 << 21) throw new Error('sortOrder: chunk too large');
-  const keys = new Float64Array(count);
+  const keys =
+    scratch !== undefined && scratch.keys.length >= count
+      ? scratch.keys.subarray(0, count)
+      : new Float64Array(count);
   for (let i = 0; i < count; i++) keys[i] = buf.readUInt32BE(i * width) * 2 ** 21 + i;
   keys.sort();
-  const order = new Uint32Array(count);
+  const order =
+    scratch !== undefined && scratch.order.length >= count
+      ? scratch.order.subarray(0, count)
+      : new Uint32Array(count);
   for (let i = 0; i < count; i++) order[i] = (keys[i] as number) % 2 ** 21;
   for (let i = 0; i < count;) {
     let j = i + 1;
@@ -331,12 +351,21 @@ class OrderedCursor implements Cursor {
   private next = 0;
 
   constructor(
-    private readonly chunk: Buffer,
-    private readonly order: Uint32Array,
-    private readonly count: number,
+    private chunk: Buffer,
+    private order: Uint32Array,
+    private count: number,
     private readonly width: number,
   ) {
     this.buf = Buffer.allocUnsafe(Math.floor(READ_BYTES / width) * width);
+  }
+
+  /** The same cursor (and buffer) over another chunk. */
+  reset(chunk: Buffer, order: Uint32Array, count: number): this {
+    this.chunk = chunk;
+    this.order = order;
+    this.count = count;
+    this.next = 0;
+    return this;
   }
 
   fill(): Promise<boolean> {
@@ -390,7 +419,9 @@ export class MergedCursor implements Cursor {
       if (l < heap.length && this.less(heap[l]!, heap[m]!)) m = l;
       if (r < heap.length && this.less(heap[r]!, heap[m]!)) m = r;
       if (m === i) return;
-      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      const t = heap[i]!;
+      heap[i] = heap[m]!;
+      heap[m] = t;
       i = m;
     }
   }

@@ -6,7 +6,6 @@
  * file must cost little more than copying them. Cells a spreadsheet would run as a formula
  * are neutralised as in rejected.csv (model/neutralise.ts), so the file reads back exactly.
  */
-import { once } from 'node:events';
 import type { WriteStream } from 'node:fs';
 import type { LineMap } from '../model/line-map.js';
 import { neutralise } from '../model/neutralise.js';
@@ -87,9 +86,18 @@ export class SkippedCsvWriter {
     return text;
   }
 
+  /** A line number's digits, written in place (a string per row would pile up). */
   private decimal(n: number): void {
     this.room(16);
-    this.used += this.buf.write(String(n), this.used, 'latin1');
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    let v = n;
+    for (let k = this.used + digits - 1; k >= this.used; k--) {
+      const q = Math.floor(v / 10);
+      this.buf[k] = 0x30 + (v - q * 10);
+      v = q;
+    }
+    this.used += digits;
   }
 
   private byte(c: number): void {
@@ -109,11 +117,13 @@ export class SkippedCsvWriter {
     this.buf = grown;
   }
 
+  /** Writes the buffer out and waits until it is written, so the same buffer is reused. */
   private async drain(): Promise<void> {
     const bytes = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(1 << 16);
+    await new Promise<void>((resolve, reject) =>
+      this.out.write(bytes, (error?: Error | null) => (error ? reject(error) : resolve())),
+    );
     this.used = 0;
-    if (!this.out.write(bytes)) await once(this.out, 'drain');
   }
 
   async close(): Promise<void> {
