@@ -39,6 +39,8 @@ export interface CampaignPassOptions {
   epoch: number;
   workDir: string;
   onSkipped: OnSkipped | null;
+  /** A live run keeps the keys it sends, for its parts' journals; a dry run does not. */
+  journals: boolean;
 }
 
 export class CampaignPass {
@@ -139,13 +141,23 @@ export class CampaignPass {
       rows[n++] = again ? d.buf.readUInt16BE(d.pos + 6) : 0;
       rows[n++] = again ? d.buf.readUInt16BE(d.pos + 8) : this.o.epoch;
     }
+    // Ids come from the keys' hashes (no cipher call of their own); the keyed digests are
+    // made only when a journal will need them (a dry run records nothing): each cipher
+    // call's output is memory the collector finds late.
+    for (let k = 0; k < n; k += 4)
+      ids.set(
+        rows[k] as number,
+        hasher.hashes,
+        k * 4,
+        rows[k + 3] as number,
+        rows[k + 2] as number,
+      );
+    if (!this.o.journals) return;
     const digests = hasher.finish(n / 4);
     const e = this.entry;
     for (let k = 0; k < n; k += 4) {
-      const i = rows[k] as number;
       const occ = rows[k + 2] as number;
       const epoch = rows[k + 3] as number;
-      ids.set(i, digests, k * 4, epoch, occ);
       copyRecordBytes(digests, k * 4, e, 0, DIGEST_BYTES);
       e.writeUInt32BE(rows[k + 1] as number, DIGEST_BYTES);
       e.writeUInt16BE(occ, 20);

@@ -141,6 +141,11 @@ export class KeyHasher {
     }
   }
 
+  /** The batch's unkeyed hashes (slot k at `k * 16`), before `finish` encrypts them. */
+  get hashes(): Buffer {
+    return this.plain;
+  }
+
   /** Encrypts slots 0..count-1 into `digests`. */
   finish(count: number): Buffer {
     this.digests =
@@ -159,7 +164,10 @@ export class KeyHasher {
 }
 
 /**
- * flowInvocationIds within a campaign: AES-128 over (key digest, epoch, occurrence), so
+ * flowInvocationIds within a campaign: AES-128, under a key of the campaign, flow and
+ * mode, over (the key's hash, epoch, occurrence) — the same hash the keyed digest is
+ * made from, so a send computes one cipher pass for its ids, as a send outside a campaign
+ * does. So
  * a row retried after a crash gets the id Atomic already has (and is absorbed), and a
  * row meant to be sent again (after --once-per, or after `forget`) gets a new one. The
  * caller sets each record's plaintext with `set` before the splitter asks for the batch.
@@ -179,10 +187,10 @@ export class CampaignIds {
     if (this.plain.length < count * 16) this.plain = Buffer.alloc(count * 32);
   }
 
-  /** Record k of the batch: its key digest, epoch and occurrence. */
-  set(k: number, digest: Buffer, at: number, epoch: number, occurrence: number): void {
+  /** Record k of the batch: its key's hash (12 of its 16 bytes), epoch and occurrence. */
+  set(k: number, hash: Buffer, at: number, epoch: number, occurrence: number): void {
     const o = k * 16;
-    digest.copy(this.plain, o, at, at + 12);
+    copyBytes(hash, at, this.plain, o, 12);
     this.plain.writeUInt16BE(epoch, o + 12);
     this.plain.writeUInt16BE(occurrence, o + 14);
   }
@@ -196,11 +204,15 @@ export class CampaignIds {
   }
 
   /** One id as text (tests). */
-  idFor(digest: Buffer, epoch: number, occurrence: number): string {
-    this.set(0, digest, 0, epoch, occurrence);
+  idFor(hash: Buffer, epoch: number, occurrence: number): string {
+    this.set(0, hash, 0, epoch, occurrence);
     this.prepare([], 1);
     const out = Buffer.alloc(ID_LENGTH);
     this.write(0, out, 0);
     return out.toString('latin1');
   }
+}
+
+function copyBytes(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
+  for (let k = 0; k < n; k++) dst[d + k] = src[s + k] as number;
 }

@@ -196,6 +196,7 @@ export class SendCampaign {
       decisions: this.decisions,
       epoch: this.epoch,
       workDir: this.ledger.store.work,
+      journals: !this.options.dryRun,
       onSkipped:
         writer === null
           ? null
