@@ -24,21 +24,13 @@ import {
   month,
   start,
 } from '../campaign-helpers.js';
+import { rgwClient } from './s3-client.js';
 import { readReport, runCli, sendArgs, tempDir } from '../e2e/cli.js';
 
 const rgw = inject('rgw');
 const SEED = Number(process.env.CAMPAIGN_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-function client(): S3Client {
-  const c = new S3Client({
-    endpoint: rgw.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey },
-  });
-  onTestFinished(() => c.destroy());
-  return c;
-}
+const client = rgwClient;
 
 /** Every object under the prefix, read whole. */
 async function objects(s3: S3Client, bucket: string, prefix: string) {

@@ -17,22 +17,14 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { rgwClient } from './s3-client.js';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
 import { BIN, readReport, ROOT, runCli, sendArgs, tempDir, validateArgs } from '../e2e/cli.js';
 
 const rgw = inject('rgw');
 const HEADER = 'target.attributes.atomic___id,payload.variables.firstName,payload.variables.amount';
 
-function client(): S3Client {
-  const c = new S3Client({
-    endpoint: rgw.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey },
-  });
-  onTestFinished(() => c.destroy());
-  return c;
-}
+const client = rgwClient;
 
 async function bucket(s3: S3Client): Promise<string> {
   const name = `handoff-${randomUUID().slice(0, 8)}`;
