@@ -70,9 +70,14 @@ export function expectedSends(days: string[][], oncePerDays: number | null): Map
   return sent;
 }
 
-/** The rehearsal clock of day d (the CLI accepts it against a sandbox on this machine). */
+/**
+ * The rehearsal clock of day d (the CLI accepts it against a sandbox on this machine). Each
+ * day's run starts two seconds later than the day before, as a cron job's start drifts: a
+ * run seven days after another is then clearly seven days after it, whatever each one's
+ * start-up took (keys are compared to the second, start to start).
+ */
 export function clockOf(d: number, minutes = 0): string {
-  return `${new Date(DAY0 + d * DAY_MS + minutes * 60_000).toISOString()}@1`;
+  return `${new Date(DAY0 + d * DAY_MS + d * 2000 + minutes * 60_000).toISOString()}@1`;
 }
 
 /** New invocations per user (a row Atomic absorbed as a repeat of an id is not one). */

@@ -104,19 +104,24 @@ export class SendCampaign {
    * Between the passes: the decisions for this run, frozen in the ledger for a live run so
    * a resume cuts the same parts, or reused when this run was started before.
    */
-  async decide(runId: string, invalid: RecordSet, live: boolean): Promise<void> {
+  /**
+   * `started`: when the run started. It is the run's time for the ledger — both the "now"
+   * its keys are compared with and the time they are recorded as sent — so a daily job is
+   * compared start to start, whatever its validation or its uploads took on either day.
+   */
+  async decide(runId: string, invalid: RecordSet, live: boolean, started: Date): Promise<void> {
     const { ledger } = this;
     await ledger.fold();
     const open = live ? ledger.openRunOf(runId) : null;
     if (open !== null) {
       await this.collector.sorter.dispose();
       this.counts = frozenCounts(open);
-      this.plannedAt = plannedAt(open.startedAt, this.options.now());
+      this.plannedAt = plannedAt(open.startedAt, started);
       this.epoch = open.epoch;
       this.decisions = await ledger.cursor(open.decisions, DECISION_BYTES, 'Decisions');
       return;
     }
-    this.plannedAt = this.options.now();
+    this.plannedAt = started;
     const made = await decide(ledger, this.collector.sorter, {
       oncePerSeconds: this.campaign.oncePerSeconds,
       now: this.plannedAt,

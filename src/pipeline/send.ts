@@ -91,7 +91,7 @@ async function sendInput(
     const run = sendRun(options, input, started, first, campaign);
     if (nothingToSend(run)) return await rejected(run);
     if (options.dryRun) {
-      await campaign?.decide(run.runId, run.checked.result.invalid, false);
+      await campaign?.decide(run.runId, run.checked.result.invalid, false, run.started);
       return await rehearse(run);
     }
     return await sendParts(run).catch((error: unknown) => reportFailure(run, error));
@@ -216,7 +216,7 @@ async function sendParts(run: SendRun): Promise<SendResult> {
       // Within a campaign the ledger decides what is left: a run it does not know as
       // unfinished starts over (keys its earlier parts sent are skipped now).
       if (state.parts.length > 0 && !campaign.isOpen(run.runId)) await state.restart();
-      await campaign.decide(run.runId, run.checked.result.invalid, true);
+      await campaign.decide(run.runId, run.checked.result.invalid, true, run.started);
     } else if (state.allUploaded && !run.options.force) return await alreadySent(run, state);
     if (run.options.force) await state.resetAll();
     return await upload(run, state);

@@ -10,6 +10,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { CampaignSecret } from '../../src/campaign/campaign-secret.js';
+import { Sealer } from '../../src/model/seal.js';
 import { mulberry32 } from '../../src/sandbox/faults.js';
 import {
   clockOf,
@@ -298,4 +300,53 @@ describe(`recurring campaigns (seed ${SEED}; replay with CAMPAIGN_SEED)`, () => 
     );
     expect(forced.code).toBe(2);
   }, 60_000);
+
+  it('finishes an erasure that was killed part-way: every copy of the forgotten keys is gone, the others stay', async () => {
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const state = join(dir, 'state');
+    const input = join(dir, 'all.csv');
+    const users = Array.from({ length: 3000 }, (_, i) => `erase-${i}`);
+    await writeFile(input, `${HEADER}\n${users.map((u) => `${u},N,1.5`).join('\n')}\n`);
+    const sent = await runCli(
+      sendArgs(input, state, join(dir, 'r'), ['--campaign', 'erase', '--max-part-bytes', '4000']),
+      { env: sb.env },
+    );
+    expect(sent.code, sent.stderr).toBe(0);
+    const gone = users.filter((_, i) => i % 3 === 0);
+    const keys = join(dir, 'forget.csv');
+    await writeFile(
+      keys,
+      `target.attributes.atomic___id,other\n${gone.map((u) => `${u},x`).join('\n')}\n`,
+    );
+    const forget = ['campaign', 'forget', 'erase', '--state-dir', state, '--keys', keys];
+    const random = mulberry32(SEED + 7);
+    for (let k = 0; k < 6; k++) {
+      const run = start(forget, sb.env);
+      setTimeout(() => run.child.kill('SIGKILL'), Math.floor(random() * 400));
+      await run.done;
+    }
+    const last = await runCli(forget, { env: sb.env });
+    expect(last.code, last.stderr).toBe(0);
+    const show = await runCli(['campaign', 'show', 'erase', '--state-dir', state, '--json'], {
+      env: sb.env,
+    });
+    const shown = JSON.parse(show.stdout) as { keys: number; forgotten: number };
+    expect({ keys: shown.keys, forgotten: shown.forgotten }).toEqual({
+      keys: 2000,
+      forgotten: 1000,
+    });
+    // The digests as the ledger writes them: none of a forgotten key in any file, and the
+    // kept keys' digests are there (so the search can find what it looks for).
+    const hasher = CampaignSecret.fromCredentials(
+      Sealer.fromCredentials(sb.clientId, sb.clientSecret),
+    ).hasher('erase');
+    const files = localFiles(state);
+    const holds = (key: string) => {
+      const digest = hasher.digestText([key]);
+      return files.some((f) => f.bytes.includes(digest));
+    };
+    expect(gone.filter(holds)).toEqual([]);
+    expect(users.filter((_, i) => i % 3 !== 0).every(holds)).toBe(true);
+  }, 120_000);
 });
