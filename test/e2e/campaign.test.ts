@@ -145,6 +145,13 @@ describe(`recurring campaigns (seed ${SEED}; replay with CAMPAIGN_SEED)`, () => 
     const edited = await runCli(args('r4'), { env: sb.env });
     expect(edited.code).toBe(2);
     expect(edited.stderr).toContain('fails its seal check');
+    // Its hint, followed: a new campaign name starts a ledger of its own.
+    expect(edited.stderr).toContain('start a new campaign name');
+    const renamed = await runCli(
+      sendArgs(input, state, join(dir, 'r4b'), ['--campaign', 'trust-again']),
+      { env: sb.env },
+    );
+    expect(renamed.code, renamed.stderr).toBe(0);
     const usage = await runCli(
       sendArgs(input, state, join(dir, 'r5'), ['--campaign', 'bad name']),
       { env: sb.env },
@@ -161,6 +168,17 @@ describe(`recurring campaigns (seed ${SEED}; replay with CAMPAIGN_SEED)`, () => 
     );
     expect(missing.code).toBe(1);
     expect(readReport(join(dir, 'r6')).issueCounts.byCode['missing-campaign-key']).toBe(1);
+    // Its hint, followed: the right column named with --campaign-key.
+    const named = await runCli(
+      sendArgs(input, state, join(dir, 'r6b'), [
+        '--campaign',
+        'k2',
+        '--campaign-key',
+        'target.attributes.atomic___id',
+      ]),
+      { env: sb.env },
+    );
+    expect(named.code, named.stderr).toBe(0);
     const forced = await runCli(
       sendArgs(input, state, join(dir, 'r7'), ['--campaign', 'trust', '--force']),
       { env: sb.env },
