@@ -12,6 +12,7 @@ import { createCipheriv, createHmac, type Cipher } from 'node:crypto';
 import { Sealer } from '../model/seal.js';
 import { ID_LENGTH } from '../model/row-layout.js';
 import { murmur128 } from '../model/murmur.js';
+import { copyRecordBytes } from './sorted-runs.js';
 import { FIELD_ESCAPED, unescapeQuotes, type RecordBatch } from '../model/record-batch.js';
 import { writeUuid } from '../model/uuid.js';
 
@@ -190,7 +191,7 @@ export class CampaignIds {
   /** Record k of the batch: its key's hash (12 of its 16 bytes), epoch and occurrence. */
   set(k: number, hash: Buffer, at: number, epoch: number, occurrence: number): void {
     const o = k * 16;
-    copyBytes(hash, at, this.plain, o, 12);
+    copyRecordBytes(hash, at, this.plain, o, 12);
     this.plain.writeUInt16BE(epoch, o + 12);
     this.plain.writeUInt16BE(occurrence, o + 14);
   }
@@ -211,8 +212,4 @@ export class CampaignIds {
     this.write(0, out, 0);
     return out.toString('latin1');
   }
-}
-
-function copyBytes(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
-  for (let k = 0; k < n; k++) dst[d + k] = src[s + k] as number;
 }

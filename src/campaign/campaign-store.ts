@@ -21,7 +21,7 @@ export interface CampaignStore {
   readonly where: string;
   /** A private local folder for sorting and downloads, removed on close. */
   readonly work: string;
-  /** Requests made to S3 (0 for a local folder). */
+  /** Requests the ledger made to S3 (0 for a local folder); its lease's are not counted. */
   readonly requests: number;
   readManifest(): Promise<string | null>;
   writeManifest(text: string): Promise<void>;
@@ -35,15 +35,26 @@ export interface CampaignStore {
   close(): Promise<void>;
 }
 
-export function campaignLocation(stateDir: string, name: string): string {
+/** Refuses a name SPEC 8 does not allow (it becomes a folder or an S3 prefix). */
+export function checkCampaignName(name: string): void {
   if (!CAMPAIGN_NAME.test(name))
     throw new AtomicBulkError(
       'USAGE',
       'A campaign name is 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit.',
     );
+}
+
+/** Where the state directory keeps its campaigns. */
+function campaignsRoot(stateDir: string): string {
   return stateDir.startsWith('s3://')
-    ? `${stateDir.endsWith('/') ? stateDir : `${stateDir}/`}campaigns/${name}/`
-    : join(stateDir, 'campaigns', name);
+    ? `${stateDir.endsWith('/') ? stateDir : `${stateDir}/`}campaigns/`
+    : join(stateDir, 'campaigns');
+}
+
+export function campaignLocation(stateDir: string, name: string): string {
+  checkCampaignName(name);
+  const root = campaignsRoot(stateDir);
+  return root.startsWith('s3://') ? `${root}${name}/` : join(root, name);
 }
 
 /** Opens the campaign's store, taking its lock or lease (BUSY, exit 3, when held). */
@@ -73,7 +84,7 @@ export async function openCampaignStore(
 export async function listCampaigns(stateDir: string, s3Endpoint?: string): Promise<string[]> {
   if (stateDir.startsWith('s3://')) {
     const s3 = await import('../s3/s3.js');
-    const { bucket, key } = s3.parseS3Uri(campaignLocation(stateDir, 'x').replace(/x\/$/, ''));
+    const { bucket, key } = s3.parseS3Uri(campaignsRoot(stateDir));
     const listing = await s3.listS3Prefix(bucket, key, {
       endpoint: s3Endpoint,
       label: 'Campaigns',
@@ -83,7 +94,7 @@ export async function listCampaigns(stateDir: string, s3Endpoint?: string): Prom
       .filter((n) => CAMPAIGN_NAME.test(n))
       .sort();
   }
-  const names = await readdir(join(stateDir, 'campaigns')).catch(() => [] as string[]);
+  const names = await readdir(campaignsRoot(stateDir)).catch(() => [] as string[]);
   return names.filter((n) => CAMPAIGN_NAME.test(n)).sort();
 }
 
@@ -172,7 +183,6 @@ class S3CampaignStore implements CampaignStore {
     });
     const store = new S3CampaignStore(run, prefix, work, lease.s3Endpoint);
     store.s3 = await import('../s3/s3.js');
-    store.requests = lease.noLease === true ? 1 : 4;
     return store;
   }
 

@@ -134,7 +134,7 @@ export interface CampaignReport {
   sentAgain: number;
   /** Entries in the campaign's ledger when the report was written. */
   ledgerEntries: number;
-  /** Requests this run made to S3 for the ledger (0 when it is a local folder). */
+  /** Requests this run made to S3 for the ledger (0 when it is a local folder), its lease's (create, renew, release) not counted. */
   ledgerRequests: number;
   /** The skipped rows, with when each key was last sent; null when none was skipped. */
   skippedFile: string | null;

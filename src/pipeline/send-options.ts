@@ -15,7 +15,7 @@ import { DEFAULT_MAX_ISSUES, MAX_PART_BYTES } from './check-input.js';
 import { checkLimits } from './limits.js';
 import type { InvalidPolicy } from './split.js';
 import type { RunResult } from './validate.js';
-import { campaignLocation } from '../campaign/campaign-store.js';
+import { checkCampaignName } from '../campaign/campaign-store.js';
 import {
   parseOncePer,
   parseRate,
@@ -214,7 +214,7 @@ function resolveCampaign(
     throw new AtomicBulkError('USAGE', '--force re-sends rows a campaign has recorded as sent.', {
       hint: 'In a campaign, forget the keys to send again (atomic-bulk campaign forget), or use --once-per.',
     });
-  campaignLocation('.', given.name);
+  checkCampaignName(given.name);
   const keyColumns = [...(given.keyColumns ?? [DEFAULT_CAMPAIGN_KEY])];
   if (keyColumns.length === 0 || new Set(keyColumns).size !== keyColumns.length)
     throw new AtomicBulkError('USAGE', '--campaign-key names each key column once.');

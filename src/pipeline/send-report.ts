@@ -202,6 +202,8 @@ export function sendNextStep(
     default:
       if (fatal?.code === 'INPUT')
         return `${fatal.message} The rows uploaded before it are listed in invocations.csv. The changed input is a new run whose rows get new flowInvocationIds: send it only without those rows, or cancel this run's cards first (atomic-bulk cancel <this report folder>).`;
+      // A closed window's message names when it opens and its hint says what to do.
+      if (fatal?.code === 'PAUSED') return `${fatal.message} ${fatal.context.hint ?? ''}`.trim();
       return fatal !== null
         ? `${fatal.message}${fatal.context.hint ? ` ${fatal.context.hint}` : ''} Then run the same command again to resume.`
         : 'Some parts failed. Run the same command again to resume: uploaded parts are skipped, and re-sent rows keep their flowInvocationIds.';
