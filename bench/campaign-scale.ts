@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { CampaignSecret } from '../src/campaign/campaign-secret.js';
 import { openCampaignStore } from '../src/campaign/campaign-store.js';
 import { CampaignLedger, ENTRY_BYTES, fileName } from '../src/campaign/ledger.js';
-import { ExternalSorter, MergedCursor, RecordWriter } from '../src/campaign/sorted-runs.js';
+import { ExternalSorter, MergedCursor, RecordWriter } from '../src/files/sorted-runs.js';
 import type { Report } from '../src/model/report.js';
 import { numberOption, writeRowsCampaign } from './generate-campaign.js';
 import { measureNode } from './measure.js';

@@ -12,7 +12,7 @@ import type { RecordBatch } from '../model/record-batch.js';
 import { DIGEST_BYTES, type CampaignIds, type KeyHasher } from './campaign-secret.js';
 import { DECISION_BYTES, keyPositions, SEND_AGAIN, SKIP_SENT } from './check.js';
 import { ENTRY_BYTES } from './ledger.js';
-import { copyRecordBytes, RecordWriter, type Cursor } from './sorted-runs.js';
+import { copyRecordBytes, RecordWriter, type Cursor } from '../files/sorted-runs.js';
 
 /** digest (16) | record number (u32) | occurrence (u16) | epoch (u16). */
 const SENT_BYTES = 24;

@@ -12,7 +12,7 @@ import { createCipheriv, createHmac, type Cipher } from 'node:crypto';
 import { Sealer } from '../model/seal.js';
 import { ID_LENGTH } from '../model/row-layout.js';
 import { murmur128 } from '../model/murmur.js';
-import { copyRecordBytes } from './sorted-runs.js';
+import { copyRecordBytes } from '../files/sorted-runs.js';
 import { FIELD_ESCAPED, unescapeQuotes, type RecordBatch } from '../model/record-batch.js';
 import { writeUuid } from '../model/uuid.js';
 

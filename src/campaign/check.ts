@@ -19,7 +19,7 @@ import {
   compare,
   copyRecordBytes,
   type Cursor,
-} from './sorted-runs.js';
+} from '../files/sorted-runs.js';
 
 /** digest (16) | record number (u32). */
 export const RUN_KEY_BYTES = 20;

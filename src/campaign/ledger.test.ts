@@ -27,7 +27,7 @@ import {
   MergedCursor,
   RecordWriter,
   forEach,
-} from './sorted-runs.js';
+} from '../files/sorted-runs.js';
 
 const SECRET = CampaignSecret.fromText('a-test-secret-of-enough-length');
 const DAY = 86_400;

@@ -26,7 +26,7 @@ import {
   compare,
   forEach,
   type Cursor,
-} from './sorted-runs.js';
+} from '../files/sorted-runs.js';
 
 export const ENTRY_BYTES = 24;
 const DIGEST = 16;

@@ -22,7 +22,7 @@ import {
   RecordWriter,
   compare,
   forEach,
-} from '../campaign/sorted-runs.js';
+} from '../files/sorted-runs.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { printable } from '../model/redact.js';
 

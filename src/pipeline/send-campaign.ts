@@ -12,7 +12,7 @@ import { decide, DECISION_BYTES, KeyCollector, type Decisions } from '../campaig
 import { CampaignPass } from '../campaign/campaign-pass.js';
 import { CampaignLedger, fileName, type OpenRun } from '../campaign/ledger.js';
 import { oncePerText } from '../campaign/schedule.js';
-import { MergedCursor, RecordWriter, type Cursor } from '../campaign/sorted-runs.js';
+import { MergedCursor, RecordWriter, type Cursor } from '../files/sorted-runs.js';
 import type { CheckedBatch } from '../model/checked-batch.js';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Part } from '../model/part.js';

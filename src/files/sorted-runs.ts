@@ -11,7 +11,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AtomicBulkError } from '../model/errors.js';
-import { PRIVATE_FILE_MODE } from '../files/private-files.js';
+import { PRIVATE_FILE_MODE } from './private-files.js';
 
 /** A sorted source read a block at a time: `buf[pos, pos+width)` is the current record. */
 export interface Cursor {
