@@ -24,6 +24,7 @@ import {
 import { readUploadTarget } from './csv-task.js';
 import { retryAfterMs } from '../model/retry.js';
 import { bodyDetail, Http, type HttpOptions, type HttpResponse } from './http.js';
+import { readExportListing, type ExportFile, type ExportFormat } from './analytics.js';
 import { checkUploadUrl, isLoopbackHost, MAX_FLOW_BODY_BYTES, type Lookup } from './transport.js';
 import { TokenProvider } from './token.js';
 
@@ -79,6 +80,8 @@ export interface CardsApi {
   listCards(query: CardQuery, limit: number, offset: number): Promise<CardSummary[]>;
   /** Cancels up to `limit` cards in `scope`; returns how many it cancelled. */
   cancelCards(scope: CancelScope, limit: number): Promise<number>;
+  /** The analytics export's files available for [from, to) (SPEC 6.1); absent: not offered. */
+  listAnalyticsExport?(from: Date, to: Date, format: ExportFormat): Promise<ExportFile[]>;
 }
 
 export class AtomicClient implements AtomicApi, CardsApi {
@@ -181,6 +184,33 @@ export class AtomicClient implements AtomicApi, CardsApi {
       maxPageBytes(limit),
     );
     return readCards(this.json(response, operation), limit);
+  }
+
+  async listAnalyticsExport(from: Date, to: Date, format: ExportFormat): Promise<ExportFile[]> {
+    const operation = 'GET analytics export';
+    const query = new URLSearchParams({
+      from: from.toISOString(),
+      to: to.toISOString(),
+      format,
+    });
+    const response = await this.call(
+      'GET',
+      `/analytics/batched?${query.toString()}`,
+      operation,
+      { notFound: 'This environment does not offer the analytics export.' },
+      undefined,
+      true,
+      MAX_FLOW_BODY_BYTES,
+    );
+    const files = readExportListing(this.json(response, operation), format);
+    for (const file of files)
+      await checkUploadUrl(
+        file.url,
+        this.apiIsLoopback,
+        this.lookup,
+        "The analytics export's download URL",
+      );
+    return files;
   }
 
   async cancelCards(scope: CancelScope, limit: number): Promise<number> {

@@ -65,10 +65,11 @@ export async function checkUploadUrl(
   url: string,
   apiIsLoopback: boolean,
   lookup: Lookup = systemLookup,
+  what = "The csv-task response's upload URL",
 ): Promise<void> {
   if (apiIsLoopback) return;
   const refuse = (why: string) =>
-    new AtomicBulkError('API', `The csv-task response's upload URL ${why}; nothing was sent.`, {
+    new AtomicBulkError('API', `${what} ${why}; nothing was sent.`, {
       fatal: true,
       hint: 'atomic-bulk uploads only to public https hosts. If this is a lab set-up, run the API on loopback.',
     });

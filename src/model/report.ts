@@ -158,8 +158,15 @@ export interface NotificationRecord {
 
 export interface ReconcileSection {
   checkedAt: string;
-  /** per-id: one query per invocation id; template: the flow's cards paged and matched; sample. */
-  strategy: 'per-id' | 'template' | 'sample';
+  /**
+   * per-id: one query per invocation id; template: the flow's cards paged and matched;
+   * sample; analytics: the analytics export's events joined to the rows (SPEC 6.1).
+   */
+  strategy: 'per-id' | 'template' | 'sample' | 'analytics';
+  /** Where the outcomes came from: the Cards API, or the analytics export. */
+  source?: 'cards' | 'analytics';
+  /** Why --source auto took the source it took. */
+  sourceReason?: string;
   /** Rows checked (the run's sent rows, or the sample). */
   rows: number;
   withCards: number;
@@ -182,6 +189,33 @@ export interface ReconcileSection {
   outcome: 'delivered' | 'partial';
   exitCode: number;
   file: string;
+  /** Rows by outcome per part that sent them; null when the parts do not account for the rows. */
+  byPart?: { part: number; rows: number; byOutcome: Record<string, number> }[] | null;
+  /** --source analytics: what the export held and how much of it could be used. */
+  analytics?: AnalyticsReconcile;
+}
+
+/** The analytics export as one reconcile read it. */
+export interface AnalyticsReconcile {
+  format: 'ndjson' | 'csv';
+  files: number;
+  /** The export is complete from the run's start through this time; null when it does not say. */
+  coveredThrough: string | null;
+  /** First and last event matched to a row of the run. */
+  firstEvent: string | null;
+  lastEvent: string | null;
+  lines: number;
+  events: number;
+  /** Events matched to rows of this run, and events of its ids from before it started. */
+  matched: number;
+  earlier: number;
+  otherKinds: number;
+  withoutId: number;
+  unreadable: number;
+  /** Keys (never values) of the first line that could not be read. */
+  unreadableKeys: string | null;
+  /** Rows with display, completion and dismissal events. */
+  engagement: { displayed: number; completed: number; dismissed: number };
 }
 
 export interface CancelSection {

@@ -18,13 +18,28 @@ import {
   seededRandom,
   wilson,
 } from '../reconcile/delivery.js';
-import { invocations, openSentRun, type SentRun } from '../reconcile/run-source.js';
+import { invocations, openSentRun, runStartedAt, type SentRun } from '../reconcile/run-source.js';
+
+export { runStartedAt };
 import { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
 import { csvField } from '../report/rejected-csv.js';
 import { sleep } from '../model/retry.js';
+import type { ExportFormat } from '../api/analytics.js';
+import { PartTally, type PartOutcomes } from '../reconcile/part-tally.js';
+import { ROW_OUTCOMES } from '../reconcile/delivery.js';
+import {
+  coverage,
+  exportFrom,
+  exportUnavailable,
+  listExport,
+  runEnd,
+} from './reconcile-analytics.js';
+import { reconcileByAnalytics } from './reconcile-by-analytics.js';
 
 export type ReconcileStrategy = 'auto' | 'per-id' | 'template';
+/** Where outcomes come from: the Cards API, the analytics export, or the export when it covers the run. */
+export type ReconcileSource = 'cards' | 'analytics' | 'auto';
 
 export interface ReconcileOptions {
   /** A send's report folder, or its run id. */
@@ -33,6 +48,10 @@ export interface ReconcileOptions {
   stateDir?: string;
   api: CardsApi;
   strategy?: ReconcileStrategy;
+  /** Default `cards`. */
+  source?: ReconcileSource;
+  /** Format asked of the analytics export. Default ndjson. */
+  format?: ExportFormat;
   /** Check this many random rows instead of all. */
   sample?: number;
   seed?: number;
@@ -76,13 +95,63 @@ async function reconcileRun(
   run: SentRun,
   dir: ReportDir,
 ): Promise<ReconcileResult> {
+  const source = await chooseSource(options, run);
+  if (source.source === 'analytics') return reconcileByAnalytics(options, run, dir, source.reason);
+  const section = await reconcileByCards(options, run, dir);
+  if (source.reason !== null) section.sourceReason = source.reason;
+  await writeReport(
+    dir,
+    { ...run.report, reconcile: section },
+    options.api.sealer,
+    options.notifier,
+  );
+  return { section, folder: run.folder, exitCode: section.exitCode };
+}
+
+/**
+ * --source: the one asked for; under auto, the analytics export when it answers and
+ * covers the run through its end, else the Cards API (and why, for the report).
+ */
+async function chooseSource(
+  options: ReconcileOptions,
+  run: SentRun,
+): Promise<{ source: 'cards' | 'analytics'; reason: string | null }> {
+  const source = options.source ?? 'cards';
+  if (source !== 'auto') return { source, reason: null };
+  if (options.sample !== undefined)
+    return { source: 'cards', reason: '--sample asks the Cards API' };
+  const now = options.now ?? (() => new Date());
+  let files;
+  try {
+    files = await listExport(options.api, run, options.format ?? 'ndjson', now());
+  } catch (error) {
+    if (!exportUnavailable(error)) throw error;
+    return { source: 'cards', reason: 'the analytics export is not offered here' };
+  }
+  const covered = coverage(files, exportFrom(run).getTime());
+  if (covered !== null && covered >= runEnd(run))
+    return { source: 'analytics', reason: 'the analytics export covers the run' };
+  return {
+    source: 'cards',
+    reason:
+      covered === null
+        ? 'the analytics export does not say which hours it holds'
+        : `the analytics export covers only until ${new Date(covered).toISOString()}`,
+  };
+}
+
+async function reconcileByCards(
+  options: ReconcileOptions,
+  run: SentRun,
+  dir: ReportDir,
+): Promise<ReconcileSection> {
   const now = options.now ?? (() => new Date());
   const checked = await choose(run, options);
   const rows = checked.positions?.length ?? run.rows;
   const delivery = new Delivery(rows, runStartedAt(run));
   const { polls, waitedMs } = await pollUntilSettled(options, run, checked, delivery, now);
   const file = 'reconciled.csv';
-  await writeReconciled(dir, file, run, checked, delivery);
+  const byPart = await writeReconciled(dir, file, run, checked, delivery);
   const withCards = delivery.withCards();
   const rowsByOutcome = delivery.outcomes();
   // Delivered means a card of this run reached the row's user: not cancelled, not expired,
@@ -107,14 +176,10 @@ async function reconcileRun(
     outcome: partial ? 'partial' : 'delivered',
     exitCode: partial ? EXIT.partial : EXIT.success,
     file,
+    source: 'cards',
+    byPart,
   };
-  await writeReport(
-    dir,
-    { ...run.report, reconcile: section },
-    options.api.sealer,
-    options.notifier,
-  );
-  return { section, folder: run.folder, exitCode: section.exitCode };
+  return section;
 }
 
 /**
@@ -240,20 +305,6 @@ async function choose(run: SentRun, options: ReconcileOptions): Promise<Checked>
 const REUSED_NOTE =
   'id reused: Atomic kept the card of an earlier send with this flowInvocationId and made none for this run';
 
-/**
- * When the run was first started (ms), less CLOCK_SKEW_MS: cards created before belong to
- * earlier sends of the same ids (reconcile/delivery.ts). A card of this run is created
- * after its upload, which follows the whole validating pass, so the margin only has to
- * cover the skew between this machine's clock and Atomic's (docs/decisions.md).
- */
-export function runStartedAt(run: SentRun): number | null {
-  const first = run.report.destination?.resumedFrom ?? run.report.startedAt;
-  const at = Date.parse(first);
-  return Number.isNaN(at) ? null : at - CLOCK_SKEW_MS;
-}
-
-const CLOCK_SKEW_MS = 5000;
-
 /** Why a row may have no card, from what Atomic documents (SPEC 6). */
 function noCardNote(mode: SendMode | null): string {
   return mode === 'test'
@@ -267,7 +318,8 @@ async function writeReconciled(
   run: SentRun,
   checked: Checked,
   delivery: Delivery,
-): Promise<void> {
+): Promise<PartOutcomes[] | null> {
+  const tally = new PartTally(run.report.parts, run.rows, ROW_OUTCOMES);
   const out = dir.stream(file);
   const write = async (text: string) => {
     if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()));
@@ -286,9 +338,10 @@ async function writeReconciled(
       }
       k = next++;
     }
-    position++;
     const cards = delivery.counts[k] as number;
     const outcome = delivery.outcome(k);
+    if (positions === null) tally.add(position, outcome);
+    position++;
     const why = outcome === 'reused' ? REUSED_NOTE : cards === 0 ? note : '';
     await write(
       `${csvField(line)},${csvField(id)},${cards},${delivery.statusText(k)},${outcome},${csvField(why)}\n`,
@@ -298,4 +351,5 @@ async function writeReconciled(
     out.end((error?: Error | null) => (error ? reject(error) : resolve())),
   );
   await dir.commit(file);
+  return positions === null ? tally.table() : null;
 }

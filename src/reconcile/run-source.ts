@@ -289,3 +289,17 @@ export async function* invocations(path: string): AsyncGenerator<{ line: string;
     );
   }
 }
+
+/**
+ * When the run was first started (ms), less CLOCK_SKEW_MS: cards created before belong to
+ * earlier sends of the same ids (delivery.ts). A card of this run is created
+ * after its upload, which follows the whole validating pass, so the margin only has to
+ * cover the skew between this machine's clock and Atomic's (docs/decisions.md).
+ */
+export function runStartedAt(run: SentRun): number | null {
+  const first = run.report.destination?.resumedFrom ?? run.report.startedAt;
+  const at = Date.parse(first);
+  return Number.isNaN(at) ? null : at - CLOCK_SKEW_MS;
+}
+
+const CLOCK_SKEW_MS = 5000;

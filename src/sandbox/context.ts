@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FlowConfig } from '../model/flow.js';
+import { AnalyticsLog, type AnalyticsOptions } from './analytics.js';
 import { CardStore } from './cards.js';
 import { CustomerDirectory, seededUsers, type DirectoryUser } from './directory.js';
 import { memoryBudget } from './disk-table.js';
@@ -50,6 +51,8 @@ export interface SandboxOptions {
   /** Bulk tasks running at once per environment before csv-task answers 429. Default 5; 0 = no limit. */
   maxRunningTasks?: number;
   faults?: FaultOptions;
+  /** The analytics export's period and delay (SPEC 6.1). Default: hours, listed 5 minutes after they end. */
+  analytics?: AnalyticsOptions;
   /** Keep every invocation's payload (on disk) for /sandbox/invocations. Default true. */
   storePayloads?: boolean;
   /**
@@ -136,6 +139,7 @@ export class SandboxContext {
   readonly instanceId = randomBytes(4).toString('hex');
   readonly ledger: InvocationLedger;
   readonly cards: CardStore;
+  readonly analytics: AnalyticsLog;
   readonly directory: CustomerDirectory;
   readonly tokens = new Map<string, number>();
   readonly tasks = new Map<string, Task>();
@@ -168,6 +172,7 @@ export class SandboxContext {
     const budget = memoryBudget(options.indexMemoryBytes);
     this.ledger = new InvocationLedger(stateDir, options.storePayloads ?? true, budget);
     this.cards = new CardStore(stateDir, this.ledger, budget);
+    this.analytics = new AnalyticsLog(stateDir, this.environmentId, options.analytics);
     this.directory = new CustomerDirectory(
       options.users ?? seededUsers(),
       options.implicitUsers ?? true,
@@ -203,11 +208,29 @@ export class SandboxContext {
       id: `${invocation.flowId}-card`,
       name: invocation.flowId,
     };
-    const firstCard = this.cards.create(ordinal, match.userIds, template);
+    const at = Date.now();
+    const event = {
+      flowInvocationId: invocation.flowInvocationId,
+      cardTemplateId: template.id,
+      at,
+    };
+    if (this.faults.next('card-error')) {
+      for (const userId of match.userIds)
+        this.analytics.record({ ...event, name: 'card-error', userId, cardInstanceId: null });
+      return { firstCard: 0, cards: 0, noCard: 'card-error' };
+    }
+    const firstCard = this.cards.create(ordinal, match.userIds, template, at);
+    match.userIds.forEach((userId, i) => {
+      const cardInstanceId = `ci-${firstCard + i + 1}`;
+      this.analytics.record({ ...event, name: 'card-published', userId, cardInstanceId });
+      if (this.faults.next('card-displayed'))
+        this.analytics.record({ ...event, name: 'card-displayed', userId, cardInstanceId });
+    });
     return { firstCard, cards: match.userIds.length, noCard: null };
   }
 
   close(): void {
+    this.analytics.flush();
     this.cards.close();
     this.ledger.close();
   }

@@ -31,6 +31,10 @@ export interface FaultOptions {
   cards429Rate?: number;
   /** Share of Cards API calls answered 503. */
   cards5xxRate?: number;
+  /** Share of new invocations whose card Atomic could not assemble (a `card-error` event, no card). */
+  cardErrorRate?: number;
+  /** Share of published cards their user is shown at once (a `card-displayed` event). */
+  cardDisplayRate?: number;
 }
 
 export type FaultKind =
@@ -42,7 +46,9 @@ export type FaultKind =
   | 'upload-slow'
   | 'token-revoked'
   | 'cards-429'
-  | 'cards-5xx';
+  | 'cards-5xx'
+  | 'card-error'
+  | 'card-displayed';
 
 import { mulberry32 } from '../model/random.js';
 
@@ -96,6 +102,10 @@ export class Faults {
         return o.cards429Rate ?? 0;
       case 'cards-5xx':
         return o.cards5xxRate ?? 0;
+      case 'card-error':
+        return o.cardErrorRate ?? 0;
+      case 'card-displayed':
+        return o.cardDisplayRate ?? 0;
     }
   }
 }

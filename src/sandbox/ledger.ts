@@ -33,8 +33,14 @@ export interface SandboxInvocation {
 }
 
 /** Why an invocation created no card (SPEC 6). */
-export type NoCardReason = 'no-match' | 'too-many-matches' | 'no-test-user';
-const NO_CARD: (NoCardReason | null)[] = [null, 'no-match', 'too-many-matches', 'no-test-user'];
+export type NoCardReason = 'no-match' | 'too-many-matches' | 'no-test-user' | 'card-error';
+const NO_CARD: (NoCardReason | null)[] = [
+  null,
+  'no-match',
+  'too-many-matches',
+  'no-test-user',
+  'card-error',
+];
 
 /*
  * An invocation's record: inputs hash (8), id position (6) and length (2), previous

@@ -14,6 +14,7 @@ import {
   type CardFilter,
 } from './cards.js';
 import { publicTask, type SandboxContext, type Task } from './context.js';
+import { MAX_SPAN_MS } from './analytics.js';
 import { bearerOf, drainBody, reply, sameToken, type Reply } from './http.js';
 
 export interface SandboxStats {
@@ -133,6 +134,7 @@ function checkToken(ctx: SandboxContext, req: IncomingMessage): Reply | null {
 const ACTION_FLOW =
   /^\/v1\/([^/]+)\/action-flow(?:\/([^/]+)(\/config\/([^/]+)|\/csv-task(\/test)?)?)?$/;
 const CARDS = /^\/v1\/([^/]+)\/cards$/;
+const ANALYTICS = /^\/v1\/([^/]+)\/analytics\/batched$/;
 
 /** The /v1 routes, or null when the path is none of them. */
 export async function apiRoute(
@@ -144,14 +146,17 @@ export async function apiRoute(
   const flowRoute = ACTION_FLOW.exec(path);
   const cardsRoute = CARDS.exec(path);
   const cancelRoute = path === ctx.cancelPath;
-  if (flowRoute === null && cardsRoute === null && !cancelRoute) return null;
+  const analyticsRoute = ANALYTICS.exec(path);
+  if (flowRoute === null && cardsRoute === null && analyticsRoute === null && !cancelRoute)
+    return null;
   await drainBody(req);
   const refused = checkToken(ctx, req);
   if (refused !== null) return refused;
-  const env = (flowRoute ?? cardsRoute)?.[1];
+  const env = (flowRoute ?? cardsRoute ?? analyticsRoute)?.[1];
   if (env !== undefined && decodeURIComponent(env) !== ctx.environmentId)
     return reply(404, { message: 'Environment not found' });
   if (cardsRoute !== null || cancelRoute) return cardsApi(ctx, req, url, cancelRoute);
+  if (analyticsRoute !== null) return analyticsExport(ctx, req, url);
   return actionFlow(ctx, req, url, flowRoute as RegExpExecArray);
 }
 
@@ -308,5 +313,34 @@ function cardsApi(ctx: SandboxContext, req: IncomingMessage, url: URL, cancel: b
   const cancelled = ctx.cards.cancel(filter, limit, multiple);
   if (cancelled === 'needs-multiple')
     return reply(400, { message: 'The request matches more than one card; add multiple=1.' });
+  const at = Date.now();
+  for (const card of cancelled)
+    ctx.analytics.record({
+      name: 'card-cancelled',
+      flowInvocationId: card.flowInvocationId,
+      userId: card.userId,
+      cardInstanceId: card.cardInstanceId,
+      cardTemplateId: card.cardTemplateId,
+      at,
+    });
   return reply(200, { data: cancelled });
+}
+
+/**
+ * The hourly analytics export (SPEC 6.1): the periods of `from`–`to` (a span of at most
+ * 30 days) that are available, each with a download URL valid for 15 minutes.
+ */
+function analyticsExport(ctx: SandboxContext, req: IncomingMessage, url: URL): Reply {
+  if (req.method !== 'GET') return reply(405, { message: 'Method not allowed' });
+  const from = Date.parse(url.searchParams.get('from') ?? '');
+  const to = Date.parse(url.searchParams.get('to') ?? '');
+  const format = url.searchParams.get('format') ?? 'ndjson';
+  if (Number.isNaN(from) || Number.isNaN(to) || to <= from)
+    return reply(400, { message: 'from and to must be ISO 8601 times, from before to' });
+  if (to - from > MAX_SPAN_MS) return reply(400, { message: 'A request spans at most 30 days' });
+  if (format !== 'ndjson' && format !== 'csv')
+    return reply(400, { message: 'The sandbox serves format=ndjson or format=csv' });
+  const files = ctx.analytics.list(from, to, format, ctx.baseUrl);
+  if (typeof files === 'string') return reply(400, { message: files });
+  return reply(200, { data: { files } });
 }

@@ -141,6 +141,12 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       await drainBody(req);
       return inspectionRoute(ctx, req, url);
     }
+    if (path.startsWith('/analytics-export/')) {
+      await drainBody(req);
+      const status = await ctx.analytics.download(req, res, url);
+      options.log?.(`GET /analytics-export/… ${status}`);
+      return null;
+    }
     const upload = /^\/upload\/([\w-]+)$/.exec(path);
     if (upload !== null && req.method === 'POST')
       return gateway(req, res, ctx.tasks.get(upload[1] as string));

@@ -37,6 +37,19 @@ export const reconcileCommand = defineCommand({
         describe: 'Time between checks while waiting',
         group: GROUPS.sending,
       })
+      .option('source', {
+        choices: ['auto', 'cards', 'analytics'] as const,
+        default: 'auto',
+        describe:
+          'cards: ask the Cards API; analytics: join the hourly analytics export’s events to the rows; auto: analytics when the export covers the run, else cards',
+        group: GROUPS.sending,
+      })
+      .option('format', {
+        choices: ['ndjson', 'csv'] as const,
+        default: 'ndjson',
+        describe: 'Format asked of the analytics export',
+        group: GROUPS.sending,
+      })
       .option('strategy', {
         choices: ['auto', 'per-id', 'template'] as const,
         default: 'auto',
@@ -59,6 +72,10 @@ export const reconcileCommand = defineCommand({
         ['$0 reconcile atomic-bulk-report-20261130T020000Z-1a2b3c', 'Check once'],
         ['$0 reconcile <report-dir> --wait 15m', 'Wait while Atomic processes the upload'],
         ['$0 reconcile <run-id> --sample 1000', 'Estimate the delivered share of a large run'],
+        [
+          '$0 reconcile <report-dir> --source analytics --wait 2h',
+          'Outcomes per row from the hourly analytics export, once its hours cover the run',
+        ],
       ]),
   async run(args, context) {
     const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
@@ -73,6 +90,8 @@ export const reconcileCommand = defineCommand({
           stateDir: stringArg(args, 'state-dir'),
           api,
           strategy: args.strategy as 'auto' | 'per-id' | 'template',
+          source: args.source as 'auto' | 'cards' | 'analytics',
+          format: args.format as 'ndjson' | 'csv',
           ...(sample !== undefined ? { sample, seed: intArg(args, 'seed', 0) } : {}),
           waitMs: duration(args, 'wait'),
           intervalMs: duration(args, 'interval'),
@@ -80,7 +99,7 @@ export const reconcileCommand = defineCommand({
           signal: context.signal,
           onPoll: (p) =>
             context.io.err(
-              `reconcile: ${p.withCards.toLocaleString('en-US')} of ${p.rows.toLocaleString('en-US')} rows have cards (${p.cards.toLocaleString('en-US')} cards; check ${p.poll})`,
+              `reconcile: ${p.withCards.toLocaleString('en-US')} of ${p.rows.toLocaleString('en-US')} rows have ${args.source === 'analytics' ? 'an outcome' : 'cards'} (${p.cards.toLocaleString('en-US')} ${args.source === 'analytics' ? 'events' : 'cards'}; check ${p.poll})`,
             ),
         }),
       ),
@@ -89,6 +108,13 @@ export const reconcileCommand = defineCommand({
     context.io.out(headline(s));
     context.io.out(`Rows: ${result.folder}/${s.file}`);
     const o = s.rowsByOutcome ?? {};
+    if (s.source === 'analytics') {
+      if (s.outcome === 'partial')
+        context.io.out(
+          'Next step: reconciled.csv names each row’s outcome; rows marked "error" could not be made into cards (check the flow and their variables), rows marked "none" had no event: check their target attributes, or run again with --wait while the export’s hours come in.',
+        );
+      return result.exitCode;
+    }
     if (s.sample === null && (o.none ?? 0) > 0)
       context.io.out(
         'Next step: the rows without a card are listed in reconciled.csv; check their target attributes (a row matching no user or more than 10 users makes no card), or run again with --wait if Atomic may still be processing.',
@@ -107,6 +133,7 @@ function headline(s: ReconcileSection): string {
   if (s.sample !== null)
     return `${s.rowsByOutcome?.delivered ?? s.withCards} of ${s.rows} sampled rows were delivered: ${percent(s.sample.share)} of the run's ${n(s.sample.runRows)} rows (95 % interval ${percent(s.sample.low)}–${percent(s.sample.high)}).`;
   const o = s.rowsByOutcome ?? {};
+  if (s.source === 'analytics') return analyticsHeadline(s, o);
   const delivered = o.delivered ?? s.withCards;
   if (delivered === s.rows)
     return `Delivered: all ${n(s.rows)} rows have cards (${n(s.cards)} cards).`;
@@ -120,4 +147,17 @@ function headline(s: ReconcileSection): string {
     .filter(([, v]) => (v as number | undefined) !== undefined && (v as number) > 0)
     .map(([what, v]) => `${n(v as number)} ${what}`);
   return `Partial: ${n(delivered)} of ${n(s.rows)} rows were delivered; ${parts.join(', ')}.`;
+}
+
+/** The headline of --source analytics: published, or what became of the other rows. */
+function analyticsHeadline(s: ReconcileSection, o: Record<string, number>): string {
+  const n = (v: number) => v.toLocaleString('en-US');
+  const published = o.published ?? 0;
+  const covered = s.analytics?.coveredThrough ?? null;
+  const through = covered === null ? '' : ` (analytics export through ${covered})`;
+  if (published === s.rows) return `Published: all ${n(s.rows)} rows have cards${through}.`;
+  const parts = ['error', 'cancelled', 'expired', 'embargoed', 'none']
+    .filter((k) => (o[k] ?? 0) > 0)
+    .map((k) => `${n(o[k] as number)} ${k === 'none' ? 'no event yet' : k}`);
+  return `Partial: ${n(published)} of ${n(s.rows)} rows were published; ${parts.join(', ')}${through}.`;
 }

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { defineCommand } from './command.js';
 import { intArg, stringArg, type Args } from '../options.js';
 import { AtomicBulkError } from '../../model/errors.js';
+import { parseDuration } from '../../state/runs.js';
 
 const G = { server: 'Server:', faults: 'Fault injection (deterministic under --seed):', s3: 'S3:' };
 
@@ -11,6 +12,13 @@ function rate(args: Args, name: string): number {
   if (typeof value !== 'number' || !(value >= 0 && value <= 1))
     throw new AtomicBulkError('USAGE', `--${name} must be between 0 and 1.`);
   return value;
+}
+
+function durationArg(args: Args, name: string, min: number): number {
+  const ms = parseDuration(String(args[name]), 's');
+  if (ms === null || ms < min)
+    throw new AtomicBulkError('USAGE', `--${name} must be a duration such as 1h, 10s or 500ms.`);
+  return ms;
 }
 
 export const sandboxCommand = defineCommand({
@@ -91,6 +99,19 @@ export const sandboxCommand = defineCommand({
         default: 0,
         describe:
           'Start processing an upload no sooner than this after it arrived (Atomic is asynchronous)',
+        group: G.server,
+      })
+      .option('analytics-hour', {
+        type: 'string',
+        default: '1h',
+        describe:
+          'Length of one period of the analytics export (shorter to rehearse reconcile --source analytics)',
+        group: G.server,
+      })
+      .option('analytics-delay', {
+        type: 'string',
+        default: '5m',
+        describe: 'A period of the analytics export is listed this long after it ends',
         group: G.server,
       })
       .option('directory', {
@@ -184,6 +205,18 @@ export const sandboxCommand = defineCommand({
         describe: 'Share of Cards API calls answered 503',
         group: G.faults,
       })
+      .option('card-error-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of new invocations whose card cannot be made (card-error event, no card)',
+        group: G.faults,
+      })
+      .option('card-display-rate', {
+        type: 'number',
+        default: 0,
+        describe: 'Share of published cards shown to their user at once (card-displayed event)',
+        group: G.faults,
+      })
       .option('retry-after', {
         type: 'number',
         default: 1,
@@ -250,6 +283,10 @@ export const sandboxCommand = defineCommand({
       indexMemoryBytes: intArg(args, 'index-memory-mb', 1) * 1024 * 1024,
       processQuietMs: intArg(args, 'process-quiet-ms', 0),
       processDelayMs: intArg(args, 'process-delay-ms', 0),
+      analytics: {
+        hourMs: durationArg(args, 'analytics-hour', 1),
+        delayMs: durationArg(args, 'analytics-delay', 0),
+      },
       ...(users !== undefined ? { users } : {}),
       implicitUsers: args['implicit-users'],
       cancelPath: stringArg(args, 'cancel-path'),
@@ -270,6 +307,8 @@ export const sandboxCommand = defineCommand({
         cards429Rate: rate(args, 'cards-429-rate'),
         cards5xxRate: rate(args, 'cards-5xx-rate'),
         slowUploadRate: rate(args, 'slow-upload-rate'),
+        cardErrorRate: rate(args, 'card-error-rate'),
+        cardDisplayRate: rate(args, 'card-display-rate'),
         slowUploadMs: intArg(args, 'slow-upload-ms', 0),
         retryAfterSeconds: intArg(args, 'retry-after', 0),
         latencyMs: intArg(args, 'latency-ms', 0),

@@ -1,0 +1,199 @@
+/**
+ * `reconcile --source analytics` (SPEC 6.1): the run's rows joined with the events of
+ * Atomic's hourly analytics export by flowInvocationId. Each look lists the export's
+ * files from the run's start to now, streams every one through the tolerant reader into
+ * the on-disk join (reconcile/analytics-join.ts) and counts the rows by outcome; with
+ * --wait it looks again while rows have no outcome and the export does not yet cover a
+ * whole period after the run ended. Memory stays at the join's chunks whatever the rows.
+ */
+import type { CardsApi } from '../api/client.js';
+import { downloadExportFile, type ExportFile, type ExportFormat } from '../api/analytics.js';
+import { AtomicBulkError, isAtomicBulkError } from '../model/errors.js';
+import type { AnalyticsReconcile } from '../model/report.js';
+import { sleep } from '../model/retry.js';
+import { makeOwnedTempDir, removeOwnedTempDir } from '../files/private-files.js';
+import type { Cursor } from '../files/sorted-runs.js';
+import {
+  emptyStats,
+  readCsvEvents,
+  readNdjson,
+  type EventStats,
+} from '../reconcile/analytics-events.js';
+import { AnalyticsJoin, type JoinCounts } from '../reconcile/analytics-join.js';
+import { invocations, runStartedAt, type SentRun } from '../reconcile/run-source.js';
+
+/** A span the export answers at most (SPEC 6.1). */
+const MAX_SPAN_MS = 30 * 24 * 3600 * 1000;
+
+export interface AnalyticsLookOptions {
+  api: CardsApi;
+  format?: ExportFormat;
+  waitMs: number;
+  intervalMs: number;
+  signal?: AbortSignal;
+  now: () => Date;
+  /** Events before this (ms) are an earlier send's. */
+  notBefore: number | null;
+  onPoll?: (poll: { poll: number; rows: number; withCards: number; cards: number }) => void;
+}
+
+/** The outcome of the last look: rows in the run's order, and what the export held. */
+export interface AnalyticsLook {
+  rows: Cursor;
+  counts: JoinCounts;
+  stats: EventStats;
+  files: ExportFile[];
+  coveredThrough: number | null;
+  polls: number;
+  waitedMs: number;
+  requests: number;
+  /** Removes the look's files on disk. */
+  dispose(): Promise<void>;
+}
+
+/** The listing of the export for the run, or the reason it cannot be used. */
+export async function listExport(
+  api: CardsApi,
+  run: SentRun,
+  format: ExportFormat,
+  now: Date,
+): Promise<ExportFile[]> {
+  if (api.listAnalyticsExport === undefined)
+    throw new AtomicBulkError('USAGE', 'This connection does not offer the analytics export.');
+  const from = exportFrom(run);
+  const to = new Date(Math.min(now.getTime(), from.getTime() + MAX_SPAN_MS));
+  if (to <= from) return [];
+  return api.listAnalyticsExport(from, to, format);
+}
+
+/** The export is asked from the run's first start (less the clock-skew margin). */
+export function exportFrom(run: SentRun): Date {
+  return new Date(runStartedAt(run) ?? Date.now());
+}
+
+/**
+ * Until when the files cover the time from `from` without a gap (`from` itself when the
+ * first file starts later); null when a file does not say which period it holds.
+ */
+export function coverage(files: readonly ExportFile[], from: number): number | null {
+  if (files.some((f) => f.from === null || f.to === null)) return null;
+  const sorted = [...files].sort((a, b) => (a.from as number) - (b.from as number));
+  let through = from;
+  for (const f of sorted) {
+    if ((f.from as number) > through) break;
+    through = Math.max(through, f.to as number);
+  }
+  return through;
+}
+
+/** Whether a listing error means "no export here" (auto then asks the Cards API). */
+export function exportUnavailable(error: unknown): boolean {
+  if (!isAtomicBulkError(error)) return false;
+  const status = error.context.status;
+  return (
+    (error.code === 'USAGE' && status === undefined) ||
+    status === 404 ||
+    status === 403 ||
+    status === 405 ||
+    status === 501 ||
+    (error.code === 'API' && status === undefined && /shape/.test(error.message))
+  );
+}
+
+/** When the run's last part was accepted (ms), or its report's end. */
+export function runEnd(run: SentRun): number {
+  const at = Date.parse(run.report.destination?.sentInFullAt ?? run.report.finishedAt);
+  return Number.isNaN(at) ? Date.now() : at;
+}
+
+/** Looks at the export, again every interval while --wait lasts and rows lack an outcome. */
+export async function lookAtExport(
+  run: SentRun,
+  options: AnalyticsLookOptions,
+): Promise<AnalyticsLook> {
+  const started = options.now().getTime();
+  const settled = runEnd(run);
+  let requests = 0;
+  for (let poll = 1; ; poll++) {
+    const files = await listExport(options.api, run, options.format ?? 'ndjson', options.now());
+    requests += 1 + files.length;
+    const look = await joinOnce(run, files, options);
+    const covered = coverage(files, exportFrom(run).getTime());
+    const withCards = run.rows - look.counts.byOutcome.none;
+    options.onPoll?.({ poll, rows: run.rows, withCards, cards: look.counts.matched });
+    const waited = options.now().getTime() - started;
+    const period = periodOf(files);
+    const complete = covered !== null && period !== null && covered >= settled + period;
+    if (withCards === run.rows || waited >= options.waitMs || complete)
+      return { ...look, files, coveredThrough: covered, polls: poll, waitedMs: waited, requests };
+    await look.dispose();
+    await sleep(Math.min(options.intervalMs, options.waitMs - waited), options.signal);
+  }
+}
+
+/** The length of the export's periods (its shortest file), or null. */
+function periodOf(files: readonly ExportFile[]): number | null {
+  let period: number | null = null;
+  for (const f of files)
+    if (f.from !== null && f.to !== null && f.to > f.from)
+      period = Math.min(period ?? Infinity, f.to - f.from);
+  return period;
+}
+
+/** One look: every file read into a fresh join with the run's rows. */
+async function joinOnce(
+  run: SentRun,
+  files: readonly ExportFile[],
+  options: AnalyticsLookOptions,
+): Promise<Omit<AnalyticsLook, 'files' | 'coveredThrough' | 'polls' | 'waitedMs' | 'requests'>> {
+  const dir = await makeOwnedTempDir('reconcile');
+  const dispose = () => removeOwnedTempDir(dir);
+  try {
+    const join = new AnalyticsJoin(dir, options.notBefore);
+    let position = 0;
+    for await (const { id } of invocations(run.invocationsPath)) await join.addRow(id, position++);
+    const stats = emptyStats();
+    const each = (kind: number, id: string, at: number) => join.addEvent(kind, id, at);
+    for (const file of files) {
+      const body = downloadExportFile(file.url, options.signal);
+      if (file.format === 'csv') await readCsvEvents(body, stats, each);
+      else await readNdjson(body, stats, each);
+    }
+    if (stats.lines > 0 && stats.events === 0 && stats.unreadable === stats.lines)
+      throw new AtomicBulkError(
+        'API',
+        `No line of the analytics export could be read (keys of the first: ${stats.unreadableKeys ?? 'none'}).`,
+        { hint: 'Run reconcile with --source cards, and report the keys above as an issue.' },
+      );
+    const { rows, counts } = await join.join();
+    return { rows, counts, stats, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+/** The report's account of the export, from the look and the rows' results. */
+export function analyticsSummary(
+  look: AnalyticsLook,
+  format: ExportFormat,
+  rows: { first: number | null; last: number | null; engagement: AnalyticsReconcile['engagement'] },
+): AnalyticsReconcile {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    format,
+    files: look.files.length,
+    coveredThrough: iso(look.coveredThrough),
+    firstEvent: iso(rows.first),
+    lastEvent: iso(rows.last),
+    lines: look.stats.lines,
+    events: look.stats.events,
+    matched: look.counts.matched,
+    earlier: look.counts.earlier,
+    otherKinds: look.stats.otherKinds,
+    withoutId: look.stats.withoutId,
+    unreadable: look.stats.unreadable,
+    unreadableKeys: look.stats.unreadableKeys,
+    engagement: rows.engagement,
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The analytics side of `reconcile`: looks at the export (reconcile-analytics.ts), writes
+ * reconciled.csv with each row's outcome, first and last event and engagement counts, and
+ * the report's `reconcile` section with the outcome table by part.
+ */
+import type { CardsApi } from '../api/client.js';
+import type { ExportFormat } from '../api/analytics.js';
+import { EXIT } from '../model/outcome.js';
+import type { ReportNotifier } from '../model/notify.js';
+import type { AnalyticsReconcile, ReconcileSection } from '../model/report.js';
+import { forEach } from '../files/sorted-runs.js';
+import { ANALYTICS_OUTCOMES, decodeRow, ROW_WIDTH } from '../reconcile/analytics-join.js';
+import { PartTally, type PartOutcomes } from '../reconcile/part-tally.js';
+import { invocations, runStartedAt, type SentRun } from '../reconcile/run-source.js';
+import { csvField } from '../report/rejected-csv.js';
+import type { ReportDir } from '../report/report-dir.js';
+import { writeReport } from '../report/write-report.js';
+import { analyticsSummary, lookAtExport, type AnalyticsLook } from './reconcile-analytics.js';
+
+export interface ByAnalyticsOptions {
+  api: CardsApi;
+  format?: ExportFormat;
+  waitMs?: number;
+  intervalMs?: number;
+  signal?: AbortSignal;
+  now?: () => Date;
+  notifier?: ReportNotifier;
+  onPoll?: (poll: { poll: number; rows: number; withCards: number; cards: number }) => void;
+}
+
+const FILE = 'reconciled.csv';
+const HEADER =
+  'line,flowInvocationId,outcome,firstEvent,lastEvent,published,displayed,completed,dismissed,note\n';
+
+const NOTES: Record<string, string> = {
+  published: '',
+  error: 'card-error: Atomic could not assemble the card (check the flow and the row’s variables)',
+  cancelled: 'the card was cancelled',
+  expired: 'the card expired',
+  embargoed: 'the card is embargoed until its time',
+  none: 'no event yet: the targets matched no user or more than 10, or the hour is not exported yet',
+};
+
+export async function reconcileByAnalytics(
+  options: ByAnalyticsOptions,
+  run: SentRun,
+  dir: ReportDir,
+  reason: string | null,
+): Promise<{ section: ReconcileSection; folder: string; exitCode: number }> {
+  const now = options.now ?? (() => new Date());
+  const format = options.format ?? 'ndjson';
+  const look = await lookAtExport(run, {
+    api: options.api,
+    format,
+    waitMs: options.waitMs ?? 0,
+    intervalMs: options.intervalMs ?? 5000,
+    signal: options.signal,
+    now,
+    notBefore: runStartedAt(run),
+    onPoll: options.onPoll,
+  });
+  let written;
+  try {
+    written = await writeRows(dir, run, look);
+  } finally {
+    await look.dispose();
+  }
+  const byOutcome = look.counts.byOutcome;
+  const partial = byOutcome.published < run.rows;
+  const section: ReconcileSection = {
+    checkedAt: now().toISOString(),
+    strategy: 'analytics',
+    source: 'analytics',
+    ...(reason !== null ? { sourceReason: reason } : {}),
+    rows: run.rows,
+    withCards: byOutcome.published,
+    withoutCards: run.rows - byOutcome.published,
+    cards: written.published,
+    cardsByStatus: {},
+    rowsByOutcome: { ...byOutcome },
+    requests: look.requests,
+    polls: look.polls,
+    waitedMs: look.waitedMs,
+    sample: null,
+    outcome: partial ? 'partial' : 'delivered',
+    exitCode: partial ? EXIT.partial : EXIT.success,
+    file: FILE,
+    byPart: written.byPart,
+    analytics: analyticsSummary(look, format, written),
+  };
+  await writeReport(
+    dir,
+    { ...run.report, reconcile: section },
+    options.api.sealer,
+    options.notifier,
+  );
+  return { section, folder: run.folder, exitCode: section.exitCode };
+}
+
+interface Written {
+  byPart: PartOutcomes[] | null;
+  published: number;
+  first: number | null;
+  last: number | null;
+  engagement: AnalyticsReconcile['engagement'];
+}
+
+/** reconciled.csv: invocations.csv and the rows' results read side by side, in order. */
+async function writeRows(dir: ReportDir, run: SentRun, look: AnalyticsLook): Promise<Written> {
+  const tally = new PartTally(run.report.parts, run.rows, ANALYTICS_OUTCOMES);
+  const written: Written = {
+    byPart: null,
+    published: 0,
+    first: null,
+    last: null,
+    engagement: { displayed: 0, completed: 0, dismissed: 0 },
+  };
+  const out = dir.stream(FILE);
+  const write = async (text: string) => {
+    if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()));
+  };
+  await write(HEADER);
+  const rows = invocations(run.invocationsPath)[Symbol.asyncIterator]();
+  const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
+  await forEach(look.rows, ROW_WIDTH, async (buf, at) => {
+    const r = decodeRow(buf, at);
+    const next = await rows.next();
+    if (next.done === true) throw new Error('reconcile: more results than rows');
+    tally.add(r.position, r.outcome);
+    written.published += r.published;
+    if (r.first !== null) written.first = Math.min(written.first ?? r.first, r.first);
+    if (r.last !== null) written.last = Math.max(written.last ?? r.last, r.last);
+    if (r.displayed > 0) written.engagement.displayed++;
+    if (r.completed > 0) written.engagement.completed++;
+    if (r.dismissed > 0) written.engagement.dismissed++;
+    const { line, id } = next.value;
+    await write(
+      `${csvField(line)},${csvField(id)},${r.outcome},${iso(r.first)},${iso(r.last)},${r.published},${r.displayed},${r.completed},${r.dismissed},${csvField(NOTES[r.outcome] ?? '')}\n`,
+    );
+  });
+  if ((await rows.next()).done !== true) throw new Error('reconcile: fewer results than rows');
+  await new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
+  await dir.commit(FILE);
+  written.byPart = tally.table();
+  return written;
+}

@@ -1,0 +1,237 @@
+/**
+ * The join of a run's rows with analytics events by flowInvocationId, in bounded memory
+ * whatever the number of rows or events: both sides go to disk as fixed-width records
+ * keyed by the id's 128-bit fingerprint (MurmurHash3, as the duplicate finder uses) and
+ * are sorted there (files/sorted-runs.ts); one merge of the two sorted streams gives each
+ * row its events; the per-row results are sorted back into the run's order, for
+ * reconciled.csv to be written beside invocations.csv a row at a time.
+ *
+ * A row's outcome, from the counts of its events (docs/decisions.md): published while
+ * more cards were published than cancelled or expired; else cancelled, expired, error,
+ * embargoed, in that order; none when no event of the row was found. Events from before
+ * the run started belong to an earlier send of the same id and are not the row's.
+ */
+import { murmur128 } from '../model/murmur.js';
+import { ExternalSorter, MergedCursor, compare, type Cursor } from '../files/sorted-runs.js';
+import { EVENT_KIND } from './analytics-events.js';
+
+export const ANALYTICS_OUTCOMES = [
+  'published',
+  'error',
+  'cancelled',
+  'expired',
+  'embargoed',
+  'none',
+] as const;
+export type AnalyticsOutcome = (typeof ANALYTICS_OUTCOMES)[number];
+const NONE = ANALYTICS_OUTCOMES.indexOf('none');
+
+const FP = 16;
+/** fingerprint | position (u32 BE) */
+const RUN_WIDTH = FP + 4;
+/** fingerprint | time (ms, 48-bit BE) | kind | pad */
+const EVENT_WIDTH = FP + 8;
+/** position (u32 BE) | outcome | pad 3 | first, last (ms, 48-bit BE) | published, displayed, completed, dismissed, events (u16 BE) | pad 2 */
+export const ROW_WIDTH = 32;
+
+/** A row's result, decoded from its record. */
+export interface RowResult {
+  position: number;
+  outcome: AnalyticsOutcome;
+  /** ms since the epoch, or null without events. */
+  first: number | null;
+  last: number | null;
+  published: number;
+  displayed: number;
+  completed: number;
+  dismissed: number;
+  events: number;
+}
+
+export function decodeRow(buf: Buffer, at: number): RowResult {
+  const events = buf.readUInt16BE(at + 28);
+  return {
+    position: buf.readUInt32BE(at),
+    outcome: ANALYTICS_OUTCOMES[buf[at + 4] as number] ?? 'none',
+    first: events === 0 ? null : buf.readUIntBE(at + 8, 6),
+    last: events === 0 ? null : buf.readUIntBE(at + 14, 6),
+    published: buf.readUInt16BE(at + 20),
+    displayed: buf.readUInt16BE(at + 22),
+    completed: buf.readUInt16BE(at + 24),
+    dismissed: buf.readUInt16BE(at + 26),
+    events,
+  };
+}
+
+/** Counts of one id's events, folded into a row record. */
+class Tally {
+  readonly counts = new Uint32Array(9);
+  first = Infinity;
+  last = -Infinity;
+  events = 0;
+
+  reset(): void {
+    this.counts.fill(0);
+    this.first = Infinity;
+    this.last = -Infinity;
+    this.events = 0;
+  }
+
+  add(kind: number, at: number): void {
+    this.counts[kind] = (this.counts[kind] as number) + 1;
+    this.events++;
+    if (at < this.first) this.first = at;
+    if (at > this.last) this.last = at;
+  }
+
+  outcome(): number {
+    const c = this.counts;
+    const K = EVENT_KIND;
+    const published = c[K['card-published']] as number;
+    const cancelled = c[K['card-cancelled']] as number;
+    const expired = c[K['card-expired']] as number;
+    if (published > cancelled + expired) return 0;
+    if (cancelled > 0 && cancelled >= expired) return 2;
+    if (expired > 0) return 3;
+    if ((c[K['card-error']] as number) > 0) return 1;
+    if ((c[K['card-embargoed']] as number) > 0) return 4;
+    if (published > 0) return 0;
+    return NONE;
+  }
+
+  write(out: Buffer, position: number): void {
+    const c = this.counts;
+    const K = EVENT_KIND;
+    const u16 = (n: number) => Math.min(n, 65535);
+    out.fill(0, 0, ROW_WIDTH);
+    out.writeUInt32BE(position, 0);
+    out[4] = this.events === 0 ? NONE : this.outcome();
+    if (this.events > 0) {
+      out.writeUIntBE(this.first, 8, 6);
+      out.writeUIntBE(this.last, 14, 6);
+    }
+    out.writeUInt16BE(u16(c[K['card-published']] as number), 20);
+    out.writeUInt16BE(u16(c[K['card-displayed']] as number), 22);
+    out.writeUInt16BE(u16(c[K['card-completed']] as number), 24);
+    out.writeUInt16BE(u16(c[K['card-dismissed']] as number), 26);
+    out.writeUInt16BE(u16(this.events), 28);
+  }
+}
+
+export interface JoinCounts {
+  byOutcome: Record<AnalyticsOutcome, number>;
+  /** Events matched to rows of the run. */
+  matched: number;
+  /** Events of the run's ids from before it started (an earlier send's). */
+  earlier: number;
+}
+
+export class AnalyticsJoin {
+  private readonly runs: ExternalSorter;
+  private readonly events: ExternalSorter;
+  private readonly record = Buffer.alloc(EVENT_WIDTH);
+  private readonly hash = new Uint32Array(4);
+  private readonly scratch = Buffer.alloc(1024);
+
+  constructor(
+    private readonly dir: string,
+    /** Events before this (ms) are an earlier send's; null: keep all. */
+    private readonly notBefore: number | null,
+    chunkRecords?: number,
+  ) {
+    this.runs = new ExternalSorter(dir, RUN_WIDTH, FP, chunkRecords);
+    this.events = new ExternalSorter(dir, EVENT_WIDTH, FP, chunkRecords);
+  }
+
+  private fingerprint(id: string, into: Buffer): boolean {
+    const n = this.scratch.write(id, 0, 'utf8');
+    if (n >= this.scratch.length) return false;
+    murmur128(this.scratch, 0, n, this.hash);
+    for (let k = 0; k < 4; k++) into.writeUInt32BE(this.hash[k] as number, k * 4);
+    return true;
+  }
+
+  async addRow(id: string, position: number): Promise<void> {
+    const r = this.record;
+    this.fingerprint(id, r);
+    r.writeUInt32BE(position, FP);
+    await this.runs.add(r, 0);
+  }
+
+  async addEvent(kind: number, id: string, at: number): Promise<void> {
+    const r = this.record;
+    if (!this.fingerprint(id, r)) return;
+    r.writeUIntBE(Math.max(0, Math.min(at, 2 ** 48 - 1)), FP, 6);
+    r[FP + 6] = kind;
+    r[FP + 7] = 0;
+    await this.events.add(r, 0);
+  }
+
+  /**
+   * Merges rows with their events; returns the per-row results as a cursor in the run's
+   * order (ROW_WIDTH records), and the counts. Disposes of the sorters' files.
+   */
+  async join(): Promise<{ rows: Cursor; counts: JoinCounts; results: ExternalSorter }> {
+    const runs = new MergedCursor(await this.runs.sources(), RUN_WIDTH, FP);
+    const events = new MergedCursor(await this.events.sources(), EVENT_WIDTH, FP);
+    const results = new ExternalSorter(this.dir, ROW_WIDTH, 4);
+    const counts: JoinCounts = {
+      byOutcome: Object.fromEntries(
+        ANALYTICS_OUTCOMES.map((o) => [o, 0]),
+      ) as JoinCounts['byOutcome'],
+      matched: 0,
+      earlier: 0,
+    };
+    const tally = new Tally();
+    const out = Buffer.alloc(ROW_WIDTH);
+    const lastKey = Buffer.alloc(FP);
+    let haveLast = false;
+    let evMore = await events.fill();
+    try {
+      while (await runs.fill()) {
+        for (let at = runs.pos; at < runs.end; at += RUN_WIDTH) {
+          const position = runs.buf.readUInt32BE(at + FP);
+          if (!haveLast || compare(runs.buf, at, lastKey, 0, FP) !== 0) {
+            tally.reset();
+            // Events of ids that are no row of the run are passed over.
+            while (evMore && compare(events.buf, events.pos, runs.buf, at, FP) < 0) {
+              events.pos += EVENT_WIDTH;
+              if (events.pos >= events.end) evMore = await events.fill();
+            }
+            while (evMore && compare(events.buf, events.pos, runs.buf, at, FP) === 0) {
+              const time = events.buf.readUIntBE(events.pos + FP, 6);
+              if (this.notBefore !== null && time < this.notBefore) counts.earlier++;
+              else {
+                tally.add(events.buf[events.pos + FP + 6] as number, time);
+                counts.matched++;
+              }
+              events.pos += EVENT_WIDTH;
+              if (events.pos >= events.end) evMore = await events.fill();
+            }
+            runs.buf.copy(lastKey, 0, at, at + FP);
+            haveLast = true;
+          }
+          tally.write(out, position);
+          const outcome = ANALYTICS_OUTCOMES[out[4] as number] as AnalyticsOutcome;
+          counts.byOutcome[outcome]++;
+          await results.add(out, 0);
+        }
+      }
+    } finally {
+      await runs.close();
+      await events.close();
+      await this.runs.dispose();
+      await this.events.dispose();
+    }
+    return {
+      rows: new MergedCursor(await results.sources(), ROW_WIDTH, 4),
+      counts,
+      results,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.runs.dispose();
+    await this.events.dispose();
+  }
+}
