@@ -68,10 +68,7 @@ function fileOf(item: unknown, format: ExportFormat): ExportFile | null {
 
 /** The files of a listing answer, checked to be URLs; throws on a shape it cannot read. */
 export function readExportListing(body: unknown, format: ExportFormat): ExportFile[] {
-  const root =
-    body !== null && typeof body === 'object' && 'data' in body
-      ? (body as { data: unknown }).data
-      : body;
+  const root = body !== null && typeof body === 'object' && 'data' in body ? body.data : body;
   if (root === null || typeof root !== 'object') throw unreadable(body);
   const o = root as Record<string, unknown>;
   const list = Array.isArray(root)
@@ -151,10 +148,14 @@ export async function* downloadExportFile(
     const reader = response.body.getReader();
     try {
       for (;;) {
-        const { done, value } = await reader.read().catch((error: unknown) => {
+        let chunk: { done: boolean; value?: Uint8Array };
+        try {
+          chunk = await reader.read();
+        } catch (error) {
           throw fail(controller.signal.aborted ? 'it stalled' : (error as Error).message);
-        });
-        if (done) return;
+        }
+        const value = chunk.value;
+        if (chunk.done || value === undefined) return;
         seen += value.length;
         if (seen > maxBytes) throw fail(`it is larger than ${maxBytes} bytes`);
         clearTimeout(timer);

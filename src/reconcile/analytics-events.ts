@@ -187,10 +187,15 @@ export async function readCsvEvents(
     if (error instanceof AtomicBulkError) throw error;
     throw new AtomicBulkError(
       'API',
-      `An analytics export file is not CSV atomic-bulk can read (${printable(String((error as { code?: unknown }).code ?? 'unreadable')).slice(0, 60)}).`,
+      `An analytics export file is not CSV atomic-bulk can read (${printable(errorCode(error)).slice(0, 60)}).`,
       { operation: 'GET analytics export file' },
     );
   } finally {
     await feed.catch(() => undefined);
   }
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'unreadable';
 }

@@ -197,7 +197,7 @@ function deny(res: ServerResponse, status: number, message: string): number {
 }
 
 const quote = (v: unknown) => {
-  const text = v === null || v === undefined ? '' : String(v);
+  const text = typeof v === 'string' || typeof v === 'number' ? String(v) : '';
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 };
 
