@@ -173,8 +173,14 @@ export async function readCsvEvents(
     skip_empty_lines: true,
   });
   const feed = (async () => {
-    for await (const chunk of chunks)
-      if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
+    for await (const chunk of chunks) {
+      if (parser.destroyed) return;
+      if (!parser.write(chunk))
+        await new Promise((r) => {
+          parser.once('drain', r);
+          parser.once('close', r);
+        });
+    }
     parser.end();
   })();
   feed.catch((error: unknown) => parser.destroy(error as Error));

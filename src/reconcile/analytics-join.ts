@@ -137,7 +137,7 @@ export class AnalyticsJoin {
     private readonly dir: string,
     /** Events before this (ms) are an earlier send's; null: keep all. */
     private readonly notBefore: number | null,
-    chunkRecords?: number,
+    private readonly chunkRecords?: number,
   ) {
     this.runs = new ExternalSorter(dir, RUN_WIDTH, FP, chunkRecords);
     this.events = new ExternalSorter(dir, EVENT_WIDTH, FP, chunkRecords);
@@ -174,7 +174,7 @@ export class AnalyticsJoin {
   async join(): Promise<{ rows: Cursor; counts: JoinCounts; results: ExternalSorter }> {
     const runs = new MergedCursor(await this.runs.sources(), RUN_WIDTH, FP);
     const events = new MergedCursor(await this.events.sources(), EVENT_WIDTH, FP);
-    const results = new ExternalSorter(this.dir, ROW_WIDTH, 4);
+    const results = new ExternalSorter(this.dir, ROW_WIDTH, 4, this.chunkRecords);
     const counts: JoinCounts = {
       byOutcome: Object.fromEntries(
         ANALYTICS_OUTCOMES.map((o) => [o, 0]),
