@@ -4,7 +4,7 @@
  * escapes for its own format.
  */
 import { ISSUE_CODES } from '../model/issue.js';
-import type { PartStatus, Report } from '../model/report.js';
+import type { AnalyticsReconcile, PartStatus, ReconcileSection, Report } from '../model/report.js';
 import { issuePlace, topIssues } from './report.js';
 
 const HEADLINES: Record<Report['outcome'], string> = {
@@ -64,9 +64,9 @@ function campaignState(report: Report): string {
   const parts: string[] = [];
   const r = report.reconcile;
   if (r !== undefined) {
-    const delivered = r.rowsByOutcome?.delivered ?? r.withCards;
+    const delivered = r.rowsByOutcome?.delivered ?? r.rowsByOutcome?.published ?? r.withCards;
     parts.push(
-      `${count(delivered)} of ${plural(r.rows, 'row')} checked delivered (${r.checkedAt})`,
+      `${count(delivered)} of ${plural(r.rows, 'row')} checked ${r.source === 'analytics' ? 'published' : 'delivered'} (${r.checkedAt})`,
     );
   }
   const history = report.cancels ?? (report.cancel !== undefined ? [report.cancel] : []);
@@ -218,7 +218,10 @@ export function reportView(report: Report): ReportView {
     files: [
       report.files.rejected && 'rejected.csv (rows to fix and send again)',
       report.files.invocations && 'invocations.csv (line → flowInvocationId of every sent row)',
-      report.reconcile && 'reconciled.csv (line, flowInvocationId, cards and their statuses)',
+      report.reconcile &&
+        (report.reconcile.source === 'analytics'
+          ? 'reconciled.csv (line, flowInvocationId, outcome, first and last event, engagement)'
+          : 'reconciled.csv (line, flowInvocationId, cards and their statuses)'),
       report.campaign?.skippedFile &&
         'skipped.csv (rows not sent: their key was sent already, and when)',
     ].filter((f): f is string => typeof f === 'string' && f !== ''),
@@ -231,6 +234,80 @@ function byStatus(counts: Record<string, number>): string {
     .map(([status, n]) => `${status} ${count(n)}`)
     .join(', ');
   return text === '' ? '–' : text;
+}
+
+const HOW: Record<ReconcileSection['strategy'], string> = {
+  'per-id': 'one query per row',
+  template: 'the flow’s cards, paged and matched',
+  sample: 'a random sample',
+  analytics: 'the analytics export’s events, joined to the rows',
+};
+
+function exportText(a: AnalyticsReconcile): string {
+  const unread =
+    a.unreadable > 0
+      ? `; ${count(a.unreadable)} unreadable lines (keys: ${a.unreadableKeys ?? '–'})`
+      : '';
+  return `${plural(a.files, 'file')} (${a.format}) covering until ${a.coveredThrough ?? 'an unknown time'}; ${count(a.events)} events, ${count(a.matched)} matched to this run's rows${a.earlier > 0 ? `, ${count(a.earlier)} from an earlier send` : ''}${unread}`;
+}
+
+/** Outcome columns in the order a campaign manager reads them; the others after. */
+const OUTCOME_ORDER = [
+  'delivered',
+  'published',
+  'error',
+  'cancelled',
+  'expired',
+  'embargoed',
+  'reused',
+  'other',
+  'none',
+];
+const OUTCOME_TITLE: Record<string, string> = { none: 'none yet' };
+
+/** Rows by outcome, per part and overall; null when reconcile did not record them. */
+function outcomeTable(r: ReconcileSection): Table | null {
+  const overall = r.rowsByOutcome;
+  if (overall === undefined || r.sample !== null) return null;
+  const keys = OUTCOME_ORDER.filter((k) => k in overall);
+  const line = (label: string, rows: number, by: Record<string, number>) => [
+    label,
+    count(rows),
+    ...keys.map((k) => count(by[k] ?? 0)),
+  ];
+  const rows = (r.byPart ?? []).map((p) => line(String(p.part), p.rows, p.byOutcome));
+  rows.push(line('All', r.rows, overall));
+  return {
+    columns: columns('Part', 'n:Rows', ...keys.map((k) => `n:${OUTCOME_TITLE[k] ?? k}`)),
+    rows,
+  };
+}
+
+/** What happened when: the send, its parts, what Atomic did, and what came after. */
+function timeline(report: Report): Table {
+  const events: [string, string][] = [];
+  const d = report.destination;
+  if (d?.resumedFrom !== null && d?.resumedFrom !== undefined)
+    events.push([d.resumedFrom, 'run first started']);
+  events.push([report.startedAt, `${report.command} started`]);
+  const t = report.durationMs;
+  const at = (ms: number) => new Date(Date.parse(report.startedAt) + ms).toISOString();
+  if (report.command === 'send' && t.validate > 0) events.push([at(t.validate), 'input validated']);
+  if (d?.sentInFullAt !== null && d?.sentInFullAt !== undefined)
+    events.push([d.sentInFullAt, 'last part accepted: every part sent']);
+  events.push([report.finishedAt, `${report.command} finished: ${report.outcome}`]);
+  const a = report.reconcile?.analytics;
+  if (a?.firstEvent) events.push([a.firstEvent, 'first card event of the run (analytics)']);
+  if (a?.lastEvent) events.push([a.lastEvent, 'last card event of the run (analytics)']);
+  if (report.reconcile !== undefined)
+    events.push([report.reconcile.checkedAt, `reconciled: ${report.reconcile.outcome}`]);
+  for (const c of report.cancels ?? (report.cancel !== undefined ? [report.cancel] : []))
+    events.push([
+      c.at,
+      c.applied ? `cancel: ${plural(c.cancelled, 'card')}` : 'cancel counted (not applied)',
+    ]);
+  events.sort((x, y) => Date.parse(x[0]) - Date.parse(y[0]));
+  return { columns: columns('When (UTC)', 'What'), rows: events };
 }
 
 /** The reconcile, cancel and notification sections, as tables. */
@@ -258,14 +335,7 @@ function afterSend(report: Report): { title: string; table: Table }[] {
   if (r !== undefined) {
     const rows: string[][] = [
       ['Checked', r.checkedAt],
-      [
-        'How',
-        r.strategy === 'per-id'
-          ? 'one query per row'
-          : r.strategy === 'template'
-            ? 'the flow’s cards, paged and matched'
-            : 'a random sample',
-      ],
+      ['How', HOW[r.strategy] + (r.sourceReason === undefined ? '' : ` (${r.sourceReason})`)],
       ['Rows checked', count(r.rows)],
       ['Rows with cards of this run', count(r.withCards)],
       ['Rows without a card', count(r.withoutCards)],
@@ -277,7 +347,17 @@ function afterSend(report: Report): { title: string; table: Table }[] {
         'Delivered share (95 % interval)',
         `${(r.sample.share * 100).toFixed(1)} % (${(r.sample.low * 100).toFixed(1)}–${(r.sample.high * 100).toFixed(1)} %) of ${count(r.sample.runRows)} rows`,
       ]);
+    if (r.analytics !== undefined)
+      rows.push(
+        ['Export read', exportText(r.analytics)],
+        [
+          'Engagement (rows)',
+          `displayed ${count(r.analytics.engagement.displayed)}, completed ${count(r.analytics.engagement.completed)}, dismissed ${count(r.analytics.engagement.dismissed)}`,
+        ],
+      );
     out.push({ title: 'Delivery (reconcile)', table: { columns: columns('', ''), rows } });
+    const outcomes = outcomeTable(r);
+    if (outcomes !== null) out.push({ title: 'Outcomes by part', table: outcomes });
   }
   const c = report.cancel;
   if (c !== undefined) {
@@ -304,6 +384,8 @@ function afterSend(report: Report): { title: string; table: Table }[] {
       ]);
     out.push({ title: 'Cancel', table: { columns: columns('', ''), rows } });
   }
+  if (report.parts.some((p) => p.status === 'uploaded'))
+    out.push({ title: 'Timeline', table: timeline(report) });
   const told = report.notifications ?? [];
   if (told.length > 0)
     out.push({

@@ -98,6 +98,20 @@ describe('reconcile --source analytics', () => {
     expect(section.analytics!.engagement.displayed).toBeGreaterThan(300);
     expect(section.byPart!.length).toBe(readReport(report).parts.length);
     expect(section.byPart!.reduce((n, p) => n + (p.byOutcome.error ?? 0), 0)).toBe(errored.size);
+    const md = readFileSync(join(report, 'report.md'), 'utf8');
+    expect(md).toContain(
+      '## Outcomes by part\n\n| Part | Rows | published | error | cancelled | expired | embargoed | none yet |',
+    );
+    expect(md).toContain(
+      `| All | 3,000 | ${(3000 - errored.size - dropped.size).toLocaleString('en-US')} | ${errored.size} | 0 | 0 | 0 | ${dropped.size} |`,
+    );
+    expect(md).toMatch(
+      /## Timeline\n\n\| When \(UTC\) \| What \|\n\|---\|---\|\n\| \S+ \| send started \|/,
+    );
+    expect(md).toMatch(
+      /\| first card event of the run \(analytics\) \|[\s\S]*\| reconciled: partial \|/,
+    );
+    expect(readFileSync(join(report, 'report.html'), 'utf8')).toContain('Outcomes by part');
     const analyticsRows = reconciled(report);
     expect(analyticsRows).toHaveLength(3000);
     for (const row of analyticsRows) {
