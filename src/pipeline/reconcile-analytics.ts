@@ -106,7 +106,12 @@ export function runEnd(run: SentRun): number {
   return Number.isNaN(at) ? Date.now() : at;
 }
 
-/** Looks at the export, again every interval while --wait lasts and rows lack an outcome. */
+/**
+ * Looks at the export, again every interval while --wait lasts and rows lack an outcome.
+ * It stops early once a period that ends a whole period after the run's last part came
+ * in and brought no event of the run: Atomic has then processed what it will (a large
+ * upload is still being processed for a while after it was accepted).
+ */
 export async function lookAtExport(
   run: SentRun,
   options: AnalyticsLookOptions,
@@ -114,6 +119,7 @@ export async function lookAtExport(
   const started = options.now().getTime();
   const settled = runEnd(run);
   let requests = 0;
+  let before = { covered: -Infinity, withCards: -1 };
   for (let poll = 1; ; poll++) {
     const files = await listExport(options.api, run, options.format ?? 'ndjson', options.now());
     requests += 1 + files.length;
@@ -123,9 +129,15 @@ export async function lookAtExport(
     options.onPoll?.({ poll, rows: run.rows, withCards, cards: look.counts.matched });
     const waited = options.now().getTime() - started;
     const period = periodOf(files);
-    const complete = covered !== null && period !== null && covered >= settled + period;
-    if (withCards === run.rows || waited >= options.waitMs || complete)
+    const quiet =
+      covered !== null &&
+      period !== null &&
+      before.covered >= settled + period &&
+      covered > before.covered &&
+      withCards === before.withCards;
+    if (withCards === run.rows || waited >= options.waitMs || quiet)
       return { ...look, files, coveredThrough: covered, polls: poll, waitedMs: waited, requests };
+    before = { covered: covered ?? -Infinity, withCards };
     await look.dispose();
     await sleep(Math.min(options.intervalMs, options.waitMs - waited), options.signal);
   }

@@ -66,9 +66,16 @@ export async function processUpload(
   const error = (line: number, message: string) => {
     if (result.errors.length < 1000) result.errors.push({ line, message });
   };
+  // The feed also ends when the parser is destroyed: processing that stops part-way (the
+  // sandbox stopping) must not leave the feed waiting for a drain that never comes.
   const feed = (async () => {
     for await (const chunk of body) {
-      if (!parser.write(chunk)) await new Promise((resolve) => parser.once('drain', resolve));
+      if (parser.destroyed) return;
+      if (!parser.write(chunk))
+        await new Promise((resolve) => {
+          parser.once('drain', resolve);
+          parser.once('close', resolve);
+        });
     }
     parser.end();
   })();
@@ -141,6 +148,7 @@ export async function processUpload(
       }
     }
   } finally {
+    if (!parser.writableEnded) parser.destroy();
     await feed.catch(() => undefined);
   }
   return result;
