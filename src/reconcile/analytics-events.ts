@@ -136,7 +136,9 @@ export async function readNdjson(
     await take(value as Record<string, unknown>, stats, each);
   };
   for await (const chunk of chunks) {
-    let buf = rest.length === 0 ? Buffer.from(chunk) : Buffer.concat([rest, chunk]);
+    // A view of the chunk, not a copy (fetch hands out Uint8Arrays).
+    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let buf = rest.length === 0 ? view : Buffer.concat([rest, view]);
     let start = 0;
     for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
       if (skipping) skipping = false;

@@ -27,6 +27,11 @@ export type AnalyticsOutcome = (typeof ANALYTICS_OUTCOMES)[number];
 const NONE = ANALYTICS_OUTCOMES.indexOf('none');
 
 const FP = 16;
+/**
+ * Records per in-memory chunk of each of the join's three sorters: 128 Ki keeps the three
+ * chunks and their sort arrays near 16 MiB; 10 M rows then merge from about 80 files a side.
+ */
+const JOIN_CHUNK_RECORDS = 1 << 17;
 /** fingerprint | position (u32 BE) */
 const RUN_WIDTH = FP + 4;
 /** fingerprint | time (ms, 48-bit BE) | kind | pad */
@@ -139,8 +144,8 @@ export class AnalyticsJoin {
     private readonly notBefore: number | null,
     private readonly chunkRecords?: number,
   ) {
-    this.runs = new ExternalSorter(dir, RUN_WIDTH, FP, chunkRecords);
-    this.events = new ExternalSorter(dir, EVENT_WIDTH, FP, chunkRecords);
+    this.runs = new ExternalSorter(dir, RUN_WIDTH, FP, chunkRecords ?? JOIN_CHUNK_RECORDS);
+    this.events = new ExternalSorter(dir, EVENT_WIDTH, FP, chunkRecords ?? JOIN_CHUNK_RECORDS);
   }
 
   private fingerprint(id: string, into: Buffer): boolean {
@@ -174,7 +179,12 @@ export class AnalyticsJoin {
   async join(): Promise<{ rows: Cursor; counts: JoinCounts; results: ExternalSorter }> {
     const runs = new MergedCursor(await this.runs.sources(), RUN_WIDTH, FP);
     const events = new MergedCursor(await this.events.sources(), EVENT_WIDTH, FP);
-    const results = new ExternalSorter(this.dir, ROW_WIDTH, 4, this.chunkRecords);
+    const results = new ExternalSorter(
+      this.dir,
+      ROW_WIDTH,
+      4,
+      this.chunkRecords ?? JOIN_CHUNK_RECORDS,
+    );
     const counts: JoinCounts = {
       byOutcome: Object.fromEntries(
         ANALYTICS_OUTCOMES.map((o) => [o, 0]),
