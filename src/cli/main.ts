@@ -13,6 +13,7 @@ import { STDIN_PLACEHOLDER, type CliIo } from './io.js';
 import { printable, redact } from '../model/redact.js';
 import { Suggester } from '../model/suggest.js';
 import { ndjsonIo, wantsNdjson } from './ndjson.js';
+import { startTelemetry } from './telemetry.js';
 
 /** An error in how the tool was called, found by the argument parser. */
 class UsageError extends Error {}
@@ -66,7 +67,7 @@ async function run(argv: string[], context: CliContext, onError?: ErrorEvent): P
       describe: command.describe,
       builder: command.builder,
       handler: async (args) => {
-        exitCode = await command.run(args, context);
+        exitCode = await runWithTelemetry(command, args, context);
       },
     });
   }
@@ -198,4 +199,31 @@ export async function runCli(): Promise<never> {
     });
   });
   process.exit(code);
+}
+
+/**
+ * Runs one command with its OpenTelemetry trace when OTEL_* asks for it: the trace ends
+ * with the command's exit code, whatever ended it (an error ends it as the exit code the
+ * error maps to).
+ */
+async function runWithTelemetry(
+  command: (typeof COMMANDS)[number],
+  args: Record<string, unknown>,
+  context: CliContext,
+): Promise<number> {
+  const name = command.command.split(' ')[0] ?? 'atomic-bulk';
+  const telemetry = await startTelemetry(name, context.env ?? process.env, (line) =>
+    context.io.err(printable(line)),
+  );
+  if (telemetry === null) return command.run(args, context);
+  let code: number = EXIT.bug;
+  try {
+    code = await command.run(args, { ...context, telemetry });
+    return code;
+  } catch (error) {
+    code = isAtomicBulkError(error) ? EXIT_BY_ERROR[error.code] : EXIT.bug;
+    throw error;
+  } finally {
+    await telemetry.end(code);
+  }
 }

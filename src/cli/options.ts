@@ -6,10 +6,12 @@ import { SEND_DEFAULTS } from '../pipeline/send-options.js';
 import type { Argv } from 'yargs';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Report } from '../model/report.js';
+import type { TelemetrySummary } from '../model/telemetry.js';
+import type { CliContext } from './context.js';
 import { summaryLine } from '../report/report-md.js';
 import { issueDigest } from '../report/report-view.js';
 import { printable } from '../model/redact.js';
-import { STDIN_PLACEHOLDER, type CliIo } from './io.js';
+import { STDIN_PLACEHOLDER } from './io.js';
 import { createProgress, type ProgressMode, type ProgressRenderer } from './progress.js';
 
 export type Args = Record<string, unknown>;
@@ -164,14 +166,52 @@ export function inputArg(args: Args): string | string[] {
   return names.length === 1 ? (names[0] as string) : names;
 }
 
-export function progressFor(args: Args, stderr: NodeJS.WriteStream, io: CliIo): ProgressRenderer {
-  return createProgress(args.progress as ProgressMode, stderr, (line) => {
-    io.err(line);
+/** The command's progress renderer; its events also go to the command's telemetry. */
+export function progressFor(args: Args, context: CliContext): ProgressRenderer {
+  const renderer = createProgress(args.progress as ProgressMode, context.stderr, (line) => {
+    context.io.err(line);
   });
+  const telemetry = context.telemetry;
+  if (telemetry === undefined || telemetry === null) return renderer;
+  return {
+    sink: (event) => {
+      telemetry.progress(event);
+      renderer.sink(event);
+    },
+    stop: () => renderer.stop(),
+  };
+}
+
+/** What a report tells the command's telemetry: ids and counts. */
+export function telemetrySummary(report: Report): TelemetrySummary {
+  const uploaded = report.parts.filter((p) => p.status === 'uploaded');
+  return {
+    runId: report.runId,
+    flow: report.flow.flowConfigId,
+    mode: report.flow.mode,
+    outcome: report.outcome,
+    rows: {
+      validated: report.rows.total,
+      invalid: report.rows.invalid,
+      sent: report.rows.sent,
+      skipped: report.rows.skippedAlreadySent ?? 0,
+    },
+    bytes: {
+      read: report.input.bytes,
+      sent: uploaded.filter((p) => !p.previouslyUploaded).reduce((n, p) => n + p.bytes, 0),
+    },
+  };
 }
 
 /** Prints the result of validate/split/send: the report JSON with --json, else a summary. */
-export function printReport(report: Report, reportDir: string, args: Args, io: CliIo): number {
+export function printReport(
+  report: Report,
+  reportDir: string,
+  args: Args,
+  context: CliContext,
+): number {
+  const io = context.io;
+  context.telemetry?.summary(telemetrySummary(report));
   // Errors are named on stderr too, so nobody has to open report.md to learn what is wrong.
   for (const line of issueDigest(report)) io.err(printable(line));
   if (args.json === true) {

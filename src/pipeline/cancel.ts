@@ -50,6 +50,9 @@ export interface CancelResult {
   section: CancelSection;
   folder: string;
   exitCode: number;
+  /** The run's id and flow, as its report names them. */
+  runId: string | null;
+  flow: string | null;
 }
 
 export function cancel(options: CancelOptions): Promise<CancelResult> {
@@ -99,7 +102,13 @@ async function cancelRun(
     options.api.sealer,
     options.notifier,
   );
-  return { section, folder: run.folder, exitCode: EXIT.success };
+  return {
+    section,
+    folder: run.folder,
+    exitCode: EXIT.success,
+    runId: run.report.runId,
+    flow: run.report.flow.flowConfigId,
+  };
 }
 
 /** What is in scope: the run's cards (narrowed by status or user) not cancelled yet. */

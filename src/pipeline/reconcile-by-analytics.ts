@@ -46,7 +46,13 @@ export async function reconcileByAnalytics(
   run: SentRun,
   dir: ReportDir,
   reason: string | null,
-): Promise<{ section: ReconcileSection; folder: string; exitCode: number }> {
+): Promise<{
+  section: ReconcileSection;
+  folder: string;
+  exitCode: number;
+  runId: string | null;
+  flow: string | null;
+}> {
   const now = options.now ?? (() => new Date());
   const format = options.format ?? 'ndjson';
   const look = await lookAtExport(run, {
@@ -65,10 +71,33 @@ export async function reconcileByAnalytics(
   } finally {
     await look.dispose();
   }
+  const section = sectionOf(run, look, written, { format, reason, checkedAt: now() });
+  await writeReport(
+    dir,
+    { ...run.report, reconcile: section },
+    options.api.sealer,
+    options.notifier,
+  );
+  return {
+    section,
+    folder: run.folder,
+    exitCode: section.exitCode,
+    runId: run.report.runId,
+    flow: run.report.flow.flowConfigId,
+  };
+}
+
+function sectionOf(
+  run: SentRun,
+  look: AnalyticsLook,
+  written: Written,
+  how: { format: ExportFormat; reason: string | null; checkedAt: Date },
+): ReconcileSection {
+  const { format, reason } = how;
   const byOutcome = look.counts.byOutcome;
   const partial = byOutcome.published < run.rows;
-  const section: ReconcileSection = {
-    checkedAt: now().toISOString(),
+  return {
+    checkedAt: how.checkedAt.toISOString(),
     strategy: 'analytics',
     source: 'analytics',
     ...(reason !== null ? { sourceReason: reason } : {}),
@@ -88,13 +117,6 @@ export async function reconcileByAnalytics(
     byPart: written.byPart,
     analytics: analyticsSummary(look, format, written),
   };
-  await writeReport(
-    dir,
-    { ...run.report, reconcile: section },
-    options.api.sealer,
-    options.notifier,
-  );
-  return { section, folder: run.folder, exitCode: section.exitCode };
 }
 
 interface Written {

@@ -75,6 +75,9 @@ export interface ReconcileResult {
   section: ReconcileSection;
   folder: string;
   exitCode: number;
+  /** The run's id and flow, as its report names them. */
+  runId: string | null;
+  flow: string | null;
 }
 
 /** Rows checked: every row of the run, or the sample, with their ids. */
@@ -105,7 +108,13 @@ async function reconcileRun(
     options.api.sealer,
     options.notifier,
   );
-  return { section, folder: run.folder, exitCode: section.exitCode };
+  return {
+    section,
+    folder: run.folder,
+    exitCode: section.exitCode,
+    runId: run.report.runId,
+    flow: run.report.flow.flowConfigId,
+  };
 }
 
 /**

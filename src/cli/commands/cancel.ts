@@ -39,7 +39,7 @@ export const cancelCommand = defineCommand({
         ['$0 cancel <run-id> --status active --yes', 'Cancel only the still-active ones'],
       ]),
   async run(args, context) {
-    const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
+    const progress = progressFor({ progress: 'none' }, context);
     const status = stringArg(args, 'status');
     const userId = stringArg(args, 'user');
     const yes = args.yes;
@@ -64,6 +64,14 @@ export const cancelCommand = defineCommand({
       ),
     );
     const s = result.section;
+    context.telemetry?.summary({
+      runId: result.runId,
+      flow: result.flow,
+      mode: null,
+      outcome: s.applied ? 'cancelled' : 'counted',
+      rows: null,
+      bytes: null,
+    });
     const scope = [
       s.scope.status !== null ? `status ${s.scope.status}` : null,
       s.scope.userId !== null ? 'one user' : null,

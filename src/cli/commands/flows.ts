@@ -56,7 +56,7 @@ export const flowsCommand = defineCommand({
         ['$0 flows list --sandbox', 'Try it against the local sandbox'],
       ]),
   async run(args, context) {
-    const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
+    const progress = progressFor({ progress: 'none' }, context);
     if (args.action === 'get') {
       const id = stringArg(args, 'flowConfigId');
       if (id === undefined)

@@ -78,7 +78,7 @@ export const reconcileCommand = defineCommand({
         ],
       ]),
   async run(args, context) {
-    const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
+    const progress = progressFor({ progress: 'none' }, context);
     const target = stringArg(args, 'run') as string;
     const sample = args.sample === undefined ? undefined : intArg(args, 'sample', 1);
     const notifier = notifierFor(args, context, 'reconcile');
@@ -105,6 +105,15 @@ export const reconcileCommand = defineCommand({
       ),
     );
     const s = result.section;
+    context.telemetry?.summary({
+      runId: result.runId,
+      flow: result.flow,
+      mode: null,
+      outcome: s.outcome,
+      rows: null,
+      bytes: null,
+      rowsByOutcome: s.rowsByOutcome ?? {},
+    });
     context.io.out(headline(s));
     context.io.out(`Rows: ${result.folder}/${s.file}`);
     const o = s.rowsByOutcome ?? {};

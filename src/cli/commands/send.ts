@@ -143,7 +143,7 @@ export const sendCommand = defineCommand({
     const dryRun = args['dry-run'];
     const notifier = notifierFor(args, context, 'send');
     const campaign = campaignFrom(args, context);
-    const progress = progressFor(args, context.stderr, context.io);
+    const progress = progressFor(args, context);
     // The embedded sandbox forgets everything when it stops, so its run state must not
     // outlive it either, nor ever sit beside state for a real Atomic.
     const sandboxState =
@@ -185,7 +185,7 @@ export const sendCommand = defineCommand({
             ),
       );
       progress.stop();
-      return printReport(result.report, result.reportDir, args, context.io);
+      return printReport(result.report, result.reportDir, args, context);
     } finally {
       progress.stop();
       if (sandboxState !== null) await rm(sandboxState, { recursive: true, force: true });

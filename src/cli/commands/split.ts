@@ -53,7 +53,7 @@ export const splitCommand = defineCommand({
       ],
     ]),
   async run(args, context) {
-    const progress = progressFor(args, context.stderr, context.io);
+    const progress = progressFor(args, context);
     try {
       const outDir = stringArg(args, 'out-dir');
       if (outDir === undefined) throw new AtomicBulkError('USAGE', 'split needs --out-dir DIR.');
@@ -69,7 +69,7 @@ export const splitCommand = defineCommand({
         signal: context.signal,
       });
       progress.stop();
-      return printReport(result.report, result.reportDir, args, context.io);
+      return printReport(result.report, result.reportDir, args, context);
     } finally {
       progress.stop();
     }

@@ -45,7 +45,7 @@ export const templateCommand = defineCommand({
       ['$0 template --flow renewal-reminder --sandbox', 'Try it against the local sandbox'],
     ]),
   async run(args, context) {
-    const progress = progressFor({ progress: 'none' }, context.stderr, context.io);
+    const progress = progressFor({ progress: 'none' }, context);
     const flow =
       flowFromApi(args) || args.sandbox
         ? await withApi(args, context, progress.sink, ({ api }) => loadFlow(args, api))

@@ -54,7 +54,7 @@ export const validateCommand = defineCommand({
       ],
     ]),
   async run(args, context) {
-    const progress = progressFor(args, context.stderr, context.io);
+    const progress = progressFor(args, context);
     const run = (flow: LoadedFlow) =>
       validate({
         input: inputArg(args),
@@ -77,7 +77,7 @@ export const validateCommand = defineCommand({
             )
           : await run(await loadFlow(args, null));
       progress.stop();
-      return printReport(result.report, result.reportDir, args, context.io);
+      return printReport(result.report, result.reportDir, args, context);
     } finally {
       progress.stop();
     }
