@@ -178,9 +178,14 @@ export async function readCsvEvents(
     for await (const chunk of chunks) {
       if (parser.destroyed) return;
       if (!parser.write(chunk))
-        await new Promise((r) => {
-          parser.once('drain', r);
-          parser.once('close', r);
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            parser.off('drain', done);
+            parser.off('close', done);
+            resolve();
+          };
+          parser.once('drain', done);
+          parser.once('close', done);
         });
     }
     parser.end();

@@ -72,9 +72,14 @@ export async function processUpload(
     for await (const chunk of body) {
       if (parser.destroyed) return;
       if (!parser.write(chunk))
-        await new Promise((resolve) => {
-          parser.once('drain', resolve);
-          parser.once('close', resolve);
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            parser.off('drain', done);
+            parser.off('close', done);
+            resolve();
+          };
+          parser.once('drain', done);
+          parser.once('close', done);
         });
     }
     parser.end();
