@@ -12,7 +12,6 @@ import { MAX_CARDS_PER_REQUEST, type CardQuery } from '../api/cards.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { EXIT } from '../model/outcome.js';
 import type { CancelSection } from '../model/report.js';
-import { IdTable } from '../reconcile/id-table.js';
 import {
   checkByTemplate,
   checkPerId,
@@ -125,11 +124,8 @@ async function countInScope(
     await checkPerId(options.api, rows, delivery, options.concurrency ?? 4, options.signal, narrow);
     return;
   }
-  const table = new IdTable(run.rows);
-  let position = 0;
-  for await (const { id } of invocations(run.invocationsPath)) table.add(id, position++);
   const templates = await discoverTemplates(options.api, run, delivery);
-  await checkByTemplate(options.api, templates, table, delivery, options.signal, narrow);
+  await checkByTemplate(options.api, templates, run, delivery, options.signal, narrow);
 }
 
 /**

@@ -9,7 +9,6 @@ import type { ReportNotifier } from '../model/notify.js';
 import type { CardsApi } from '../api/client.js';
 import { EXIT } from '../model/outcome.js';
 import type { ReconcileSection, SendMode } from '../model/report.js';
-import { IdTable } from '../reconcile/id-table.js';
 import {
   checkByTemplate,
   checkPerId,
@@ -86,7 +85,6 @@ interface Checked {
   /** Positions in the run of the checked rows (null: all rows, in order). */
   positions: number[] | null;
   ids: string[] | null;
-  table: IdTable | null;
 }
 
 export function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
@@ -237,13 +235,7 @@ async function checkOnce(
     if (templates.length === 0)
       templates.push(...(await discoverTemplates(options.api, run, delivery)));
     delivery.reset();
-    await checkByTemplate(
-      options.api,
-      templates,
-      checked.table as IdTable,
-      delivery,
-      options.signal,
-    );
+    await checkByTemplate(options.api, templates, run, delivery, options.signal);
     return;
   }
   const ids = checked.ids as string[];
@@ -291,7 +283,6 @@ async function choose(run: SentRun, options: ReconcileOptions): Promise<Checked>
       strategy: 'sample',
       positions: picked.map((p) => p.position),
       ids: picked.map((p) => p.id),
-      table: null,
     };
   }
   const strategy =
@@ -303,12 +294,9 @@ async function choose(run: SentRun, options: ReconcileOptions): Promise<Checked>
   if (strategy === 'per-id') {
     const ids: string[] = [];
     for await (const { id } of invocations(run.invocationsPath)) ids.push(id);
-    return { strategy, positions: null, ids, table: null };
+    return { strategy, positions: null, ids };
   }
-  const table = new IdTable(run.rows);
-  let position = 0;
-  for await (const { id } of invocations(run.invocationsPath)) table.add(id, position++);
-  return { strategy, positions: null, ids: null, table };
+  return { strategy, positions: null, ids: null };
 }
 
 const REUSED_NOTE =

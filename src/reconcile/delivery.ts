@@ -2,13 +2,13 @@
  * Which of a run's rows have cards, counted per row in typed arrays (a million rows take
  * 3 MB), filled by the two ways of asking the Cards API: one query per invocation id, or
  * the cards of the flow's card template(s) paged through and matched against the run's
- * ids (IdTable). Requests run a few at a time, with the client's retry and 429 rules.
+ * ids on disk (card-join.ts). Requests run a few at a time, with the client's retry and 429 rules.
  */
 import type { CardsApi } from '../api/client.js';
 import { MAX_CARDS_PER_REQUEST, type CardQuery, type CardSummary } from '../api/cards.js';
 import { AtomicBulkError, isAtomicBulkError } from '../model/errors.js';
 import { sleep } from '../model/retry.js';
-import type { IdTable } from './id-table.js';
+import { CardJoin } from './card-join.js';
 import { invocations } from './run-source.js';
 
 /** Attempts of one row's work beyond what the HTTP client already retried. */
@@ -270,23 +270,28 @@ export async function checkPerId(
 export async function checkByTemplate(
   api: CardsApi,
   templates: Iterable<string>,
-  table: IdTable,
+  run: { invocationsPath: string },
   delivery: Delivery,
   signal?: AbortSignal,
   narrow: CardQuery = {},
 ): Promise<void> {
-  for (const template of templates) {
-    for await (const card of allCards(
-      api,
-      { ...narrow, cardTemplateId: template },
-      delivery,
-      MAX_CARDS_PER_REQUEST,
-      templateMaxPages(delivery.rows),
-    )) {
-      signal?.throwIfAborted();
-      if (card.flowInvocationId === null) continue;
-      delivery.add(table.get(card.flowInvocationId), card);
+  const join = await CardJoin.open();
+  try {
+    for (const template of templates) {
+      for await (const card of allCards(
+        api,
+        { ...narrow, cardTemplateId: template },
+        delivery,
+        MAX_CARDS_PER_REQUEST,
+        templateMaxPages(delivery.rows),
+      )) {
+        signal?.throwIfAborted();
+        await join.addCard(card);
+      }
     }
+    await join.countInto(run.invocationsPath, delivery);
+  } finally {
+    await join.close();
   }
 }
 
