@@ -86,18 +86,18 @@ export function coverage(files: readonly ExportFile[], from: number): number | n
   return through;
 }
 
-/** Whether a listing error means "no export here" (auto then asks the Cards API). */
-export function exportUnavailable(error: unknown): boolean {
-  if (!isAtomicBulkError(error)) return false;
+/**
+ * Why --source auto cannot use the export, from the listing's error, or null when the
+ * error should stop the command (an interruption). Any refusal, an unreadable answer or a
+ * server error after retries sends auto to the Cards API: the export's endpoint and shape
+ * are assumed (SPEC 6.1), the Cards API's are documented.
+ */
+export function exportUnavailable(error: unknown): string | null {
+  if (!isAtomicBulkError(error) || (error.code !== 'API' && error.code !== 'USAGE')) return null;
   const status = error.context.status;
-  return (
-    (error.code === 'USAGE' && status === undefined) ||
-    status === 404 ||
-    status === 403 ||
-    status === 405 ||
-    status === 501 ||
-    (error.code === 'API' && status === undefined && /shape/.test(error.message))
-  );
+  return status === 404 || status === 405 || status === 501
+    ? 'the analytics export is not offered here'
+    : `the analytics export could not be listed (${status === undefined ? 'no usable answer' : `HTTP ${status}`})`;
 }
 
 /** When the run's last part was accepted (ms), or its report's end. */

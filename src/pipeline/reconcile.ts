@@ -132,8 +132,9 @@ async function chooseSource(
   try {
     files = await listExport(options.api, run, options.format ?? 'ndjson', now());
   } catch (error) {
-    if (!exportUnavailable(error)) throw error;
-    return { source: 'cards', reason: 'the analytics export is not offered here' };
+    const why = exportUnavailable(error);
+    if (why === null) throw error;
+    return { source: 'cards', reason: why };
   }
   const covered = coverage(files, exportFrom(run).getTime());
   if (covered !== null && covered >= runEnd(run))
