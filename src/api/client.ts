@@ -197,7 +197,10 @@ export class AtomicClient implements AtomicApi, CardsApi {
       'GET',
       `/analytics/batched?${query.toString()}`,
       operation,
-      { notFound: 'This environment does not offer the analytics export.' },
+      {
+        notFound: 'This environment does not offer the analytics export.',
+        notFoundHint: 'Run reconcile with --source cards (the Cards API), or check --environment.',
+      },
       undefined,
       true,
       MAX_FLOW_BODY_BYTES,
@@ -235,7 +238,7 @@ export class AtomicClient implements AtomicApi, CardsApi {
     method: 'GET' | 'POST',
     path: string,
     operation: string,
-    messages: { notFound?: string; hint?: string } = {},
+    messages: { notFound?: string; notFoundHint?: string; hint?: string } = {},
     body?: string,
     retry = true,
     maxBodyBytes?: number,
@@ -283,7 +286,7 @@ export class AtomicClient implements AtomicApi, CardsApi {
 function apiError(
   response: HttpResponse,
   operation: string,
-  messages: { notFound?: string; hint?: string },
+  messages: { notFound?: string; notFoundHint?: string; hint?: string },
   retried: boolean,
 ): AtomicBulkError {
   const status = response.status;
@@ -315,7 +318,7 @@ function apiError(
     return make(
       'NOT_FOUND',
       messages.notFound ?? `${operation}: not found (HTTP 404).`,
-      'Check the flow id with atomic-bulk flows list, and --environment.',
+      messages.notFoundHint ?? 'Check the flow id with atomic-bulk flows list, and --environment.',
     );
   }
   if (status === 429 || status >= 500) {

@@ -34,6 +34,12 @@ describe('--source auto and a listing that fails', () => {
     );
   it('asks the Cards API for any refusal, unreadable answer or server error', () => {
     expect(exportUnavailable(api(404))).toBe('the analytics export is not offered here');
+    expect(
+      exportUnavailable(new AtomicBulkError('NOT_FOUND', 'not offered', { status: 404 })),
+    ).toBe('the analytics export is not offered here');
+    expect(exportUnavailable(new AtomicBulkError('AUTH', 'forbidden', { status: 403 }))).toBe(
+      'the analytics export could not be listed (HTTP 403)',
+    );
     expect(exportUnavailable(api(400))).toBe('the analytics export could not be listed (HTTP 400)');
     expect(exportUnavailable(api(503))).toBe('the analytics export could not be listed (HTTP 503)');
     expect(exportUnavailable(api())).toBe(

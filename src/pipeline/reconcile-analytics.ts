@@ -93,7 +93,8 @@ export function coverage(files: readonly ExportFile[], from: number): number | n
  * are assumed (SPEC 6.1), the Cards API's are documented.
  */
 export function exportUnavailable(error: unknown): string | null {
-  if (!isAtomicBulkError(error) || (error.code !== 'API' && error.code !== 'USAGE')) return null;
+  const fallback = ['API', 'USAGE', 'NOT_FOUND', 'AUTH'];
+  if (!isAtomicBulkError(error) || !fallback.includes(error.code)) return null;
   const status = error.context.status;
   return status === 404 || status === 405 || status === 501
     ? 'the analytics export is not offered here'
