@@ -28,6 +28,16 @@ export interface ByAnalyticsOptions {
   onPoll?: (poll: { poll: number; rows: number; withCards: number; cards: number }) => void;
 }
 
+/** What a reconcile ends with (pipeline/reconcile.ts's ReconcileResult). */
+export interface ReconciledRun {
+  section: ReconcileSection;
+  folder: string;
+  exitCode: number;
+  /** The run's id and flow, as its report names them. */
+  runId: string | null;
+  flow: string | null;
+}
+
 const FILE = 'reconciled.csv';
 const HEADER =
   'line,flowInvocationId,outcome,firstEvent,lastEvent,published,displayed,completed,dismissed,note\n';
@@ -46,13 +56,7 @@ export async function reconcileByAnalytics(
   run: SentRun,
   dir: ReportDir,
   reason: string | null,
-): Promise<{
-  section: ReconcileSection;
-  folder: string;
-  exitCode: number;
-  runId: string | null;
-  flow: string | null;
-}> {
+): Promise<ReconciledRun> {
   const now = options.now ?? (() => new Date());
   const format = options.format ?? 'ndjson';
   const look = await lookAtExport(run, {
@@ -72,6 +76,16 @@ export async function reconcileByAnalytics(
     await look.dispose();
   }
   const section = sectionOf(run, look, written, { format, reason, checkedAt: now() });
+  return finishReconcile(options, run, dir, section);
+}
+
+/** Adds the section to the run's report (report.json/md/html, told to --notify). */
+export async function finishReconcile(
+  options: { api: CardsApi; notifier?: ReportNotifier },
+  run: SentRun,
+  dir: ReportDir,
+  section: ReconcileSection,
+): Promise<ReconciledRun> {
   await writeReport(
     dir,
     { ...run.report, reconcile: section },

@@ -21,7 +21,6 @@ import { invocations, openSentRun, runStartedAt, type SentRun } from '../reconci
 
 export { runStartedAt };
 import { ReportDir } from '../report/report-dir.js';
-import { writeReport } from '../report/write-report.js';
 import { csvField } from '../report/rejected-csv.js';
 import { sleep } from '../model/retry.js';
 import type { ExportFormat } from '../api/analytics.js';
@@ -34,7 +33,11 @@ import {
   listExport,
   runEnd,
 } from './reconcile-analytics.js';
-import { reconcileByAnalytics } from './reconcile-by-analytics.js';
+import {
+  finishReconcile,
+  reconcileByAnalytics,
+  type ReconciledRun,
+} from './reconcile-by-analytics.js';
 
 export type ReconcileStrategy = 'auto' | 'per-id' | 'template';
 /** Where outcomes come from: the Cards API, the analytics export, or the export when it covers the run. */
@@ -70,14 +73,7 @@ export interface ReconcileOptions {
   notifier?: ReportNotifier;
 }
 
-export interface ReconcileResult {
-  section: ReconcileSection;
-  folder: string;
-  exitCode: number;
-  /** The run's id and flow, as its report names them. */
-  runId: string | null;
-  flow: string | null;
-}
+export type ReconcileResult = ReconciledRun;
 
 /** Rows checked: every row of the run, or the sample, with their ids. */
 interface Checked {
@@ -100,19 +96,7 @@ async function reconcileRun(
   if (source.source === 'analytics') return reconcileByAnalytics(options, run, dir, source.reason);
   const section = await reconcileByCards(options, run, dir);
   if (source.reason !== null) section.sourceReason = source.reason;
-  await writeReport(
-    dir,
-    { ...run.report, reconcile: section },
-    options.api.sealer,
-    options.notifier,
-  );
-  return {
-    section,
-    folder: run.folder,
-    exitCode: section.exitCode,
-    runId: run.report.runId,
-    flow: run.report.flow.flowConfigId,
-  };
+  return finishReconcile(options, run, dir, section);
 }
 
 /**

@@ -7,6 +7,7 @@
  * the keys (never the values) of the first one are kept for the report.
  */
 import { parse } from 'csv-parse';
+import { feed } from '../files/feed.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { printable } from '../model/redact.js';
 
@@ -174,23 +175,8 @@ export async function readCsvEvents(
     max_record_size: MAX_EVENT_LINE_BYTES,
     skip_empty_lines: true,
   });
-  const feed = (async () => {
-    for await (const chunk of chunks) {
-      if (parser.destroyed) return;
-      if (!parser.write(chunk))
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            parser.off('drain', done);
-            parser.off('close', done);
-            resolve();
-          };
-          parser.once('drain', done);
-          parser.once('close', done);
-        });
-    }
-    parser.end();
-  })();
-  feed.catch((error: unknown) => parser.destroy(error as Error));
+  const feeding = feed(chunks, parser);
+  feeding.catch((error: unknown) => parser.destroy(error as Error));
   try {
     for await (const record of parser as AsyncIterable<Record<string, string>>) {
       stats.lines++;
@@ -204,7 +190,7 @@ export async function readCsvEvents(
       { operation: 'GET analytics export file' },
     );
   } finally {
-    await feed.catch(() => undefined);
+    await feeding.catch(() => undefined);
   }
 }
 

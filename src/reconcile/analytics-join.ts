@@ -11,9 +11,9 @@
  * embargoed, in that order; none when no event of the row was found. Events from before
  * the run started belong to an earlier send of the same id and are not the row's.
  */
-import { murmur128 } from '../model/murmur.js';
 import { ExternalSorter, MergedCursor, compare, type Cursor } from '../files/sorted-runs.js';
 import { EVENT_KIND } from './analytics-events.js';
+import { FINGERPRINT_BYTES, Fingerprinter } from './fingerprint.js';
 
 export const ANALYTICS_OUTCOMES = [
   'published',
@@ -26,7 +26,7 @@ export const ANALYTICS_OUTCOMES = [
 export type AnalyticsOutcome = (typeof ANALYTICS_OUTCOMES)[number];
 const NONE = ANALYTICS_OUTCOMES.indexOf('none');
 
-const FP = 16;
+const FP = FINGERPRINT_BYTES;
 /**
  * Records per in-memory chunk of each of the join's three sorters: 128 Ki keeps the three
  * chunks and their sort arrays near 16 MiB; 10 M rows then merge from about 80 files a side.
@@ -135,8 +135,7 @@ export class AnalyticsJoin {
   private readonly runs: ExternalSorter;
   private readonly events: ExternalSorter;
   private readonly record = Buffer.alloc(EVENT_WIDTH);
-  private readonly hash = new Uint32Array(4);
-  private readonly scratch = Buffer.alloc(1024);
+  private readonly fingerprints = new Fingerprinter();
 
   constructor(
     private readonly dir: string,
@@ -148,24 +147,16 @@ export class AnalyticsJoin {
     this.events = new ExternalSorter(dir, EVENT_WIDTH, FP, chunkRecords ?? JOIN_CHUNK_RECORDS);
   }
 
-  private fingerprint(id: string, into: Buffer): boolean {
-    const n = this.scratch.write(id, 0, 'utf8');
-    if (n >= this.scratch.length) return false;
-    murmur128(this.scratch, 0, n, this.hash);
-    for (let k = 0; k < 4; k++) into.writeUInt32BE(this.hash[k] as number, k * 4);
-    return true;
-  }
-
   async addRow(id: string, position: number): Promise<void> {
     const r = this.record;
-    this.fingerprint(id, r);
+    this.fingerprints.write(id, r);
     r.writeUInt32BE(position, FP);
     await this.runs.add(r, 0);
   }
 
   async addEvent(kind: number, id: string, at: number): Promise<void> {
     const r = this.record;
-    if (!this.fingerprint(id, r)) return;
+    if (!this.fingerprints.write(id, r)) return;
     r.writeUIntBE(Math.max(0, Math.min(at, 2 ** 48 - 1)), FP, 6);
     r[FP + 6] = kind;
     r[FP + 7] = 0;

@@ -8,11 +8,11 @@
  */
 import { makeOwnedTempDir, removeOwnedTempDir } from '../files/private-files.js';
 import { compare, ExternalSorter, MergedCursor } from '../files/sorted-runs.js';
-import type { CardSummary } from '../api/cards.js';
-import { murmur128 } from '../model/murmur.js';
+import { KNOWN_STATUSES, type CardSummary } from '../api/cards.js';
+import { FINGERPRINT_BYTES, Fingerprinter } from './fingerprint.js';
 import { invocations } from './run-source.js';
 
-const FP = 16;
+const FP = FINGERPRINT_BYTES;
 /** fingerprint | position (u32 BE) */
 const ROW_WIDTH = FP + 4;
 /** fingerprint | created (ms, 48-bit BE; all ones when unknown) | status | pad */
@@ -20,15 +20,7 @@ const CARD_WIDTH = FP + 8;
 const CHUNK = 1 << 17;
 const UNKNOWN_TIME = 2 ** 48 - 1;
 /** Statuses a record names by number; any other is `other` (its text is not kept). */
-const STATUSES = [
-  'active',
-  'completed',
-  'dismissed',
-  'canceled',
-  'cancelled',
-  'snoozed',
-  'expired',
-];
+const STATUSES: readonly string[] = KNOWN_STATUSES;
 const OTHER = 255;
 
 /** Where matches are counted (delivery.ts's Delivery). */
@@ -39,8 +31,7 @@ export interface CardCounter {
 export class CardJoin {
   private readonly cards: ExternalSorter;
   private readonly record = Buffer.alloc(CARD_WIDTH);
-  private readonly hash = new Uint32Array(4);
-  private readonly scratch = Buffer.alloc(1024);
+  private readonly fingerprints = new Fingerprinter();
 
   private constructor(private readonly dir: string) {
     this.cards = new ExternalSorter(dir, CARD_WIDTH, FP, CHUNK);
@@ -50,18 +41,10 @@ export class CardJoin {
     return new CardJoin(await makeOwnedTempDir('cards'));
   }
 
-  private fingerprint(id: string, into: Buffer): boolean {
-    const n = this.scratch.write(id, 0, 'utf8');
-    if (n >= this.scratch.length) return false;
-    murmur128(this.scratch, 0, n, this.hash);
-    for (let k = 0; k < 4; k++) into.writeUInt32BE(this.hash[k] as number, k * 4);
-    return true;
-  }
-
   async addCard(card: CardSummary): Promise<void> {
     if (card.flowInvocationId === null) return;
     const r = this.record;
-    if (!this.fingerprint(card.flowInvocationId, r)) return;
+    if (!this.fingerprints.write(card.flowInvocationId, r)) return;
     const created =
       card.created === null ? UNKNOWN_TIME : Math.max(0, Math.min(card.created, UNKNOWN_TIME - 1));
     r.writeUIntBE(created, FP, 6);
@@ -76,7 +59,7 @@ export class CardJoin {
     const rows = new ExternalSorter(this.dir, ROW_WIDTH, FP, CHUNK);
     let position = 0;
     for await (const { id } of invocations(invocationsPath)) {
-      this.fingerprint(id, this.record);
+      this.fingerprints.write(id, this.record);
       this.record.writeUInt32BE(position++, FP);
       await rows.add(this.record, 0);
     }

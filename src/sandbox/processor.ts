@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parse } from 'csv-parse';
+import { feed } from '../files/feed.js';
 import type { FlowConfig } from '../model/flow.js';
 import { MAX_ID_BYTES, type RecordOutcome, type SandboxInvocation } from './ledger.js';
 
@@ -66,24 +67,9 @@ export async function processUpload(
   const error = (line: number, message: string) => {
     if (result.errors.length < 1000) result.errors.push({ line, message });
   };
-  // The feed also ends when the parser is destroyed: processing that stops part-way (the
-  // sandbox stopping) must not leave the feed waiting for a drain that never comes.
-  const feed = (async () => {
-    for await (const chunk of body) {
-      if (parser.destroyed) return;
-      if (!parser.write(chunk))
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            parser.off('drain', done);
-            parser.off('close', done);
-            resolve();
-          };
-          parser.once('drain', done);
-          parser.once('close', done);
-        });
-    }
-    parser.end();
-  })();
+  // The feed ends when the parser is destroyed too: processing that stops part-way (the
+  // sandbox stopping) does not leave it waiting (files/feed.ts).
+  const feeding = feed(body, parser);
   try {
     for await (const { record, info } of parser as AsyncIterable<{
       record: string[];
@@ -154,7 +140,7 @@ export async function processUpload(
     }
   } finally {
     if (!parser.writableEnded) parser.destroy();
-    await feed.catch(() => undefined);
+    await feeding.catch(() => undefined);
   }
   return result;
 }
