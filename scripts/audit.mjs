@@ -3,7 +3,9 @@
  * Dependency hygiene that works without the registry's audit endpoint (`npm run audit`):
  *
  * 1. Every production dependency is imported by src/, and every package src/ imports is a
- *    production dependency (no dead weight, nothing that works only by accident).
+ *    production dependency (no dead weight, nothing that works only by accident) — or an
+ *    optional peer dependency (OpenTelemetry) imported only by src/telemetry/, the module
+ *    the CLI loads lazily when OTEL_* asks for it.
  * 2. The production tree (`npm ls --omit=dev --all`) holds no package on the deny list:
  *    unmaintained or with unpatched advisories we know of.
  * 3. Every production package has a licence on the allow list; the list is printed.
@@ -64,15 +66,27 @@ for (const file of sourceFiles(join(root, 'src'))) {
   for (const [, spec] of code.matchAll(IMPORT)) {
     if (spec.startsWith('node:') || builtinModules.includes(spec)) continue;
     const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
-    if (!imported.has(name)) imported.set(name, relative(root, file));
+    imported.set(name, [...(imported.get(name) ?? []), relative(root, file)]);
   }
 }
 const declared = Object.keys(pkg.dependencies ?? {});
+const optionalPeers = Object.entries(pkg.peerDependenciesMeta ?? {})
+  .filter(([, meta]) => meta.optional === true)
+  .map(([name]) => name);
 for (const name of declared)
   if (!imported.has(name)) problems.push(`${name} is a dependency but src/ never imports it`);
-for (const [name, file] of imported)
-  if (!declared.includes(name))
-    problems.push(`${file} imports ${name}, which is not a production dependency`);
+for (const [name, files] of imported) {
+  if (declared.includes(name)) continue;
+  if (!optionalPeers.includes(name)) {
+    problems.push(`${files[0]} imports ${name}, which is not a production dependency`);
+    continue;
+  }
+  for (const file of files)
+    if (!file.startsWith(join('src', 'telemetry')))
+      problems.push(`${file} imports the optional ${name}; only src/telemetry/ may (loaded lazily)`);
+}
+for (const name of optionalPeers)
+  if (!imported.has(name)) problems.push(`${name} is an optional peer but src/ never imports it`);
 
 // 2 and 3. The production tree.
 // npm ls exits non-zero on problems (a missing or invalid package) but still prints the tree.
