@@ -22,6 +22,18 @@ import {
 import { AnalyticsJoin, type JoinCounts } from '../reconcile/analytics-join.js';
 import { invocations, runStartedAt, type SentRun } from '../reconcile/run-source.js';
 
+/**
+ * One look of reconcile: rows with cards (Cards API) or with an event (export), and the
+ * cards or events found.
+ */
+export interface ReconcilePoll {
+  poll: number;
+  rows: number;
+  withCards: number;
+  cards: number;
+  source: 'cards' | 'analytics';
+}
+
 /** A span the export answers at most (SPEC 6.1). */
 const MAX_SPAN_MS = 30 * 24 * 3600 * 1000;
 
@@ -34,7 +46,7 @@ export interface AnalyticsLookOptions {
   now: () => Date;
   /** Events before this (ms) are an earlier send's. */
   notBefore: number | null;
-  onPoll?: (poll: { poll: number; rows: number; withCards: number; cards: number }) => void;
+  onPoll?: (poll: ReconcilePoll) => void;
 }
 
 /** The outcome of the last look: rows in the run's order, and what the export held. */
@@ -127,7 +139,13 @@ export async function lookAtExport(
     const look = await joinOnce(run, files, options);
     const covered = coverage(files, exportFrom(run).getTime());
     const withCards = run.rows - look.counts.byOutcome.none;
-    options.onPoll?.({ poll, rows: run.rows, withCards, cards: look.counts.matched });
+    options.onPoll?.({
+      poll,
+      rows: run.rows,
+      withCards,
+      cards: look.counts.matched,
+      source: 'analytics',
+    });
     const waited = options.now().getTime() - started;
     const period = periodOf(files);
     const quiet =

@@ -15,7 +15,12 @@ import { invocations, runStartedAt, type SentRun } from '../reconcile/run-source
 import { csvField } from '../report/rejected-csv.js';
 import type { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
-import { analyticsSummary, lookAtExport, type AnalyticsLook } from './reconcile-analytics.js';
+import {
+  analyticsSummary,
+  lookAtExport,
+  type AnalyticsLook,
+  type ReconcilePoll,
+} from './reconcile-analytics.js';
 
 export interface ByAnalyticsOptions {
   api: CardsApi;
@@ -25,7 +30,7 @@ export interface ByAnalyticsOptions {
   signal?: AbortSignal;
   now?: () => Date;
   notifier?: ReportNotifier;
-  onPoll?: (poll: { poll: number; rows: number; withCards: number; cards: number }) => void;
+  onPoll?: (poll: ReconcilePoll) => void;
 }
 
 /** What a reconcile ends with (pipeline/reconcile.ts's ReconcileResult). */

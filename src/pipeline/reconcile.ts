@@ -29,6 +29,7 @@ import { ROW_OUTCOMES } from '../reconcile/delivery.js';
 import {
   coverage,
   exportFrom,
+  type ReconcilePoll,
   exportUnavailable,
   listExport,
   runEnd,
@@ -67,7 +68,7 @@ export interface ReconcileOptions {
   perIdMax?: number;
   signal?: AbortSignal;
   /** Told after every poll. */
-  onPoll?: (poll: { poll: number; rows: number; withCards: number; cards: number }) => void;
+  onPoll?: (poll: ReconcilePoll) => void;
   now?: () => Date;
   /** Tells the command's end (--notify); the report records how that went. */
   notifier?: ReportNotifier;
@@ -197,7 +198,7 @@ async function pollUntilSettled(
     polls++;
     await checkOnce(options, run, checked, delivery, templates);
     const withCards = delivery.withCards();
-    options.onPoll?.({ poll: polls, rows, withCards, cards: delivery.cards() });
+    options.onPoll?.({ poll: polls, rows, withCards, cards: delivery.cards(), source: 'cards' });
     const waited = now().getTime() - started;
     if (withCards === rows || waited >= waitMs) break;
     stable = withCards === last ? stable + 1 : 0;

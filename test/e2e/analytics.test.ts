@@ -87,6 +87,9 @@ describe('reconcile --source analytics', () => {
     expect(byAnalytics.stdout).toContain(
       `Partial: ${(3000 - errored.size - dropped.size).toLocaleString('en-US')} of 3,000 rows were published; ${errored.size} error, ${dropped.size} no event yet (analytics export through `,
     );
+    expect(byAnalytics.stderr).toMatch(
+      /reconcile: [\d,]+ of 3,000 rows have an event \([\d,]+ events; check 1\)/,
+    );
     const section = readReport(report).reconcile!;
     expect(section.source).toBe('analytics');
     expect(section.rowsByOutcome).toMatchObject({

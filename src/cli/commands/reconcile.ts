@@ -99,7 +99,7 @@ export const reconcileCommand = defineCommand({
           signal: context.signal,
           onPoll: (p) =>
             context.io.err(
-              `reconcile: ${p.withCards.toLocaleString('en-US')} of ${p.rows.toLocaleString('en-US')} rows have ${args.source === 'analytics' ? 'an outcome' : 'cards'} (${p.cards.toLocaleString('en-US')} ${args.source === 'analytics' ? 'events' : 'cards'}; check ${p.poll})`,
+              `reconcile: ${p.withCards.toLocaleString('en-US')} of ${p.rows.toLocaleString('en-US')} rows have ${p.source === 'analytics' ? 'an event' : 'cards'} (${p.cards.toLocaleString('en-US')} ${p.source === 'analytics' ? 'events' : 'cards'}; check ${p.poll})`,
             ),
         }),
       ),
