@@ -29,6 +29,12 @@ describe('analytics export listing', () => {
     expect(
       readExportListing({ urls: ['https://x.test/a', 'https://x.test/b'] }, 'csv'),
     ).toHaveLength(2);
+    expect(
+      readExportListing(
+        { urls: ['https://x.test/a', 'https://x.test/a', 'https://x.test/b'] },
+        'csv',
+      ),
+    ).toHaveLength(2);
     expect(readExportListing({ data: { url: 'https://x.test/a' } }, 'ndjson')[0]!.from).toBeNull();
     const hour = readExportListing([{ href: 'https://x.test/h', hour: from }], 'ndjson')[0]!;
     expect(hour.to! - hour.from!).toBe(3_600_000);

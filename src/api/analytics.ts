@@ -87,7 +87,8 @@ export function readExportListing(body: unknown, format: ExportFormat): ExportFi
       `The analytics export listing names ${list.length} files, more than ${MAX_EXPORT_FILES}; it was not read.`,
       { operation: 'GET analytics export', fatal: true },
     );
-  return list.map((item) => {
+  const seen = new Set<string>();
+  const files = list.map((item) => {
     const file = fileOf(item, format);
     if (file === null) throw unreadable(item);
     let parsed: URL;
@@ -98,6 +99,13 @@ export function readExportListing(body: unknown, format: ExportFormat): ExportFi
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw unreadable(item);
     return file;
+  });
+  // A file named twice is read once: its events would count twice (a cancelled card's
+  // cancellation and publication alike, but a row's engagement counts would double).
+  return files.filter((f) => {
+    if (seen.has(f.url)) return false;
+    seen.add(f.url);
+    return true;
   });
 }
 

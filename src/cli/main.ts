@@ -213,7 +213,7 @@ async function runWithTelemetry(
 ): Promise<number> {
   const name = command.command.split(' ')[0] ?? 'atomic-bulk';
   const telemetry = await startTelemetry(name, context.env ?? process.env, (line) =>
-    context.io.err(printable(line)),
+    context.io.err(printable(redact(line))),
   );
   if (telemetry === null) return command.run(args, context);
   let code: number = EXIT.bug;

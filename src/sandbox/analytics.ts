@@ -182,8 +182,24 @@ export class AnalyticsLog {
       });
       return 200;
     }
-    for await (const line of createInterface({ input: createReadStream(path) })) {
-      if (!res.write(csvLine(line))) await new Promise((r) => res.once('drain', r));
+    const input = createReadStream(path);
+    try {
+      for await (const line of createInterface({ input })) {
+        if (res.destroyed) break;
+        // A client that goes away mid-download ends the wait too (no drain comes then).
+        if (!res.write(csvLine(line)))
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.once('drain', done);
+            res.once('close', done);
+          });
+      }
+    } finally {
+      input.destroy();
     }
     res.end();
     return 200;
