@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_CONCURRENCY } from '../src/pipeline/limits.js';
+import { MAX_CONCURRENCY } from '../src/model/limits.js';
 import { DEFAULT_CAMPAIGN_KEY, SEND_DEFAULTS } from '../src/pipeline/send-options.js';
 import { DEFAULT_RETRY } from '../src/model/retry.js';
 

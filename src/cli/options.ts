@@ -2,6 +2,7 @@
  * Flags shared by several commands, and their conversion from raw yargs values into
  * typed settings. Every default, unit and memory effect is stated in the help text.
  */
+import { LIMITS, type Range } from '../model/limits.js';
 import { SEND_DEFAULTS } from '../pipeline/send-options.js';
 import type { Argv } from 'yargs';
 import { AtomicBulkError } from '../model/errors.js';
@@ -125,12 +126,14 @@ export function partBytesOption<T>(y: Argv<T>, group: string) {
 }
 
 /** Reads an integer flag and checks its range. */
+/** A whole-number flag within `range` (a limit from model/limits.ts, or `min` and up). */
 export function intArg<A extends object>(
   args: A,
   name: keyof A & string,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
+  range: Range | number,
 ): number {
+  const { min, max } =
+    typeof range === 'number' ? { min: range, max: Number.MAX_SAFE_INTEGER } : range;
   const value = args[name];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
@@ -249,7 +252,7 @@ export function sentRunOptions<T>(y: Argv<T>, concurrency: number) {
     .option('concurrency', {
       type: 'number',
       default: concurrency,
-      describe: 'Cards API requests at once, 1–16',
+      describe: `Cards API requests at once, ${LIMITS.cardConcurrency.min}–${LIMITS.cardConcurrency.max}`,
       group: GROUPS.sending,
     })
     .option('state-dir', {

@@ -6,6 +6,7 @@
  * cancelled again, so a second run (after an interruption, say) picks up where the first
  * stopped and a run that finished cancels nothing new.
  */
+import { checkRange, DEFAULTS, LIMITS } from '../model/limits.js';
 import type { ReportNotifier } from '../model/notify.js';
 import type { CardsApi } from '../api/client.js';
 import { MAX_CARDS_PER_REQUEST, type CardQuery } from '../api/cards.js';
@@ -55,6 +56,8 @@ export interface CancelResult {
 }
 
 export function cancel(options: CancelOptions): Promise<CancelResult> {
+  if (options.concurrency !== undefined)
+    checkRange('concurrency', options.concurrency, LIMITS.cardConcurrency);
   return withSentRun(options, (run, dir) => cancelRun(options, run, dir));
 }
 
@@ -121,7 +124,14 @@ async function countInScope(
     const rows: { position: number; id: string }[] = [];
     for await (const { id } of invocations(run.invocationsPath))
       rows.push({ position: rows.length, id });
-    await checkPerId(options.api, rows, delivery, options.concurrency ?? 4, options.signal, narrow);
+    await checkPerId(
+      options.api,
+      rows,
+      delivery,
+      options.concurrency ?? DEFAULTS.cancelConcurrency,
+      options.signal,
+      narrow,
+    );
     return;
   }
   const templates = await discoverTemplates(options.api, run, delivery);
@@ -164,7 +174,12 @@ async function cancelMatched(
   };
   const batch: { id: string; open: number }[] = [];
   const flush = async () => {
-    await eachLimited(batch.splice(0), options.concurrency ?? 4, cancelRow, options.signal);
+    await eachLimited(
+      batch.splice(0),
+      options.concurrency ?? DEFAULTS.cancelConcurrency,
+      cancelRow,
+      options.signal,
+    );
     options.onProgress?.({ rows: done, of: rowsMatched, cancelled });
   };
   let position = 0;

@@ -5,6 +5,7 @@
 import type { ReportNotifier } from '../model/notify.js';
 import { retentionLimit } from '../model/row-layout.js';
 import { AtomicBulkError } from '../model/errors.js';
+import { MAX_PART_BYTES } from '../model/limits.js';
 import { IssueLog } from '../model/issue-log.js';
 import { EXIT_BY_ERROR } from '../model/outcome.js';
 import { buildReport } from '../report/report.js';
@@ -19,9 +20,6 @@ import { Validator, type ValidationResult, type ValidatorOptions } from '../vali
 import type { LoadedFlow } from './flow-source.js';
 import type { Report } from '../model/report.js';
 import type { CheckedBatch } from '../model/checked-batch.js';
-
-export const DEFAULT_MAX_PART_BYTES = 32_000_000;
-export const DEFAULT_MAX_ISSUES = 1000;
 
 export interface CheckedInput {
   result: ValidationResult;
@@ -115,9 +113,6 @@ async function checkAndExplain(pass: {
   const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress, options.signal);
   return { dir, log, checked, validated, rejected };
 }
-
-/** The 32 MB upload cap, as a part budget (SPEC 1.5). */
-export const MAX_PART_BYTES = 32_000_000;
 
 /**
  * A --max-part-bytes smaller than the header plus the longest row is one usage error that

@@ -5,6 +5,7 @@
  * random sample with a 95 % interval — polls with --wait while Atomic processes uploads,
  * writes reconciled.csv and adds a `reconcile` section to the run's report.
  */
+import { checkRange, DEFAULTS, LIMITS } from '../model/limits.js';
 import type { ReportNotifier } from '../model/notify.js';
 import type { CardsApi } from '../api/client.js';
 import { EXIT } from '../model/outcome.js';
@@ -85,6 +86,8 @@ interface Checked {
 }
 
 export function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
+  if (options.concurrency !== undefined)
+    checkRange('concurrency', options.concurrency, LIMITS.cardConcurrency);
   return withSentRun(options, (run, dir) => reconcileRun(options, run, dir));
 }
 
@@ -229,7 +232,13 @@ async function checkOnce(
     for (let k = 0; k < ids.length; k++)
       if (delivery.counts[k] === 0) yield { position: k, id: ids[k] as string };
   };
-  await checkPerId(options.api, pending(), delivery, options.concurrency ?? 8, options.signal);
+  await checkPerId(
+    options.api,
+    pending(),
+    delivery,
+    options.concurrency ?? DEFAULTS.reconcileConcurrency,
+    options.signal,
+  );
 }
 
 /** The sent run named by `target`, and its report folder, locked to add a section. */

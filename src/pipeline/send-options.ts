@@ -10,9 +10,7 @@ import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { SendMode } from '../model/report.js';
 import { type UploadStageOptions } from '../upload/upload-stage.js';
 import type { LoadedFlow } from './flow-source.js';
-import { DEFAULT_LEASE_TTL_MS } from '../state/run-store.js';
-import { DEFAULT_MAX_ISSUES, MAX_PART_BYTES } from './check-input.js';
-import { checkLimits } from './limits.js';
+import { checkLimits, DEFAULTS } from '../model/limits.js';
 import type { InvalidPolicy } from './split.js';
 import type { RunResult } from './validate.js';
 import { checkCampaignName } from '../campaign/campaign-store.js';
@@ -113,13 +111,13 @@ export interface SendResult extends RunResult {
 /** The defaults of `send`, shared with the CLI's flags. */
 export const SEND_DEFAULTS = {
   mode: 'live',
-  maxPartBytes: MAX_PART_BYTES,
-  concurrency: 2,
+  maxPartBytes: DEFAULTS.maxPartBytes,
+  concurrency: DEFAULTS.concurrency,
   onInvalid: 'abort',
   stateDir: '.atomic-bulk',
-  graceMs: 30_000,
-  maxIssues: DEFAULT_MAX_ISSUES,
-  leaseTtlMs: DEFAULT_LEASE_TTL_MS,
+  graceMs: DEFAULTS.graceMs,
+  maxIssues: DEFAULTS.maxIssues,
+  leaseTtlMs: DEFAULTS.leaseTtlMs,
 } as const satisfies Partial<Record<keyof SendOptions, unknown>>;
 
 /** SendOptions with every default applied and every limit checked. */
@@ -164,12 +162,22 @@ export interface ResolvedSendOptions extends Required<
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-/** Applies the defaults and checks the limits (USAGE errors), for the library and the CLI alike. */
-export function resolveSendOptions(given: SendOptions, flow: LoadedFlow): ResolvedSendOptions {
+/**
+ * Applies the defaults and checks the limits (USAGE errors), for the library and the CLI
+ * alike — before `loadFlow` runs, so a bad option costs no API call.
+ */
+export async function resolveSendOptions(
+  given: SendOptions,
+  loadFlow: () => Promise<LoadedFlow>,
+): Promise<ResolvedSendOptions> {
   checkLimits(given);
+  const campaign = resolveCampaign(given.campaign, given.force);
+  const pace = given.rate === undefined ? null : parseRate(given.rate);
+  const window =
+    given.window === undefined ? null : parseWindow(given.window.hours, given.window.timeZone);
   return {
     input: given.input,
-    flow,
+    flow: await loadFlow(),
     flowConfigId: given.flowConfigId,
     api: given.api,
     mode: given.mode ?? SEND_DEFAULTS.mode,
@@ -197,10 +205,9 @@ export function resolveSendOptions(given: SendOptions, flow: LoadedFlow): Resolv
     sandbox: given.sandbox ?? false,
     notifier: given.notifier,
     command: 'send',
-    campaign: resolveCampaign(given.campaign, given.force),
-    pace: given.rate === undefined ? null : parseRate(given.rate),
-    window:
-      given.window === undefined ? null : parseWindow(given.window.hours, given.window.timeZone),
+    campaign,
+    pace,
+    window,
     sleep: given.sleep ?? sleep,
   };
 }

@@ -20,7 +20,6 @@ import { describeDestination, type RunState } from '../state/run-state.js';
 import { destinationOf, openState, prepareState, type SendRun } from './send-state.js';
 import { firstPass, type FirstPass } from './check-input.js';
 import type { LoadedFlow } from './flow-source.js';
-import { checkLimits } from './limits.js';
 import { loadFlowFromApi } from './load-flow.js';
 import {
   resolveSendOptions,
@@ -47,8 +46,7 @@ import { nextStepContext } from './validate.js';
 export type { SendOptions, SendResult } from './send-options.js';
 
 export async function send(given: SendOptions): Promise<SendResult> {
-  checkLimits(given);
-  const options = resolveSendOptions(given, await flowOf(given));
+  const options = await resolveSendOptions(given, () => flowOf(given));
   if (!options.dryRun && options.api === null)
     throw new AtomicBulkError('USAGE', 'send needs an API connection unless --dry-run.');
   refuseDraftLiveSend(options);

@@ -4,7 +4,7 @@
  * they are produced. With --on-invalid abort (the default) any structural error means no
  * parts are kept; with skip, broken records are left out and listed in rejected.csv.
  */
-import { checkLimits } from './limits.js';
+import { checkLimits, DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES } from '../model/limits.js';
 import { readdir, rm } from 'node:fs/promises';
 import { makePrivateDir, writePrivateFile } from '../files/private-files.js';
 import { basename, join, resolve } from 'node:path';
@@ -23,7 +23,7 @@ import { PartFiles } from '../split/part-files.js';
 import { COPY_LAYOUT, Splitter } from '../split/splitter.js';
 import { Validator } from '../validate/validator.js';
 import { budgetFits, reading, writeRejected, type CheckedInput } from './check-input.js';
-import { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES, type RunResult } from './validate.js';
+import { type RunResult } from './validate.js';
 
 export type InvalidPolicy = 'abort' | 'skip';
 

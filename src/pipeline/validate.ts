@@ -2,7 +2,7 @@
  * `validate`: check a campaign file against a flow, offline, and report. Never calls
  * csv-task. Reads the input once, and a second time only to write rejected.csv.
  */
-import { checkLimits } from './limits.js';
+import { checkLimits, DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES } from '../model/limits.js';
 import { NO_PROGRESS, type ProgressSink } from '../model/progress.js';
 import type { Report } from '../model/report.js';
 import { shellWord } from '../model/shell-word.js';
@@ -11,15 +11,10 @@ import { invalidNextStep, validNextStep, type CommandContext } from '../report/n
 import type { ReportDir } from '../report/report-dir.js';
 import { buildReport, inputSection } from '../report/report.js';
 import { writeReport } from '../report/write-report.js';
-import {
-  checkedFlow,
-  DEFAULT_MAX_ISSUES,
-  DEFAULT_MAX_PART_BYTES,
-  firstPass,
-} from './check-input.js';
+import { checkedFlow, firstPass } from './check-input.js';
 import type { LoadedFlow } from './flow-source.js';
 
-export { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES } from './check-input.js';
+export { DEFAULT_MAX_ISSUES, DEFAULT_MAX_PART_BYTES } from '../model/limits.js';
 
 export interface ValidateOptions {
   /** A path, `-`, an s3:// URI; several (or a directory, glob or prefix) are read as one campaign. */

@@ -177,7 +177,7 @@ export async function eachLimited<T>(
       await fn(next.value);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
 /**

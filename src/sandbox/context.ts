@@ -3,6 +3,7 @@
  * invocations, cards and customer directory, the tokens and the upload tasks. Routes,
  * the upload gateway and processing each take this one object.
  */
+import { MAX_PART_BYTES } from '../model/limits.js';
 import { randomBytes } from 'node:crypto';
 import type { FlowConfig } from '../model/flow.js';
 import { AnalyticsLog, type AnalyticsOptions } from './analytics.js';
@@ -157,7 +158,7 @@ export class SandboxContext {
     this.environmentId = options.environmentId ?? `${SANDBOX_ENVIRONMENT}-${this.instanceId}`;
     this.clientId = options.clientId ?? SANDBOX_CLIENT_ID;
     this.clientSecret = options.clientSecret ?? randomBytes(24).toString('base64url');
-    this.maxUploadBytes = options.maxUploadBytes ?? 32_000_000;
+    this.maxUploadBytes = options.maxUploadBytes ?? MAX_PART_BYTES;
     this.urlTtlSeconds = options.urlTtlSeconds ?? 300;
     this.tokenTtlSeconds = options.tokenTtlSeconds ?? 3600;
     this.maxRunning = options.maxRunningTasks ?? 5;

@@ -9,6 +9,7 @@
  * the prefix once the part is uploaded, so a send resumed elsewhere can still write the
  * whole invocations.csv.
  */
+import { DEFAULTS } from '../model/limits.js';
 import { chmod, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -115,7 +116,7 @@ export interface LeaseOptions {
   warn?: (text: string) => void;
 }
 
-export const DEFAULT_LEASE_TTL_MS = 120_000;
+export const DEFAULT_LEASE_TTL_MS = DEFAULTS.leaseTtlMs;
 /** The largest manifest read back (a million-row run's manifest is well under 1 MiB). */
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 

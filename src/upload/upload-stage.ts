@@ -39,7 +39,7 @@ export interface UploadStageOptions {
   api: AtomicApi;
   flowConfigId: string;
   mode: SendMode;
-  /** Parts in flight at once, 1–5. */
+  /** Parts in flight at once, within LIMITS.concurrency (checked by resolveSendOptions). */
   concurrency: number;
   tracker: PartTracker;
   /** Upload attempts per part, each with its own URL when needed. Default 6. */
@@ -254,5 +254,5 @@ export function uploadParts(
   }
 
   // One part may be cut ahead while every slot uploads: it waits on disk, not in memory.
-  return pool(parts, Math.min(5, Math.max(1, options.concurrency)), uploadOne, 1);
+  return pool(parts, options.concurrency, uploadOne, 1);
 }

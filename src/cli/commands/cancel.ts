@@ -1,4 +1,5 @@
 /** `atomic-bulk cancel <report-dir | run-id>`: cancel the cards a run created. */
+import { DEFAULTS, LIMITS } from '../../model/limits.js';
 import { cancel } from '../../pipeline/cancel.js';
 import { withApi } from '../api-args.js';
 import { notifierFor, withNotice } from '../notify-args.js';
@@ -10,7 +11,7 @@ export const cancelCommand = defineCommand({
   describe:
     'Cancel the cards a run created (only that run’s: scoped by its invocation ids); --yes to act',
   builder: (y) =>
-    sentRunOptions(y, 4)
+    sentRunOptions(y, DEFAULTS.cancelConcurrency)
       .option('yes', {
         type: 'boolean',
         default: false,
@@ -54,7 +55,7 @@ export const cancelCommand = defineCommand({
           yes,
           ...(status !== undefined ? { status } : {}),
           ...(userId !== undefined ? { userId } : {}),
-          concurrency: intArg(args, 'concurrency', 1, 16),
+          concurrency: intArg(args, 'concurrency', LIMITS.cardConcurrency),
           signal: context.signal,
           onProgress: (p) =>
             context.io.err(

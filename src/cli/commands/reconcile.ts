@@ -1,4 +1,5 @@
 /** `atomic-bulk reconcile <report-dir | run-id>`: which sent rows produced cards. */
+import { DEFAULTS, LIMITS } from '../../model/limits.js';
 import { reconcile } from '../../pipeline/reconcile.js';
 import { AtomicBulkError } from '../../model/errors.js';
 import type { ReconcileSection } from '../../model/report.js';
@@ -23,7 +24,7 @@ export const reconcileCommand = defineCommand({
   command: 'reconcile <run>',
   describe: 'Check which rows of a finished send produced cards in Atomic (reconciled.csv)',
   builder: (y) =>
-    sentRunOptions(y, 8)
+    sentRunOptions(y, DEFAULTS.reconcileConcurrency)
       .option('wait', {
         type: 'string',
         default: '0',
@@ -95,7 +96,7 @@ export const reconcileCommand = defineCommand({
           ...(sample !== undefined ? { sample, seed: intArg(args, 'seed', 0) } : {}),
           waitMs: duration(args, 'wait'),
           intervalMs: duration(args, 'interval'),
-          concurrency: intArg(args, 'concurrency', 1, 16),
+          concurrency: intArg(args, 'concurrency', LIMITS.cardConcurrency),
           signal: context.signal,
           onPoll: (p) =>
             context.io.err(

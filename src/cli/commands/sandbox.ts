@@ -271,7 +271,7 @@ export const sandboxCommand = defineCommand({
       }
     }
     const sandbox = await createSandbox({
-      port: intArg(args, 'port', 0, 65535),
+      port: intArg(args, 'port', { min: 0, max: 65535 }),
       flowsDir: stringArg(args, 'flows-dir'),
       urlTtlSeconds: intArg(args, 'url-ttl', 1),
       tokenTtlSeconds: intArg(args, 'token-ttl', 1),

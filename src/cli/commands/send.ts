@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { AtomicBulkError } from '../../model/errors.js';
 import type { LoadedFlow } from '../../pipeline/flow-source.js';
 import { send } from '../../pipeline/send.js';
-import { MAX_CONCURRENCY } from '../../pipeline/limits.js';
-import { MAX_PART_BYTES } from '../../pipeline/check-input.js';
+import { LIMITS } from '../../model/limits.js';
 import { SEND_DEFAULTS } from '../../pipeline/send-options.js';
 import type { AtomicApi } from '../../api/client.js';
 import { withApi } from '../api-args.js';
@@ -28,6 +27,12 @@ import {
   progressFor,
   stringArg,
 } from '../options.js';
+
+/** --lease-ttl is in seconds; the library's leaseTtlMs in milliseconds. */
+const LEASE_TTL_SECONDS = {
+  min: LIMITS.leaseTtlMs.min / 1000,
+  max: LIMITS.leaseTtlMs.max / 1000,
+};
 
 export const sendCommand = defineCommand({
   command: 'send <input..>',
@@ -51,8 +56,7 @@ export const sendCommand = defineCommand({
           .option('concurrency', {
             type: 'number',
             default: SEND_DEFAULTS.concurrency,
-            describe:
-              'Parts uploading at once, 1–5 (Atomic runs at most 5 bulk tasks); memory and disk hold about this many parts',
+            describe: `Parts uploading at once, ${LIMITS.concurrency.min}–${LIMITS.concurrency.max} (Atomic runs at most ${LIMITS.concurrency.max} bulk tasks); memory and disk hold about this many parts`,
             group: GROUPS.sending,
           })
           .option('on-invalid', {
@@ -155,18 +159,18 @@ export const sendCommand = defineCommand({
         flowConfigId,
         mode: args.test ? 'test' : 'live',
         api,
-        maxPartBytes: intArg(args, 'max-part-bytes', 1, MAX_PART_BYTES),
-        concurrency: intArg(args, 'concurrency', 1, MAX_CONCURRENCY),
+        maxPartBytes: intArg(args, 'max-part-bytes', LIMITS.maxPartBytes),
+        concurrency: intArg(args, 'concurrency', LIMITS.concurrency),
         onInvalid: args['on-invalid'],
         dryRun,
         runId: stringArg(args, 'run-id'),
         stateDir: sandboxState ?? stringArg(args, 'state-dir'),
-        leaseTtlMs: intArg(args, 'lease-ttl', 1, 3600) * 1000,
+        leaseTtlMs: intArg(args, 'lease-ttl', LEASE_TTL_SECONDS) * 1000,
         noLease: !args.lease,
         force: args.force,
         reportDir: stringArg(args, 'report-dir'),
         keepParts: args['keep-parts'],
-        maxIssues: intArg(args, 'max-issues', 0),
+        maxIssues: intArg(args, 'max-issues', LIMITS.maxIssues),
         allowUnknownVariables: args['allow-unknown-variables'],
         s3Endpoint: stringArg(args, 's3-endpoint'),
         progress: progress.sink,

@@ -1,4 +1,5 @@
 /** `atomic-bulk split <input> --out-dir DIR`: structural split of any CSV; no flow needed. */
+import { LIMITS } from '../../model/limits.js';
 import { split } from '../../pipeline/split.js';
 import { defineCommand } from './command.js';
 import {
@@ -60,10 +61,10 @@ export const splitCommand = defineCommand({
       const result = await split({
         input: inputArg(args),
         outDir,
-        maxPartBytes: intArg(args, 'max-part-bytes', 1),
+        maxPartBytes: intArg(args, 'max-part-bytes', LIMITS.maxPartBytes),
         onInvalid: args['on-invalid'] as 'abort' | 'skip',
         reportDir: stringArg(args, 'report-dir'),
-        maxIssues: intArg(args, 'max-issues', 0),
+        maxIssues: intArg(args, 'max-issues', LIMITS.maxIssues),
         s3Endpoint: stringArg(args, 's3-endpoint'),
         progress: progress.sink,
         signal: context.signal,

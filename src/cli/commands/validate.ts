@@ -1,4 +1,5 @@
 /** `atomic-bulk validate <input>`: check only; never calls csv-task. */
+import { LIMITS } from '../../model/limits.js';
 import { validate } from '../../pipeline/validate.js';
 import type { LoadedFlow } from '../../pipeline/flow-source.js';
 import { defineCommand } from './command.js';
@@ -60,8 +61,8 @@ export const validateCommand = defineCommand({
         input: inputArg(args),
         flow,
         reportDir: stringArg(args, 'report-dir'),
-        maxIssues: intArg(args, 'max-issues', 0),
-        maxPartBytes: intArg(args, 'max-part-bytes', 1),
+        maxIssues: intArg(args, 'max-issues', LIMITS.maxIssues),
+        maxPartBytes: intArg(args, 'max-part-bytes', LIMITS.maxPartBytes),
         allowUnknownVariables: args['allow-unknown-variables'],
         s3Endpoint: stringArg(args, 's3-endpoint'),
         progress: progress.sink,
