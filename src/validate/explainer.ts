@@ -2,10 +2,13 @@
  * The explaining pass: reads the input again and yields each invalid row with its
  * errors, for rejected.csv. The first pass only counts and remembers which rows are
  * invalid (a bit each); the row checks are pure functions of the row, so they are run
- * again here, through the same Validator, rather than remembered for every invalid row.
+ * again here, through the same Validator, rather than remembered for every invalid row —
+ * into an ExplainSink, which collects them instead of logging them.
  */
 import { RECORD_BLANK, RECORD_TOO_LARGE } from '../model/record-batch.js';
 import type { ReadBatch } from '../model/read-batch.js';
+import { INVOCATION_ID_COLUMN } from './columns.js';
+import { ExplainSink } from './issue-sink.js';
 import type { RejectedRowReport, ValidationResult, Validator } from './validator.js';
 
 export async function* explainRows(
@@ -32,15 +35,19 @@ export async function* explainRows(
       firstRecord = false;
       if (separator || !headerSeen) {
         if (!separator) headerSeen = true;
-        validator.pass(b, i, 0);
+        validator.skipRow(b, i);
         continue;
       }
       record++;
       if (!result.invalid.has(record)) {
-        validator.pass(b, i, record);
+        validator.skipRow(b, i);
         continue;
       }
-      const errors = validator.errorsOf(b, i, record, result.duplicateIds.has(record));
+      const sink = new ExplainSink();
+      validator.rowIssues(b, i, record, sink);
+      const errors = sink.errors;
+      if (result.duplicateIds.has(record))
+        errors.push(`duplicate-invocation-id (${INVOCATION_ID_COLUMN})`);
       const fields = ((b.flags[i] as number) & RECORD_TOO_LARGE) !== 0 ? null : b.fields(i);
       yield {
         line: b.line[i] as number,

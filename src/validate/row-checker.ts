@@ -17,42 +17,88 @@ import {
   hasSurroundingSpace,
   parseTimestamp,
 } from './cells.js';
-import type { CellRule, ColumnPlan } from './columns.js';
+import type { CellRule, ColumnKind, ColumnPlan, ColumnSpec } from './columns.js';
 
 /** Receives one problem: its code, the 0-based column (-1 for the row) and the reason. */
 export type RowIssueHandler = (code: IssueCode, column: number, reason: string | null) => void;
 
+/** Checks one cell's bytes; returns why the value is wrong (a shape, never the value), or null. */
 type Check = (buf: Buffer, s: number, e: number) => string | null;
 
-const CHECKS: Partial<Record<CellRule, [IssueCode, Check]>> = {
-  number: ['invalid-number', checkNumber],
-  date: ['invalid-date', checkDate],
-  boolean: ['invalid-boolean', checkBoolean],
-  priority: ['invalid-priority', checkPriority],
-  duration: ['invalid-duration', checkDuration],
-  'stream-ids': ['invalid-stream-ids', checkStreamIds],
-  platforms: ['invalid-platform', checkPlatforms],
-  'invocation-id': ['invalid-invocation-id', checkInvocationId],
-};
+/** One rule of SPEC 2.4: the issue it reports, and the columns it applies to. */
+interface CellRuleEntry {
+  code: IssueCode;
+  /** The column kinds it applies to (columns.ts). */
+  kinds: readonly ColumnKind[];
+  /** The cell rule it applies to, from the flow or the card option; any when absent. */
+  rule?: CellRule;
+  /** The check for one column (an enum's holds the flow's values). */
+  check: (column: ColumnSpec) => Check;
+}
+
+/**
+ * Every cell rule but timestamps (whose values the row compares: expires, embargo). A
+ * column gets each entry whose kinds and rule it matches; a new rule is one entry here,
+ * its code in model/issue.ts, its row in rules.ts and its text in messages.ts.
+ */
+const CELL_RULES: readonly CellRuleEntry[] = [
+  { code: 'target-whitespace', kinds: ['target'], check: () => surroundingSpace },
+  { code: 'invalid-number', kinds: ['variable'], rule: 'number', check: () => checkNumber },
+  { code: 'invalid-date', kinds: ['variable'], rule: 'date', check: () => checkDate },
+  { code: 'invalid-boolean', kinds: ['variable'], rule: 'boolean', check: () => checkBoolean },
+  { code: 'invalid-enum', kinds: ['variable'], rule: 'enum', check: (c) => enumCheck(c.allowed) },
+  ...[
+    ['invalid-priority', 'priority', checkPriority],
+    ['invalid-duration', 'duration', checkDuration],
+    ['invalid-stream-ids', 'stream-ids', checkStreamIds],
+    ['invalid-platform', 'platforms', checkPlatforms],
+  ].map(([code, rule, check]) => ({
+    code: code as IssueCode,
+    kinds: ['card-option'] as const,
+    rule: rule as CellRule,
+    check: () => check as Check,
+  })),
+  {
+    code: 'invalid-invocation-id',
+    kinds: ['invocation-id'],
+    rule: 'invocation-id',
+    check: () => checkInvocationId,
+  },
+];
+
+/** The rule's reason is the issue's text, so whitespace says nothing more. */
+function surroundingSpace(buf: Buffer, s: number, e: number): string | null {
+  return hasSurroundingSpace(buf, s, e) ? '' : null;
+}
 
 /** Membership in the flow's values, exact (case-sensitive, no trimming). */
-function enumCheck(allowed: readonly string[]): [IssueCode, Check] {
+function enumCheck(allowed: readonly string[] = []): Check {
   const set = new Set(allowed);
   const listed =
     allowed.length <= 12 ? allowed.join(', ') : `${allowed.slice(0, 12).join(', ')}, …`;
-  return [
-    'invalid-enum',
-    (buf, s, e) => (set.has(buf.toString('utf8', s, e)) ? null : `is not one of ${listed}`),
-  ];
+  return (buf, s, e) => (set.has(buf.toString('utf8', s, e)) ? null : `is not one of ${listed}`);
 }
 
 interface ColumnCheck {
   index: number;
   required: boolean;
-  target: boolean;
   timestamp: boolean;
-  code: IssueCode | null;
-  check: Check | null;
+  /** The entries of CELL_RULES that apply, as codes and checks side by side. */
+  codes: IssueCode[];
+  checks: Check[];
+}
+
+function columnCheck(c: ColumnSpec): ColumnCheck {
+  const rules = CELL_RULES.filter(
+    (r) => r.kinds.includes(c.kind) && (r.rule === undefined || r.rule === c.rule),
+  );
+  return {
+    index: c.index,
+    required: c.required,
+    timestamp: c.rule === 'timestamp',
+    codes: rules.map((r) => r.code),
+    checks: rules.map((r) => r.check(c)),
+  };
 }
 
 export class RowChecker {
@@ -72,18 +118,8 @@ export class RowChecker {
     // Only columns with something to check; free-text columns cost nothing per row.
     this.columns = plan.columns
       .filter((c) => c.kind !== 'unusable' && c.kind !== 'annotation')
-      .map((c) => {
-        const entry = c.rule === 'enum' ? enumCheck(c.allowed ?? []) : CHECKS[c.rule];
-        return {
-          index: c.index,
-          required: c.required,
-          target: c.kind === 'target',
-          timestamp: c.rule === 'timestamp',
-          code: entry?.[0] ?? null,
-          check: entry?.[1] ?? null,
-        };
-      })
-      .filter((c) => c.required || c.target || c.timestamp || c.check !== null);
+      .map(columnCheck)
+      .filter((c) => c.required || c.timestamp || c.checks.length > 0);
   }
 
   check(b: RecordBatch, i: number, report: RowIssueHandler): void {
@@ -104,9 +140,7 @@ export class RowChecker {
         s = 0;
         e = buf.length;
       }
-      if (col.target) {
-        if (hasSurroundingSpace(buf, s, e)) report('target-whitespace', col.index, null);
-      } else if (col.timestamp) {
+      if (col.timestamp) {
         const at = parseTimestamp(buf, s, e);
         if (typeof at === 'string') {
           report('invalid-timestamp', col.index, at);
@@ -116,9 +150,11 @@ export class RowChecker {
         } else {
           embargoAt = at;
         }
-      } else if (col.check !== null) {
-        const reason = col.check(buf, s, e);
-        if (reason !== null) report(col.code as IssueCode, col.index, reason);
+      } else {
+        for (let r = 0; r < col.checks.length; r++) {
+          const reason = (col.checks[r] as Check)(buf, s, e);
+          if (reason !== null) report(col.codes[r] as IssueCode, col.index, reason || null);
+        }
       }
     }
     if (this.targets.length > 0 && allEmpty(b, i, this.targets)) report('empty-target', -1, null);

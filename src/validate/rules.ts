@@ -52,12 +52,12 @@ export const RULES: Record<IssueCode, Rule> = {
   },
   'malformed-csv': {
     level: 'row',
-    checkedIn: 'validator.ts',
+    checkedIn: 'row-issues.ts',
     summary: 'an unclosed quote, a quote inside an unquoted field, or text after a closing quote',
   },
   'field-count': {
     level: 'row',
-    checkedIn: 'validator.ts',
+    checkedIn: 'row-issues.ts',
     summary: 'a row with more or fewer fields than the header',
   },
   'blank-row': {
@@ -67,12 +67,12 @@ export const RULES: Record<IssueCode, Rule> = {
   },
   'record-too-large': {
     level: 'row',
-    checkedIn: 'validator.ts',
+    checkedIn: 'row-issues.ts',
     summary: 'a row that cannot fit in a part with the header under the part budget',
   },
   'too-many-columns': {
     level: 'header',
-    checkedIn: 'validator.ts',
+    checkedIn: 'header-intake.ts',
     summary: 'more columns than a campaign file can have',
   },
   'blank-header': {
@@ -107,7 +107,7 @@ export const RULES: Record<IssueCode, Rule> = {
   },
   'separator-line': {
     level: 'file',
-    checkedIn: 'validator.ts',
+    checkedIn: 'header-intake.ts',
     summary: "a spreadsheet's sep=, first line, skipped",
   },
   'unknown-column': {
@@ -220,12 +220,12 @@ export const RULES: Record<IssueCode, Rule> = {
   },
   'duplicate-invocation-id': {
     level: 'file-wide',
-    checkedIn: 'validator.ts',
+    checkedIn: 'duplicate-keys.ts',
     summary: "a flowInvocationId an earlier row already has (names that row's line)",
   },
   'duplicate-target': {
     level: 'file-wide',
-    checkedIn: 'validator.ts',
+    checkedIn: 'duplicate-keys.ts',
     summary: "the same target values as an earlier row (names that row's line)",
   },
 };
