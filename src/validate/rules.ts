@@ -112,17 +112,17 @@ export const RULES: Record<IssueCode, Rule> = {
   },
   'unknown-column': {
     level: 'header',
-    checkedIn: 'columns.ts',
+    checkedIn: 'column-kinds.ts',
     summary: 'a column that is not a target, variable, card option, metadata or id column',
   },
   'unknown-card-option': {
     level: 'header',
-    checkedIn: 'columns.ts',
+    checkedIn: 'column-kinds.ts',
     summary: 'a payload.cardOptions column Atomic does not have',
   },
   'unknown-variable': {
     level: 'header',
-    checkedIn: 'columns.ts',
+    checkedIn: 'column-kinds.ts',
     summary:
       'a payload.variables column the flow does not define (a warning with --allow-unknown-variables)',
   },
@@ -143,7 +143,7 @@ export const RULES: Record<IssueCode, Rule> = {
   },
   'unknown-variable-type': {
     level: 'header',
-    checkedIn: 'columns.ts',
+    checkedIn: 'column-kinds.ts',
     summary: 'a flow variable of a type atomic-bulk does not know; its cells are taken as text',
   },
   'required-value-missing': {
