@@ -71,7 +71,8 @@ async function cancelRun(
   if (options.status !== undefined) narrow.status = options.status;
   if (options.userId !== undefined) narrow.userId = options.userId;
   const delivery = new Delivery(run.rows, runStartedAt(run));
-  await countInScope(options, run, delivery, narrow);
+  const scope: Scope = { run, delivery, narrow };
+  await countInScope(options, scope);
   let rowsMatched = 0;
   let cardsMatched = 0;
   delivery.open.forEach((open, position) => {
@@ -80,9 +81,7 @@ async function cancelRun(
     cardsMatched += open;
   });
   const cancelled =
-    options.yes && rowsMatched > 0
-      ? await cancelMatched(options, run, delivery, narrow, rowsMatched)
-      : 0;
+    options.yes && rowsMatched > 0 ? await cancelMatched(options, scope, rowsMatched) : 0;
   const section: CancelSection = {
     at: now().toISOString(),
     applied: options.yes,
@@ -114,28 +113,25 @@ async function cancelRun(
 }
 
 /** What is in scope: the run's cards (narrowed by status or user) not cancelled yet. */
-async function countInScope(
-  options: CancelOptions,
-  run: SentRun,
-  delivery: Delivery,
-  narrow: CardQuery,
-): Promise<void> {
+async function countInScope(options: CancelOptions, scope: Scope): Promise<void> {
+  const { run, delivery, narrow } = scope;
+  const check = { api: options.api, delivery, signal: options.signal, narrow };
   if (run.rows <= (options.perIdMax ?? 2000)) {
     const rows: { position: number; id: string }[] = [];
     for await (const { id } of invocations(run.invocationsPath))
       rows.push({ position: rows.length, id });
-    await checkPerId(
-      options.api,
-      rows,
-      delivery,
-      options.concurrency ?? DEFAULTS.cancelConcurrency,
-      options.signal,
-      narrow,
-    );
+    await checkPerId(check, rows, options.concurrency ?? DEFAULTS.cancelConcurrency);
     return;
   }
   const templates = await discoverTemplates(options.api, run, delivery);
-  await checkByTemplate(options.api, templates, run, delivery, options.signal, narrow);
+  await checkByTemplate(check, templates, run);
+}
+
+/** The run, its rows' cards as counted, and the narrowing (--status, --user-id). */
+interface Scope {
+  run: SentRun;
+  delivery: Delivery;
+  narrow: CardQuery;
 }
 
 /**
@@ -145,9 +141,7 @@ async function countInScope(
  */
 async function cancelMatched(
   options: CancelOptions,
-  run: SentRun,
-  delivery: Delivery,
-  narrow: CardQuery,
+  { run, delivery, narrow }: Scope,
   rowsMatched: number,
 ): Promise<number> {
   let cancelled = 0;

@@ -16,7 +16,7 @@ import { RecordReader, type ReadSummary } from '../read/record-reader.js';
 import { RejectedCsvWriter } from '../report/rejected-csv.js';
 import { ReportDir } from '../report/report-dir.js';
 import { explainRows } from '../validate/explainer.js';
-import { Validator, type ValidationResult, type ValidatorOptions } from '../validate/validator.js';
+import { Validator, type ValidationResult } from '../validate/validator.js';
 import type { LoadedFlow } from './flow-source.js';
 import type { Report } from '../model/report.js';
 import type { CheckedBatch } from '../model/checked-batch.js';
@@ -45,6 +45,26 @@ export interface FirstPassOptions {
   campaignKeys?: readonly string[];
   /** … and the collector that sees every checked batch. */
   observe?: (batch: CheckedBatch) => Promise<void>;
+  maxPartBytes: number;
+  now: () => Date;
+  progress: ProgressSink;
+}
+
+/** One first pass: its input, options, start and report folder, as every step takes them. */
+interface Pass {
+  input: InputSource;
+  options: FirstPassOptions;
+  started: Date;
+  dir: ReportDir;
+}
+
+/** What writing rejected.csv needs; split writes one too. */
+export interface RejectedTarget {
+  input: InputSource;
+  dir: ReportDir;
+  maxPartBytes: number;
+  progress: ProgressSink;
+  signal?: AbortSignal;
 }
 
 export interface FirstPass {
@@ -64,53 +84,29 @@ export interface FirstPass {
 export async function firstPass(
   input: InputSource,
   options: FirstPassOptions,
-  maxPartBytes: number,
   started: Date,
-  now: () => Date,
-  progress: ProgressSink,
 ): Promise<FirstPass> {
   const dir = await ReportDir.open(options.reportDir, started, {
     s3Endpoint: options.s3Endpoint,
   });
+  const pass: Pass = { input, options, started, dir };
   try {
-    return await checkAndExplain({ input, options, maxPartBytes, started, now, progress, dir });
+    return await checkAndExplain(pass);
   } catch (error) {
-    await reportUnreadable(dir, input, options, started, now, error);
+    await reportUnreadable(pass, error);
     throw error;
   }
 }
 
-/** The pass itself, once its report folder is open: one context, not seven pieces. */
-async function checkAndExplain(pass: {
-  input: InputSource;
-  options: FirstPassOptions;
-  maxPartBytes: number;
-  started: Date;
-  now: () => Date;
-  progress: ProgressSink;
-  dir: ReportDir;
-}): Promise<FirstPass> {
-  const { input, options, maxPartBytes, started, now, progress, dir } = pass;
+/** The pass itself, once its report folder is open. */
+async function checkAndExplain(pass: Pass): Promise<FirstPass> {
+  const { input, options, dir } = pass;
   const log = new IssueLog(options.maxIssues);
-  const checked = await checkInput(
-    input,
-    log,
-    {
-      flow: options.flow.config,
-      allowUnknownVariables: options.allowUnknownVariables,
-      maxPartBytes,
-      addsInvocationIds: true,
-      nowMs: started.getTime(),
-      tempDir: options.tempDir,
-      campaignKeys: options.campaignKeys,
-    },
-    progress,
-    options.signal,
-    options.observe,
-  );
-  budgetFits(checked.result.smallestBudget, maxPartBytes);
-  const validated = now();
-  const rejected = await writeRejected(checked, input, dir, maxPartBytes, progress, options.signal);
+  const checked = await checkInput(pass, log);
+  budgetFits(checked.result.smallestBudget, options.maxPartBytes);
+  const validated = options.now();
+  const { maxPartBytes, progress, signal } = options;
+  const rejected = await writeRejected(checked, { input, dir, maxPartBytes, progress, signal });
   return { dir, log, checked, validated, rejected };
 }
 
@@ -131,16 +127,20 @@ export function budgetFits(smallestBudget: number, maxPartBytes: number): void {
 }
 
 /** Reads and validates the whole input. */
-export async function checkInput(
-  input: InputSource,
-  log: IssueLog,
-  options: ValidatorOptions,
-  progress: ProgressSink,
-  signal?: AbortSignal,
-  observe?: (batch: CheckedBatch) => Promise<void>,
-): Promise<CheckedInput> {
+async function checkInput(pass: Pass, log: IssueLog): Promise<CheckedInput> {
+  const { input, options } = pass;
+  const { progress, signal, observe } = options;
   progress({ type: 'phase', phase: 'validate' });
-  const validator = new Validator(log, { ...options, lines: input.lines });
+  const validator = new Validator(log, {
+    flow: options.flow.config,
+    allowUnknownVariables: options.allowUnknownVariables,
+    maxPartBytes: options.maxPartBytes,
+    addsInvocationIds: true,
+    nowMs: pass.started.getTime(),
+    tempDir: options.tempDir,
+    campaignKeys: options.campaignKeys,
+    lines: input.lines,
+  });
   const reader = new RecordReader({
     maxRecordBytes: retentionLimit(options.maxPartBytes),
     restoreRejected: true,
@@ -167,11 +167,7 @@ export async function checkInput(
 /** Writes rejected.csv when rows are invalid; returns its name, or null. */
 export async function writeRejected(
   checked: CheckedInput,
-  input: InputSource,
-  dir: ReportDir,
-  maxPartBytes: number,
-  progress: ProgressSink,
-  signal?: AbortSignal,
+  { input, dir, maxPartBytes, progress, signal }: RejectedTarget,
 ): Promise<string | null> {
   const { result, validator } = checked;
   if (result.rows.invalid === 0 || result.header === null || result.header.length === 0)
@@ -223,16 +219,10 @@ export function reading(
  * header, the part budget is too small) still leaves a report.json in the folder it took,
  * saying what happened; its input digest is null, since the input was not read whole.
  */
-async function reportUnreadable(
-  dir: ReportDir,
-  input: InputSource,
-  options: FirstPassOptions,
-  started: Date,
-  now: () => Date,
-  error: unknown,
-): Promise<void> {
+async function reportUnreadable(pass: Pass, error: unknown): Promise<void> {
+  const { input, options, started, dir } = pass;
   if (!(error instanceof AtomicBulkError) || error.code === 'INTERRUPTED') return;
-  const finished = now();
+  const finished = options.now();
   const report = buildReport({
     command: options.command ?? 'validate',
     runId: null,

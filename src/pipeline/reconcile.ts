@@ -145,9 +145,10 @@ async function reconcileByCards(
   const checked = await choose(run, options);
   const rows = checked.positions?.length ?? run.rows;
   const delivery = new Delivery(rows, runStartedAt(run));
-  const { polls, waitedMs } = await pollUntilSettled(options, run, checked, delivery, now);
-  const file = 'reconciled.csv';
-  const byPart = await writeReconciled(dir, file, run, checked, delivery);
+  const look: CardsLook = { options, run, checked, delivery };
+  const { polls, waitedMs } = await pollUntilSettled(look, now);
+  const file = RECONCILED_FILE;
+  const byPart = await writeReconciled(dir, look);
   const withCards = delivery.withCards();
   const rowsByOutcome = delivery.outcomes();
   // Delivered means a card of this run reached the row's user: not cancelled, not expired,
@@ -183,12 +184,10 @@ async function reconcileByCards(
  * card or the counts stop moving (Atomic has processed what it will).
  */
 async function pollUntilSettled(
-  options: ReconcileOptions,
-  run: SentRun,
-  checked: Checked,
-  delivery: Delivery,
+  look: CardsLook,
   now: () => Date,
 ): Promise<{ polls: number; waitedMs: number }> {
+  const { options, run, checked, delivery } = look;
   const rows = checked.positions?.length ?? run.rows;
   const waitMs = options.waitMs ?? 0;
   const intervalMs = options.intervalMs ?? 5000;
@@ -199,7 +198,7 @@ async function pollUntilSettled(
   let stable = 0;
   for (;;) {
     polls++;
-    await checkOnce(options, run, checked, delivery, templates);
+    await checkOnce(look, templates);
     const withCards = delivery.withCards();
     options.onPoll?.({ poll: polls, rows, withCards, cards: delivery.cards(), source: 'cards' });
     const waited = now().getTime() - started;
@@ -214,17 +213,15 @@ async function pollUntilSettled(
 
 /** One look at the rows' cards: by template pages, or per id for the rows without one yet. */
 async function checkOnce(
-  options: ReconcileOptions,
-  run: SentRun,
-  checked: Checked,
-  delivery: Delivery,
+  { options, run, checked, delivery }: CardsLook,
   templates: string[],
 ): Promise<void> {
+  const check = { api: options.api, delivery, signal: options.signal };
   if (checked.strategy === 'template') {
     if (templates.length === 0)
       templates.push(...(await discoverTemplates(options.api, run, delivery)));
     delivery.reset();
-    await checkByTemplate(options.api, templates, run, delivery, options.signal);
+    await checkByTemplate(check, templates, run);
     return;
   }
   const ids = checked.ids as string[];
@@ -232,14 +229,18 @@ async function checkOnce(
     for (let k = 0; k < ids.length; k++)
       if (delivery.counts[k] === 0) yield { position: k, id: ids[k] as string };
   };
-  await checkPerId(
-    options.api,
-    pending(),
-    delivery,
-    options.concurrency ?? DEFAULTS.reconcileConcurrency,
-    options.signal,
-  );
+  await checkPerId(check, pending(), options.concurrency ?? DEFAULTS.reconcileConcurrency);
 }
+
+/** One reconcile by the Cards API: its options, the run, the rows checked and their cards. */
+interface CardsLook {
+  options: ReconcileOptions;
+  run: SentRun;
+  checked: Checked;
+  delivery: Delivery;
+}
+
+const RECONCILED_FILE = 'reconciled.csv';
 
 /** The sent run named by `target`, and its report folder, locked to add a section. */
 /**
@@ -306,11 +307,9 @@ function noCardNote(mode: SendMode | null): string {
 
 async function writeReconciled(
   dir: ReportDir,
-  file: string,
-  run: SentRun,
-  checked: Checked,
-  delivery: Delivery,
+  { run, checked, delivery }: CardsLook,
 ): Promise<PartOutcomes[] | null> {
+  const file = RECONCILED_FILE;
   const tally = new PartTally(run.report.parts, run.rows, ROW_OUTCOMES);
   const out = dir.stream(file);
   const write = async (text: string) => {

@@ -185,12 +185,19 @@ export function alreadySentNextStep(runId: string, when: string): string {
   return `Nothing to do: run ${runId.slice(0, 16)}… was already sent in full on ${when}. To send the file again as a new campaign use --run-id <new id>; to upload the same invocations again use --force (Atomic ignores ids it has seen).`;
 }
 
+/** How a send ended, for its next step. */
+export interface SendEnd {
+  outcome: Outcome;
+  /** The error that stopped the run, if one did. */
+  fatal: AtomicBulkError | null;
+  runId: string;
+  /** Invalid rows left out (under --on-invalid skip). */
+  invalid: number;
+}
+
 export function sendNextStep(
-  outcome: Outcome,
-  fatal: AtomicBulkError | null,
-  runId: string,
   context: CommandContext,
-  invalid: number,
+  { outcome, fatal, runId, invalid }: SendEnd,
 ): string {
   switch (outcome) {
     case 'success':

@@ -14,7 +14,7 @@ import { sweepOrphans } from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Outcome } from '../model/report.js';
 import { EXIT_BY_ERROR } from '../model/outcome.js';
-import { openInput, type InputSource } from '../read/input.js';
+import { openInput } from '../read/input.js';
 import { partFileName } from '../split/part-files.js';
 import { describeDestination, type RunState } from '../state/run-state.js';
 import { destinationOf, openState, prepareState, type SendRun } from './send-state.js';
@@ -81,12 +81,9 @@ async function sendInput(
           ? { campaignKeys: options.campaign?.keyColumns, observe: campaign.observe }
           : {}),
       },
-      options.maxPartBytes,
       started,
-      options.now,
-      options.progress,
     );
-    const run = sendRun(options, input, started, first, campaign);
+    const run = sendRun({ options, input, started, campaign }, first);
     if (nothingToSend(run)) return await rejected(run);
     if (options.dryRun) {
       await campaign?.decide(run.runId, run.checked.result.invalid, false, run.started);
@@ -128,13 +125,12 @@ async function flowOf(given: SendOptions): Promise<LoadedFlow> {
   return flow;
 }
 
+/** A send's run, once its first pass has named it: the run id and how its report is made. */
 function sendRun(
-  options: ResolvedSendOptions,
-  input: InputSource,
-  started: Date,
+  begun: Pick<SendRun, 'options' | 'input' | 'started' | 'campaign'>,
   first: FirstPass,
-  campaign: SendCampaign | null,
 ): SendRun {
+  const { options, input, started, campaign } = begun;
   const runId = options.runId ?? first.checked.summary.sha256;
   const finish = (f: Finish) =>
     finishReport({
@@ -296,16 +292,18 @@ async function upload(run: SendRun, state: RunState): Promise<SendResult> {
       run.campaign !== null && state.parts.length === 0 && outcome === 'success'
         ? run.campaign.nothingLeftNextStep()
         : sendNextStep(
-            outcome,
-            result.fatal,
-            run.runId,
             nextStepContext(
               options,
               run.input,
               run.dir,
               (run.checked.result.plan?.invocationId ?? -1) >= 0,
             ),
-            run.checked.result.rows.invalid,
+            {
+              outcome,
+              fatal: result.fatal,
+              runId: run.runId,
+              invalid: run.checked.result.rows.invalid,
+            },
           ),
     // A failed send exits as its error says: 3 when a retry can fix it (Atomic, a held
     // lease), 2 when it cannot (the input changed under it, the run state is not believed).

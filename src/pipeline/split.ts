@@ -92,17 +92,16 @@ export async function split(options: SplitOptions): Promise<SplitResult> {
     const failed = cut.log.errors > 0;
     const kept = failed && run.policy === 'abort' ? [] : cut.parts;
     if (kept.length !== cut.parts.length) await removeParts(cut.parts);
-    const rejected = await writeRejected(
-      cut.checked,
+    const rejected = await writeRejected(cut.checked, {
       input,
       dir,
-      run.maxPartBytes,
-      run.progress,
-      options.signal,
-    );
-    if (kept.length > 0)
-      await writeManifest(run.outDir, input.name, cut.checked.summary, run.maxPartBytes, kept);
-    const report = splitReport(run, input, cut, kept, rejected);
+      maxPartBytes: run.maxPartBytes,
+      progress: run.progress,
+      signal: options.signal,
+    });
+    const result: SplitOutput = { input, cut, kept, rejected };
+    if (kept.length > 0) await writeManifest(run, result);
+    const report = splitReport(run, result);
     await writeReport(dir, report);
     return { report, reportDir: dir.location, parts: kept };
   } finally {
@@ -164,13 +163,15 @@ async function cutAll(run: SplitRun, input: InputSource): Promise<Cut> {
   }
 }
 
-function splitReport(
-  run: SplitRun,
-  input: InputSource,
-  cut: Cut,
-  kept: Part[],
-  rejected: string | null,
-): Report {
+/** What a split made: the parts cut, those kept (none under abort with errors), rejected.csv. */
+interface SplitOutput {
+  input: InputSource;
+  cut: Cut;
+  kept: Part[];
+  rejected: string | null;
+}
+
+function splitReport(run: SplitRun, { input, cut, kept, rejected }: SplitOutput): Report {
   const { result, summary } = cut.checked;
   const failed = cut.log.errors > 0;
   const outcome = !failed
@@ -240,16 +241,14 @@ async function removeParts(parts: Part[]): Promise<void> {
 }
 
 async function writeManifest(
-  dir: string,
-  source: string,
-  summary: { bytes: number; sha256: string },
-  maxPartBytes: number,
-  parts: Part[],
+  { outDir, maxPartBytes }: SplitRun,
+  { input, cut, kept }: SplitOutput,
 ): Promise<void> {
+  const { summary } = cut.checked;
   const manifest = {
-    input: { source, bytes: summary.bytes, sha256: summary.sha256 },
+    input: { source: input.name, bytes: summary.bytes, sha256: summary.sha256 },
     maxPartBytes,
-    parts: parts.map((p) => ({
+    parts: kept.map((p) => ({
       number: p.number,
       file: basename(p.path),
       bytes: p.bytes,
@@ -259,6 +258,6 @@ async function writeManifest(
       sha256: p.sha256,
     })),
   };
-  const path = join(dir, 'parts.json');
+  const path = join(outDir, 'parts.json');
   await writePrivateFile(path, `${JSON.stringify(manifest, null, 2)}\n`);
 }

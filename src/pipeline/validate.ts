@@ -73,21 +73,14 @@ export function resolveValidateOptions(given: ValidateOptions): ResolvedValidate
 
 export async function validate(given: ValidateOptions): Promise<RunResult> {
   const options = resolveValidateOptions(given);
-  const { now, progress, maxPartBytes } = options;
+  const { now, progress } = options;
   const started = now();
   const input = await openInput(options.input, {
     tempDir: options.tempDir,
     s3Endpoint: options.s3Endpoint,
   });
   try {
-    const { dir, log, checked, validated, rejected } = await firstPass(
-      input,
-      options,
-      maxPartBytes,
-      started,
-      now,
-      progress,
-    );
+    const { dir, log, checked, validated, rejected } = await firstPass(input, options, started);
     const { result, summary } = checked;
     const ok = log.errors === 0;
     const finished = now();

@@ -190,8 +190,7 @@ export async function* allCards(
   api: CardsApi,
   query: CardQuery,
   delivery: Delivery,
-  pageSize: number,
-  maxPages: number,
+  { pageSize, maxPages }: { pageSize: number; maxPages: number },
 ): AsyncGenerator<CardSummary> {
   let previous = new Set<string>();
   for (let page = 0, offset = 0; ; page++, offset += pageSize) {
@@ -232,14 +231,20 @@ export function templateMaxPages(rows: number): number {
   return Math.ceil(Math.max(100_000, rows * 50) / MAX_CARDS_PER_REQUEST);
 }
 
+/** What a look at the Cards API needs: the API, where cards are counted, and the scope. */
+export interface CardCheck {
+  api: CardsApi;
+  delivery: Delivery;
+  signal?: AbortSignal;
+  /** Narrows every query (cancel's --status and --user-id). */
+  narrow?: CardQuery;
+}
+
 /** Queries each listed row's invocation id and counts its cards. */
 export async function checkPerId(
-  api: CardsApi,
+  { api, delivery, signal, narrow = {} }: CardCheck,
   rows: Iterable<{ position: number; id: string }>,
-  delivery: Delivery,
   concurrency: number,
-  signal?: AbortSignal,
-  narrow: CardQuery = {},
 ): Promise<void> {
   await eachLimited(
     rows,
@@ -247,13 +252,10 @@ export async function checkPerId(
     async ({ position, id }) => {
       const cards = await persist(async () => {
         const found: CardSummary[] = [];
-        for await (const card of allCards(
-          api,
-          { ...narrow, flowInvocationId: id },
-          delivery,
-          100,
-          PER_ID_MAX_PAGES,
-        ))
+        for await (const card of allCards(api, { ...narrow, flowInvocationId: id }, delivery, {
+          pageSize: 100,
+          maxPages: PER_ID_MAX_PAGES,
+        }))
           found.push(card);
         return found;
       }, signal);
@@ -268,23 +270,17 @@ export async function checkPerId(
  * the run's. Cards of other runs with the same template are read and skipped.
  */
 export async function checkByTemplate(
-  api: CardsApi,
+  { api, delivery, signal, narrow = {} }: CardCheck,
   templates: Iterable<string>,
   run: { invocationsPath: string },
-  delivery: Delivery,
-  signal?: AbortSignal,
-  narrow: CardQuery = {},
 ): Promise<void> {
   const join = await CardJoin.open();
   try {
     for (const template of templates) {
-      for await (const card of allCards(
-        api,
-        { ...narrow, cardTemplateId: template },
-        delivery,
-        MAX_CARDS_PER_REQUEST,
-        templateMaxPages(delivery.rows),
-      )) {
+      for await (const card of allCards(api, { ...narrow, cardTemplateId: template }, delivery, {
+        pageSize: MAX_CARDS_PER_REQUEST,
+        maxPages: templateMaxPages(delivery.rows),
+      })) {
         signal?.throwIfAborted();
         await join.addCard(card);
       }
