@@ -105,154 +105,206 @@ export function uploadParts(
   parts: AsyncIterable<Part>,
   options: UploadStageOptions,
 ): Pool<PartOutcome> {
-  const now = options.now ?? Date.now;
-  const wait =
-    options.sleep ??
-    ((ms: number, signal?: AbortSignal) => sleep(ms, signal).catch(() => undefined));
-  const random = options.random ?? Math.random;
-  const policy: RetryPolicy = {
-    ...DEFAULT_RETRY,
-    ...options.retry,
-    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
-  };
-  const { maxAttempts } = policy;
-  const throughput = new ThroughputEstimate();
-  const progress = options.progress ?? (() => undefined);
+  const stage = new Stage(options);
+  // One part may be cut ahead while every slot uploads: it waits on disk, not in memory.
+  return pool(parts, options.concurrency, (part) => stage.upload(part), 1);
+}
 
-  async function uploadOne(part: Part): Promise<PartOutcome> {
-    const base = {
-      part,
-      taskId: null as string | null,
-      uploadMs: null as number | null,
-      fatal: null as AtomicBulkError | null,
+/** What every part's attempts share: the options, the policy, the clock, the throughput seen. */
+class Stage {
+  readonly policy: RetryPolicy;
+  readonly throughput = new ThroughputEstimate();
+  readonly now: () => number;
+  readonly progress: ProgressSink;
+  private readonly wait: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(readonly options: UploadStageOptions) {
+    this.now = options.now ?? Date.now;
+    this.wait =
+      options.sleep ??
+      ((ms: number, signal?: AbortSignal) => sleep(ms, signal).catch(() => undefined));
+    this.random = options.random ?? Math.random;
+    this.progress = options.progress ?? (() => undefined);
+    this.policy = {
+      ...DEFAULT_RETRY,
+      ...options.retry,
+      ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     };
-    if (options.tracker.isUploaded(part)) {
-      progress({
-        type: 'part',
-        number: part.number,
-        status: 'skipped',
-        rows: part.rows,
-        bytes: part.bytes,
-        attempt: 0,
-      });
-      return { ...base, status: 'skipped', attempts: 0, error: null };
-    }
-    let target: UploadTarget | null = null;
-    let lastError = 'no attempt was made';
-    let uploadMs = 0;
-    let attempt = 0;
-    const started = now();
-    /**
-     * Whether the policy allows another attempt after a wait of `delayMs`: the budget Http
-     * applies to its requests, counted here without the time spent transferring the part
-     * (a slow link must not use up the retries of a large part).
-     */
-    const mayAgain = (delayMs: number) =>
-      mayRetry(policy, attempt, now() - started - uploadMs, delayMs);
-    const failed = (error: string, fatal: AtomicBulkError | null = null): PartOutcome => ({
-      ...base,
-      status: 'failed',
-      attempts: attempt,
-      uploadMs,
-      error,
-      fatal,
-    });
-    while (attempt < maxAttempts) {
-      if (options.signal?.aborted) return failed('interrupted before the upload finished');
-      attempt++;
-      try {
-        // A URL kept from a failed attempt is reused only while enough of its window is
-        // left for the transfer; otherwise (and always after expiry) a new one is asked for.
-        if (
-          target === null ||
-          target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes)
-        ) {
-          target = await options.api.createCsvTask(options.flowConfigId, options.mode);
-        }
-      } catch (error) {
-        if (options.signal?.aborted) return failed('interrupted before the upload finished');
-        if (!isAtomicBulkError(error)) throw error;
-        if (isFatal(error)) return failed(error.message, error);
-        lastError = `csv-task: ${error.message}`;
-        const waited = await backoff(
-          part,
-          attempt,
-          lastError,
-          error.context.retryAfterMs ?? null,
-          mayAgain,
-        );
-        if (waited === null) break;
-        continue;
-      }
-      base.taskId = target.taskId;
-      await options.tracker.attempting(part, attempt, target.taskId);
-      progress({
-        type: 'part',
-        number: part.number,
-        status: 'uploading',
-        rows: part.rows,
-        bytes: part.bytes,
-        attempt,
-      });
-      const started = now();
-      const outcome = await uploadPart({
-        target,
-        path: part.path,
-        timeoutMs: Math.round(Math.max(60_000, 4 * throughput.neededMs(part.bytes))),
-        signal: options.signal,
-        now,
-      }).catch((error: unknown) => {
-        if (options.signal?.aborted) return null;
-        throw error;
-      });
-      const took = now() - started;
-      uploadMs += took;
-      if (outcome === null) return failed('interrupted during the upload');
-      if (outcome.kind === 'accepted') {
-        throughput.observe(part.bytes, took);
-        return { ...base, status: 'uploaded', attempts: attempt, uploadMs, error: null };
-      }
-      lastError = outcome.detail;
-      if (outcome.kind === 'refused') return failed(`upload refused: ${outcome.detail}`);
-      if (outcome.kind === 'expired') {
-        // Never retry an expired URL: the next attempt asks for a new one, at once.
-        target = null;
-        if (!mayAgain(0)) break;
-        progress({
-          type: 'retry',
-          number: part.number,
-          attempt,
-          reason: `upload URL expired (${outcome.detail})`,
-          delayMs: 0,
-        });
-        continue;
-      }
-      const delay = await backoff(part, attempt, outcome.detail, outcome.retryAfterMs, mayAgain);
-      if (delay === null) break;
-      if (target.expiresAt.getTime() - now() < throughput.neededMs(part.bytes) + delay)
-        target = null;
-    }
-    const seconds = Math.round((now() - started) / 1000);
-    return failed(
-      `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${seconds} s: ${lastError}`,
-    );
   }
 
-  /** Waits before the next attempt and returns the wait; null when the policy allows no other. */
-  async function backoff(
-    part: Part,
-    attempt: number,
-    reason: string,
-    retryAfterMs: number | null,
+  get aborted(): boolean {
+    return this.options.signal?.aborted === true;
+  }
+
+  upload(part: Part): Promise<PartOutcome> {
+    if (!this.options.tracker.isUploaded(part)) return new PartAttempts(part, this).run();
+    this.progress({
+      type: 'part',
+      number: part.number,
+      status: 'skipped',
+      rows: part.rows,
+      bytes: part.bytes,
+      attempt: 0,
+    });
+    const skipped = { part, taskId: null, uploadMs: null, fatal: null, error: null };
+    return Promise.resolve({ ...skipped, status: 'skipped', attempts: 0 });
+  }
+
+  /**
+   * Waits before the next attempt and returns the wait; null when the policy allows no
+   * other (`mayAgain` counts the part's own time, transfers excluded).
+   */
+  async backoff(
+    retry: { part: Part; attempt: number; reason: string; retryAfterMs: number | null },
     mayAgain: (delayMs: number) => boolean,
   ): Promise<number | null> {
-    const delay = backoffMs(policy, attempt, random, retryAfterMs);
+    const { part, attempt, reason } = retry;
+    const delay = backoffMs(this.policy, attempt, this.random, retry.retryAfterMs);
     if (!mayAgain(delay)) return null;
-    progress({ type: 'retry', number: part.number, attempt, reason, delayMs: delay });
-    await wait(delay, options.signal).catch(() => undefined);
+    this.progress({ type: 'retry', number: part.number, attempt, reason, delayMs: delay });
+    await this.wait(delay, this.options.signal).catch(() => undefined);
     return delay;
   }
+}
 
-  // One part may be cut ahead while every slot uploads: it waits on disk, not in memory.
-  return pool(parts, options.concurrency, uploadOne, 1);
+/** What one step of an attempt decides: go on, try again, give up, or the part's outcome. */
+type Step = 'next' | 'again' | 'give-up' | PartOutcome;
+
+/** One part's attempts: a csv-task URL when needed, the transfer, and what to do next. */
+class PartAttempts {
+  private target: UploadTarget | null = null;
+  private taskId: string | null = null;
+  private lastError = 'no attempt was made';
+  private uploadMs = 0;
+  private attempt = 0;
+  private readonly started: number;
+
+  constructor(
+    private readonly part: Part,
+    private readonly stage: Stage,
+  ) {
+    this.started = stage.now();
+  }
+
+  async run(): Promise<PartOutcome> {
+    while (this.attempt < this.stage.policy.maxAttempts) {
+      if (this.stage.aborted) return this.failed('interrupted before the upload finished');
+      this.attempt++;
+      let step = await this.ensureTarget();
+      if (step === 'next') step = await this.transfer(this.target as UploadTarget);
+      if (step === 'again') continue;
+      if (step === 'give-up') break;
+      if (step !== 'next') return step;
+    }
+    const seconds = Math.round((this.stage.now() - this.started) / 1000);
+    const attempts = `${this.attempt} attempt${this.attempt === 1 ? '' : 's'}`;
+    return this.failed(`gave up after ${attempts} in ${seconds} s: ${this.lastError}`);
+  }
+
+  /**
+   * A URL kept from a failed attempt is reused only while enough of its window is left
+   * for the transfer; otherwise (and always after expiry) a new one is asked for.
+   */
+  private async ensureTarget(): Promise<Step> {
+    const { stage, part } = this;
+    const { options } = stage;
+    const needed = stage.throughput.neededMs(part.bytes);
+    if (this.target !== null && this.target.expiresAt.getTime() - stage.now() >= needed)
+      return 'next';
+    try {
+      this.target = await options.api.createCsvTask(options.flowConfigId, options.mode);
+      return 'next';
+    } catch (error) {
+      if (stage.aborted) return this.failed('interrupted before the upload finished');
+      if (!isAtomicBulkError(error)) throw error;
+      if (isFatal(error)) return this.failed(error.message, error);
+      this.lastError = `csv-task: ${error.message}`;
+      const retryAfterMs = error.context.retryAfterMs ?? null;
+      const retry = { part, attempt: this.attempt, reason: this.lastError, retryAfterMs };
+      return (await stage.backoff(retry, this.mayAgain)) === null ? 'give-up' : 'again';
+    }
+  }
+
+  private async transfer(target: UploadTarget): Promise<Step> {
+    const { stage, part } = this;
+    this.taskId = target.taskId;
+    await stage.options.tracker.attempting(part, this.attempt, target.taskId);
+    stage.progress({
+      type: 'part',
+      number: part.number,
+      status: 'uploading',
+      rows: part.rows,
+      bytes: part.bytes,
+      attempt: this.attempt,
+    });
+    const started = stage.now();
+    const outcome = await uploadPart({
+      target,
+      path: part.path,
+      timeoutMs: Math.round(Math.max(60_000, 4 * stage.throughput.neededMs(part.bytes))),
+      signal: stage.options.signal,
+      now: stage.now,
+    }).catch((error: unknown) => {
+      if (stage.aborted) return null;
+      throw error;
+    });
+    const took = stage.now() - started;
+    this.uploadMs += took;
+    if (outcome === null) return this.failed('interrupted during the upload');
+    if (outcome.kind === 'accepted') {
+      stage.throughput.observe(part.bytes, took);
+      return { ...this.base(), status: 'uploaded', error: null, fatal: null };
+    }
+    this.lastError = outcome.detail;
+    if (outcome.kind === 'refused') return this.failed(`upload refused: ${outcome.detail}`);
+    if (outcome.kind === 'expired') return this.expired(outcome.detail);
+    const { retryAfterMs } = outcome;
+    const retry = { part, attempt: this.attempt, reason: outcome.detail, retryAfterMs };
+    const delay = await stage.backoff(retry, this.mayAgain);
+    if (delay === null) return 'give-up';
+    if (target.expiresAt.getTime() - stage.now() < stage.throughput.neededMs(part.bytes) + delay)
+      this.target = null;
+    return 'again';
+  }
+
+  /** Never retry an expired URL: the next attempt asks for a new one, at once. */
+  private expired(detail: string): Step {
+    this.target = null;
+    if (!this.mayAgain(0)) return 'give-up';
+    this.stage.progress({
+      type: 'retry',
+      number: this.part.number,
+      attempt: this.attempt,
+      reason: `upload URL expired (${detail})`,
+      delayMs: 0,
+    });
+    return 'again';
+  }
+
+  /**
+   * Whether the policy allows another attempt after a wait of `delayMs`: the budget Http
+   * applies to its requests, counted here without the time spent transferring the part
+   * (a slow link must not use up the retries of a large part).
+   */
+  private readonly mayAgain = (delayMs: number): boolean =>
+    mayRetry(
+      this.stage.policy,
+      this.attempt,
+      this.stage.now() - this.started - this.uploadMs,
+      delayMs,
+    );
+
+  private base() {
+    return {
+      part: this.part,
+      taskId: this.taskId,
+      attempts: this.attempt,
+      uploadMs: this.uploadMs,
+    };
+  }
+
+  private failed(error: string, fatal: AtomicBulkError | null = null): PartOutcome {
+    return { ...this.base(), status: 'failed', error, fatal };
+  }
 }
