@@ -18,71 +18,99 @@ export function pool<T, R>(
   work: (item: T) => Promise<R>,
   ahead = 0,
 ): Pool<R> {
-  let stopped = false;
-  // Read through a function: stop() can flip it while this generator awaits.
-  const isStopped = () => stopped;
-  type Done = { kind: 'done'; self: Promise<Done | Pulled>; result: R };
-  type Pulled =
-    | { kind: 'pulled'; self: Promise<Done | Pulled>; next: IteratorResult<T> }
-    | { kind: 'failed'; self: Promise<Done | Pulled>; error: unknown };
-  async function* run(): AsyncGenerator<R> {
-    const iterator = source[Symbol.asyncIterator]();
-    const running = new Set<Promise<Done | Pulled>>();
-    const ready: T[] = [];
-    let pulling = false;
-    let exhausted = false;
-    let inFlight = 0;
-    let failure: { error: unknown } | null = null;
-    try {
-      for (;;) {
-        while (inFlight < limit && ready.length > 0 && !isStopped()) {
-          const item = ready.shift() as T;
-          inFlight++;
-          const p: Promise<Done | Pulled> = work(item).then((result) => ({
-            kind: 'done',
-            self: p,
-            result,
-          }));
-          running.add(p);
-        }
-        if (!exhausted && !isStopped() && !pulling && inFlight + ready.length < limit + ahead) {
-          const p: Promise<Done | Pulled> = iterator.next().then(
-            (next) => ({ kind: 'pulled', self: p, next }),
-            (error: unknown) => ({ kind: 'failed', self: p, error }),
-          );
-          pulling = true;
-          running.add(p);
-        }
-        if (running.size === 0) {
-          if (failure !== null) throw failure.error;
-          return;
-        }
-        const settled = await Promise.race(running);
-        running.delete(settled.self);
-        if (settled.kind === 'failed') {
-          pulling = false;
-          exhausted = true;
-          stopped = true;
-          failure = { error: settled.error };
-        } else if (settled.kind === 'pulled') {
-          pulling = false;
-          if (settled.next.done === true) exhausted = true;
-          else if (!isStopped()) ready.push(settled.next.value);
-        } else {
-          inFlight--;
-          yield settled.result;
-        }
-      }
-    } finally {
-      await Promise.allSettled(running);
-      if (!exhausted) await iterator.return?.();
-    }
-  }
-  const generator = run();
+  const run = new PoolRun(source, { limit, ahead, work });
+  const generator = run.results();
   return {
     stop: () => {
-      stopped = true;
+      run.stopped = true;
     },
     [Symbol.asyncIterator]: () => generator,
   };
+}
+
+type Done<R> = { kind: 'done'; self: Settled<unknown, R>; result: R };
+type Pulled<T> =
+  | { kind: 'pulled'; self: Settled<T, unknown>; next: IteratorResult<T> }
+  | { kind: 'failed'; self: Settled<T, unknown>; error: unknown };
+/** A piece of work or a pull from the source, settled with a note of which it was. */
+type Settled<T, R> = Promise<Done<R> | Pulled<T>>;
+
+class PoolRun<T, R> {
+  stopped = false;
+  private readonly iterator: AsyncIterator<T>;
+  private readonly running = new Set<Settled<T, R>>();
+  private readonly ready: T[] = [];
+  private pulling = false;
+  private exhausted = false;
+  private inFlight = 0;
+  private failure: { error: unknown } | null = null;
+
+  constructor(
+    source: AsyncIterable<T>,
+    private readonly shape: { limit: number; ahead: number; work: (item: T) => Promise<R> },
+  ) {
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  async *results(): AsyncGenerator<R> {
+    try {
+      for (;;) {
+        this.startReady();
+        this.pullMore();
+        if (this.running.size === 0) {
+          if (this.failure !== null) throw this.failure.error;
+          return;
+        }
+        const settled = await Promise.race(this.running);
+        this.running.delete(settled.self as Settled<T, R>);
+        if (settled.kind === 'done') {
+          this.inFlight--;
+          yield settled.result;
+        } else this.pulled(settled);
+      }
+    } finally {
+      await Promise.allSettled(this.running);
+      if (!this.exhausted) await this.iterator.return?.();
+    }
+  }
+
+  /** Starts work on ready items while a slot is free. */
+  private startReady(): void {
+    while (this.inFlight < this.shape.limit && this.ready.length > 0 && !this.isStopped()) {
+      const item = this.ready.shift() as T;
+      this.inFlight++;
+      const p: Settled<T, R> = this.shape
+        .work(item)
+        .then((result) => ({ kind: 'done', self: p, result }));
+      this.running.add(p);
+    }
+  }
+
+  /** Pulls the next item, one at a time, while fewer than limit + ahead exist. */
+  private pullMore(): void {
+    const { limit, ahead } = this.shape;
+    if (this.exhausted || this.isStopped() || this.pulling) return;
+    if (this.inFlight + this.ready.length >= limit + ahead) return;
+    const p: Settled<T, R> = this.iterator.next().then(
+      (next) => ({ kind: 'pulled', self: p, next }),
+      (error: unknown) => ({ kind: 'failed', self: p, error }),
+    );
+    this.pulling = true;
+    this.running.add(p);
+  }
+
+  private pulled(settled: Pulled<T>): void {
+    this.pulling = false;
+    if (settled.kind === 'failed') {
+      this.exhausted = true;
+      this.stopped = true;
+      this.failure = { error: settled.error };
+    } else if (settled.next.done === true) this.exhausted = true;
+    else if (!this.isStopped()) this.ready.push(settled.next.value);
+  }
+
+  /** Read through a method: stop() can flip it while the generator awaits. */
+  private isStopped(): boolean {
+    return this.stopped;
+  }
 }
