@@ -152,29 +152,46 @@ export async function* downloadExportFile(
       );
     }
     if (response.body === null) return;
-    let seen = 0;
-    const reader = response.body.getReader();
-    try {
-      for (;;) {
-        let chunk: { done: boolean; value?: Uint8Array };
-        try {
-          chunk = await reader.read();
-        } catch (error) {
-          throw fail(controller.signal.aborted ? 'it stalled' : (error as Error).message);
-        }
-        const value = chunk.value;
-        if (chunk.done || value === undefined) return;
-        seen += value.length;
-        if (seen > maxBytes) throw fail(`it is larger than ${maxBytes} bytes`);
-        clearTimeout(timer);
-        timer = setTimeout(() => controller.abort(), idleMs);
-        yield value;
-      }
-    } finally {
-      await reader.cancel().catch(() => undefined);
-    }
+    const idle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(), idleMs);
+    };
+    yield* boundedBody(response.body, { maxBytes, idle, fail, controller });
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The chunks of a body, up to `maxBytes`; `idle` restarts the idle timer at each. */
+async function* boundedBody(
+  body: ReadableStream<Uint8Array>,
+  bounds: {
+    maxBytes: number;
+    idle: () => void;
+    fail: (why: string) => AtomicBulkError;
+    controller: AbortController;
+  },
+): AsyncGenerator<Uint8Array> {
+  const { maxBytes, idle, fail, controller } = bounds;
+  let seen = 0;
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      let chunk: { done: boolean; value?: Uint8Array };
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw fail(controller.signal.aborted ? 'it stalled' : (error as Error).message);
+      }
+      const value = chunk.value;
+      if (chunk.done || value === undefined) return;
+      seen += value.length;
+      if (seen > maxBytes) throw fail(`it is larger than ${maxBytes} bytes`);
+      idle();
+      yield value;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
   }
 }

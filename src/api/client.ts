@@ -84,6 +84,21 @@ export interface CardsApi {
   listAnalyticsExport?(from: Date, to: Date, format: ExportFormat): Promise<ExportFile[]>;
 }
 
+/** One request to the API, as `call` makes it. */
+interface ApiCall {
+  method: 'GET' | 'POST';
+  path: string;
+  operation: string;
+  /** What a 404 means here, and a hint for any refusal. */
+  messages?: { notFound?: string; notFoundHint?: string; hint?: string };
+  body?: string;
+  /** Retried by the HTTP client (default); false where a caller retries itself. */
+  retry?: boolean;
+  maxBodyBytes?: number;
+  /** `path` is complete under the base URL (not under /v1/{env}). */
+  absolutePath?: boolean;
+}
+
 export class AtomicClient implements AtomicApi, CardsApi {
   private readonly http: Http;
   readonly tokens: TokenProvider;
@@ -116,15 +131,12 @@ export class AtomicClient implements AtomicApi, CardsApi {
     if (query.name) params.set('name', query.name);
     if (query.status) params.set('status', query.status);
     const qs = params.toString();
-    const response = await this.call(
-      'GET',
-      `/action-flow${qs ? `?${qs}` : ''}`,
-      'GET action-flow',
-      {},
-      undefined,
-      true,
-      MAX_FLOW_BODY_BYTES,
-    );
+    const response = await this.call({
+      method: 'GET',
+      path: `/action-flow${qs ? `?${qs}` : ''}`,
+      operation: 'GET action-flow',
+      maxBodyBytes: MAX_FLOW_BODY_BYTES,
+    });
     const body = this.json(response, 'GET action-flow') as { data?: unknown };
     if (!Array.isArray(body.data))
       throw new AtomicBulkError('API', 'The flow list response has no "data" list.');
@@ -133,17 +145,15 @@ export class AtomicClient implements AtomicApi, CardsApi {
 
   async getFlowConfig(flowConfigId: string, version: string): Promise<FetchedFlowConfig> {
     const operation = 'GET action-flow config';
-    const response = await this.call(
-      'GET',
-      `/action-flow/${encodeURIComponent(flowConfigId)}/config/${encodeURIComponent(version)}`,
+    const response = await this.call({
+      method: 'GET',
+      path: `/action-flow/${encodeURIComponent(flowConfigId)}/config/${encodeURIComponent(version)}`,
       operation,
-      {
+      messages: {
         notFound: `Flow ${flowConfigId} (version ${version}) was not found in environment ${this.settings.environmentId}.`,
       },
-      undefined,
-      true,
-      MAX_FLOW_BODY_BYTES,
-    );
+      maxBodyBytes: MAX_FLOW_BODY_BYTES,
+    });
     const raw = this.json(response, operation);
     const config = parseFlowConfig(raw, `the API (flow ${flowConfigId}, version ${version})`);
     return { config, version: config.version, status: config.status, raw };
@@ -152,21 +162,21 @@ export class AtomicClient implements AtomicApi, CardsApi {
   async createCsvTask(flowConfigId: string, mode: SendMode): Promise<UploadTarget> {
     const operation = mode === 'test' ? 'POST csv-task/test' : 'POST csv-task';
     const issuedAt = this.now();
-    const response = await this.call(
-      'POST',
-      `/action-flow/${encodeURIComponent(flowConfigId)}/csv-task${mode === 'test' ? '/test' : ''}`,
+    const response = await this.call({
+      method: 'POST',
+      path: `/action-flow/${encodeURIComponent(flowConfigId)}/csv-task${mode === 'test' ? '/test' : ''}`,
       operation,
-      {
+      messages: {
         notFound: `Flow ${flowConfigId} was not found in environment ${this.settings.environmentId}.`,
         hint:
           mode === 'live'
             ? 'Live sends need a published flow; publish it, or send to test users with --test.'
             : undefined,
       },
-      '{}',
+      body: '{}',
       // The upload stage retries csv-task, once per part attempt: not here as well.
-      false,
-    );
+      retry: false,
+    });
     const target = readUploadTarget(this.json(response, operation), issuedAt);
     await checkUploadUrl(target.url, this.apiIsLoopback, this.lookup);
     return target;
@@ -174,15 +184,12 @@ export class AtomicClient implements AtomicApi, CardsApi {
 
   async listCards(query: CardQuery, limit: number, offset: number): Promise<CardSummary[]> {
     const operation = 'GET cards';
-    const response = await this.call(
-      'GET',
-      `/cards?${listQuery(query, limit, offset).toString()}`,
+    const response = await this.call({
+      method: 'GET',
+      path: `/cards?${listQuery(query, limit, offset).toString()}`,
       operation,
-      {},
-      undefined,
-      true,
-      maxPageBytes(limit),
-    );
+      maxBodyBytes: maxPageBytes(limit),
+    });
     return readCards(this.json(response, operation), limit);
   }
 
@@ -193,18 +200,16 @@ export class AtomicClient implements AtomicApi, CardsApi {
       to: to.toISOString(),
       format,
     });
-    const response = await this.call(
-      'GET',
-      `/analytics/batched?${query.toString()}`,
+    const response = await this.call({
+      method: 'GET',
+      path: `/analytics/batched?${query.toString()}`,
       operation,
-      {
+      messages: {
         notFound: 'This environment does not offer the analytics export.',
         notFoundHint: 'Run reconcile with --source cards (the Cards API), or check --environment.',
       },
-      undefined,
-      true,
-      MAX_FLOW_BODY_BYTES,
-    );
+      maxBodyBytes: MAX_FLOW_BODY_BYTES,
+    });
     const files = readExportListing(this.json(response, operation), format);
     for (const file of files)
       await checkUploadUrl(
@@ -221,30 +226,19 @@ export class AtomicClient implements AtomicApi, CardsApi {
     const query = cancelQuery(scope, limit).toString();
     const path = this.cancelPath.replace('{env}', encodeURIComponent(this.settings.environmentId));
     // Cancelling is idempotent (a cancelled card stays cancelled), so it is retried like a read.
-    const response = await this.call(
-      'POST',
-      `${path}?${query}`,
+    const response = await this.call({
+      method: 'POST',
+      path: `${path}?${query}`,
       operation,
-      {},
-      '{}',
-      true,
-      undefined,
-      true,
-    );
+      body: '{}',
+      absolutePath: true,
+    });
     return readCancelled(this.json(response, operation), limit);
   }
 
-  private async call(
-    method: 'GET' | 'POST',
-    path: string,
-    operation: string,
-    messages: { notFound?: string; notFoundHint?: string; hint?: string } = {},
-    body?: string,
-    retry = true,
-    maxBodyBytes?: number,
-    /** `path` is complete under the base URL (not under /v1/{env}). */
-    absolutePath = false,
-  ): Promise<HttpResponse> {
+  private async call(request: ApiCall): Promise<HttpResponse> {
+    const { method, path, operation, messages = {}, body, retry = true, maxBodyBytes } = request;
+    const absolutePath = request.absolutePath ?? false;
     const url = absolutePath
       ? `${this.settings.baseUrl}${path}`
       : `${this.settings.baseUrl}/v1/${encodeURIComponent(this.settings.environmentId)}${path}`;

@@ -5,7 +5,7 @@
  */
 import { AtomicBulkError } from '../model/errors.js';
 import { registerSecret } from '../model/redact.js';
-import { bodyDetail, type Http } from './http.js';
+import { bodyDetail, type Http, type HttpResponse } from './http.js';
 
 export interface ClientCredentials {
   tokenUrl: string;
@@ -60,49 +60,54 @@ export class TokenProvider {
       },
       body: params.toString(),
     });
-    if (response.status === 400 || response.status === 401 || response.status === 403) {
-      throw new AtomicBulkError(
-        'AUTH',
-        `The token endpoint refused the client credentials (HTTP ${response.status}).`,
-        {
-          status: response.status,
-          operation: 'POST token',
-          detail: bodyDetail(response.text),
-          hint: 'Check ATOMIC_CLIENT_ID and ATOMIC_CLIENT_SECRET (an API client with the events role) and --token-url.',
-        },
-      );
-    }
-    if (response.status < 200 || response.status >= 300) {
-      throw new AtomicBulkError('API', `The token endpoint answered HTTP ${response.status}.`, {
-        status: response.status,
-        detail: bodyDetail(response.text),
-        hint: 'Check --token-url; if it is right, try again later.',
-      });
-    }
-    let body: { access_token?: unknown; expires_in?: unknown };
-    try {
-      body = JSON.parse(response.text) as typeof body;
-    } catch {
-      throw new AtomicBulkError(
-        'API',
-        'The token endpoint answered with something that is not JSON.',
-        { hint: 'Check --token-url.' },
-      );
-    }
-    if (typeof body.access_token !== 'string' || body.access_token === '') {
-      throw new AtomicBulkError('API', 'The token endpoint answered without an access_token.', {
-        hint: 'Check --token-url.',
-      });
-    }
-    const token = body.access_token;
-    registerSecret(token);
-    const lifeMs =
-      (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600) * 1000;
+    const token = readToken(response);
+    registerSecret(token.token);
     this.cached = {
-      token,
-      refreshAtMs: this.now() + lifeMs - Math.min(REFRESH_EARLY_MS, lifeMs / 4),
+      token: token.token,
+      refreshAtMs: this.now() + token.lifeMs - Math.min(REFRESH_EARLY_MS, token.lifeMs / 4),
     };
     this.fetched++;
-    return token;
+    return token.token;
   }
+}
+
+/** The token endpoint's answer: the token and how long it lives, or why not. */
+function readToken(response: HttpResponse): { token: string; lifeMs: number } {
+  if (response.status === 400 || response.status === 401 || response.status === 403) {
+    throw new AtomicBulkError(
+      'AUTH',
+      `The token endpoint refused the client credentials (HTTP ${response.status}).`,
+      {
+        status: response.status,
+        operation: 'POST token',
+        detail: bodyDetail(response.text),
+        hint: 'Check ATOMIC_CLIENT_ID and ATOMIC_CLIENT_SECRET (an API client with the events role) and --token-url.',
+      },
+    );
+  }
+  if (response.status < 200 || response.status >= 300) {
+    throw new AtomicBulkError('API', `The token endpoint answered HTTP ${response.status}.`, {
+      status: response.status,
+      detail: bodyDetail(response.text),
+      hint: 'Check --token-url; if it is right, try again later.',
+    });
+  }
+  let body: { access_token?: unknown; expires_in?: unknown };
+  try {
+    body = JSON.parse(response.text) as typeof body;
+  } catch {
+    throw new AtomicBulkError(
+      'API',
+      'The token endpoint answered with something that is not JSON.',
+      { hint: 'Check --token-url.' },
+    );
+  }
+  if (typeof body.access_token !== 'string' || body.access_token === '') {
+    throw new AtomicBulkError('API', 'The token endpoint answered without an access_token.', {
+      hint: 'Check --token-url.',
+    });
+  }
+  const lifeMs =
+    (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600) * 1000;
+  return { token: body.access_token, lifeMs };
 }
