@@ -152,8 +152,13 @@ export class CampaignPass {
         rows[k + 3] as number,
         rows[k + 2] as number,
       );
-    if (!this.o.journals) return;
-    const digests = hasher.finish(n / 4);
+    if (this.o.journals) await this.journalSent(n);
+  }
+
+  /** The batch's sent entries (keyed digest, record, occurrence, epoch), for the journal. */
+  private async journalSent(n: number): Promise<void> {
+    const rows = this.rows;
+    const digests = this.o.hasher.finish(n / 4);
     const e = this.entry;
     for (let k = 0; k < n; k += 4) {
       const occ = rows[k + 2] as number;

@@ -146,80 +146,29 @@ export interface LedgerOpen {
 }
 
 export class CampaignLedger {
+  readonly store: CampaignStore;
+  readonly name: string;
+  private readonly sealer: Sealer;
+  private readonly now: () => Date;
+
   private constructor(
-    readonly store: CampaignStore,
-    readonly name: string,
-    private readonly sealer: Sealer,
-    private readonly now: () => Date,
+    { store, name, now }: LedgerOpen,
+    sealer: Sealer,
     public manifest: LedgerManifest,
     /** True until the first write of a new ledger. */
     private fresh: boolean,
-  ) {}
+  ) {
+    this.store = store;
+    this.name = name;
+    this.sealer = sealer;
+    this.now = now;
+  }
 
   static async open(o: LedgerOpen): Promise<CampaignLedger> {
     const sealer = o.secret.sealer(o.name);
-    const check = o.secret.check(o.name);
     const text = await o.store.readManifest();
-    if (text === null) {
-      if (o.create === null)
-        throw new AtomicBulkError(
-          'NOT_FOUND',
-          `There is no campaign ${o.name} in this state directory.`,
-          {
-            hint: 'List the campaigns with `atomic-bulk campaign list --state-dir …`.',
-          },
-        );
-      const manifest: LedgerManifest = {
-        version: 1,
-        campaign: o.name,
-        createdAt: o.now().toISOString(),
-        check,
-        keyColumns: o.create.keyColumns,
-        destination: o.create.destination,
-        epoch: 0,
-        forgotten: 0,
-        segments: [],
-        journals: [],
-        openRuns: [],
-        runs: [],
-      };
-      return new CampaignLedger(o.store, o.name, sealer, o.now, manifest, true);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = null;
-    }
-    const plain = parsed as { check?: unknown } | null;
-    if (
-      plain !== null &&
-      typeof plain === 'object' &&
-      plain.check !== check &&
-      typeof plain.check === 'string'
-    )
-      throw new AtomicBulkError(
-        'CONFIG',
-        `The ledger of campaign ${o.name} was written with another campaign secret.`,
-        {
-          hint: `Use the secret it was written with: ATOMIC_BULK_CAMPAIGN_SECRET, or the client credentials it was started with. Under another secret every key would look new and every user would get a second card.`,
-        },
-      );
-    const opened = openSealed(sealer, 'campaign', parsed);
-    if (opened === null)
-      throw new AtomicBulkError(
-        'STATE',
-        `The ledger of campaign ${o.name} in ${o.store.where} fails its seal check: it was changed outside atomic-bulk.`,
-        { hint: 'Restore it from a backup, or start a new campaign name.' },
-      );
-    const ledger = new CampaignLedger(
-      o.store,
-      o.name,
-      sealer,
-      o.now,
-      checkShape(opened, o.name),
-      false,
-    );
+    if (text === null) return new CampaignLedger(o, sealer, newManifest(o), true);
+    const ledger = new CampaignLedger(o, sealer, readManifest(o, sealer, text), false);
     await ledger.sweep();
     return ledger;
   }
@@ -456,4 +405,61 @@ export function newer(a: Buffer, ai: number, b: Buffer, bi: number): boolean {
   const tb = b.readUInt32BE(bi + 16);
   if (ta !== tb) return ta > tb;
   return a.readUInt16BE(ai + 20) > b.readUInt16BE(bi + 20);
+}
+
+/** A new campaign's manifest (send only; other commands open existing ledgers). */
+function newManifest(o: LedgerOpen): LedgerManifest {
+  if (o.create === null)
+    throw new AtomicBulkError(
+      'NOT_FOUND',
+      `There is no campaign ${o.name} in this state directory.`,
+      { hint: 'List the campaigns with `atomic-bulk campaign list --state-dir …`.' },
+    );
+  return {
+    version: 1,
+    campaign: o.name,
+    createdAt: o.now().toISOString(),
+    check: o.secret.check(o.name),
+    keyColumns: o.create.keyColumns,
+    destination: o.create.destination,
+    epoch: 0,
+    forgotten: 0,
+    segments: [],
+    journals: [],
+    openRuns: [],
+    runs: [],
+  };
+}
+
+/** A ledger's manifest as read: written under this secret, sealed, and of the right shape. */
+function readManifest(o: LedgerOpen, sealer: Sealer, text: string): LedgerManifest {
+  const check = o.secret.check(o.name);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  const plain = parsed as { check?: unknown } | null;
+  if (
+    plain !== null &&
+    typeof plain === 'object' &&
+    plain.check !== check &&
+    typeof plain.check === 'string'
+  )
+    throw new AtomicBulkError(
+      'CONFIG',
+      `The ledger of campaign ${o.name} was written with another campaign secret.`,
+      {
+        hint: `Use the secret it was written with: ATOMIC_BULK_CAMPAIGN_SECRET, or the client credentials it was started with. Under another secret every key would look new and every user would get a second card.`,
+      },
+    );
+  const opened = openSealed(sealer, 'campaign', parsed);
+  if (opened === null)
+    throw new AtomicBulkError(
+      'STATE',
+      `The ledger of campaign ${o.name} in ${o.store.where} fails its seal check: it was changed outside atomic-bulk.`,
+      { hint: 'Restore it from a backup, or start a new campaign name.' },
+    );
+  return checkShape(opened, o.name);
 }
