@@ -54,99 +54,116 @@ function jsonProgress(writeLine: (line: string) => void): ProgressRenderer {
  * it is cut. Retries show in the bar's last field instead of piling up as lines.
  */
 function barProgress(stderr: NodeJS.WriteStream): ProgressRenderer {
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: stderr,
-      format:
-        '{phase} |{bar}| {percentage}% {doneMiB}/{totalMiB} MiB  {rate} MiB/s  ETA {eta_formatted}  {parts}{note}',
-      hideCursor: true,
-      clearOnComplete: true,
-      etaBuffer: 50,
-      fps: 5,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  let phaseStart = Date.now();
-  let uploading = false;
-  let read = { bytes: 0, total: 0 };
-  let cut = 0;
-  let cutBytes = 0;
-  let accepted = 0;
-  let uploaded = 0;
-  let failed = 0;
-  let note = '';
-  const parts = (): string =>
-    cut === 0 ? '' : `parts ${uploaded}/${cut} sent${failed > 0 ? `, ${failed} failed` : ''}`;
-  const draw = (phase: string, value: number, total: number) => {
-    const seconds = Math.max(0.001, (Date.now() - phaseStart) / 1000);
+  const bar = new BarProgress(stderr);
+  return { sink: (event) => bar.show(event), stop: () => bar.stop() };
+}
+
+const READ_LABELS: Partial<Record<string, string>> = {
+  validate: 'validating',
+  explain: 'explaining',
+  split: 'cutting   ',
+};
+
+class BarProgress {
+  private readonly bar: cliProgress.SingleBar;
+  private started = false;
+  private phaseStart = Date.now();
+  private uploading = false;
+  private read = { bytes: 0, total: 0 };
+  private cut = 0;
+  private cutBytes = 0;
+  private accepted = 0;
+  private uploaded = 0;
+  private failed = 0;
+  private note = '';
+
+  constructor(private readonly stderr: NodeJS.WriteStream) {
+    this.bar = new cliProgress.SingleBar(
+      {
+        stream: stderr,
+        format:
+          '{phase} |{bar}| {percentage}% {doneMiB}/{totalMiB} MiB  {rate} MiB/s  ETA {eta_formatted}  {parts}{note}',
+        hideCursor: true,
+        clearOnComplete: true,
+        etaBuffer: 50,
+        fps: 5,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+
+  show(event: ProgressEvent): void {
+    switch (event.type) {
+      case 'phase':
+        // Each pass over the input gets a fresh bar, so rate and ETA are its own.
+        this.stop();
+        this.phaseStart = Date.now();
+        this.uploading = event.phase === 'upload';
+        return;
+      case 'part':
+        this.part(event);
+        return;
+      case 'retry':
+        this.note = `  retrying${event.number > 0 ? ` part ${event.number}` : ''} in ${(event.delayMs / 1000).toFixed(1)} s`;
+        if (this.started) this.bar.update({ note: this.note });
+        return;
+      case 'message':
+        this.stop();
+        this.stderr.write(`${event.text}\n`);
+        return;
+      case 'read':
+        this.read = { bytes: event.bytes, total: event.totalBytes ?? event.bytes };
+        if (this.uploading) this.drawUpload();
+        else this.draw(READ_LABELS[event.phase] ?? event.phase, this.read.bytes, this.read.total);
+        return;
+    }
+  }
+
+  stop(): void {
+    if (this.started) this.bar.stop();
+    this.started = false;
+  }
+
+  private part(event: Extract<ProgressEvent, { type: 'part' }>): void {
+    if (event.status === 'cut') {
+      this.cut++;
+      this.cutBytes += event.bytes;
+    }
+    if (event.status === 'uploaded' || event.status === 'skipped') {
+      this.uploaded++;
+      this.accepted += event.bytes;
+      this.note = '';
+    }
+    if (event.status === 'failed') this.failed++;
+    if (this.uploading) this.drawUpload();
+  }
+
+  private parts(): string {
+    if (this.cut === 0) return '';
+    return `parts ${this.uploaded}/${this.cut} sent${this.failed > 0 ? `, ${this.failed} failed` : ''}`;
+  }
+
+  private drawUpload(): void {
+    const left = Math.max(0, this.read.total - this.read.bytes);
+    this.draw('sending   ', this.accepted, this.cutBytes + left);
+  }
+
+  private draw(phase: string, value: number, total: number): void {
+    const seconds = Math.max(0.001, (Date.now() - this.phaseStart) / 1000);
     const payload = {
       phase,
       doneMiB: (value / MIB).toFixed(1),
       totalMiB: (total / MIB).toFixed(1),
       rate: (value / MIB / seconds).toFixed(1),
-      parts: parts(),
-      note,
+      parts: this.parts(),
+      note: this.note,
     };
-    if (!started) {
-      bar.start(total, value, payload);
-      started = true;
+    if (!this.started) {
+      this.bar.start(total, value, payload);
+      this.started = true;
     } else {
-      bar.setTotal(total);
-      bar.update(value, payload);
+      this.bar.setTotal(total);
+      this.bar.update(value, payload);
     }
-  };
-  const drawUpload = () =>
-    draw('sending   ', accepted, cutBytes + Math.max(0, read.total - read.bytes));
-  const sink: ProgressSink = (event: ProgressEvent) => {
-    switch (event.type) {
-      case 'phase':
-        // Each pass over the input gets a fresh bar, so rate and ETA are its own.
-        if (started) bar.stop();
-        started = false;
-        phaseStart = Date.now();
-        uploading = event.phase === 'upload';
-        return;
-      case 'part':
-        if (event.status === 'cut') {
-          cut++;
-          cutBytes += event.bytes;
-        }
-        if (event.status === 'uploaded' || event.status === 'skipped') {
-          uploaded++;
-          accepted += event.bytes;
-          note = '';
-        }
-        if (event.status === 'failed') failed++;
-        if (uploading) drawUpload();
-        return;
-      case 'retry':
-        note = `  retrying${event.number > 0 ? ` part ${event.number}` : ''} in ${(event.delayMs / 1000).toFixed(1)} s`;
-        if (started) bar.update({ note });
-        return;
-      case 'message':
-        if (started) bar.stop();
-        started = false;
-        stderr.write(`${event.text}\n`);
-        return;
-      case 'read': {
-        read = { bytes: event.bytes, total: event.totalBytes ?? event.bytes };
-        if (uploading) return drawUpload();
-        const label: Partial<Record<string, string>> = {
-          validate: 'validating',
-          explain: 'explaining',
-          split: 'cutting   ',
-        };
-        draw(label[event.phase] ?? event.phase, read.bytes, read.total);
-        return;
-      }
-    }
-  };
-  return {
-    sink,
-    stop: () => {
-      if (started) bar.stop();
-      started = false;
-    },
-  };
+  }
 }

@@ -1,5 +1,6 @@
 /** `atomic-bulk send <input>`: validate → split → csv-task URL → upload → report. */
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { Argv } from 'yargs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AtomicBulkError } from '../../model/errors.js';
@@ -34,6 +35,38 @@ const LEASE_TTL_SECONDS = {
   max: LIMITS.leaseTtlMs.max / 1000,
 };
 
+/** Where a send's run lives, under what name, and how it is held. */
+function stateOptions<T>(y: Argv<T>) {
+  return y
+    .option('run-id', {
+      type: 'string',
+      describe:
+        'Name of the run [default: SHA-256 of the input]; a new id re-sends the same file as a new campaign',
+      group: GROUPS.sending,
+    })
+    .option('state-dir', {
+      type: 'string',
+      default: SEND_DEFAULTS.stateDir,
+      describe:
+        'Where run state is kept for resuming: a folder, or s3://bucket/prefix/ so a job on another machine resumes it (with --sandbox: a temporary folder removed after the run)',
+      group: GROUPS.sending,
+    })
+    .option('lease-ttl', {
+      type: 'number',
+      default: SEND_DEFAULTS.leaseTtlMs / 1000,
+      describe:
+        "S3 state: seconds a send's lease on its run lasts unless renewed (renewed every third of it); a crashed send blocks the run this long",
+      group: GROUPS.sending,
+    })
+    .option('lease', {
+      type: 'boolean',
+      default: true,
+      describe:
+        'S3 state: take a lease on the run; --no-lease only where the scheduler already runs one send at a time and the store lacks conditional writes',
+      group: GROUPS.sending,
+    });
+}
+
 export const sendCommand = defineCommand({
   command: 'send <input..>',
   describe:
@@ -41,7 +74,7 @@ export const sendCommand = defineCommand({
   builder: (y) =>
     outputOptions(
       partBytesOption(
-        campaignOptions(notifyOption(connectionOptions(flowOptions(y))))
+        stateOptions(campaignOptions(notifyOption(connectionOptions(flowOptions(y)))))
           .positional('input', {
             type: 'string',
             describe:
@@ -70,33 +103,6 @@ export const sendCommand = defineCommand({
             type: 'boolean',
             default: false,
             describe: 'Validate and cut parts, but never call csv-task',
-            group: GROUPS.sending,
-          })
-          .option('run-id', {
-            type: 'string',
-            describe:
-              'Name of the run [default: SHA-256 of the input]; a new id re-sends the same file as a new campaign',
-            group: GROUPS.sending,
-          })
-          .option('state-dir', {
-            type: 'string',
-            default: SEND_DEFAULTS.stateDir,
-            describe:
-              'Where run state is kept for resuming: a folder, or s3://bucket/prefix/ so a job on another machine resumes it (with --sandbox: a temporary folder removed after the run)',
-            group: GROUPS.sending,
-          })
-          .option('lease-ttl', {
-            type: 'number',
-            default: SEND_DEFAULTS.leaseTtlMs / 1000,
-            describe:
-              "S3 state: seconds a send's lease on its run lasts unless renewed (renewed every third of it); a crashed send blocks the run this long",
-            group: GROUPS.sending,
-          })
-          .option('lease', {
-            type: 'boolean',
-            default: true,
-            describe:
-              'S3 state: take a lease on the run; --no-lease only where the scheduler already runs one send at a time and the store lacks conditional writes',
             group: GROUPS.sending,
           })
           .option('force', {
