@@ -79,16 +79,13 @@ export interface IssueLocation {
   columnIndex?: number | null;
 }
 
-/** Builds an issue whose severity is the one the code is catalogued with. */
-export function issue(
-  code: IssueCode,
-  at: IssueLocation,
-  message: string,
-  hint = '',
-  severity: Severity = ISSUE_CODES[code],
-): Issue {
+/**
+ * Builds an issue whose severity is the one the code is catalogued with (a caller that
+ * lowers it, like --allow-unknown-variables, overrides `severity` on the result).
+ */
+export function issue(code: IssueCode, at: IssueLocation, message: string, hint = ''): Issue {
   return {
-    severity,
+    severity: ISSUE_CODES[code],
     code,
     line: at.line,
     record: at.record,

@@ -121,111 +121,124 @@ export function summaryLine(report: Report): string {
 }
 
 export function reportView(report: Report): ReportView {
-  const flow =
-    report.flow.flowConfigId === null
-      ? '–'
-      : `${report.flow.flowConfigId} (version ${report.flow.version ?? '?'}${report.flow.mode ? `, ${report.flow.mode}` : ''})`;
-  const r = report.rows;
-  const fileIssues = report.issues
-    .filter((i) => i.record === 0 && i.severity === 'error')
-    .slice(0, 20);
   const top = topIssues(report);
-  const statuses: PartStatus[] = ['uploaded', 'failed', 'uploading', 'pending'];
   return {
     title: `atomic-bulk ${report.command}: ${HEADLINES[report.outcome]}`,
     outcome: report.outcome,
     summary: `${summaryLine(report)} Exit code ${report.exitCode}.${campaignState(report)}`,
     nextStep: report.nextStep,
-    overview: {
-      columns: columns('input', 'flow', 'run id', 'started', 'took'),
-      rows: [
-        [
-          `${report.input.source} (${report.input.bytes} bytes)`,
-          flow,
-          report.runId ?? '–',
-          report.startedAt,
-          `${(report.durationMs.total / 1000).toFixed(1)} s`,
-        ],
-      ],
-    },
-    rows: {
-      columns: columns(
-        'n:total',
-        'n:valid',
-        'n:invalid',
-        'n:blank lines',
-        'n:sent now',
-        'n:sent earlier',
-      ),
-      rows: [[r.total, r.valid, r.invalid, r.blank, r.sent, r.alreadySent].map(count)],
-    },
-    fileProblems:
-      fileIssues.length === 0
-        ? null
-        : {
-            columns: columns('n:line', 'column', 'problem', 'what to do'),
-            rows: fileIssues.map((i) => [
-              i.file !== undefined ? `${i.file}:${i.line}` : String(i.line),
-              i.column ?? '–',
-              i.message,
-              i.hint,
-            ]),
-          },
+    overview: overviewTable(report),
+    rows: rowsTable(report.rows),
+    fileProblems: fileProblemsTable(report),
     issuesTitle: `Issues (${report.issueCounts.errors} errors, ${report.issueCounts.warnings} warnings)`,
-    issues:
-      top.length === 0
-        ? null
-        : {
-            columns: columns('code', 'n:count', 'where (examples)', 'what to do'),
-            rows: top.map((t) => [
-              t.code,
-              String(t.count),
-              t.places.join(', ') || '–',
-              t.sample?.hint || t.sample?.message || '',
-            ]),
-          },
+    issues: issuesTable(top),
     issuesNote: report.issuesTruncated
       ? `Only the first ${report.issues.length} issues are listed in report.json; the counts are complete.`
       : null,
     issueChart: top.map((t) => ({ label: t.code, value: t.count, severity: ISSUE_CODES[t.code] })),
-    parts:
-      report.parts.length === 0
-        ? null
-        : {
-            columns: columns(
-              'n:#',
-              'n:rows',
-              'n:bytes',
-              'lines',
-              'status',
-              'n:attempts',
-              'task id',
-            ),
-            rows: report.parts.map((p) => [
-              String(p.number),
-              String(p.rows),
-              String(p.bytes),
-              `${p.firstLine}–${p.lastLine}`,
-              `${p.status}${p.previouslyUploaded ? ' (earlier)' : ''}${p.error ? ` (${p.error})` : ''}`,
-              String(p.attempts),
-              p.taskId ?? '–',
-            ]),
-          },
-    partChart: statuses
-      .map((s) => ({ label: s, value: report.parts.filter((p) => p.status === s).length }))
-      .filter((s) => s.value > 0),
+    parts: partsTable(report.parts),
+    partChart: PART_STATUSES.map((s) => ({
+      label: s,
+      value: report.parts.filter((p) => p.status === s).length,
+    })).filter((s) => s.value > 0),
     after: afterSend(report),
-    files: [
-      report.files.rejected && 'rejected.csv (rows to fix and send again)',
-      report.files.invocations && 'invocations.csv (line → flowInvocationId of every sent row)',
-      report.reconcile &&
-        (report.reconcile.source === 'analytics'
-          ? 'reconciled.csv (line, flowInvocationId, outcome, first and last event, engagement)'
-          : 'reconciled.csv (line, flowInvocationId, cards and their statuses)'),
-      report.campaign?.skippedFile &&
-        'skipped.csv (rows not sent: their key was sent already, and when)',
-    ].filter((f): f is string => typeof f === 'string' && f !== ''),
+    files: filesList(report),
   };
+}
+
+const PART_STATUSES: PartStatus[] = ['uploaded', 'failed', 'uploading', 'pending'];
+
+function overviewTable(report: Report): Table {
+  const flow =
+    report.flow.flowConfigId === null
+      ? '–'
+      : `${report.flow.flowConfigId} (version ${report.flow.version ?? '?'}${report.flow.mode ? `, ${report.flow.mode}` : ''})`;
+  return {
+    columns: columns('input', 'flow', 'run id', 'started', 'took'),
+    rows: [
+      [
+        `${report.input.source} (${report.input.bytes} bytes)`,
+        flow,
+        report.runId ?? '–',
+        report.startedAt,
+        `${(report.durationMs.total / 1000).toFixed(1)} s`,
+      ],
+    ],
+  };
+}
+
+function rowsTable(r: Report['rows']): Table {
+  return {
+    columns: columns(
+      'n:total',
+      'n:valid',
+      'n:invalid',
+      'n:blank lines',
+      'n:sent now',
+      'n:sent earlier',
+    ),
+    rows: [[r.total, r.valid, r.invalid, r.blank, r.sent, r.alreadySent].map(count)],
+  };
+}
+
+/** Errors about the file or its header (the first 20), which block sending. */
+function fileProblemsTable(report: Report): Table | null {
+  const fileIssues = report.issues
+    .filter((i) => i.record === 0 && i.severity === 'error')
+    .slice(0, 20);
+  if (fileIssues.length === 0) return null;
+  return {
+    columns: columns('n:line', 'column', 'problem', 'what to do'),
+    rows: fileIssues.map((i) => [
+      i.file !== undefined ? `${i.file}:${i.line}` : String(i.line),
+      i.column ?? '–',
+      i.message,
+      i.hint,
+    ]),
+  };
+}
+
+function issuesTable(top: ReturnType<typeof topIssues>): Table | null {
+  if (top.length === 0) return null;
+  return {
+    columns: columns('code', 'n:count', 'where (examples)', 'what to do'),
+    rows: top.map((t) => [
+      t.code,
+      String(t.count),
+      t.places.join(', ') || '–',
+      t.sample?.hint || t.sample?.message || '',
+    ]),
+  };
+}
+
+function partsTable(parts: Report['parts']): Table | null {
+  if (parts.length === 0) return null;
+  return {
+    columns: columns('n:#', 'n:rows', 'n:bytes', 'lines', 'status', 'n:attempts', 'task id'),
+    rows: parts.map((p) => [
+      String(p.number),
+      String(p.rows),
+      String(p.bytes),
+      `${p.firstLine}–${p.lastLine}`,
+      `${p.status}${p.previouslyUploaded ? ' (earlier)' : ''}${p.error ? ` (${p.error})` : ''}`,
+      String(p.attempts),
+      p.taskId ?? '–',
+    ]),
+  };
+}
+
+/** The files beside the report, each with what it is for. */
+function filesList(report: Report): string[] {
+  return [
+    report.files.rejected && 'rejected.csv (rows to fix and send again)',
+    report.files.invocations && 'invocations.csv (line → flowInvocationId of every sent row)',
+    report.reconcile &&
+      (report.reconcile.source === 'analytics'
+        ? 'reconciled.csv (line, flowInvocationId, outcome, first and last event, engagement)'
+        : 'reconciled.csv (line, flowInvocationId, cards and their statuses)'),
+    report.campaign?.skippedFile &&
+      'skipped.csv (rows not sent: their key was sent already, and when)',
+  ].filter((f): f is string => typeof f === 'string' && f !== '');
 }
 
 function byStatus(counts: Record<string, number>): string {
@@ -311,79 +324,14 @@ function timeline(report: Report): Table {
 }
 
 /** The reconcile, cancel and notification sections, as tables. */
-function afterSend(report: Report): { title: string; table: Table }[] {
-  const out: { title: string; table: Table }[] = [];
-  const camp = report.campaign;
-  if (camp !== undefined) {
-    const rows: string[][] = [
-      ['Campaign', `${camp.name} (key: ${camp.keyColumns.join(' + ')}; once per ${camp.oncePer})`],
-      ['Skipped, sent in an earlier run', count(camp.skippedAlreadySent)],
-      ['Skipped, key repeated in this file', count(camp.skippedRepeated)],
-      ['Sent again (last sent longer ago than once-per)', count(camp.sentAgain)],
-      ['Ledger entries', count(camp.ledgerEntries)],
-    ];
-    if (camp.pace !== null)
-      rows.push([
-        'Pace',
-        `${count(camp.pace.rows)} rows per ${camp.pace.slotMs === 60_000 ? 'minute' : 'hour'}, ${plural(camp.pace.slots, 'slot')}, last due ${camp.pace.expectedEnd}`,
-      ]);
-    if (camp.window !== null)
-      rows.push(['Window', `${camp.window.from}–${camp.window.to} ${camp.window.timeZone}`]);
-    out.push({ title: 'Campaign', table: { columns: columns('', ''), rows } });
-  }
-  const r = report.reconcile;
-  if (r !== undefined) {
-    const rows: string[][] = [
-      ['Checked', r.checkedAt],
-      ['How', HOW[r.strategy] + (r.sourceReason === undefined ? '' : ` (${r.sourceReason})`)],
-      ['Rows checked', count(r.rows)],
-      ['Rows with cards of this run', count(r.withCards)],
-      ['Rows without a card', count(r.withoutCards)],
-      ['Rows by outcome', r.rowsByOutcome === undefined ? '–' : byStatus(r.rowsByOutcome)],
-      ['Cards by status', byStatus(r.cardsByStatus)],
-    ];
-    if (r.sample !== null)
-      rows.push([
-        'Delivered share (95 % interval)',
-        `${(r.sample.share * 100).toFixed(1)} % (${(r.sample.low * 100).toFixed(1)}–${(r.sample.high * 100).toFixed(1)} %) of ${count(r.sample.runRows)} rows`,
-      ]);
-    if (r.analytics !== undefined)
-      rows.push(
-        ['Export read', exportText(r.analytics)],
-        [
-          'Engagement (rows)',
-          `displayed ${count(r.analytics.engagement.displayed)}, completed ${count(r.analytics.engagement.completed)}, dismissed ${count(r.analytics.engagement.dismissed)}`,
-        ],
-      );
-    out.push({ title: 'Delivery (reconcile)', table: { columns: columns('', ''), rows } });
-    const outcomes = outcomeTable(r);
-    if (outcomes !== null) out.push({ title: 'Outcomes by part', table: outcomes });
-  }
-  const c = report.cancel;
-  if (c !== undefined) {
-    const rows: string[][] = [
-      ['When', c.at],
-      ['Applied', c.applied ? 'yes' : 'no (without --yes nothing is changed)'],
-      [
-        'Scope',
-        [c.scope.status && `status ${c.scope.status}`, c.scope.userId && 'one user']
-          .filter(Boolean)
-          .join(', ') || 'every card of the run',
-      ],
-      ['Rows with cards in scope', `${count(c.rowsMatched)} of ${count(c.rows)}`],
-      ['Cards in scope', count(c.cardsMatched)],
-      ['Cancelled', count(c.cancelled)],
-    ];
-    const history = report.cancels ?? [c];
-    if (history.length > 1)
-      rows.push([
-        'Every cancel of this run',
-        history
-          .map((h) => `${h.at}: ${h.applied ? `${count(h.cancelled)} cancelled` : 'counted only'}`)
-          .join('; '),
-      ]);
-    out.push({ title: 'Cancel', table: { columns: columns('', ''), rows } });
-  }
+type Section = { title: string; table: Table };
+
+/** What happened after the send: campaign, reconcile, cancel, timeline, notifications. */
+function afterSend(report: Report): Section[] {
+  const out: Section[] = [];
+  if (report.campaign !== undefined) out.push(...campaignSection(report.campaign));
+  if (report.reconcile !== undefined) out.push(...reconcileSections(report.reconcile));
+  if (report.cancel !== undefined) out.push(...cancelSection(report.cancel, report.cancels));
   if (report.parts.some((p) => p.status === 'uploaded'))
     out.push({ title: 'Timeline', table: timeline(report) });
   const told = report.notifications ?? [];
@@ -401,6 +349,78 @@ function afterSend(report: Report): { title: string; table: Table }[] {
       },
     });
   return out;
+}
+
+function campaignSection(camp: NonNullable<Report['campaign']>): Section[] {
+  const rows: string[][] = [
+    ['Campaign', `${camp.name} (key: ${camp.keyColumns.join(' + ')}; once per ${camp.oncePer})`],
+    ['Skipped, sent in an earlier run', count(camp.skippedAlreadySent)],
+    ['Skipped, key repeated in this file', count(camp.skippedRepeated)],
+    ['Sent again (last sent longer ago than once-per)', count(camp.sentAgain)],
+    ['Ledger entries', count(camp.ledgerEntries)],
+  ];
+  if (camp.pace !== null)
+    rows.push([
+      'Pace',
+      `${count(camp.pace.rows)} rows per ${camp.pace.slotMs === 60_000 ? 'minute' : 'hour'}, ${plural(camp.pace.slots, 'slot')}, last due ${camp.pace.expectedEnd}`,
+    ]);
+  if (camp.window !== null)
+    rows.push(['Window', `${camp.window.from}–${camp.window.to} ${camp.window.timeZone}`]);
+  return [{ title: 'Campaign', table: { columns: columns('', ''), rows } }];
+}
+
+function reconcileSections(r: ReconcileSection): Section[] {
+  const rows: string[][] = [
+    ['Checked', r.checkedAt],
+    ['How', HOW[r.strategy] + (r.sourceReason === undefined ? '' : ` (${r.sourceReason})`)],
+    ['Rows checked', count(r.rows)],
+    ['Rows with cards of this run', count(r.withCards)],
+    ['Rows without a card', count(r.withoutCards)],
+    ['Rows by outcome', r.rowsByOutcome === undefined ? '–' : byStatus(r.rowsByOutcome)],
+    ['Cards by status', byStatus(r.cardsByStatus)],
+  ];
+  if (r.sample !== null)
+    rows.push([
+      'Delivered share (95 % interval)',
+      `${(r.sample.share * 100).toFixed(1)} % (${(r.sample.low * 100).toFixed(1)}–${(r.sample.high * 100).toFixed(1)} %) of ${count(r.sample.runRows)} rows`,
+    ]);
+  if (r.analytics !== undefined)
+    rows.push(
+      ['Export read', exportText(r.analytics)],
+      [
+        'Engagement (rows)',
+        `displayed ${count(r.analytics.engagement.displayed)}, completed ${count(r.analytics.engagement.completed)}, dismissed ${count(r.analytics.engagement.dismissed)}`,
+      ],
+    );
+  const out = [{ title: 'Delivery (reconcile)', table: { columns: columns('', ''), rows } }];
+  const outcomes = outcomeTable(r);
+  if (outcomes !== null) out.push({ title: 'Outcomes by part', table: outcomes });
+  return out;
+}
+
+function cancelSection(c: NonNullable<Report['cancel']>, cancels: Report['cancels']): Section[] {
+  const rows: string[][] = [
+    ['When', c.at],
+    ['Applied', c.applied ? 'yes' : 'no (without --yes nothing is changed)'],
+    [
+      'Scope',
+      [c.scope.status && `status ${c.scope.status}`, c.scope.userId && 'one user']
+        .filter(Boolean)
+        .join(', ') || 'every card of the run',
+    ],
+    ['Rows with cards in scope', `${count(c.rowsMatched)} of ${count(c.rows)}`],
+    ['Cards in scope', count(c.cardsMatched)],
+    ['Cancelled', count(c.cancelled)],
+  ];
+  const history = cancels ?? [c];
+  if (history.length > 1)
+    rows.push([
+      'Every cancel of this run',
+      history
+        .map((h) => `${h.at}: ${h.applied ? `${count(h.cancelled)} cancelled` : 'counted only'}`)
+        .join('; '),
+    ]);
+  return [{ title: 'Cancel', table: { columns: columns('', ''), rows } }];
 }
 
 function warnings(report: Report): string {

@@ -126,8 +126,8 @@ function classifyVariable({ spec, at }: NamedColumn, name: string, header: Heade
   header.variableColumns.add(name);
   if (variable === undefined) {
     const guess = suggest.variable(name);
-    header.issues.push(
-      issue(
+    header.issues.push({
+      ...issue(
         'unknown-variable',
         at,
         `The flow has no variable "${name}".`,
@@ -136,9 +136,9 @@ function classifyVariable({ spec, at }: NamedColumn, name: string, header: Heade
           : flow.variables.size > 0
             ? `The flow's variables are: ${suggest.variableList()}.`
             : 'The flow defines no variables; remove the column.',
-        options.allowUnknownVariables ? 'warning' : 'error',
       ),
-    );
+      severity: options.allowUnknownVariables ? 'warning' : 'error',
+    });
     if (options.allowUnknownVariables) spec.kind = 'variable';
     return;
   }
