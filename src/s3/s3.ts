@@ -279,56 +279,63 @@ export async function putS3File(
       await putS3Object(uri, body, contentType, options);
       return;
     }
-    const { bucket, key } = parseS3Uri(uri);
-    const client = await s3Client(options);
-    const sdk = await import('@aws-sdk/client-s3');
-    let uploadId: string | undefined;
-    try {
-      const created = await client.send(
-        new sdk.CreateMultipartUploadCommand({
-          Bucket: bucket,
-          Key: key,
-          ContentType: contentType,
-        }),
-      );
-      uploadId = created.UploadId;
-      const parts: { ETag: string | undefined; PartNumber: number }[] = [];
-      const buffer = Buffer.allocUnsafe(partBytes);
-      for (let offset = 0, number = 1; offset < size; offset += partBytes, number++) {
-        const length = Math.min(partBytes, size - offset);
-        await readFully(file, buffer.subarray(0, length), offset);
-        const part = await client.send(
-          new sdk.UploadPartCommand({
-            Bucket: bucket,
-            Key: key,
-            UploadId: uploadId,
-            PartNumber: number,
-            Body: buffer.subarray(0, length),
-            ContentLength: length,
-          }),
-        );
-        parts.push({ ETag: part.ETag, PartNumber: number });
-      }
-      await client.send(
-        new sdk.CompleteMultipartUploadCommand({
+    await putMultipart({ uri, file, size, contentType, partBytes }, options);
+  } finally {
+    await file.close();
+  }
+}
+
+/** A large file's multipart upload, one part in memory at a time; aborted when it fails. */
+async function putMultipart(
+  upload: { uri: string; file: FileHandle; size: number; contentType: string; partBytes: number },
+  options: S3Options,
+): Promise<void> {
+  const { uri, file, size, contentType, partBytes } = upload;
+  const { bucket, key } = parseS3Uri(uri);
+  const client = await s3Client(options);
+  const sdk = await import('@aws-sdk/client-s3');
+  let uploadId: string | undefined;
+  try {
+    const created = await client.send(
+      new sdk.CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        ContentType: contentType,
+      }),
+    );
+    uploadId = created.UploadId;
+    const parts: { ETag: string | undefined; PartNumber: number }[] = [];
+    const buffer = Buffer.allocUnsafe(partBytes);
+    for (let offset = 0, number = 1; offset < size; offset += partBytes, number++) {
+      const length = Math.min(partBytes, size - offset);
+      await readFully(file, buffer.subarray(0, length), offset);
+      const part = await client.send(
+        new sdk.UploadPartCommand({
           Bucket: bucket,
           Key: key,
           UploadId: uploadId,
-          MultipartUpload: { Parts: parts },
+          PartNumber: number,
+          Body: buffer.subarray(0, length),
+          ContentLength: length,
         }),
       );
-    } catch (error) {
-      if (uploadId !== undefined) {
-        await client
-          .send(
-            new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
-          )
-          .catch(() => undefined);
-      }
-      throw s3Error('OUTPUT', `${options.label ?? 'Report file'} ${uri}`, error);
+      parts.push({ ETag: part.ETag, PartNumber: number });
     }
-  } finally {
-    await file.close();
+    await client.send(
+      new sdk.CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+  } catch (error) {
+    if (uploadId !== undefined) {
+      await client
+        .send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
+        .catch(() => undefined);
+    }
+    throw s3Error('OUTPUT', `${options.label ?? 'Report file'} ${uri}`, error);
   }
 }
 

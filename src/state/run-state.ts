@@ -121,15 +121,21 @@ export function describeDestination(d: Destination): string {
 export class RunState {
   private writing: Promise<void> = Promise.resolve();
 
+  private readonly store: RunStore;
+  /** The clock every timestamp in the manifest is read from. */
+  private readonly now: () => Date;
+  private readonly sealer: Sealer;
+
   private constructor(
-    private readonly store: RunStore,
+    kept: { store: RunStore; now: () => Date; sealer: Sealer },
     private manifest: Manifest,
     /** True when the manifest existed before this run. */
     readonly resumed: boolean,
-    /** The clock every timestamp in the manifest is read from. */
-    private readonly now: () => Date,
-    private readonly sealer: Sealer,
-  ) {}
+  ) {
+    this.store = kept.store;
+    this.now = kept.now;
+    this.sealer = kept.sealer;
+  }
 
   /** The run's local directory: parts are cut into `parts/` (temporary for S3 state). */
   get dir(): string {
@@ -169,7 +175,7 @@ export class RunState {
         existing.flow.version = identity.flow.version;
         await checkIdFiles(existing, join(store.dir, 'parts'), store.where);
         return {
-          state: new RunState(store, existing, true, clock, options.sealer),
+          state: new RunState({ store, now: clock, sealer: options.sealer }, existing, true),
           legacyDir: null,
         };
       }
@@ -183,7 +189,7 @@ export class RunState {
         parts: [],
       };
       await checkIdFiles(manifest, join(store.dir, 'parts'), store.where);
-      const state = new RunState(store, manifest, false, clock, options.sealer);
+      const state = new RunState({ store, now: clock, sealer: options.sealer }, manifest, false);
       await state.save();
       const legacy = remote
         ? null
@@ -461,66 +467,30 @@ const PART_STATUSES = ['pending', 'uploading', 'uploaded', 'failed'];
  * later on.
  */
 export function parseManifest(raw: unknown, dir: string): Manifest {
-  const obj = (value: unknown, path: string): Record<string, unknown> => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw damaged(dir, `${path} is not an object`);
-    return value as Record<string, unknown>;
-  };
-  const m = obj(raw, 'the manifest');
+  const shape = new Shape(dir);
+  const m = shape.obj(raw, 'the manifest');
   checkVersion(m, dir);
-  const text = (o: Record<string, unknown>, key: string, path: string, nullable = false) => {
-    const v = o[key];
-    if (typeof v === 'string' || (nullable && v === null)) return;
-    throw damaged(dir, `${path}.${key} is not ${nullable ? 'text or null' : 'text'}`);
-  };
-  const num = (o: Record<string, unknown>, key: string, path: string, nullable = false) => {
-    const v = o[key];
-    if ((typeof v === 'number' && Number.isFinite(v) && v >= 0) || (nullable && v === null)) return;
-    throw damaged(dir, `${path}.${key} is not a number${nullable ? ' or null' : ''}`);
-  };
-  text(m, 'runId', 'manifest');
-  text(m, 'createdAt', 'manifest');
-  text(m, 'updatedAt', 'manifest');
-  text(m, 'sentInFullAt', 'manifest', true);
+  for (const key of ['runId', 'createdAt', 'updatedAt']) shape.text(m, key, 'manifest');
+  shape.text(m, 'sentInFullAt', 'manifest', true);
   if (typeof m.complete !== 'boolean') throw damaged(dir, 'manifest.complete is not true or false');
-  const destination = obj(m.destination, 'destination');
-  text(destination, 'apiOrigin', 'destination');
-  text(destination, 'environmentId', 'destination');
-  const input = obj(m.input, 'input');
-  text(input, 'source', 'input');
-  text(input, 'sha256', 'input');
-  num(input, 'bytes', 'input');
-  const flow = obj(m.flow, 'flow');
-  text(flow, 'flowConfigId', 'flow');
+  const destination = shape.obj(m.destination, 'destination');
+  shape.text(destination, 'apiOrigin', 'destination');
+  shape.text(destination, 'environmentId', 'destination');
+  const input = shape.obj(m.input, 'input');
+  shape.text(input, 'source', 'input');
+  shape.text(input, 'sha256', 'input');
+  shape.num(input, 'bytes', 'input');
+  const flow = shape.obj(m.flow, 'flow');
+  shape.text(flow, 'flowConfigId', 'flow');
   if (flow.mode !== 'live' && flow.mode !== 'test')
     throw damaged(dir, 'flow.mode is not live or test');
-  const split = obj(m.split, 'split');
-  num(split, 'maxPartBytes', 'split');
+  const split = shape.obj(m.split, 'split');
+  shape.num(split, 'maxPartBytes', 'split');
   if (split.onInvalid !== 'abort' && split.onInvalid !== 'skip')
     throw damaged(dir, 'split.onInvalid is not abort or skip');
   if (!Array.isArray(m.parts)) throw damaged(dir, 'manifest.parts is not a list');
   m.parts.forEach((value, k) => {
-    const path = `parts[${k}]`;
-    const p = obj(value, path);
-    if (p.number !== k + 1) throw damaged(dir, `${path}.number is not ${k + 1}`);
-    for (const key of [
-      'bytes',
-      'rows',
-      'firstLine',
-      'lastLine',
-      'firstRecord',
-      'lastRecord',
-      'attempts',
-    ])
-      num(p, key, path);
-    num(p, 'uploadMs', path, true);
-    text(p, 'sha256', path);
-    text(p, 'taskId', path, true);
-    text(p, 'error', path, true);
-    text(p, 'updatedAt', path);
-    text(p, 'idsSha256', path, true);
-    if (!PART_STATUSES.includes(p.status as string))
-      throw damaged(dir, `${path}.status is not one of ${PART_STATUSES.join(', ')}`);
+    checkPart(shape, value, k);
   });
   if (
     m.reports !== undefined &&
@@ -528,6 +498,46 @@ export function parseManifest(raw: unknown, dir: string): Manifest {
   )
     throw damaged(dir, 'manifest.reports is not a list of folders');
   return m as unknown as Manifest;
+}
+
+/** Part k of the manifest: numbered in order, every count and field of its type. */
+function checkPart(shape: Shape, value: unknown, k: number): void {
+  const path = `parts[${k}]`;
+  const p = shape.obj(value, path);
+  if (p.number !== k + 1) throw damaged(shape.dir, `${path}.number is not ${k + 1}`);
+  for (const key of ['bytes', 'rows', 'firstLine', 'lastLine', 'firstRecord', 'lastRecord'])
+    shape.num(p, key, path);
+  shape.num(p, 'attempts', path);
+  shape.num(p, 'uploadMs', path, true);
+  shape.text(p, 'sha256', path);
+  shape.text(p, 'updatedAt', path);
+  for (const key of ['taskId', 'error', 'idsSha256']) shape.text(p, key, path, true);
+  if (!PART_STATUSES.includes(p.status as string))
+    throw damaged(shape.dir, `${path}.status is not one of ${PART_STATUSES.join(', ')}`);
+}
+
+/** Checks of a value read back, each failing with a STATE error that names the field. */
+class Shape {
+  constructor(readonly dir: string) {}
+
+  obj(value: unknown, path: string): Record<string, unknown> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw damaged(this.dir, `${path} is not an object`);
+    return value as Record<string, unknown>;
+  }
+
+  text(o: Record<string, unknown>, key: string, path: string, nullable = false): void {
+    const v = o[key];
+    if (typeof v === 'string' || (nullable && v === null)) return;
+    throw damaged(this.dir, `${path}.${key} is not ${nullable ? 'text or null' : 'text'}`);
+  }
+
+  /** A finite, non-negative number (a count, a size, a time). */
+  num(o: Record<string, unknown>, key: string, path: string, nullable = false): void {
+    const v = o[key];
+    if ((typeof v === 'number' && Number.isFinite(v) && v >= 0) || (nullable && v === null)) return;
+    throw damaged(this.dir, `${path}.${key} is not a number${nullable ? ' or null' : ''}`);
+  }
 }
 
 /** True when `dir` holds a manifest written by 0.1.0 (version 1, no destination). */
