@@ -169,7 +169,10 @@ export class AnalyticsJoin {
    */
   async join(): Promise<{ rows: Cursor; counts: JoinCounts; results: ExternalSorter }> {
     const runs = new MergedCursor(await this.runs.sources(), RUN_WIDTH, FP);
-    const events = new MergedCursor(await this.events.sources(), EVENT_WIDTH, FP);
+    const events = new EventFeed(
+      new MergedCursor(await this.events.sources(), EVENT_WIDTH, FP),
+      this.notBefore,
+    );
     const results = new ExternalSorter(
       this.dir,
       ROW_WIDTH,
@@ -187,28 +190,14 @@ export class AnalyticsJoin {
     const out = Buffer.alloc(ROW_WIDTH);
     const lastKey = Buffer.alloc(FP);
     let haveLast = false;
-    let evMore = await events.fill();
+    await events.start();
     try {
       while (await runs.fill()) {
         for (let at = runs.pos; at < runs.end; at += RUN_WIDTH) {
           const position = runs.buf.readUInt32BE(at + FP);
           if (!haveLast || compare(runs.buf, at, lastKey, 0, FP) !== 0) {
             tally.reset();
-            // Events of ids that are no row of the run are passed over.
-            while (evMore && compare(events.buf, events.pos, runs.buf, at, FP) < 0) {
-              events.pos += EVENT_WIDTH;
-              if (events.pos >= events.end) evMore = await events.fill();
-            }
-            while (evMore && compare(events.buf, events.pos, runs.buf, at, FP) === 0) {
-              const time = events.buf.readUIntBE(events.pos + FP, 6);
-              if (this.notBefore !== null && time < this.notBefore) counts.earlier++;
-              else {
-                tally.add(events.buf[events.pos + FP + 6] as number, time);
-                counts.matched++;
-              }
-              events.pos += EVENT_WIDTH;
-              if (events.pos >= events.end) evMore = await events.fill();
-            }
+            await events.tallyFor(runs.buf, at, tally, counts);
             runs.buf.copy(lastKey, 0, at, at + FP);
             haveLast = true;
           }
@@ -220,7 +209,7 @@ export class AnalyticsJoin {
       }
     } finally {
       await runs.close();
-      await events.close();
+      await events.cursor.close();
       await this.runs.dispose();
       await this.events.dispose();
     }
@@ -234,5 +223,39 @@ export class AnalyticsJoin {
   async dispose(): Promise<void> {
     await this.runs.dispose();
     await this.events.dispose();
+  }
+}
+
+/** The sorted events, read alongside the sorted rows. */
+class EventFeed {
+  private more = false;
+
+  constructor(
+    readonly cursor: MergedCursor,
+    /** Events before this time (ms) are an earlier send's: counted, not tallied. */
+    private readonly notBefore: number | null,
+  ) {}
+
+  async start(): Promise<void> {
+    this.more = await this.cursor.fill();
+  }
+
+  /** Tallies the events of the key at `key[at…]`, passing over events of ids before it. */
+  async tallyFor(key: Buffer, at: number, tally: Tally, counts: JoinCounts): Promise<void> {
+    const events = this.cursor;
+    while (this.more && compare(events.buf, events.pos, key, at, FP) < 0) {
+      events.pos += EVENT_WIDTH;
+      if (events.pos >= events.end) this.more = await events.fill();
+    }
+    while (this.more && compare(events.buf, events.pos, key, at, FP) === 0) {
+      const time = events.buf.readUIntBE(events.pos + FP, 6);
+      if (this.notBefore !== null && time < this.notBefore) counts.earlier++;
+      else {
+        tally.add(events.buf[events.pos + FP + 6] as number, time);
+        counts.matched++;
+      }
+      events.pos += EVENT_WIDTH;
+      if (events.pos >= events.end) this.more = await events.fill();
+    }
   }
 }
