@@ -278,7 +278,7 @@ export class LocalObjectStore extends SigningStore implements ObjectStore {
     at: { key: string; rawPath: string; search: URLSearchParams; host: string },
     gate: RequestGate,
   ): Promise<{ status: number; headers: Record<string, string> }> {
-    await verifyPut(this.keys, at.rawPath, at.search, at.host);
+    await verifyPut(this.keys, at);
     gate.authenticated();
     const length = req.headers['content-length'];
     if (length === undefined || !/^\d+$/.test(length))

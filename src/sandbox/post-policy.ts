@@ -17,6 +17,7 @@ import {
   signingKey,
   type PresignedPost,
   type SigningKeyPair,
+  type SigningPlace,
 } from './sigv4.js';
 
 /**
@@ -24,12 +25,9 @@ import {
  * `expiresSeconds` from `now`. The fields are what S3's own presigners produce.
  */
 export async function presignPost(
-  keys: SigningKeyPair,
-  endpoint: string,
-  bucket: string,
+  { keys, endpoint, bucket }: SigningPlace,
   key: string,
-  maxBytes: number,
-  expiresSeconds: number,
+  { maxBytes, expiresSeconds }: { maxBytes: number; expiresSeconds: number },
   now: Date = new Date(),
 ): Promise<PresignedPost> {
   const date = amzDate(now);

@@ -19,7 +19,7 @@ function received(url: string) {
 async function judgePut(url: string, now = AT): Promise<string> {
   const r = received(url);
   try {
-    await verifyPut(keys, r.rawPath, r.search, r.host, now);
+    await verifyPut(keys, r, now);
     return 'ok';
   } catch (error) {
     if (error instanceof SignatureError) return error.code;
@@ -30,13 +30,13 @@ async function judgePut(url: string, now = AT): Promise<string> {
 describe('presigned PUT', () => {
   it('verifies what it signed, keys with any characters included', async () => {
     for (const key of ['a/b.csv', 'csv-tasks/env/flow é/🙂 x+y=z&w.csv', "a'b(c)*!~.csv"]) {
-      const url = await presignPut(keys, ENDPOINT, 'bucket', key, 300, AT);
+      const url = await presignPut({ keys, endpoint: ENDPOINT, bucket: 'bucket' }, key, 300, AT);
       expect(await judgePut(url)).toBe('ok');
     }
   });
 
   it('refuses a changed key, expiry or signature, another key pair, and lateness', async () => {
-    const url = await presignPut(keys, ENDPOINT, 'bucket', 'a.csv', 300, AT);
+    const url = await presignPut({ keys, endpoint: ENDPOINT, bucket: 'bucket' }, 'a.csv', 300, AT);
     const other = (change: (u: URL) => void) => {
       const u = new URL(url);
       change(u);
@@ -52,9 +52,7 @@ describe('presigned PUT', () => {
       'SignatureDoesNotMatch',
     );
     const forged = await presignPut(
-      { ...keys, secretAccessKey: 'another' },
-      ENDPOINT,
-      'bucket',
+      { keys: { ...keys, secretAccessKey: 'another' }, endpoint: ENDPOINT, bucket: 'bucket' },
       'a.csv',
       300,
       AT,
@@ -65,7 +63,7 @@ describe('presigned PUT', () => {
   });
 
   it('refuses an authentication parameter given twice, even with the same value', async () => {
-    const url = await presignPut(keys, ENDPOINT, 'bucket', 'a.csv', 300, AT);
+    const url = await presignPut({ keys, endpoint: ENDPOINT, bucket: 'bucket' }, 'a.csv', 300, AT);
     const signature = new URL(url).searchParams.get('X-Amz-Signature') ?? '';
     expect(await judgePut(`${url}&X-Amz-Signature=${signature}`)).toBe(
       'AuthorizationQueryParametersError',
@@ -78,7 +76,12 @@ describe('presigned PUT', () => {
 
 describe('presigned POST policy', () => {
   async function fields(over: Record<string, string | undefined> = {}) {
-    const post = await presignPost(keys, ENDPOINT, 'bucket', 'tasks/a.csv', 1000, 300, AT);
+    const post = await presignPost(
+      { keys, endpoint: ENDPOINT, bucket: 'bucket' },
+      'tasks/a.csv',
+      { maxBytes: 1000, expiresSeconds: 300 },
+      AT,
+    );
     const map = new Map<string, string>();
     for (const [name, value] of Object.entries({ ...post.fields, ...over }))
       if (value !== undefined) map.set(name.toLowerCase(), value);

@@ -155,10 +155,15 @@ function signer(keys: SigningKeyPair): SignatureV4 {
 }
 
 /** A presigned PUT URL (path style) for exactly `key`, valid for `expiresSeconds`. */
+/** Where a presigned URL points and who signs it: the store's endpoint, bucket and keys. */
+export interface SigningPlace {
+  keys: SigningKeyPair;
+  endpoint: string;
+  bucket: string;
+}
+
 export async function presignPut(
-  keys: SigningKeyPair,
-  endpoint: string,
-  bucket: string,
+  { keys, endpoint, bucket }: SigningPlace,
   key: string,
   expiresSeconds: number,
   now: Date = new Date(),
@@ -224,9 +229,7 @@ export function checkCredential(keys: SigningKeyPair, credential: string, date: 
  */
 export async function verifyPut(
   keys: SigningKeyPair,
-  rawPath: string,
-  search: URLSearchParams,
-  host: string,
+  { rawPath, search, host }: { rawPath: string; search: URLSearchParams; host: string },
   now: Date = new Date(),
 ): Promise<void> {
   const seen = new Set<string>();

@@ -4,7 +4,7 @@
  * store imports the other or the factory (object-store.ts).
  */
 import { presignPost } from './post-policy.js';
-import { presignPut, type PresignedPost, type SigningKeyPair } from './sigv4.js';
+import { presignPut, type PresignedPost, type SigningKeyPair, type SigningPlace } from './sigv4.js';
 
 export type { PresignedPost };
 
@@ -72,16 +72,20 @@ export abstract class SigningStore {
   ) {}
 
   presignPost(key: string, maxBytes: number, expiresSeconds: number): Promise<PresignedPost> {
-    return presignPost(this.keys, this.endpoint, this.bucket, key, maxBytes, expiresSeconds);
+    return presignPost(this.place(), key, { maxBytes, expiresSeconds });
   }
 
   presignPut(key: string, maxBytes: number, expiresSeconds: number): Promise<string> {
     this.limitPut(key, maxBytes);
-    return presignPut(this.keys, this.endpoint, this.bucket, key, expiresSeconds);
+    return presignPut(this.place(), key, expiresSeconds);
   }
 
   /** Notes the size limit of a presigned PUT, for stores that enforce it. */
   protected limitPut(_key: string, _maxBytes: number): void {}
+
+  private place(): SigningPlace {
+    return { keys: this.keys, endpoint: this.endpoint, bucket: this.bucket };
+  }
 
   bucketUrl(): string {
     return `${this.endpoint}/${this.bucket}`;

@@ -184,7 +184,7 @@ export class Splitter {
             idAt = this.composeRow(b, i, end, layout, this.buffer, this.used);
             this.used += size;
           } else {
-            idAt = await this.writeLargeRow(b, i, end, size, layout);
+            idAt = await this.writeLargeRow(b, i, layout, { end, size });
           }
           part.bytes += size;
           part.rows++;
@@ -218,9 +218,8 @@ export class Splitter {
   private async writeLargeRow(
     b: RecordBatch,
     i: number,
-    end: number,
-    size: number,
     layout: RowLayout,
+    { end, size }: { end: number; size: number },
   ): Promise<number> {
     const own = Buffer.allocUnsafe(size);
     const idAt = this.composeRow(b, i, end, layout, own, 0);
