@@ -122,8 +122,7 @@ export class AnalyticsLog {
    * URLs; a string saying why when the range holds more than MAX_FILES periods.
    */
   list(
-    from: number,
-    to: number,
+    { from, to }: { from: number; to: number },
     format: 'ndjson' | 'csv',
     baseUrl: string,
     now = Date.now(),

@@ -67,15 +67,18 @@ export class LocalObjectStore extends SigningStore implements ObjectStore {
   /** Requests refused, by S3 error code (for tests and the sandbox's stats). */
   readonly refused = new Map<string, number>();
 
+  private readonly server: Server;
+  private readonly directory: string;
+  private readonly allowedHosts: Set<string>;
+
   private constructor(
-    endpoint: string,
-    bucket: string,
-    keys: SigningKeyPair,
-    private readonly server: Server,
-    private readonly directory: string,
-    private readonly allowedHosts: Set<string>,
+    place: { endpoint: string; bucket: string; keys: SigningKeyPair },
+    serving: { server: Server; directory: string; allowedHosts: Set<string> },
   ) {
-    super(endpoint, bucket, keys);
+    super(place.endpoint, place.bucket, place.keys);
+    this.server = serving.server;
+    this.directory = serving.directory;
+    this.allowedHosts = serving.allowedHosts;
   }
 
   /** Starts the store, keeping objects in `directory` (made private here). */
@@ -108,12 +111,8 @@ export class LocalObjectStore extends SigningStore implements ObjectStore {
     const port = (server.address() as AddressInfo).port;
     const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
     store = new LocalObjectStore(
-      `http://127.0.0.1:${port}`,
-      bucket,
-      keys,
-      server,
-      directory,
-      hosts,
+      { endpoint: `http://127.0.0.1:${port}`, bucket, keys },
+      { server, directory, allowedHosts: hosts },
     );
     return store;
   }

@@ -44,9 +44,11 @@ export function substituteFilename(key: string, filename: string): string {
   return key.split('${filename}').join(filename);
 }
 
+type OnFile = (fields: Map<string, string>) => Promise<{ sink: FileSink; minBytes: number }>;
+
 export function readPostForm(
   req: IncomingMessage,
-  onFile: (fields: Map<string, string>) => Promise<{ sink: FileSink; minBytes: number }>,
+  onFile: OnFile,
   limits: FormLimits = DEFAULT_FORM_LIMITS,
 ): Promise<PostForm> {
   let parser: busboy.Busboy;
@@ -68,85 +70,122 @@ export function readPostForm(
     );
   }
   return new Promise<PostForm>((resolve, reject) => {
-    const fields = new Map<string, string>();
-    let file: Promise<PostForm> | null = null;
-    let failed = false;
-    /** Refuses the request: with what the verifier or the sink said, as it is. */
-    const fail = (error: unknown) => {
-      if (failed) return;
-      failed = true;
-      req.unpipe(parser);
-      reject(error instanceof Error ? error : new Error(String(error)));
-    };
-    /** Refuses a body busboy (or the connection) could not read, as S3 would say it. */
-    const unread = (error: unknown) => fail(error instanceof S3Failure ? error : unreadable(error));
-    const field = (name: string, value: string, truncated: boolean) => {
-      if (file !== null) return;
-      const key = name.toLowerCase();
-      if (truncated) fail(malformed(`The field "${key}" is too large.`));
-      else if (fields.has(key)) fail(malformed(`The field "${key}" appears twice.`));
-      else fields.set(key, value);
-    };
+    new FormReader(req, parser, { onFile, limits, resolve, reject }).start();
+  });
+}
+
+/** One form being read: its fields until the file, then the file; the first refusal wins. */
+class FormReader {
+  private readonly fields = new Map<string, string>();
+  private file: Promise<PostForm> | null = null;
+  private failed = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly parser: busboy.Busboy,
+    private readonly to: {
+      onFile: OnFile;
+      limits: FormLimits;
+      resolve: (form: PostForm) => void;
+      reject: (error: Error) => void;
+    },
+  ) {}
+
+  start(): void {
+    const { parser, req } = this;
     parser.on('field', (name, value, info) => {
-      if (name === 'file' && file === null) {
-        // S3 takes a "file" part without a file name as the file's text.
-        if (info.valueTruncated) {
-          fail(malformed('A file part without a file name is limited to a field’s size.'));
-          return;
-        }
-        file = receive(Buffer.from(value, 'utf8'), '', fields, onFile);
-        file.catch(fail);
-        return;
-      }
-      field(name, value, info.valueTruncated || info.nameTruncated);
+      this.onField(name, value, info);
     });
     parser.on('file', (name, stream, info) => {
-      // A body cut short errors the part's stream too, maybe before anyone reads it.
-      stream.on('error', unread);
-      if (name !== 'file' || file !== null) {
-        // Not the file: a field sent with a file name (S3 reads it as a field), or a second file.
-        void collect(stream, limits.maxFieldBytes).then(
-          (value) =>
-            file === null
-              ? field(name, value ?? '', value === null)
-              : fail(malformed('POST requires exactly one file upload per request.')),
-          fail,
-        );
-        return;
-      }
-      file = receive(stream, info.filename ?? '', fields, onFile);
-      file.catch(fail);
+      this.onFilePart(name, stream, info.filename);
     });
-    parser.on('fieldsLimit', () => fail(malformed('The form has too many fields.')));
-    parser.on('partsLimit', () => fail(malformed('The form has too many parts.')));
+    parser.on('fieldsLimit', () => this.fail(malformed('The form has too many fields.')));
+    parser.on('partsLimit', () => this.fail(malformed('The form has too many parts.')));
     parser.on('filesLimit', () =>
-      fail(malformed('POST requires exactly one file upload per request.')),
+      this.fail(malformed('POST requires exactly one file upload per request.')),
     );
-    parser.on('error', unread);
+    parser.on('error', this.unread);
     parser.on('close', () => {
-      if (failed) return;
-      if (file === null) {
-        fail(
-          new S3Failure(
-            400,
-            'InvalidArgument',
-            'POST requires exactly one file upload per request.',
-          ),
-        );
-        return;
-      }
-      file.then(resolve, fail);
+      this.onClose();
     });
-    req.on('error', unread);
+    req.on('error', this.unread);
     req.pipe(parser);
-  });
+  }
+
+  /** Refuses the request: with what the verifier or the sink said, as it is. */
+  private readonly fail = (error: unknown): void => {
+    if (this.failed) return;
+    this.failed = true;
+    this.req.unpipe(this.parser);
+    this.to.reject(error instanceof Error ? error : new Error(String(error)));
+  };
+
+  /** Refuses a body busboy (or the connection) could not read, as S3 would say it. */
+  private readonly unread = (error: unknown): void => {
+    this.fail(error instanceof S3Failure ? error : unreadable(error));
+  };
+
+  private field(name: string, value: string, truncated: boolean): void {
+    if (this.file !== null) return;
+    const key = name.toLowerCase();
+    if (truncated) this.fail(malformed(`The field "${key}" is too large.`));
+    else if (this.fields.has(key)) this.fail(malformed(`The field "${key}" appears twice.`));
+    else this.fields.set(key, value);
+  }
+
+  private onField(
+    name: string,
+    value: string,
+    info: { valueTruncated: boolean; nameTruncated: boolean },
+  ): void {
+    if (name !== 'file' || this.file !== null) {
+      this.field(name, value, info.valueTruncated || info.nameTruncated);
+      return;
+    }
+    // S3 takes a "file" part without a file name as the file's text.
+    if (info.valueTruncated) {
+      this.fail(malformed('A file part without a file name is limited to a field’s size.'));
+      return;
+    }
+    this.file = receive(Buffer.from(value, 'utf8'), '', this.fields, this.to.onFile);
+    this.file.catch(this.fail);
+  }
+
+  private onFilePart(name: string, stream: Readable, filename: string | undefined): void {
+    // A body cut short errors the part's stream too, maybe before anyone reads it.
+    stream.on('error', this.unread);
+    if (name !== 'file' || this.file !== null) {
+      // Not the file: a field sent with a file name (S3 reads it as a field), or a second file.
+      void collect(stream, this.to.limits.maxFieldBytes).then(
+        (value) =>
+          this.file === null
+            ? this.field(name, value ?? '', value === null)
+            : this.fail(malformed('POST requires exactly one file upload per request.')),
+        this.fail,
+      );
+      return;
+    }
+    this.file = receive(stream, filename ?? '', this.fields, this.to.onFile);
+    this.file.catch(this.fail);
+  }
+
+  private onClose(): void {
+    if (this.failed) return;
+    if (this.file === null) {
+      this.fail(
+        new S3Failure(400, 'InvalidArgument', 'POST requires exactly one file upload per request.'),
+      );
+      return;
+    }
+    this.file.then(this.to.resolve, this.fail);
+  }
 }
 
 async function receive(
   body: Readable | Buffer,
   filename: string,
   fields: Map<string, string>,
-  onFile: (fields: Map<string, string>) => Promise<{ sink: FileSink; minBytes: number }>,
+  onFile: OnFile,
 ): Promise<PostForm> {
   let target: { sink: FileSink; minBytes: number };
   try {

@@ -75,13 +75,11 @@ export class Processing {
       task.status = 'processing';
       try {
         await this.pause(task.uploadedAtMs + delayMs);
-        const result = await processUpload(
-          await this.ctx.s3.read(task.key),
-          task,
-          this.ctx.flowConfig(task.flowId),
-          this.ctx.record,
-          () => this.pause(),
-        );
+        const result = await processUpload(await this.ctx.s3.read(task.key), task, {
+          flow: this.ctx.flowConfig(task.flowId),
+          recordInvocation: this.ctx.record,
+          pause: () => this.pause(),
+        });
         Object.assign(task, {
           status: 'processed',
           rows: result.rows,

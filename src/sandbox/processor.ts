@@ -49,11 +49,15 @@ const SLICE_ROWS = 1000;
  */
 export async function processUpload(
   body: AsyncIterable<Uint8Array>,
-  task: { taskId: string; flowId: string; mode: 'live' | 'test' },
-  flow: FlowConfig,
-  recordInvocation: RecordInvocation,
-  pause: () => Promise<void> = () => Promise.resolve(),
+  task: UploadTask,
+  handling: {
+    flow: FlowConfig;
+    recordInvocation: RecordInvocation;
+    /** Awaited every SLICE_ROWS rows. */
+    pause?: () => Promise<void>;
+  },
 ): Promise<ProcessResult> {
+  const { flow, recordInvocation, pause = () => Promise.resolve() } = handling;
   const result: ProcessResult = {
     rows: 0,
     created: 0,
@@ -63,7 +67,7 @@ export async function processUpload(
     errors: [],
   };
   const parser = parse({ bom: false, info: true, relax_column_count: false });
-  let columns: { section: Section | 'id' | null; name: string }[] | null = null;
+  let columns: Column[] | null = null;
   const error = (line: number, message: string) => {
     if (result.errors.length < 1000) result.errors.push({ line, message });
   };
@@ -76,59 +80,18 @@ export async function processUpload(
       info: { lines: number };
     }>) {
       if (columns === null) {
-        columns = record.map((header) => classify(header));
-        const unknown = columns.find((c) => c.section === null);
-        if (unknown !== undefined) throw new Error(`unknown column ${unknown.name}`);
+        columns = headerColumns(record);
         continue;
       }
       result.rows++;
       if (result.rows % SLICE_ROWS === 0) await pause();
       const line = info.lines;
-      const invocation: SandboxInvocation = {
-        flowInvocationId: '',
-        generatedId: false,
-        flowId: task.flowId,
-        mode: task.mode,
-        taskId: task.taskId,
-        line,
-        target: {},
-        variables: {},
-        cardOptions: {},
-        metadata: {},
-        notificationDetail: {},
-      };
-      let problem: string | null = null;
-      record.forEach((value, i) => {
-        const column = (columns as { section: Section | 'id' | null; name: string }[])[i];
-        if (column === undefined || value === '') return;
-        if (column.section === 'id') invocation.flowInvocationId = value;
-        else if (column.section === 'variables') {
-          const typed = typedVariable(flow, column.name, value);
-          if (typeof typed === 'object') problem ??= typed.error;
-          else invocation.variables[column.name] = typed;
-        } else if (column.section !== null) invocation[column.section][column.name] = value;
-      });
-      for (const variable of flow.variables.values()) {
-        if (variable.required && !(variable.name in invocation.variables))
-          problem ??= `required variable ${variable.name} is missing`;
-      }
-      if (Object.keys(invocation.target).length === 0) problem ??= 'no target';
-      if (problem !== null) {
-        error(line, problem);
+      const read = readRow({ record, line }, columns, task, flow);
+      if (typeof read === 'string') {
+        error(line, read);
         continue;
       }
-      if (invocation.flowInvocationId === '') {
-        invocation.flowInvocationId = randomUUID();
-        invocation.generatedId = true;
-      }
-      if (
-        Buffer.byteLength(invocation.flowInvocationId) > MAX_ID_BYTES ||
-        Buffer.byteLength(invocation.target.atomic___id ?? '') > MAX_ID_BYTES
-      ) {
-        error(line, `flowInvocationId or atomic___id is over ${MAX_ID_BYTES} bytes`);
-        continue;
-      }
-      const { outcome, cards } = recordInvocation(invocation);
+      const { outcome, cards } = recordInvocation(read);
       if (outcome === 'created') {
         result.created++;
         result.cards += cards;
@@ -145,7 +108,66 @@ export async function processUpload(
   return result;
 }
 
-function classify(header: string): { section: Section | 'id' | null; name: string } {
+type UploadTask = { taskId: string; flowId: string; mode: 'live' | 'test' };
+type Column = { section: Section | 'id' | null; name: string };
+
+function headerColumns(record: string[]): Column[] {
+  const columns = record.map((header) => classify(header));
+  const unknown = columns.find((c) => c.section === null);
+  if (unknown !== undefined) throw new Error(`unknown column ${unknown.name}`);
+  return columns;
+}
+
+/** One row as Atomic would take it, or why it would not. */
+function readRow(
+  row: { record: string[]; line: number },
+  columns: Column[],
+  task: UploadTask,
+  flow: FlowConfig,
+): SandboxInvocation | string {
+  const invocation: SandboxInvocation = {
+    flowInvocationId: '',
+    generatedId: false,
+    flowId: task.flowId,
+    mode: task.mode,
+    taskId: task.taskId,
+    line: row.line,
+    target: {},
+    variables: {},
+    cardOptions: {},
+    metadata: {},
+    notificationDetail: {},
+  };
+  let problem: string | null = null;
+  row.record.forEach((value, i) => {
+    const column = columns[i];
+    if (column === undefined || value === '') return;
+    if (column.section === 'id') invocation.flowInvocationId = value;
+    else if (column.section === 'variables') {
+      const typed = typedVariable(flow, column.name, value);
+      if (typeof typed === 'object') problem ??= typed.error;
+      else invocation.variables[column.name] = typed;
+    } else if (column.section !== null) invocation[column.section][column.name] = value;
+  });
+  for (const variable of flow.variables.values()) {
+    if (variable.required && !(variable.name in invocation.variables))
+      problem ??= `required variable ${variable.name} is missing`;
+  }
+  if (Object.keys(invocation.target).length === 0) problem ??= 'no target';
+  if (problem !== null) return problem;
+  if (invocation.flowInvocationId === '') {
+    invocation.flowInvocationId = randomUUID();
+    invocation.generatedId = true;
+  }
+  if (
+    Buffer.byteLength(invocation.flowInvocationId) > MAX_ID_BYTES ||
+    Buffer.byteLength(invocation.target.atomic___id ?? '') > MAX_ID_BYTES
+  )
+    return `flowInvocationId or atomic___id is over ${MAX_ID_BYTES} bytes`;
+  return invocation;
+}
+
+function classify(header: string): Column {
   if (header === 'flowInvocationId') return { section: 'id', name: header };
   for (const [prefix, section] of Object.entries(PREFIXES) as [string, Section][]) {
     if (header.startsWith(prefix) && header.length > prefix.length)

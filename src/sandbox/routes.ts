@@ -340,7 +340,7 @@ function analyticsExport(ctx: SandboxContext, req: IncomingMessage, url: URL): R
   if (to - from > MAX_SPAN_MS) return reply(400, { message: 'A request spans at most 30 days' });
   if (format !== 'ndjson' && format !== 'csv')
     return reply(400, { message: 'The sandbox serves format=ndjson or format=csv' });
-  const files = ctx.analytics.list(from, to, format, ctx.baseUrl);
+  const files = ctx.analytics.list({ from, to }, format, ctx.baseUrl);
   if (typeof files === 'string') return reply(400, { message: files });
   return reply(200, { data: { files } });
 }

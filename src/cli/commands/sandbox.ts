@@ -84,7 +84,7 @@ function serverOptions<T>(y: Argv<T>) {
     });
 }
 
-/** Processing: memory, pace, the analytics export, the customer directory, the log. */
+/** Processing: memory, pace, the analytics export. */
 function processingOptions<T>(y: Argv<T>) {
   return y
     .option('index-memory-mb', {
@@ -119,7 +119,12 @@ function processingOptions<T>(y: Argv<T>) {
       default: '5m',
       describe: 'A period of the analytics export is listed this long after it ends',
       group: G.server,
-    })
+    });
+}
+
+/** The customer directory the Cards API matches rows against, the cancel path, the log. */
+function customerOptions<T>(y: Argv<T>) {
+  return y
     .option('directory', {
       type: 'string',
       describe:
@@ -274,7 +279,9 @@ export const sandboxCommand = defineCommand({
   command: 'sandbox',
   describe: 'Run the local Atomic sandbox (token, flows, csv-task, S3 uploads) until Ctrl-C',
   builder: (y) =>
-    s3Options(cardFaultOptions(uploadFaultOptions(processingOptions(serverOptions(y))))).example([
+    s3Options(
+      cardFaultOptions(uploadFaultOptions(customerOptions(processingOptions(serverOptions(y))))),
+    ).example([
       ['$0 sandbox', 'Start on port 4010 and print the settings to use'],
       ['$0 sandbox --port 0 --upload-method put', 'Any free port; hand out presigned PUT URLs'],
       [

@@ -35,6 +35,36 @@ const LEASE_TTL_SECONDS = {
   max: LIMITS.leaseTtlMs.max / 1000,
 };
 
+/** How a send goes: test or live, parts in flight, invalid rows, a rehearsal. */
+function sendingOptions<T>(y: Argv<T>) {
+  return y
+    .option('test', {
+      type: 'boolean',
+      default: false,
+      describe: 'Send through csv-task/test: draft flows allowed, test users only',
+      group: GROUPS.sending,
+    })
+    .option('concurrency', {
+      type: 'number',
+      default: SEND_DEFAULTS.concurrency,
+      describe: `Parts uploading at once, ${LIMITS.concurrency.min}–${LIMITS.concurrency.max} (Atomic runs at most ${LIMITS.concurrency.max} bulk tasks); memory and disk hold about this many parts`,
+      group: GROUPS.sending,
+    })
+    .option('on-invalid', {
+      choices: ['abort', 'skip'] as const,
+      default: SEND_DEFAULTS.onInvalid,
+      describe:
+        'abort: any invalid row means nothing is sent (exit 1); skip: send the valid rows (exit 4)',
+      group: GROUPS.sending,
+    })
+    .option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'Validate and cut parts, but never call csv-task',
+      group: GROUPS.sending,
+    });
+}
+
 /** Where a send's run lives, under what name, and how it is held. */
 function stateOptions<T>(y: Argv<T>) {
   return y
@@ -74,36 +104,13 @@ export const sendCommand = defineCommand({
   builder: (y) =>
     outputOptions(
       partBytesOption(
-        stateOptions(campaignOptions(notifyOption(connectionOptions(flowOptions(y)))))
+        sendingOptions(
+          stateOptions(campaignOptions(notifyOption(connectionOptions(flowOptions(y))))),
+        )
           .positional('input', {
             type: 'string',
             describe:
               'CSV file (plain or gzip), - for standard input, s3://bucket/key; or several files read as one campaign: paths, a directory, a glob, s3://bucket/prefix/',
-          })
-          .option('test', {
-            type: 'boolean',
-            default: false,
-            describe: 'Send through csv-task/test: draft flows allowed, test users only',
-            group: GROUPS.sending,
-          })
-          .option('concurrency', {
-            type: 'number',
-            default: SEND_DEFAULTS.concurrency,
-            describe: `Parts uploading at once, ${LIMITS.concurrency.min}–${LIMITS.concurrency.max} (Atomic runs at most ${LIMITS.concurrency.max} bulk tasks); memory and disk hold about this many parts`,
-            group: GROUPS.sending,
-          })
-          .option('on-invalid', {
-            choices: ['abort', 'skip'] as const,
-            default: SEND_DEFAULTS.onInvalid,
-            describe:
-              'abort: any invalid row means nothing is sent (exit 1); skip: send the valid rows (exit 4)',
-            group: GROUPS.sending,
-          })
-          .option('dry-run', {
-            type: 'boolean',
-            default: false,
-            describe: 'Validate and cut parts, but never call csv-task',
-            group: GROUPS.sending,
           })
           .option('force', {
             type: 'boolean',
