@@ -120,11 +120,30 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     throw error;
   }
   const processing = new Processing(ctx);
-  const gateway = createGateway(ctx, processing);
-  let stopping = false;
+  const server = serve(router(ctx, processing), options);
+  const wanted = options.port ?? 0;
+  try {
+    await listen(server, wanted);
+  } catch (error) {
+    await s3.stop();
+    ctx.close();
+    await remove();
+    throw listenError(error, wanted);
+  }
+  const port = (server.address() as AddressInfo).port;
+  ctx.baseUrl = `http://127.0.0.1:${port}`;
+  ctx.allowedHosts.add(`127.0.0.1:${port}`).add(`localhost:${port}`);
+  if (ctx.direct) processing.startPolling();
+  return running({ ctx, s3, server, processing, folder: folder.dir, remove });
+}
 
-  /** Routes one request; returns the reply, or null when the response was written already. */
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<Reply | null> => {
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<Reply | null>;
+
+/** Routes one request; returns the reply, or null when the response was written already. */
+function router(ctx: SandboxContext, processing: Processing): Handler {
+  const gateway = createGateway(ctx, processing);
+  const options = ctx.options;
+  return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const path = url.pathname;
     if (!ctx.allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
@@ -155,8 +174,11 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     await drainBody(req);
     return reply(404, { message: 'Not found' });
   };
+}
 
-  const server: Server = createServer((req, res) => {
+/** The API's HTTP server: each reply written as JSON (or S3's XML), and logged. */
+function serve(handle: Handler, options: SandboxOptions): Server {
+  const server = createServer((req, res) => {
     handle(req, res)
       .catch((error: unknown) =>
         reply(500, { message: `sandbox error: ${(error as Error).message}` }),
@@ -178,33 +200,40 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
   server.headersTimeout = 5_000;
   server.requestTimeout = 300_000;
   server.maxConnections = MAX_CONNECTIONS;
-  const wanted = options.port ?? 0;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(wanted, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (error) {
-    await s3.stop();
-    ctx.close();
-    await remove();
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES')
-      throw new AtomicBulkError(
-        'USAGE',
-        `port ${wanted} is ${code === 'EADDRINUSE' ? 'in use' : 'not allowed'}; use --port N or --port 0.`,
-      );
-    throw error;
-  }
-  const port = (server.address() as AddressInfo).port;
-  const baseUrl = `http://127.0.0.1:${port}`;
-  ctx.baseUrl = baseUrl;
-  ctx.allowedHosts.add(`127.0.0.1:${port}`).add(`localhost:${port}`);
-  if (ctx.direct) processing.startPolling();
+  return server;
+}
 
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function listenError(error: unknown, wanted: number): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'EADDRINUSE' && code !== 'EACCES') return error;
+  return new AtomicBulkError(
+    'USAGE',
+    `port ${wanted} is ${code === 'EADDRINUSE' ? 'in use' : 'not allowed'}; use --port N or --port 0.`,
+  );
+}
+
+/** The sandbox, listening: its settings for clients, what tests inspect, and `stop`. */
+function running(parts: {
+  ctx: SandboxContext;
+  s3: ObjectStore;
+  server: Server;
+  processing: Processing;
+  folder: string;
+  remove: () => Promise<void>;
+}): Sandbox {
+  const { ctx, s3, server, processing, remove } = parts;
+  const baseUrl = ctx.baseUrl;
+  let stopping = false;
   const { environmentId, clientId, clientSecret } = ctx;
   return {
     url: baseUrl,
@@ -214,7 +243,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     clientSecret,
     inspectionToken: ctx.inspectionToken,
     s3Endpoint: s3.endpoint,
-    folder: folder.dir,
+    folder: parts.folder,
     connection: {
       baseUrl,
       environmentId,
