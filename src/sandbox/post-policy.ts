@@ -150,6 +150,17 @@ export async function verifyPost(
       'X-Amz-Date must be in the ISO8601 Long Format.',
     );
   checkCredential(keys, credential, date);
+  await checkSignature(keys, { policy, signature, date });
+  const { expiration, conditions } = readPolicy(policy, now);
+  const { minBytes, maxBytes } = checkFields(conditions, fields, bucket);
+  return { expiration, conditions, minBytes, maxBytes };
+}
+
+/** The signature over the policy, with the key of the policy's date. */
+async function checkSignature(
+  keys: SigningKeyPair,
+  { policy, signature, date }: { policy: string; signature: string; date: string },
+): Promise<void> {
   const expected = hmacHex(await signingKey(keys, date.slice(0, 8)), policy);
   if (!sameSignature(signature, expected))
     throw new SignatureError(
@@ -157,6 +168,13 @@ export async function verifyPost(
       'SignatureDoesNotMatch',
       'The request signature we calculated does not match the signature you provided.',
     );
+}
+
+/** The policy document: base64 JSON, not expired, with conditions S3 understands. */
+function readPolicy(
+  policy: string,
+  now: Date,
+): { expiration: Date; conditions: ReturnType<typeof readConditions> } {
   let doc: { expiration?: unknown; conditions?: unknown };
   try {
     doc = JSON.parse(Buffer.from(policy, 'base64').toString('utf8')) as typeof doc;
@@ -168,7 +186,15 @@ export async function verifyPost(
     throw malformedPolicy('expiration is missing or not a time.');
   if (now.getTime() > expiration.getTime())
     throw denied('Invalid according to Policy: Policy expired.');
-  const conditions = readConditions(doc.conditions);
+  return { expiration, conditions: readConditions(doc.conditions) };
+}
+
+/** Every field meets its condition, every field is covered, the key is constrained. */
+function checkFields(
+  conditions: ReturnType<typeof readConditions>,
+  fields: Map<string, string>,
+  bucket: string,
+): { minBytes: number; maxBytes: number } {
   const field = fields.get('bucket');
   if (field !== undefined && field !== bucket)
     throw denied('Invalid according to Policy: the bucket field names another bucket.');
@@ -196,5 +222,5 @@ export async function verifyPost(
     throw denied(`Invalid according to Policy: Extra input fields: ${name}`);
   }
   if (!covered.has('key')) throw denied('Invalid according to Policy: the key is not constrained.');
-  return { expiration, conditions, minBytes, maxBytes };
+  return { minBytes, maxBytes };
 }
