@@ -232,17 +232,7 @@ export async function verifyPut(
   { rawPath, search, host }: { rawPath: string; search: URLSearchParams; host: string },
   now: Date = new Date(),
 ): Promise<void> {
-  const seen = new Set<string>();
-  for (const name of search.keys()) {
-    const lower = name.toLowerCase();
-    if (lower.startsWith('x-amz-') && seen.has(lower))
-      throw new SignatureError(
-        400,
-        'AuthorizationQueryParametersError',
-        `${name} appears more than once.`,
-      );
-    seen.add(lower);
-  }
+  noRepeatedParameters(search);
   const get = (name: string) => {
     const value = search.get(name);
     if (value === null)
@@ -279,8 +269,35 @@ export async function verifyPut(
     throw denied('The host header must be signed.');
   if (get('X-Amz-SignedHeaders') !== 'host')
     throw denied('This store accepts presigned URLs that sign the host header only.');
-  const provided = get('X-Amz-Signature');
-  // The signature over the request as received: every other parameter, signed again.
+  get('X-Amz-Signature');
+  await checkResigned(keys, { rawPath, search, host }, { signedAt, expires });
+  if (now.getTime() > signedAt.getTime() + expires * 1000) throw denied('Request has expired');
+  if (signedAt.getTime() > now.getTime() + 15 * 60_000)
+    throw denied('Request is not valid yet (X-Amz-Date is in the future).');
+}
+
+/** An x-amz- parameter given twice is refused, as S3 does (which one would be signed?). */
+function noRepeatedParameters(search: URLSearchParams): void {
+  const seen = new Set<string>();
+  for (const name of search.keys()) {
+    const lower = name.toLowerCase();
+    if (lower.startsWith('x-amz-') && seen.has(lower))
+      throw new SignatureError(
+        400,
+        'AuthorizationQueryParametersError',
+        `${name} appears more than once.`,
+      );
+    seen.add(lower);
+  }
+}
+
+/** The signature over the request as received: every other parameter, signed again. */
+async function checkResigned(
+  keys: SigningKeyPair,
+  { rawPath, search, host }: { rawPath: string; search: URLSearchParams; host: string },
+  { signedAt, expires }: { signedAt: Date; expires: number },
+): Promise<void> {
+  const provided = search.get('X-Amz-Signature') ?? '';
   const query: Record<string, string> = {};
   for (const [k, v] of search) if (k !== 'X-Amz-Signature') query[k] = v;
   const endpoint = new URL(`http://${host}`);
@@ -296,7 +313,4 @@ export async function verifyPut(
       'SignatureDoesNotMatch',
       'The request signature we calculated does not match the signature you provided.',
     );
-  if (now.getTime() > signedAt.getTime() + expires * 1000) throw denied('Request has expired');
-  if (signedAt.getTime() > now.getTime() + 15 * 60_000)
-    throw denied('Request is not valid yet (X-Amz-Date is in the future).');
 }
