@@ -190,6 +190,7 @@ export class RecordWriter {
  * Compares the leading `n` bytes of two records. A loop: records are short and differ
  * early, where a native call would cost more than the comparison.
  */
+// eslint-disable-next-line max-params -- hot loop: memcmp of two records in place, per comparison of every sort and merge
 export function compare(a: Uint8Array, ai: number, b: Uint8Array, bi: number, n: number): number {
   for (let k = 0; k < n; k++) {
     const d = (a[ai + k] as number) - (b[bi + k] as number);
@@ -199,6 +200,7 @@ export function compare(a: Uint8Array, ai: number, b: Uint8Array, bi: number, n:
 }
 
 /** Copies `n` bytes (a record) from src[s] to dst[d], in a loop for the same reason. */
+// eslint-disable-next-line max-params -- hot loop: memcpy of a record in place, per record of every sort and merge
 export function copyRecordBytes(
   src: Uint8Array,
   s: number,
@@ -312,6 +314,7 @@ export class ExternalSorter {
  * the first four bytes (with the index packed below them, so one native Float64Array sort
  * does it), then the rare ties by a full comparison.
  */
+// eslint-disable-next-line max-params -- hot loop: the comparator of an in-memory run sort
 export function sortOrder(
   buf: Buffer,
   count: number,

@@ -31,6 +31,7 @@ function word(b: Uint8Array, p: number): number {
 }
 
 /** Hashes bytes [s, e) of `b` into `out[0..3]`. */
+// eslint-disable-next-line max-params, max-lines-per-function -- hot loop: the hash of every key (ids, targets, fingerprints): an unrolled loop over a buffer range
 export function murmur128(b: Uint8Array, s: number, e: number, out: Uint32Array, seed = 0): void {
   const len = e - s;
   let h1 = seed;

@@ -166,29 +166,11 @@ async function actionFlow(
   url: URL,
   route: RegExpExecArray,
 ): Promise<Reply> {
-  const { flows, environmentId } = ctx;
+  const { flows } = ctx;
   const flowId = route[2] === undefined ? undefined : decodeURIComponent(route[2]);
   if (flowId === undefined) {
     if (req.method !== 'GET') return reply(405, { message: 'Method not allowed' });
-    const name = url.searchParams.get('name');
-    const status = url.searchParams.get('status');
-    const list = [...flows.values()]
-      .filter(
-        (f) =>
-          (name ? f.name.toLowerCase().includes(name.toLowerCase()) : true) &&
-          (status ? f.status === status : true),
-      )
-      .map((f) => ({
-        id: f.id,
-        name: f.name,
-        description: f.description,
-        status: f.status,
-        created: f.created,
-        updated: f.updated,
-        variables: [...f.config.variables.keys()],
-        invocationUrl: `${ctx.baseUrl}/v1/${environmentId}/action-flow/${f.id}/start`,
-      }));
-    return reply(200, { data: list });
+    return reply(200, { data: flowList(ctx, url) });
   }
   const flow = flows.get(flowId);
   if (route[3] !== undefined && route[3].startsWith('/config/')) {
@@ -222,6 +204,30 @@ async function actionFlow(
     );
   if (ctx.faults.next('csv-task-5xx')) return reply(503, { message: 'Service unavailable' });
   return createTask(ctx, flowId, mode);
+}
+
+/** GET action-flow: the flows, filtered by name (a part of it) and status. */
+function flowList(ctx: SandboxContext, url: URL) {
+  const { flows, environmentId } = ctx;
+  const name = url.searchParams.get('name');
+  const status = url.searchParams.get('status');
+  const list = [...flows.values()]
+    .filter(
+      (f) =>
+        (name ? f.name.toLowerCase().includes(name.toLowerCase()) : true) &&
+        (status ? f.status === status : true),
+    )
+    .map((f) => ({
+      id: f.id,
+      name: f.name,
+      description: f.description,
+      status: f.status,
+      created: f.created,
+      updated: f.updated,
+      variables: [...f.config.variables.keys()],
+      invocationUrl: `${ctx.baseUrl}/v1/${environmentId}/action-flow/${f.id}/start`,
+    }));
+  return list;
 }
 
 async function createTask(

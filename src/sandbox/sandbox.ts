@@ -251,13 +251,7 @@ function running(parts: {
       clientId,
       clientSecret,
     },
-    env: {
-      ATOMIC_BASE_URL: baseUrl,
-      ATOMIC_ENVIRONMENT_ID: environmentId,
-      ATOMIC_TOKEN_URL: `${baseUrl}/oauth2/token`,
-      ATOMIC_CLIENT_ID: clientId,
-      ATOMIC_CLIENT_SECRET: clientSecret,
-    },
+    env: settingsEnv(ctx),
     invocations: () => ctx.ledger.page(0, ctx.ledger.count),
     cards: (id) => ctx.cards.ofInvocation(id),
     noCardReason: (id) => ctx.ledger.noCardReason(id),
@@ -283,5 +277,16 @@ function running(parts: {
       ctx.close();
       await remove();
     },
+  };
+}
+
+/** The sandbox's settings as the ATOMIC_* variables a client reads. */
+function settingsEnv(ctx: SandboxContext): Record<string, string> {
+  return {
+    ATOMIC_BASE_URL: ctx.baseUrl,
+    ATOMIC_ENVIRONMENT_ID: ctx.environmentId,
+    ATOMIC_TOKEN_URL: `${ctx.baseUrl}/oauth2/token`,
+    ATOMIC_CLIENT_ID: ctx.clientId,
+    ATOMIC_CLIENT_SECRET: ctx.clientSecret,
   };
 }
