@@ -243,6 +243,43 @@ describe('RunState', () => {
     );
   });
 
+  it('keeps a run per destination: the same run id sent to another environment starts afresh', async () => {
+    const dir = await stateDir();
+    const first = (await RunState.open(dir, IDENTITY, new Date(), OPTIONS)).state;
+    await first.close();
+    const elsewhere = { ...IDENTITY.destination, environmentId: 'other-env' };
+    expect(runKey('run-1', 'flow', 'live', elsewhere)).not.toBe(key);
+    const other = await RunState.open(
+      dir,
+      { ...IDENTITY, destination: elsewhere },
+      new Date(),
+      OPTIONS,
+    );
+    expect(other.state.resumed).toBe(false);
+    await other.state.close();
+    const again = await RunState.open(dir, IDENTITY, new Date(), OPTIONS);
+    expect(again.state.resumed).toBe(true);
+    await again.state.close();
+  });
+
+  it('refuses a manifest, sealed and in place, that names another destination', async () => {
+    const dir = await stateDir();
+    await (await RunState.open(dir, IDENTITY, new Date(), OPTIONS)).state.close();
+    // The manifest of this run's key, rewritten (and sealed again) to name another API.
+    const path = join(dir, 'runs', key, 'manifest.json');
+    const { seal: _seal, ...manifest } = JSON.parse(await readFile(path, 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const moved = {
+      ...manifest,
+      destination: { apiOrigin: 'https://evil.example', environmentId: 'env' },
+    };
+    await writeFile(path, sealJson(OPTIONS.sealer, 'manifest', moved));
+    const error = await failure(RunState.open(dir, IDENTITY, new Date(), OPTIONS));
+    expect(error.message).toMatch(/it belongs to https:\/\/evil.example, environment env/);
+  });
+
   it('reads every timestamp from the clock it is given', async () => {
     const dir = await stateDir();
     let t = Date.parse('2031-01-01T00:00:00Z');
