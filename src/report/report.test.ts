@@ -14,7 +14,7 @@ function sendReport(over: Partial<Report> = {}): Report {
     dryRun: false,
     rows: { total: 10, valid: 8, invalid: 2, blank: 0, sent: 8, alreadySent: 0 },
     parts: [part(1, 4), part(2, 4)],
-    issueCounts: { errors: 2, warnings: 0 },
+    issueCounts: { errors: 2, warnings: 0, byCode: {} },
     ...over,
   } as Report;
 }
@@ -78,7 +78,7 @@ describe('reconcile (the report’s own count guard)', () => {
         skippedAlreadySent: 4,
       },
       parts: [part(1, 4)],
-      issueCounts: { errors: 0, warnings: 0 },
+      issueCounts: { errors: 0, warnings: 0, byCode: {} },
     });
     expect(reconcile(skipped)).toEqual([]);
     const over = sendReport({

@@ -67,6 +67,9 @@ export async function drainBody(req: IncomingMessage): Promise<void> {
     req.once('end', done);
     req.once('close', done);
     req.once('error', done);
+    // A request unpiped from a parser that gave up is paused, not flowing: without this the
+    // drain would wait its whole DRAIN_MAX_MS for an end that never comes.
+    req.resume();
   });
 }
 

@@ -256,6 +256,9 @@ export class LocalObjectStore extends SigningStore implements ObjectStore {
     gate: RequestGate,
   ): Promise<{ status: number; headers: Record<string, string> }> {
     let upload: Upload | null = null;
+    // The form can fail (a second file, a field too large) while its file's temporary
+    // file is still being opened: whatever opens after that is removed at once.
+    let ended = false;
     try {
       const form = await readPostForm(req, async (fields) => {
         const policy = await verifyPost(this.keys, this.bucket, fields);
@@ -263,11 +266,17 @@ export class LocalObjectStore extends SigningStore implements ObjectStore {
         if (typeof bound === 'string' && boundKey(bound) !== fields.get('key'))
           throw new S3Failure(403, 'AccessDenied', 'This upload URL belongs to another upload.');
         gate.authenticated();
-        upload = await Upload.begin(this.directory, policy.maxBytes);
-        return { sink: upload, minBytes: policy.minBytes };
+        const begun = await Upload.begin(this.directory, policy.maxBytes);
+        if (ended) {
+          await begun.abandon();
+          throw new S3Failure(400, 'MalformedPOSTRequest', 'The form failed before its file.');
+        }
+        upload = begun;
+        return { sink: begun, minBytes: policy.minBytes };
       });
       return await this.keep(form.key, upload as unknown as Upload);
     } finally {
+      ended = true;
       await (upload as Upload | null)?.abandon();
     }
   }

@@ -268,6 +268,36 @@ describe('the sandbox refuses what it does not know', () => {
     expect(sb.stats().invocations).toBe(0);
   });
 
+  it('leaves no temporary file or open handle behind when a signed form fails after its file began, and refuses it at once', async () => {
+    const sb = await sandbox({ directUploads: true });
+    const uploads = join(sb.folder, 'uploads');
+    for (let k = 0; k < 20; k++) {
+      const target = await clientFor(sb).createCsvTask('renewal-reminder', 'live');
+      if (target.method !== 'POST') throw new Error('expected a POST');
+      const b = 'B0undary';
+      const fields = target.fields
+        .map(([n, v]) => `--${b}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`)
+        .join('');
+      const file = (name: string) =>
+        `--${b}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n\r\n${HEADER}\nu${k},A,1\r\n`;
+      // The policy checks out and the file begins; a second file then refuses the form
+      // while the first one's temporary file is being opened.
+      const asked = Date.now();
+      const answer = await raw(target.url, {
+        method: 'POST',
+        ...multipart(b, `${fields}${file('a.csv')}${file('b.csv')}--${b}--\r\n`),
+      });
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      // Refused at once, not after the body drain's time limit.
+      expect(Date.now() - asked).toBeLessThan(1000);
+    }
+    // Whatever is still finishing has a moment; then nothing half-received is left.
+    await new Promise((r) => setTimeout(r, 200));
+    const left = (await readdir(uploads)).filter((f) => f.startsWith('.upload-'));
+    expect(left).toEqual([]);
+    await stillServes(sb);
+  });
+
   it('answers the dicer crash (a folded part header) with 400 and keeps serving, on the store and the gateway', async () => {
     const sb = await sandbox();
     const boundary = '----WebKitFormBoundaryoo6vortfDzBsDiro';
