@@ -125,7 +125,6 @@ export function partBytesOption<T>(y: Argv<T>, group: string) {
   });
 }
 
-/** Reads an integer flag and checks its range. */
 /** A whole-number flag within `range` (a limit from model/limits.ts, or `min` and up). */
 export function intArg<A extends object>(
   args: A,
@@ -228,10 +227,6 @@ export function printReport(
   return report.exitCode;
 }
 
-/**
- * What `reconcile` and `cancel` take: the run (a send's report folder or its run id), the
- * state directory to look a run id up in, and Cards API requests at once.
- */
 /** --notify (send, reconcile, cancel; SPEC 9). */
 export function notifyOption<T>(y: Argv<T>) {
   return y.option('notify', {
@@ -243,6 +238,10 @@ export function notifyOption<T>(y: Argv<T>) {
   });
 }
 
+/**
+ * What `reconcile` and `cancel` take: the run (a send's report folder or its run id), the
+ * state directory to look a run id up in, and Cards API requests at once.
+ */
 export function sentRunOptions<T>(y: Argv<T>, concurrency: number) {
   return notifyOption(connectionOptions(y))
     .positional('run', {

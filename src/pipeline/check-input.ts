@@ -27,8 +27,10 @@ export interface CheckedInput {
   validator: Validator;
 }
 
-/** What validate and send both take for their first pass. */
-/** Resolved by the caller (resolveValidateOptions, resolveSendOptions): no defaults here. */
+/**
+ * What validate and send both take for their first pass, resolved by the caller
+ * (resolveValidateOptions, resolveSendOptions): no defaults here.
+ */
 export interface FirstPassOptions {
   /** Which command runs the pass, for the report of a pass that fails. Default validate. */
   command?: 'validate' | 'send';

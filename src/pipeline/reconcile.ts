@@ -242,7 +242,6 @@ interface CardsLook {
 
 const RECONCILED_FILE = 'reconciled.csv';
 
-/** The sent run named by `target`, and its report folder, locked to add a section. */
 /**
  * Runs `work` on the sent run named by `target` and its report folder, locked to add a
  * section; the run's private copy of invocations.csv is removed however `work` ends.

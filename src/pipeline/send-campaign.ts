@@ -103,8 +103,7 @@ export class SendCampaign {
   /**
    * Between the passes: the decisions for this run, frozen in the ledger for a live run so
    * a resume cuts the same parts, or reused when this run was started before.
-   */
-  /**
+   *
    * `started`: when the run started. It is the run's time for the ledger — both the "now"
    * its keys are compared with and the time they are recorded as sent — so a daily job is
    * compared start to start, whatever its validation or its uploads took on either day.

@@ -154,7 +154,6 @@ function signer(keys: SigningKeyPair): SignatureV4 {
   });
 }
 
-/** A presigned PUT URL (path style) for exactly `key`, valid for `expiresSeconds`. */
 /** Where a presigned URL points and who signs it: the store's endpoint, bucket and keys. */
 export interface SigningPlace {
   keys: SigningKeyPair;
@@ -162,6 +161,7 @@ export interface SigningPlace {
   bucket: string;
 }
 
+/** A presigned PUT URL (path style) for exactly `key`, valid for `expiresSeconds`. */
 export async function presignPut(
   { keys, endpoint, bucket }: SigningPlace,
   key: string,

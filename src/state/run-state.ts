@@ -316,7 +316,6 @@ export class RunState {
     await this.save();
   }
 
-  /** Sets every part back to pending (for --force). */
   /**
    * Forgets the run's parts: a campaign's run that its ledger holds as finished starts
    * over (the ledger, not the run state, says which keys were sent; SPEC 8).
@@ -328,6 +327,7 @@ export class RunState {
     await this.save();
   }
 
+  /** Sets every part back to pending (for --force). */
   async resetAll(): Promise<void> {
     for (const p of this.manifest.parts) Object.assign(p, { status: 'pending', error: null });
     this.manifest.sentInFullAt = null;
