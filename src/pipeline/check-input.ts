@@ -189,9 +189,10 @@ export async function writeRejected(
     verify: { summary: checked.summary, name: input.name },
   });
   try {
-    for await (const row of explainRows(validator, reader.batches(input.read()), result)) {
+    const batches = reader.batches(input.read());
+    for await (const _ of explainRows(validator, batches, result, (row) => writer.add(row))) {
       signal?.throwIfAborted();
-      await writer.write(row);
+      await writer.flush();
     }
     await writer.close();
   } catch (error) {

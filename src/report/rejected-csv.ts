@@ -27,8 +27,17 @@ export interface RejectedRow {
 
 /** RFC 4180 quoting, only where needed. */
 export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  for (let k = 0; k < value.length; k++) {
+    const c = value.charCodeAt(k);
+    // " , LF CR
+    if (c === 0x22 || c === 0x2c || c === 0x0a || c === 0x0d)
+      return `"${value.replaceAll('"', '""')}"`;
+  }
+  return value;
 }
+
+/** Text written at a time: what one add may leave pending. */
+const PIECE_CHARS = 16 * 1024;
 
 export class RejectedCsvWriter {
   private readonly width: number;
@@ -46,22 +55,55 @@ export class RejectedCsvWriter {
     );
   }
 
+  private pending = '';
+
   async write(row: RejectedRow): Promise<void> {
+    this.add(row);
+    await this.flush();
+  }
+
+  /**
+   * Adds a row as text, at once: the row dies young, and a batch's rows go out in one
+   * write (`flush`) — a write, or a promise, per row costs more than the row.
+   */
+  add(row: RejectedRow): void {
+    this.pending += this.line(row);
+    this.rows++;
+    // Text handed on in small pieces dies young; a batch's text kept whole would not.
+    if (this.pending.length >= PIECE_CHARS) this.writePending();
+  }
+
+  /** Writes the rows added since the last flush, waiting while the file catches up. */
+  async flush(): Promise<void> {
+    this.writePending();
+    if (!this.full) return;
+    this.full = false;
+    await once(this.out, 'drain');
+  }
+
+  private full = false;
+
+  private writePending(): void {
+    if (this.pending === '') return;
+    if (!this.out.write(this.pending)) this.full = true;
+    this.pending = '';
+  }
+
+  private line(row: RejectedRow): string {
     // Short rows are padded so _line and _errors stay in their columns; long rows keep
-    // every value (nothing is dropped) and say so in _errors.
-    const fields = row.fields ?? new Array<string>(this.width).fill('');
-    const padded =
-      fields.length < this.width
-        ? [...fields, ...new Array<string>(this.width - fields.length).fill('')]
-        : fields;
+    // every value (nothing is dropped) and say so in _errors. A row too large to keep is
+    // blank but for them.
+    const fields = row.fields;
+    const n = Math.max(this.width, fields?.length ?? 0);
+    let text = '';
+    for (let k = 0; k < n; k++) text += `${csvField(neutralise(fields?.[k] ?? ''))},`;
     const at =
       this.lines?.multiFile === true ? neutralise(this.lines.cell(row.line)) : String(row.line);
-    const line = `${[...padded.map(neutralise), at, row.errors.join('; ')].map(csvField).join(',')}\n`;
-    this.rows++;
-    if (!this.out.write(line)) await once(this.out, 'drain');
+    return `${text}${csvField(at)},${csvField(row.errors.join('; '))}\n`;
   }
 
   async close(): Promise<void> {
+    await this.flush();
     await new Promise<void>((resolve, reject) => {
       this.out.end((error?: Error | null) => {
         if (error) reject(error);
