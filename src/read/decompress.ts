@@ -46,6 +46,16 @@ export class DecompressingInput implements InputSource, ByteSource {
 
   async *read(): AsyncGenerator<Buffer> {
     const it = this.inner.read()[Symbol.asyncIterator]();
+    // However this read ends — read to the end, failed, or left early by its consumer —
+    // the file under it is closed now, not when a collector finds its handle.
+    try {
+      yield* this.readFrom(it);
+    } finally {
+      await it.return?.();
+    }
+  }
+
+  private async *readFrom(it: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
     // The first bytes decide; chunks are reused buffers, so what is kept is copied.
     const held: Buffer[] = [];
     let heldBytes = 0;
@@ -62,7 +72,6 @@ export class DecompressingInput implements InputSource, ByteSource {
     const head = Buffer.concat(held);
     const foreign = FORMATS.find((f) => startsWith(head, f.magic));
     if (foreign !== undefined) {
-      await it.return?.();
       throw new AtomicBulkError(
         'INPUT',
         `Input ${this.name} is compressed with ${foreign.name}, which atomic-bulk cannot read.`,
