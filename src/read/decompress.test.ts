@@ -11,7 +11,7 @@ function source(chunks: Buffer[]) {
     size: null,
     read: async function* () {
       try {
-        for (const c of chunks) yield c;
+        for (const c of chunks) yield await Promise.resolve(c);
       } finally {
         state.closed++;
       }
