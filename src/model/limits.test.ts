@@ -22,7 +22,9 @@ describe('limits', () => {
     expect(() => {
       checkLimits({ maxPartBytes: 32_000_001 });
     }).toThrow(/maxPartBytes .* 1 to 32,000,000; it is 32000001/);
-    expect(() => checkRange('maxIssues', -1, LIMITS.maxIssues)).toThrow(/from 0 or more/);
+    expect(() => checkRange('maxIssues', -1, LIMITS.maxIssues)).toThrow(
+      /maxIssues must be a whole number 0 or more; it is -1/,
+    );
     expect(checkRange('concurrency', 16, LIMITS.cardConcurrency)).toBe(16);
   });
 

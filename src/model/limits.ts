@@ -50,10 +50,13 @@ export const DEFAULT_MAX_ISSUES = DEFAULTS.maxIssues;
 /** `value` as a whole number within `range`, or a USAGE error that names it and the range. */
 export function checkRange(name: string, value: number, range: Range): number {
   if (!Number.isInteger(value) || value < range.min || value > range.max) {
-    const to = range.max === ANY ? 'or more' : `to ${range.max.toLocaleString('en-US')}`;
+    const span =
+      range.max === ANY
+        ? `${range.min.toLocaleString('en-US')} or more`
+        : `from ${range.min.toLocaleString('en-US')} to ${range.max.toLocaleString('en-US')}`;
     throw new AtomicBulkError(
       'USAGE',
-      `${name} must be a whole number from ${range.min.toLocaleString('en-US')} ${to}; it is ${String(value)}.`,
+      `${name} must be a whole number ${span}; it is ${String(value)}.`,
     );
   }
   return value;
