@@ -20,7 +20,7 @@ import {
   type EventStats,
 } from '../reconcile/analytics-events.js';
 import { AnalyticsJoin, type JoinCounts } from '../reconcile/analytics-join.js';
-import { invocations, runStartedAt, type SentRun } from '../reconcile/run-source.js';
+import { invocationBatches, runStartedAt, type SentRun } from '../reconcile/run-source.js';
 
 /**
  * One look of reconcile: rows with cards (Cards API) or with an event (export), and the
@@ -182,7 +182,8 @@ async function joinOnce(
   try {
     const join = new AnalyticsJoin(dir, options.notBefore);
     let position = 0;
-    for await (const { id } of invocations(run.invocationsPath)) await join.addRow(id, position++);
+    for await (const batch of invocationBatches(run.invocationsPath))
+      for (const { id } of batch) await join.addRow(id, position++);
     const stats = emptyStats();
     const each = (kind: number, id: string, at: number) => join.addEvent(kind, id, at);
     for (const file of files) {

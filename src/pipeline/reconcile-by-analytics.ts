@@ -11,7 +11,10 @@ import type { AnalyticsReconcile, ReconcileSection } from '../model/report.js';
 import { forEach } from '../files/sorted-runs.js';
 import { ANALYTICS_OUTCOMES, decodeRow, ROW_WIDTH } from '../reconcile/analytics-join.js';
 import { PartTally, type PartOutcomes } from '../reconcile/part-tally.js';
-import { invocations, runStartedAt, type SentRun } from '../reconcile/run-source.js';
+import { InvocationCursor, runStartedAt, type SentRun } from '../reconcile/run-source.js';
+import type { Invocation } from '../reconcile/invocations-reader.js';
+import { TextOut } from '../files/text-out.js';
+import { IsoTimes } from '../model/iso-time.js';
 import { csvField } from '../report/rejected-csv.js';
 import type { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
@@ -156,17 +159,14 @@ async function writeRows(dir: ReportDir, run: SentRun, look: AnalyticsLook): Pro
     last: null,
     engagement: { displayed: 0, completed: 0, dismissed: 0 },
   };
-  const out = dir.stream(FILE);
-  const write = async (text: string) => {
-    if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()));
-  };
-  await write(HEADER);
-  const rows = invocations(run.invocationsPath)[Symbol.asyncIterator]();
-  const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
-  await forEach(look.rows, ROW_WIDTH, async (buf, at) => {
+  const out = new TextOut(dir.stream(FILE));
+  out.add(HEADER);
+  const rows = new InvocationCursor(run.invocationsPath);
+  const times = new IsoTimes();
+  const iso = (ms: number | null) => (ms === null ? '' : times.format(ms));
+  const writeRow = (buf: Buffer, at: number, row: Invocation | undefined) => {
+    if (row === undefined) throw new Error('reconcile: more results than rows');
     const r = decodeRow(buf, at);
-    const next = await rows.next();
-    if (next.done === true) throw new Error('reconcile: more results than rows');
     tally.add(r.position, r.outcome);
     written.published += r.published;
     if (r.first !== null) written.first = Math.min(written.first ?? r.first, r.first);
@@ -174,15 +174,23 @@ async function writeRows(dir: ReportDir, run: SentRun, look: AnalyticsLook): Pro
     if (r.displayed > 0) written.engagement.displayed++;
     if (r.completed > 0) written.engagement.completed++;
     if (r.dismissed > 0) written.engagement.dismissed++;
-    const { line, id } = next.value;
-    await write(
-      `${csvField(line)},${csvField(id)},${r.outcome},${iso(r.first)},${iso(r.last)},${r.published},${r.displayed},${r.completed},${r.dismissed},${csvField(NOTES[r.outcome] ?? '')}\n`,
+    const full = out.add(
+      `${csvField(row.line)},${csvField(row.id)},${r.outcome},${iso(r.first)},${iso(r.last)},${r.published},${r.displayed},${r.completed},${r.dismissed},${csvField(NOTES[r.outcome] ?? '')}\n`,
     );
-  });
-  if ((await rows.next()).done !== true) throw new Error('reconcile: fewer results than rows');
-  await new Promise<void>((resolve, reject) =>
-    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-  );
+    return full ? out.flush() : undefined;
+  };
+  try {
+    await forEach(look.rows, ROW_WIDTH, (buf, at) => {
+      const row = rows.take();
+      if (row !== undefined) return writeRow(buf, at, row);
+      return rows.more().then(() => writeRow(buf, at, rows.take()));
+    });
+    if (rows.take() !== undefined || (await rows.more()))
+      throw new Error('reconcile: fewer results than rows');
+  } finally {
+    await rows.close();
+  }
+  await out.close();
   await dir.commit(FILE);
   written.byPart = tally.table();
   return written;

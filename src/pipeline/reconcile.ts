@@ -18,11 +18,18 @@ import {
   seededRandom,
   wilson,
 } from '../reconcile/delivery.js';
-import { invocations, openSentRun, runStartedAt, type SentRun } from '../reconcile/run-source.js';
+import {
+  invocationBatches,
+  invocations,
+  openSentRun,
+  runStartedAt,
+  type SentRun,
+} from '../reconcile/run-source.js';
 
 export { runStartedAt };
 import { ReportDir } from '../report/report-dir.js';
 import { csvField } from '../report/rejected-csv.js';
+import { TextOut } from '../files/text-out.js';
 import { sleep } from '../model/retry.js';
 import type { ExportFormat } from '../api/analytics.js';
 import { PartTally, type PartOutcomes } from '../reconcile/part-tally.js';
@@ -310,36 +317,33 @@ async function writeReconciled(
 ): Promise<PartOutcomes[] | null> {
   const file = RECONCILED_FILE;
   const tally = new PartTally(run.report.parts, run.rows, ROW_OUTCOMES);
-  const out = dir.stream(file);
-  const write = async (text: string) => {
-    if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()));
-  };
-  await write('line,flowInvocationId,cards,statuses,outcome,note\n');
+  const out = new TextOut(dir.stream(file));
+  out.add('line,flowInvocationId,cards,statuses,outcome,note\n');
   const note = noCardNote(run.report.flow.mode);
   const positions = checked.positions;
   let position = 0;
   let next = 0;
-  for await (const { line, id } of invocations(run.invocationsPath)) {
-    let k = position;
-    if (positions !== null) {
-      if (positions[next] !== position) {
-        position++;
-        continue;
+  for await (const batch of invocationBatches(run.invocationsPath))
+    for (const { line, id } of batch) {
+      let k = position;
+      if (positions !== null) {
+        if (positions[next] !== position) {
+          position++;
+          continue;
+        }
+        k = next++;
       }
-      k = next++;
+      const cards = delivery.counts[k] as number;
+      const outcome = delivery.outcome(k);
+      if (positions === null) tally.add(position, outcome);
+      position++;
+      const why = outcome === 'reused' ? REUSED_NOTE : cards === 0 ? note : '';
+      const full = out.add(
+        `${csvField(line)},${csvField(id)},${cards},${delivery.statusText(k)},${outcome},${csvField(why)}\n`,
+      );
+      if (full) await out.flush();
     }
-    const cards = delivery.counts[k] as number;
-    const outcome = delivery.outcome(k);
-    if (positions === null) tally.add(position, outcome);
-    position++;
-    const why = outcome === 'reused' ? REUSED_NOTE : cards === 0 ? note : '';
-    await write(
-      `${csvField(line)},${csvField(id)},${cards},${delivery.statusText(k)},${outcome},${csvField(why)}\n`,
-    );
-  }
-  await new Promise<void>((resolve, reject) =>
-    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-  );
+  await out.close();
   await dir.commit(file);
   return positions === null ? tally.table() : null;
 }

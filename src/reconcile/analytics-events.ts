@@ -10,6 +10,7 @@ import { parse } from 'csv-parse';
 import { feed } from '../files/feed.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { printable } from '../model/redact.js';
+import { EventScanner } from './event-scan.js';
 
 /** Event kinds as the join stores them (one byte). */
 export const EVENT_KIND = {
@@ -87,7 +88,11 @@ function keysText(value: unknown): string {
 }
 
 /** Reads one event object into the sink; counts what it cannot use. */
-async function take(o: Record<string, unknown>, stats: EventStats, each: EventSink): Promise<void> {
+function take(
+  o: Record<string, unknown>,
+  stats: EventStats,
+  each: EventSink,
+): void | Promise<void> {
   const name = pick(o, NAME_KEYS);
   if (typeof name !== 'string') {
     stats.unreadable++;
@@ -106,24 +111,29 @@ async function take(o: Record<string, unknown>, stats: EventStats, each: EventSi
     return;
   }
   stats.events++;
-  const pending = each(kind, id, at);
-  if (pending !== undefined) await pending;
+  return each(kind, id, at);
 }
 
-/** Reads an NDJSON export file, a line at a time, in bounded memory. */
-export async function readNdjson(
-  chunks: AsyncIterable<Uint8Array>,
-  stats: EventStats,
-  each: EventSink,
-): Promise<void> {
-  let rest: Buffer = Buffer.alloc(0);
-  let skipping = false;
-  const line = async (bytes: Buffer) => {
-    if (bytes.length === 0 || (bytes.length === 1 && bytes[0] === 13)) return;
+/** NDJSON lines into the sink: scanned where they can be (event-scan.ts), else parsed. */
+class NdjsonLines {
+  private readonly scanner = new EventScanner([...NAME_KEYS, ...TIME_KEYS]);
+
+  constructor(
+    private readonly stats: EventStats,
+    private readonly each: EventSink,
+  ) {}
+
+  line(buf: Buffer, start: number, end: number): void | Promise<void> {
+    if (start === end || (end - start === 1 && buf[start] === 13)) return;
+    const stats = this.stats;
     stats.lines++;
+    const scanned = this.scanner.scan(buf, start, end);
+    // A line without a readable name is parsed whole: the report names its keys.
+    if (scanned !== null && typeof pick(scanned, NAME_KEYS) === 'string')
+      return take(scanned, stats, this.each);
     let value: unknown;
     try {
-      value = JSON.parse(bytes.toString('utf8'));
+      value = JSON.parse(buf.toString('utf8', start, end));
     } catch {
       stats.unreadable++;
       stats.unreadableKeys ??= '(not JSON)';
@@ -134,31 +144,82 @@ export async function readNdjson(
       stats.unreadableKeys ??= keysText(value);
       return;
     }
-    await take(value as Record<string, unknown>, stats, each);
-  };
+    return take(value as Record<string, unknown>, stats, this.each);
+  }
+
+  /** A line over MAX_EVENT_LINE_BYTES: counted once, not read. */
+  tooLong(): void {
+    this.stats.lines++;
+    this.stats.unreadable++;
+    this.stats.unreadableKeys ??= '(a line over 1 MiB)';
+  }
+}
+
+/**
+ * Reads an NDJSON export file, a line at a time, in bounded memory: lines are read in
+ * place in the downloaded chunks; only a line split between two chunks is copied, into
+ * one buffer kept for the file.
+ */
+export async function readNdjson(
+  chunks: AsyncIterable<Uint8Array>,
+  stats: EventStats,
+  each: EventSink,
+): Promise<void> {
+  const lines = new NdjsonLines(stats, each);
+  const carry = new Carry();
   for await (const chunk of chunks) {
     // A view of the chunk, not a copy (fetch hands out Uint8Arrays).
     const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    let buf = rest.length === 0 ? view : Buffer.concat([rest, view]);
     let start = 0;
-    for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
-      if (skipping) skipping = false;
-      else await line(buf.subarray(start, nl));
+    let nl = view.indexOf(10);
+    if (!carry.empty && nl !== -1) {
+      carry.append(view, 0, nl);
+      const pending = carry.line(lines);
+      if (pending !== undefined) await pending;
       start = nl + 1;
+      nl = view.indexOf(10, start);
     }
-    buf = buf.subarray(start);
-    if (buf.length > MAX_EVENT_LINE_BYTES) {
-      if (!skipping) {
-        stats.lines++;
-        stats.unreadable++;
-        stats.unreadableKeys ??= '(a line over 1 MiB)';
-      }
-      skipping = true;
-      buf = Buffer.alloc(0);
+    while (nl !== -1) {
+      const pending = lines.line(view, start, nl);
+      if (pending !== undefined) await pending;
+      start = nl + 1;
+      nl = view.indexOf(10, start);
     }
-    rest = Buffer.from(buf);
+    carry.append(view, start, view.length);
   }
-  if (!skipping) await line(rest);
+  const pending = carry.line(lines);
+  if (pending !== undefined) await pending;
+}
+
+/** The start of a line whose end is in a later chunk. */
+class Carry {
+  private buf: Buffer | null = null;
+  private used = 0;
+  private skipping = false;
+  empty = true;
+
+  append(from: Buffer, start: number, end: number): void {
+    if (start === end) return;
+    this.empty = false;
+    if (this.skipping) return;
+    if (this.used + end - start > MAX_EVENT_LINE_BYTES) {
+      this.skipping = true;
+      return;
+    }
+    this.buf ??= Buffer.allocUnsafe(MAX_EVENT_LINE_BYTES);
+    this.used += from.copy(this.buf, this.used, start, end);
+  }
+
+  /** The carried line, now whole, into `lines`; the carry is empty after. */
+  line(lines: NdjsonLines): void | Promise<void> {
+    if (this.empty) return;
+    const { skipping, used } = this;
+    this.empty = true;
+    this.skipping = false;
+    this.used = 0;
+    if (skipping) return lines.tooLong();
+    return lines.line(this.buf as Buffer, 0, used);
+  }
 }
 
 /** Reads a CSV export file (a header naming the fields), in bounded memory. */

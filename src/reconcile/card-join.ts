@@ -10,7 +10,7 @@ import { makeOwnedTempDir, removeOwnedTempDir } from '../files/private-files.js'
 import { compare, ExternalSorter, MergedCursor } from '../files/sorted-runs.js';
 import { KNOWN_STATUSES, type CardSummary } from '../api/cards.js';
 import { FINGERPRINT_BYTES, Fingerprinter } from './fingerprint.js';
-import { invocations } from './run-source.js';
+import { invocationBatches } from './run-source.js';
 
 const FP = FINGERPRINT_BYTES;
 /** fingerprint | position (u32 BE) */
@@ -58,11 +58,12 @@ export class CardJoin {
   async countInto(invocationsPath: string, delivery: CardCounter): Promise<void> {
     const rows = new ExternalSorter(this.dir, ROW_WIDTH, FP, CHUNK);
     let position = 0;
-    for await (const { id } of invocations(invocationsPath)) {
-      this.fingerprints.write(id, this.record);
-      this.record.writeUInt32BE(position++, FP);
-      await rows.add(this.record, 0);
-    }
+    for await (const batch of invocationBatches(invocationsPath))
+      for (const { id } of batch) {
+        this.fingerprints.write(id, this.record);
+        this.record.writeUInt32BE(position++, FP);
+        await rows.add(this.record, 0);
+      }
     const run = new MergedCursor(await rows.sources(), ROW_WIDTH, FP);
     const cards = new MergedCursor(await this.cards.sources(), CARD_WIDTH, FP);
     try {

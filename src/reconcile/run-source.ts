@@ -9,11 +9,11 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
-import { parse } from 'csv-parse';
 import type { ApiDestination } from '../api/client.js';
 import { makeOwnedTempDir, removeOwnedTempDir } from '../files/private-files.js';
 import { AtomicBulkError } from '../model/errors.js';
 import { printable } from '../model/redact.js';
+import { invocationRecords, MalformedInvocations, type Invocation } from './invocations-reader.js';
 import type { Report } from '../model/report.js';
 import { openSealed, type Sealer } from '../model/seal.js';
 
@@ -250,43 +250,83 @@ async function folderOfRunId(
 
 async function countRows(path: string): Promise<number> {
   let rows = 0;
-  for await (const _ of invocations(path)) rows++;
+  for await (const batch of invocationBatches(path)) rows += batch.length;
   return rows;
 }
 
 /**
- * The run's rows in order: where the row was (its `line` cell: a number, or `file:line`
- * for a multi-file input, as written) and its flowInvocationId. Read with a CSV reader:
- * a file name may hold commas, quotes and line breaks. Anything but the two columns with
- * a well-formed id is refused, not skipped.
+ * The run's rows in order, about a thousand at a time: where each row was (its `line`
+ * cell: a number, or `file:line` for a multi-file input, as written) and its
+ * flowInvocationId. A file name may hold commas, quotes and line breaks, so the file is
+ * read as CSV (invocations-reader.ts). Anything but the two columns with a well-formed id
+ * is refused, not skipped.
  */
-export async function* invocations(path: string): AsyncGenerator<{ line: string; id: string }> {
-  const parser = createReadStream(path).pipe(
-    parse({ max_record_size: 1 << 16, relax_column_count: false, bom: false }),
-  );
+export async function* invocationBatches(path: string): AsyncGenerator<Invocation[]> {
   let header = true;
   let record = 0;
   try {
-    for await (const row of parser as AsyncIterable<string[]>) {
-      record++;
-      if (header) {
-        header = false;
-        if (row.length !== 2 || row[0] !== 'line' || row[1] !== 'flowInvocationId')
-          throw new Error('header');
-        continue;
+    for await (const records of invocationRecords(path)) {
+      const batch: Invocation[] = [];
+      for (const [line, id] of records) {
+        record++;
+        if (header) {
+          header = false;
+          if (line !== 'line' || id !== 'flowInvocationId') throw new Error('header');
+          continue;
+        }
+        if (!ID_PATTERN.test(id)) throw new Error('id');
+        batch.push({ line, id });
       }
-      const [line, id] = row as [string, string];
-      if (!ID_PATTERN.test(id)) throw new Error('id');
-      yield { line, id };
+      if (batch.length > 0) yield batch;
     }
+    if (header) throw new Error('header');
   } catch (error) {
     if (error instanceof AtomicBulkError) throw error;
+    const at = error instanceof MalformedInvocations ? error.record : record;
     throw new AtomicBulkError(
       'USAGE',
-      `${INVOCATIONS_FILE} is not as atomic-bulk writes it (record ${record}).`,
+      `${INVOCATIONS_FILE} is not as atomic-bulk writes it (record ${at}).`,
       { hint: 'Restore the report folder as the send wrote it.' },
       error,
     );
+  }
+}
+
+/** The run's rows in order, one at a time (invocationBatches for the hot loops). */
+export async function* invocations(path: string): AsyncGenerator<Invocation> {
+  for await (const batch of invocationBatches(path)) yield* batch;
+}
+
+/**
+ * The run's rows read beside another stream in the same order (the rows' results): `take`
+ * hands the next row without a wait while the block lasts; `more` reads the next block.
+ */
+export class InvocationCursor {
+  private batch: Invocation[] = [];
+  private at = 0;
+  private readonly blocks: AsyncIterator<Invocation[]>;
+
+  constructor(path: string) {
+    this.blocks = invocationBatches(path)[Symbol.asyncIterator]();
+  }
+
+  /** The next row, or undefined when the block is used up (then `more`). */
+  take(): Invocation | undefined {
+    return this.batch[this.at++];
+  }
+
+  /** Reads the next block; false at the end of the file. */
+  async more(): Promise<boolean> {
+    const next = await this.blocks.next();
+    if (next.done === true) return false;
+    this.batch = next.value;
+    this.at = 0;
+    return true;
+  }
+
+  /** Stops reading early (closes the file). */
+  async close(): Promise<void> {
+    await this.blocks.return?.();
   }
 }
 

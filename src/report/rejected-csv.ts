@@ -12,7 +12,7 @@
 import type { LineMap } from '../model/line-map.js';
 import { neutralise } from '../model/neutralise.js';
 import type { WriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { TextOut } from '../files/text-out.js';
 
 export const LINE_COLUMN = '_line';
 export const ERRORS_COLUMN = '_errors';
@@ -36,26 +36,23 @@ export function csvField(value: string): string {
   return value;
 }
 
-/** Text written at a time: what one add may leave pending. */
-const PIECE_CHARS = 16 * 1024;
-
 export class RejectedCsvWriter {
   private readonly width: number;
+  private readonly text: TextOut;
   rows = 0;
 
   constructor(
-    private readonly out: WriteStream,
+    out: WriteStream,
     header: string[],
     /** For a multi-file input `_line` is `file:line` (model/line-map.ts). */
     private readonly lines?: LineMap,
   ) {
     this.width = header.length;
-    out.write(
+    this.text = new TextOut(out);
+    this.text.add(
       `${[...header.map(neutralise), LINE_COLUMN, ERRORS_COLUMN].map(csvField).join(',')}\n`,
     );
   }
-
-  private pending = '';
 
   async write(row: RejectedRow): Promise<void> {
     this.add(row);
@@ -67,26 +64,13 @@ export class RejectedCsvWriter {
    * write (`flush`) — a write, or a promise, per row costs more than the row.
    */
   add(row: RejectedRow): void {
-    this.pending += this.line(row);
+    this.text.add(this.line(row));
     this.rows++;
-    // Text handed on in small pieces dies young; a batch's text kept whole would not.
-    if (this.pending.length >= PIECE_CHARS) this.writePending();
   }
 
   /** Writes the rows added since the last flush, waiting while the file catches up. */
-  async flush(): Promise<void> {
-    this.writePending();
-    if (!this.full) return;
-    this.full = false;
-    await once(this.out, 'drain');
-  }
-
-  private full = false;
-
-  private writePending(): void {
-    if (this.pending === '') return;
-    if (!this.out.write(this.pending)) this.full = true;
-    this.pending = '';
+  flush(): Promise<void> {
+    return this.text.flush();
   }
 
   private line(row: RejectedRow): string {
@@ -102,13 +86,7 @@ export class RejectedCsvWriter {
     return `${text}${csvField(at)},${csvField(row.errors.join('; '))}\n`;
   }
 
-  async close(): Promise<void> {
-    await this.flush();
-    await new Promise<void>((resolve, reject) => {
-      this.out.end((error?: Error | null) => {
-        if (error) reject(error);
-        else resolve();
-      });
-    });
+  close(): Promise<void> {
+    return this.text.close();
   }
 }

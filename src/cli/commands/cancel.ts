@@ -1,6 +1,5 @@
 /** `atomic-bulk cancel <report-dir | run-id>`: cancel the cards a run created. */
 import { DEFAULTS, LIMITS } from '../../model/limits.js';
-import { cancel } from '../../pipeline/cancel.js';
 import { withApi } from '../api-args.js';
 import { notifierFor, withNotice } from '../notify-args.js';
 import { defineCommand } from './command.js';
@@ -40,6 +39,8 @@ export const cancelCommand = defineCommand({
         ['$0 cancel <run-id> --status active --yes', 'Cancel only the still-active ones'],
       ]),
   async run(args, context) {
+    // Loaded when the command runs: --help and the other commands do not pay for it.
+    const { cancel } = await import('../../pipeline/cancel.js');
     const progress = progressFor({ progress: 'none' }, context);
     const status = stringArg(args, 'status');
     const userId = stringArg(args, 'user');

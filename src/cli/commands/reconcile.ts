@@ -1,6 +1,5 @@
 /** `atomic-bulk reconcile <report-dir | run-id>`: which sent rows produced cards. */
 import { DEFAULTS, LIMITS } from '../../model/limits.js';
-import { reconcile } from '../../pipeline/reconcile.js';
 import { AtomicBulkError } from '../../model/errors.js';
 import type { ReconcileSection } from '../../model/report.js';
 import { parseDuration } from '../../state/runs.js';
@@ -79,6 +78,8 @@ export const reconcileCommand = defineCommand({
         ],
       ]),
   async run(args, context) {
+    // Loaded when the command runs: --help and the other commands do not pay for it.
+    const { reconcile } = await import('../../pipeline/reconcile.js');
     const progress = progressFor({ progress: 'none' }, context);
     const target = stringArg(args, 'run') as string;
     const sample = args.sample === undefined ? undefined : intArg(args, 'sample', 1);

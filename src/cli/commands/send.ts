@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AtomicBulkError } from '../../model/errors.js';
 import type { LoadedFlow } from '../../pipeline/flow-source.js';
-import { send } from '../../pipeline/send.js';
 import { LIMITS } from '../../model/limits.js';
 import { SEND_DEFAULTS } from '../../pipeline/send-options.js';
 import type { AtomicApi } from '../../api/client.js';
@@ -151,6 +150,8 @@ export const sendCommand = defineCommand({
       ],
     ]),
   async run(args, context) {
+    // Loaded when the command runs: --help and the other commands do not pay for it.
+    const { send } = await import('../../pipeline/send.js');
     const flowConfigId = stringArg(args, 'flow');
     if (flowConfigId === undefined)
       throw new AtomicBulkError(

@@ -1,6 +1,5 @@
 /** `atomic-bulk split <input> --out-dir DIR`: structural split of any CSV; no flow needed. */
 import { LIMITS } from '../../model/limits.js';
-import { split } from '../../pipeline/split.js';
 import { defineCommand } from './command.js';
 import {
   GROUPS,
@@ -54,6 +53,8 @@ export const splitCommand = defineCommand({
       ],
     ]),
   async run(args, context) {
+    // Loaded when the command runs: --help and the other commands do not pay for it.
+    const { split } = await import('../../pipeline/split.js');
     const progress = progressFor(args, context);
     try {
       const outDir = stringArg(args, 'out-dir');

@@ -1,6 +1,5 @@
 /** `atomic-bulk validate <input>`: check only; never calls csv-task. */
 import { LIMITS } from '../../model/limits.js';
-import { validate } from '../../pipeline/validate.js';
 import type { LoadedFlow } from '../../pipeline/flow-source.js';
 import { defineCommand } from './command.js';
 import {
@@ -55,6 +54,8 @@ export const validateCommand = defineCommand({
       ],
     ]),
   async run(args, context) {
+    // Loaded when the command runs: --help and the other commands do not pay for it.
+    const { validate } = await import('../../pipeline/validate.js');
     const progress = progressFor(args, context);
     const run = (flow: LoadedFlow) =>
       validate({
