@@ -183,7 +183,10 @@ async function joinOnce(
     const join = new AnalyticsJoin(dir, options.notBefore);
     let position = 0;
     for await (const batch of invocationBatches(run.invocationsPath))
-      for (const { id } of batch) await join.addRow(id, position++);
+      for (const { id } of batch) {
+        const pending = join.addRow(id, position++);
+        if (pending !== undefined) await pending;
+      }
     const stats = emptyStats();
     const each = (kind: number, id: string, at: number) => join.addEvent(kind, id, at);
     for (const file of files) {

@@ -116,7 +116,7 @@ function take(
 
 /** NDJSON lines into the sink: scanned where they can be (event-scan.ts), else parsed. */
 class NdjsonLines {
-  private readonly scanner = new EventScanner([...NAME_KEYS, ...TIME_KEYS]);
+  private readonly scanner = new EventScanner([...NAME_KEYS, ...TIME_KEYS], [...KINDS.keys()]);
 
   constructor(
     private readonly stats: EventStats,

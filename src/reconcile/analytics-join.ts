@@ -147,20 +147,22 @@ export class AnalyticsJoin {
     this.events = new ExternalSorter(dir, EVENT_WIDTH, FP, chunkRecords ?? JOIN_CHUNK_RECORDS);
   }
 
-  async addRow(id: string, position: number): Promise<void> {
+  /** A row of the run; a promise only when the sorter writes a chunk to disk. */
+  addRow(id: string, position: number): void | Promise<void> {
     const r = this.record;
     this.fingerprints.write(id, r);
     r.writeUInt32BE(position, FP);
-    await this.runs.add(r, 0);
+    return addTo(this.runs, r);
   }
 
-  async addEvent(kind: number, id: string, at: number): Promise<void> {
+  /** An event; a promise only when the sorter writes a chunk to disk. */
+  addEvent(kind: number, id: string, at: number): void | Promise<void> {
     const r = this.record;
     if (!this.fingerprints.write(id, r)) return;
     r.writeUIntBE(Math.max(0, Math.min(at, 2 ** 48 - 1)), FP, 6);
     r[FP + 6] = kind;
     r[FP + 7] = 0;
-    await this.events.add(r, 0);
+    return addTo(this.events, r);
   }
 
   /**
@@ -197,14 +199,16 @@ export class AnalyticsJoin {
           const position = runs.buf.readUInt32BE(at + FP);
           if (!haveLast || compare(runs.buf, at, lastKey, 0, FP) !== 0) {
             tally.reset();
-            await events.tallyFor(runs.buf, at, tally, counts);
+            const pending = events.tallyFor(runs.buf, at, tally, counts);
+            if (pending !== undefined) await pending;
             runs.buf.copy(lastKey, 0, at, at + FP);
             haveLast = true;
           }
           tally.write(out, position);
           const outcome = ANALYTICS_OUTCOMES[out[4] as number] as AnalyticsOutcome;
           counts.byOutcome[outcome]++;
-          await results.add(out, 0);
+          const adding = addTo(results, out);
+          if (adding !== undefined) await adding;
         }
       }
     } finally {
@@ -226,6 +230,12 @@ export class AnalyticsJoin {
   }
 }
 
+/** Adds without a promise while the sorter's chunk has room (a million events, a million promises). */
+function addTo(sorter: ExternalSorter, record: Buffer): void | Promise<void> {
+  if (!sorter.roomy) return sorter.add(record, 0);
+  sorter.push(record, 0);
+}
+
 /** The sorted events, read alongside the sorted rows. */
 class EventFeed {
   private more = false;
@@ -240,22 +250,31 @@ class EventFeed {
     this.more = await this.cursor.fill();
   }
 
-  /** Tallies the events of the key at `key[at…]`, passing over events of ids before it. */
-  async tallyFor(key: Buffer, at: number, tally: Tally, counts: JoinCounts): Promise<void> {
+  /**
+   * Tallies the events of the key at `key[at…]`, passing over events of ids before it; a
+   * promise only when the next block of events has to be read.
+   */
+  tallyFor(key: Buffer, at: number, tally: Tally, counts: JoinCounts): void | Promise<void> {
     const events = this.cursor;
-    while (this.more && compare(events.buf, events.pos, key, at, FP) < 0) {
-      events.pos += EVENT_WIDTH;
-      if (events.pos >= events.end) this.more = await events.fill();
-    }
-    while (this.more && compare(events.buf, events.pos, key, at, FP) === 0) {
-      const time = events.buf.readUIntBE(events.pos + FP, 6);
-      if (this.notBefore !== null && time < this.notBefore) counts.earlier++;
-      else {
-        tally.add(events.buf[events.pos + FP + 6] as number, time);
-        counts.matched++;
+    while (this.more) {
+      const order = compare(events.buf, events.pos, key, at, FP);
+      if (order > 0) return;
+      if (order === 0) {
+        const time = events.buf.readUIntBE(events.pos + FP, 6);
+        if (this.notBefore !== null && time < this.notBefore) counts.earlier++;
+        else {
+          tally.add(events.buf[events.pos + FP + 6] as number, time);
+          counts.matched++;
+        }
       }
       events.pos += EVENT_WIDTH;
-      if (events.pos >= events.end) this.more = await events.fill();
+      if (events.pos >= events.end) return this.refill(key, at, tally, counts);
     }
+  }
+
+  private async refill(key: Buffer, at: number, tally: Tally, counts: JoinCounts): Promise<void> {
+    this.more = await this.cursor.fill();
+    const pending = this.tallyFor(key, at, tally, counts);
+    if (pending !== undefined) await pending;
   }
 }

@@ -41,7 +41,8 @@ export class CardJoin {
     return new CardJoin(await makeOwnedTempDir('cards'));
   }
 
-  async addCard(card: CardSummary): Promise<void> {
+  /** A listed card; a promise only when the sorter writes a chunk to disk. */
+  addCard(card: CardSummary): void | Promise<void> {
     if (card.flowInvocationId === null) return;
     const r = this.record;
     if (!this.fingerprints.write(card.flowInvocationId, r)) return;
@@ -51,7 +52,8 @@ export class CardJoin {
     const status = STATUSES.indexOf(card.status);
     r[FP + 6] = status < 0 ? OTHER : status;
     r[FP + 7] = 0;
-    await this.cards.add(r, 0);
+    if (!this.cards.roomy) return this.cards.add(r, 0);
+    this.cards.push(r, 0);
   }
 
   /** Merges the cards with the run's rows (read from invocations.csv) into `delivery`. */
@@ -62,7 +64,8 @@ export class CardJoin {
       for (const { id } of batch) {
         this.fingerprints.write(id, this.record);
         this.record.writeUInt32BE(position++, FP);
-        await rows.add(this.record, 0);
+        if (rows.roomy) rows.push(this.record, 0);
+        else await rows.add(this.record, 0);
       }
     const run = new MergedCursor(await rows.sources(), ROW_WIDTH, FP);
     const cards = new MergedCursor(await this.cards.sources(), CARD_WIDTH, FP);

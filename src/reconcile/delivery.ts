@@ -190,8 +190,18 @@ export async function* allCards(
   api: CardsApi,
   query: CardQuery,
   delivery: Delivery,
-  { pageSize, maxPages }: { pageSize: number; maxPages: number },
+  paging: { pageSize: number; maxPages: number },
 ): AsyncGenerator<CardSummary> {
+  for await (const page of allCardPages(api, query, delivery, paging)) yield* page;
+}
+
+/** The pages of `allCards`, a page at a time (a caller that takes a page at once makes no promise per card). */
+export async function* allCardPages(
+  api: CardsApi,
+  query: CardQuery,
+  delivery: Delivery,
+  { pageSize, maxPages }: { pageSize: number; maxPages: number },
+): AsyncGenerator<CardSummary[]> {
   let previous = new Set<string>();
   for (let page = 0, offset = 0; ; page++, offset += pageSize) {
     if (page >= maxPages)
@@ -215,7 +225,7 @@ export async function* allCards(
         { fatal: true, hint: 'atomic-bulk stops rather than read the same page for ever.' },
       );
     previous = ids;
-    yield* cards;
+    yield cards;
     if (cards.length < pageSize) return;
   }
 }
@@ -277,12 +287,16 @@ export async function checkByTemplate(
   const join = await CardJoin.open();
   try {
     for (const template of templates) {
-      for await (const card of allCards(api, { ...narrow, cardTemplateId: template }, delivery, {
+      const query = { ...narrow, cardTemplateId: template };
+      for await (const page of allCardPages(api, query, delivery, {
         pageSize: MAX_CARDS_PER_REQUEST,
         maxPages: templateMaxPages(delivery.rows),
       })) {
         signal?.throwIfAborted();
-        await join.addCard(card);
+        for (const card of page) {
+          const pending = join.addCard(card);
+          if (pending !== undefined) await pending;
+        }
       }
     }
     await join.countInto(run.invocationsPath, delivery);

@@ -102,7 +102,7 @@ function mutate(line: string, random: () => number): string {
 }
 
 describe('EventScanner', () => {
-  const scanner = new EventScanner(KEYS);
+  const scanner = new EventScanner(KEYS, ['card-published', 'card-error', 'id']);
   /** Scans a line from inside a larger buffer, as lines are read in place. */
   const scan = (line: string | Buffer) => {
     const bytes = typeof line === 'string' ? Buffer.from(line) : line;

@@ -36,8 +36,7 @@ class KeySet {
   find(buf: Buffer, start: number, end: number): string | null {
     const list = this.byLength.get(end - start);
     if (list === undefined) return null;
-    for (const { name, bytes } of list)
-      if (buf.compare(bytes, 0, bytes.length, start, end) === 0) return name;
+    for (const { name, bytes } of list) if (same(buf, start, bytes)) return name;
     return null;
   }
 
@@ -46,6 +45,12 @@ class KeySet {
       this.byLength.get(Buffer.byteLength(name, 'latin1'))?.some((k) => k.name === name) ?? false
     );
   }
+}
+
+/** Whether `buf` holds `bytes` at `start` (a loop: keys are short, a native call costs more). */
+function same(buf: Buffer, start: number, bytes: Buffer): boolean {
+  for (let k = 0; k < bytes.length; k++) if (buf[start + k] !== bytes[k]) return false;
+  return true;
 }
 
 /** Thrown inside the scanner: the line is not for this path. */
@@ -73,8 +78,12 @@ export class EventScanner {
   private pos = 0;
   private end = 0;
 
-  constructor(keys: readonly string[]) {
+  /** The texts of strings met often (event names): handed out as one string each, not decoded per line. */
+  private readonly common: KeySet;
+
+  constructor(keys: readonly string[], common: readonly string[] = []) {
     this.top = new KeySet([...keys, ID]);
+    this.common = new KeySet(common);
   }
 
   /** The line's event members, or null (the caller parses the line whole). */
@@ -159,9 +168,8 @@ export class EventScanner {
     const c = this.buf[this.pos];
     if (c === QUOTE) {
       const { start, end, escaped } = this.string();
-      return escaped
-        ? JSON.parse(this.buf.toString('utf8', start - 1, end + 1))
-        : this.buf.toString('utf8', start, end);
+      if (escaped) return JSON.parse(this.buf.toString('utf8', start - 1, end + 1));
+      return this.common.find(this.buf, start, end) ?? this.buf.toString('utf8', start, end);
     }
     if (c === 0x7b) {
       if (holder) return this.object(depth + 1, this.inner, false);
