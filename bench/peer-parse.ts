@@ -2,7 +2,8 @@
  * A peer a user would otherwise reach for, doing a bare parse of the file into rows and
  * counting them: `csv-parse`, `papaparse` or `udsv`, each over a 1 MiB-buffered read
  * stream with UTF-8 decoded across chunk boundaries. Also the naive splitter
- * (csv-parse → csv-stringify). Prints {"rows": n}.
+ * (csv-parse → csv-stringify), and the read limit: the file read and SHA-256-hashed, no
+ * parse. Prints {"rows": n} (0 for the read limit).
  */
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -75,6 +76,14 @@ switch (peer) {
     }
     // udsv takes the first row as the header; count it like the others.
     rows++;
+    break;
+  }
+  case 'read-sha256': {
+    // The read limit: what validate cannot avoid (reading the file and hashing it).
+    const { createHash } = await import('node:crypto');
+    const hash = createHash('sha256');
+    for await (const chunk of stream()) hash.update(chunk as Buffer);
+    hash.digest();
     break;
   }
   default:

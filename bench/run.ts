@@ -9,8 +9,9 @@
  *   --size-mb N      main file size per shape (default 100)
  *   --large-mb N     size of the flatness file per shape (default 1024; "none" skips)
  *   --runs N         runs per measurement, median reported (default 1)
- *   --shapes a,b     only these shapes (short, typical, wide, long-text, shared-id, unicode)
- *   --only a,b       only these steps (csv-parse, papaparse, udsv, miller, roundtrip,
+ *   --shapes a,b     only these shapes (short, unquoted, typical, wide, long-text, shared-id,
+ *                    unicode)
+ *   --only a,b       only these steps (csv-parse, papaparse, udsv, miller, read-limit, roundtrip,
  *                    validate, validate-gzip, validate-shards, split, dry-run, send-sink, send)
  *   --quick          CI mode: 8 MB and 24 MB files, one run
  *   --json PATH      also write the results as JSON
@@ -220,11 +221,22 @@ function judge(shape: Shape, main: Cell[], large: Cell[]): Verdict[] {
       pass: validate.vsFastestJs >= 1.5,
       text: `${name}: validate ≥ 1.5× the fastest JS bare parse (${fmt(validate.vsFastestJs, 2)}×)`,
     });
+  const limit = get(main, 'read-limit');
+  if (limit && validate && name === 'typical')
+    out.push({
+      pass: validate.seconds <= 4 * limit.seconds,
+      text: `${name}: validate ≤ 4× the read limit, reading and SHA-256-hashing the file (${fmt(validate.seconds / limit.seconds, 2)}×)`,
+    });
+  else if (limit && validate)
+    out.push({
+      pass: true,
+      text: `${name}: INFO validate ${fmt(validate.seconds / limit.seconds, 2)}× the read limit`,
+    });
   const dry = get(main, 'dry-run');
   if (dry && validate && shape.validateCode === 0)
     out.push({
-      pass: dry.seconds <= 1.6 * validate.seconds,
-      text: `${name}: send --dry-run ≤ 1.6× validate (${fmt(dry.seconds / validate.seconds, 2)}×)`,
+      pass: dry.seconds <= 1.3 * validate.seconds,
+      text: `${name}: send --dry-run ≤ 1.3× validate (${fmt(dry.seconds / validate.seconds, 2)}×)`,
     });
   const sink = get(main, 'send-sink');
   if (sink && dry)

@@ -2,7 +2,8 @@
  * The file shapes the benchmark measures, each generated deterministically at run time to
  * about a target size. They are the shapes real campaigns take, and the ones where a
  * reader, validator or splitter that is fast on one shape can be slow on another: very
- * short rows (per-row costs dominate), wide rows (per-field costs), long quoted cells with
+ * short rows and tiny unquoted ones (per-row costs dominate; a parser may split unquoted
+ * text without a quote check), wide rows (per-field costs), long quoted cells with
  * line breaks (the quoted path), every row sharing one invocation id (duplicate handling),
  * and unicode-heavy text (UTF-8 checking). All use the sample renewal-reminder flow.
  */
@@ -41,6 +42,13 @@ export const SHAPES: Shape[] = [
     label: 'short rows (2 columns, ~30 B)',
     header: [ID, 'payload.variables.firstName'],
     row: (i) => `user-${pad(i)},Name${i}\n`,
+    validateCode: 0,
+  },
+  {
+    key: 'unquoted',
+    label: 'tiny unquoted rows (2 columns, ~13 B)',
+    header: [ID, 'payload.variables.firstName'],
+    row: (i) => `u${String(i).padStart(8, '0')},N${i % 1000}\n`,
     validateCode: 0,
   },
   {

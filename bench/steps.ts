@@ -113,6 +113,13 @@ export const BENCH_STEPS: BenchStep[] = [
     },
   },
   {
+    key: 'read-limit',
+    label: 'read limit: read + SHA-256 (Node)',
+    peer: true,
+    run: (ctx) =>
+      checked(ctx, [join(ctx.root, 'bench/dist/bench/peer-parse.js'), 'read-sha256', ctx.file]),
+  },
+  {
     key: 'roundtrip',
     label: 'naive csv-parse → csv-stringify split',
     peer: true,
