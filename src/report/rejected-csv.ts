@@ -19,8 +19,10 @@ export const ERRORS_COLUMN = '_errors';
 
 export interface RejectedRow {
   line: number;
-  /** Parsed values; null when the row was too large to keep. */
+  /** Parsed values; null when the row was too large to keep, or when `text` holds them. */
   fields: string[] | null;
+  /** The cells, already as written here: unquoted, nothing to neutralise, no column missing. */
+  text?: string;
   /** Each error as `code (column)`. */
   errors: string[];
 }
@@ -78,9 +80,12 @@ export class RejectedCsvWriter {
     // every value (nothing is dropped) and say so in _errors. A row too large to keep is
     // blank but for them.
     const fields = row.fields;
-    const n = Math.max(this.width, fields?.length ?? 0);
     let text = '';
-    for (let k = 0; k < n; k++) text += `${csvField(neutralise(fields?.[k] ?? ''))},`;
+    if (row.text !== undefined) text = `${row.text},`;
+    else {
+      const n = Math.max(this.width, fields?.length ?? 0);
+      for (let k = 0; k < n; k++) text += `${csvField(neutralise(fields?.[k] ?? ''))},`;
+    }
     const at =
       this.lines?.multiFile === true ? neutralise(this.lines.cell(row.line)) : String(row.line);
     return `${text}${csvField(at)},${csvField(row.errors.join('; '))}\n`;

@@ -70,8 +70,13 @@ export interface ValidationResult {
 /** An invalid row read again for rejected.csv. */
 export interface RejectedRowReport {
   line: number;
-  /** Parsed values without any trailing _line/_errors columns; null when too large to keep. */
+  /**
+   * Parsed values without any trailing _line/_errors columns; null when too large to keep,
+   * or when `text` holds the row.
+   */
   fields: string[] | null;
+  /** The row's cells as rejected.csv writes them (comma-separated), when its bytes were that already. */
+  text?: string;
   /** Each error as `code (column)`. */
   errors: string[];
 }
