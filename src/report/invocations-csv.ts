@@ -5,7 +5,7 @@
  * digest the sealed run state recorded for it; the file's own digest and row count go
  * into the sealed report, so reconcile and cancel can tell it is this run's.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -41,7 +41,7 @@ export async function writeInvocations(
     for (const file of idFiles) await copyIds(file, out, lines?.multiFile === true ? lines : null);
     await out.end();
   } catch (error) {
-    out.destroy();
+    await out.destroy();
     await dir.abandon(name);
     throw error;
   }
@@ -55,25 +55,9 @@ export async function writeInvocations(
  */
 async function copyIds(file: IdFile, out: DigestingWriter, lines: LineMap | null): Promise<void> {
   const hash = createHash('sha256');
-  const input = createReadStream(file.path, { highWaterMark: 1 << 20 });
-  const tap = async function* () {
-    for await (const chunk of input) {
-      hash.update(chunk as Buffer);
-      yield chunk as Buffer;
-    }
-  };
   try {
-    for await (const text of createInterface({
-      input: Readable.from(tap()),
-      crlfDelay: Infinity,
-    })) {
-      if (text === '') continue;
-      const comma = text.indexOf(',');
-      const at = lines === null ? text.slice(0, comma) : located(lines, text.slice(0, comma));
-      out.row(`${at}${text.slice(comma)}\n`);
-      if (out.pending >= 1 << 20) await out.flush();
-    }
-    await out.flush();
+    if (lines === null) await copyIdBytes(file.path, hash, out);
+    else await copyIdLines(file.path, hash, out, lines);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -83,6 +67,61 @@ async function copyIds(file: IdFile, out: DigestingWriter, lines: LineMap | null
       `The id file of part ${file.part} is missing or is not the one this run wrote; invocations.csv was not written.`,
       { hint: 'Restore the run state as atomic-bulk wrote it.' },
     );
+}
+
+/**
+ * A one-file input's id lines are invocations.csv's as they are: copied as bytes, in the
+ * file's chunks, without a string per row (empty lines dropped, a last line ended).
+ */
+async function copyIdBytes(path: string, hash: Hash, out: DigestingWriter): Promise<void> {
+  let carried = false;
+  for await (const read of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const chunk = read as Buffer;
+    hash.update(chunk);
+    // Written in spans between empty lines: one write per chunk when there are none.
+    let span = 0;
+    let start = 0;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+      if (nl > start || carried) out.rows++;
+      else {
+        if (nl > span) await out.writeBytes(chunk.subarray(span, nl));
+        span = nl + 1;
+      }
+      carried = false;
+      start = nl + 1;
+    }
+    if (start < chunk.length) carried = true;
+    if (span < chunk.length) await out.writeBytes(chunk.subarray(span));
+  }
+  if (carried) {
+    out.rows++;
+    await out.write('\n');
+  }
+}
+
+async function copyIdLines(
+  path: string,
+  hash: Hash,
+  out: DigestingWriter,
+  lines: LineMap,
+): Promise<void> {
+  const input = createReadStream(path, { highWaterMark: 1 << 20 });
+  const tap = async function* () {
+    for await (const chunk of input) {
+      hash.update(chunk as Buffer);
+      yield chunk as Buffer;
+    }
+  };
+  for await (const text of createInterface({
+    input: Readable.from(tap()),
+    crlfDelay: Infinity,
+  })) {
+    if (text === '') continue;
+    const comma = text.indexOf(',');
+    out.row(`${located(lines, text.slice(0, comma))}${text.slice(comma)}\n`);
+    if (out.pending >= 64 << 10) await out.flush();
+  }
+  await out.flush();
 }
 
 function located(lines: LineMap, line: string): string {
@@ -109,6 +148,11 @@ class DigestingWriter {
     if (!this.out.write(text)) await once(this.out, 'drain');
   }
 
+  async writeBytes(bytes: Buffer): Promise<void> {
+    this.hash.update(bytes);
+    if (!this.out.write(bytes)) await once(this.out, 'drain');
+  }
+
   async flush(): Promise<void> {
     const text = this.buffered.join('');
     this.buffered = [];
@@ -123,8 +167,18 @@ class DigestingWriter {
     });
   }
 
-  destroy(): void {
+  /**
+   * Stops writing, once its file is closed: a write still in flight then fails into this
+   * listener rather than into nobody's (an uncaught error), and the file is not created
+   * after the caller removed it.
+   */
+  async destroy(): Promise<void> {
+    this.out.on('error', () => undefined);
+    if (this.out.closed) return;
+    // Not events.once: it would reject on the error this listener swallows.
+    const closed = new Promise<void>((resolve) => this.out.once('close', () => resolve()));
     this.out.destroy();
+    await closed;
   }
 
   digest(): string {
