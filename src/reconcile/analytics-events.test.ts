@@ -79,6 +79,21 @@ describe('analytics event reader', () => {
     expect(stats.unreadableKeys).toBe('(a line over 1 MiB)');
   });
 
+  it('reads a long line carried over several chunks, its copy grown as it comes', async () => {
+    const long = JSON.stringify({
+      analyticsEvent: 'card-error',
+      timestamp: T,
+      note: 'n'.repeat(700_000),
+      properties: { flowInvocationId: 'long' },
+    });
+    const cut = [0, 500, 3000, 250_000, 699_000, long.length];
+    const chunks = cut.slice(1).map((end, k) => Buffer.from(long.slice(cut[k], end)));
+    chunks.push(Buffer.from('\n'));
+    const { events, stats } = await collect(chunks, readNdjson);
+    expect(events.map((e) => e[1])).toEqual(['long']);
+    expect(stats).toMatchObject({ lines: 1, events: 1, unreadable: 0 });
+  });
+
   it('reads CSV with dotted or flat property columns', async () => {
     const text = `analyticsEvent,timestamp,userId,properties.flowInvocationId\ncard-published,${T},u1,a\ncard-expired,${T},"u,2",b\n`;
     const { events } = await collect(text, readCsvEvents);

@@ -158,7 +158,7 @@ class NdjsonLines {
 /**
  * Reads an NDJSON export file, a line at a time, in bounded memory: lines are read in
  * place in the downloaded chunks; only a line split between two chunks is copied, into
- * one buffer kept for the file.
+ * one buffer kept for the file (grown to the longest such line, at most 1 MiB).
  */
 export async function readNdjson(
   chunks: AsyncIterable<Uint8Array>,
@@ -206,7 +206,14 @@ class Carry {
       this.skipping = true;
       return;
     }
-    this.buf ??= Buffer.allocUnsafe(MAX_EVENT_LINE_BYTES);
+    const need = this.used + end - start;
+    if (this.buf === null || need > this.buf.length) {
+      // Grown as lines need it: an event is a few hundred bytes, and an export of many
+      // files would otherwise take a fresh megabyte per file from the allocator.
+      const grown = Buffer.allocUnsafe(Math.min(MAX_EVENT_LINE_BYTES, Math.max(1024, need * 2)));
+      this.buf?.copy(grown, 0, 0, this.used);
+      this.buf = grown;
+    }
     this.used += from.copy(this.buf, this.used, start, end);
   }
 

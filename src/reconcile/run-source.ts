@@ -299,7 +299,7 @@ export async function* invocations(path: string): AsyncGenerator<Invocation> {
 
 /**
  * The run's rows read beside another stream in the same order (the rows' results): `take`
- * hands the next row without a wait while the block lasts; `more` reads the next block.
+ * hands the next row without a wait while the batch lasts; `more` reads the next batch.
  */
 export class InvocationCursor {
   private batch: Invocation[] = [];
@@ -310,12 +310,12 @@ export class InvocationCursor {
     this.blocks = invocationBatches(path)[Symbol.asyncIterator]();
   }
 
-  /** The next row, or undefined when the block is used up (then `more`). */
+  /** The next row, or undefined when the batch is used up (then `more`). */
   take(): Invocation | undefined {
     return this.batch[this.at++];
   }
 
-  /** Reads the next block; false at the end of the file. */
+  /** Reads the next batch; false at the end of the file. */
   async more(): Promise<boolean> {
     const next = await this.blocks.next();
     if (next.done === true) return false;
