@@ -17,11 +17,13 @@ import {
   checkByTemplate,
   checkPerId,
   Delivery,
+  hasEarlierCardBits,
   discoverTemplates,
   eachLimited,
   persist,
 } from '../reconcile/delivery.js';
 import { invocations, type SentRun } from '../reconcile/run-source.js';
+import { rowAt } from '../reconcile/row-cards.js';
 import { runStartedAt, withSentRun } from './reconcile.js';
 import type { ReportDir } from '../report/report-dir.js';
 import { writeReport } from '../report/write-report.js';
@@ -70,18 +72,19 @@ async function cancelRun(
   const narrow: CardQuery = {};
   if (options.status !== undefined) narrow.status = options.status;
   if (options.userId !== undefined) narrow.userId = options.userId;
-  const delivery = new Delivery(run.rows, runStartedAt(run));
+  const perId = run.rows <= (options.perIdMax ?? 2000);
+  // A template's look at a large run keeps its rows on disk: memory does not grow with it.
+  const delivery = new Delivery(run.rows, runStartedAt(run), perId ? 'memory' : 'disk');
   const scope: Scope = { run, delivery, narrow };
-  await countInScope(options, scope);
-  let rowsMatched = 0;
-  let cardsMatched = 0;
-  delivery.open.forEach((open, position) => {
-    if (open === 0 || delivery.hasEarlierCard(position)) return;
-    rowsMatched++;
-    cardsMatched += open;
-  });
-  const cancelled =
-    options.yes && rowsMatched > 0 ? await cancelMatched(options, scope, rowsMatched) : 0;
+  let rowsMatched: number, cardsMatched: number, cancelled: number;
+  try {
+    await countInScope(options, scope, perId);
+    ({ rows: rowsMatched, cards: cardsMatched } = delivery.openScope());
+    cancelled =
+      options.yes && rowsMatched > 0 ? await cancelMatched(options, scope, rowsMatched) : 0;
+  } finally {
+    await delivery.close();
+  }
   const section: CancelSection = {
     at: now().toISOString(),
     applied: options.yes,
@@ -113,10 +116,10 @@ async function cancelRun(
 }
 
 /** What is in scope: the run's cards (narrowed by status or user) not cancelled yet. */
-async function countInScope(options: CancelOptions, scope: Scope): Promise<void> {
+async function countInScope(options: CancelOptions, scope: Scope, perId: boolean): Promise<void> {
   const { run, delivery, narrow } = scope;
   const check = { api: options.api, delivery, signal: options.signal, narrow };
-  if (run.rows <= (options.perIdMax ?? 2000)) {
+  if (perId) {
     const rows: { position: number; id: string }[] = [];
     for await (const { id } of invocations(run.invocationsPath))
       rows.push({ position: rows.length, id });
@@ -177,16 +180,21 @@ async function cancelMatched(
     options.onProgress?.({ rows: done, of: rowsMatched, cancelled });
   };
   let position = 0;
-  for await (const { id } of invocations(run.invocationsPath)) {
-    const open = delivery.open[position] as number;
-    // A cancel is scoped by invocation id: for an id an earlier send also used, it would
-    // cancel that send's card too. Such rows are left alone (reconcile names them).
-    const shared = delivery.hasEarlierCard(position++);
-    if (open <= 0 || shared) continue;
-    batch.push({ id, open });
-    if (batch.length >= 256) await flush();
+  const rows = await delivery.reader();
+  try {
+    for await (const { id } of invocations(run.invocationsPath)) {
+      const row = rows.at(position) ?? (await rowAt(rows, position));
+      position++;
+      // A cancel is scoped by invocation id: for an id an earlier send also used, it would
+      // cancel that send's card too. Such rows are left alone (reconcile names them).
+      if (row.open <= 0 || hasEarlierCardBits(row.bits)) continue;
+      batch.push({ id, open: row.open });
+      if (batch.length >= 256) await flush();
+    }
+    await flush();
+  } finally {
+    await rows.close();
   }
-  await flush();
   return cancelled;
 }
 

@@ -15,6 +15,8 @@ import {
   checkPerId,
   Delivery,
   discoverTemplates,
+  outcomeOf,
+  statusTextOf,
   seededRandom,
   wilson,
 } from '../reconcile/delivery.js';
@@ -34,6 +36,7 @@ import { sleep } from '../model/retry.js';
 import type { ExportFormat } from '../api/analytics.js';
 import { PartTally, type PartOutcomes } from '../reconcile/part-tally.js';
 import { ROW_OUTCOMES } from '../reconcile/delivery.js';
+import { rowAt } from '../reconcile/row-cards.js';
 import {
   coverage,
   exportFrom,
@@ -151,11 +154,18 @@ async function reconcileByCards(
   const now = options.now ?? (() => new Date());
   const checked = await choose(run, options);
   const rows = checked.positions?.length ?? run.rows;
-  const delivery = new Delivery(rows, runStartedAt(run));
+  // A template's look at the whole run keeps its rows on disk: memory does not grow with it.
+  const store = checked.strategy === 'template' ? 'disk' : 'memory';
+  const delivery = new Delivery(rows, runStartedAt(run), store);
   const look: CardsLook = { options, run, checked, delivery };
-  const { polls, waitedMs } = await pollUntilSettled(look, now);
+  let polls: number, waitedMs: number, byPart: PartOutcomes[] | null;
+  try {
+    ({ polls, waitedMs } = await pollUntilSettled(look, now));
+    byPart = await writeReconciled(dir, look);
+  } finally {
+    await delivery.close();
+  }
   const file = RECONCILED_FILE;
-  const byPart = await writeReconciled(dir, look);
   const withCards = delivery.withCards();
   const rowsByOutcome = delivery.outcomes();
   // Delivered means a card of this run reached the row's user: not cancelled, not expired,
@@ -321,28 +331,34 @@ async function writeReconciled(
   out.add('line,flowInvocationId,cards,statuses,outcome,note\n');
   const note = noCardNote(run.report.flow.mode);
   const positions = checked.positions;
+  const rows = await delivery.reader();
   let position = 0;
   let next = 0;
-  for await (const batch of invocationBatches(run.invocationsPath))
-    for (const { line, id } of batch) {
-      let k = position;
-      if (positions !== null) {
-        if (positions[next] !== position) {
-          position++;
-          continue;
+  try {
+    for await (const batch of invocationBatches(run.invocationsPath))
+      for (const { line, id } of batch) {
+        let k = position;
+        if (positions !== null) {
+          if (positions[next] !== position) {
+            position++;
+            continue;
+          }
+          k = next++;
         }
-        k = next++;
+        const row = rows.at(k) ?? (await rowAt(rows, k));
+        const cards = row.count;
+        const outcome = outcomeOf(row.bits);
+        if (positions === null) tally.add(position, outcome);
+        position++;
+        const why = outcome === 'reused' ? REUSED_NOTE : cards === 0 ? note : '';
+        const full = out.add(
+          `${csvField(line)},${csvField(id)},${cards},${statusTextOf(row.bits)},${outcome},${csvField(why)}\n`,
+        );
+        if (full) await out.flush();
       }
-      const cards = delivery.counts[k] as number;
-      const outcome = delivery.outcome(k);
-      if (positions === null) tally.add(position, outcome);
-      position++;
-      const why = outcome === 'reused' ? REUSED_NOTE : cards === 0 ? note : '';
-      const full = out.add(
-        `${csvField(line)},${csvField(id)},${cards},${delivery.statusText(k)},${outcome},${csvField(why)}\n`,
-      );
-      if (full) await out.flush();
-    }
+  } finally {
+    await rows.close();
+  }
   await out.close();
   await dir.commit(file);
   return positions === null ? tally.table() : null;

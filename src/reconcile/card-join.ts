@@ -11,6 +11,7 @@ import { compare, ExternalSorter, MergedCursor } from '../files/sorted-runs.js';
 import { KNOWN_STATUSES, type CardSummary } from '../api/cards.js';
 import { FINGERPRINT_BYTES, Fingerprinter } from './fingerprint.js';
 import { invocationBatches } from './run-source.js';
+import type { RowCards } from './row-cards.js';
 
 const FP = FINGERPRINT_BYTES;
 /** fingerprint | position (u32 BE) */
@@ -23,9 +24,11 @@ const UNKNOWN_TIME = 2 ** 48 - 1;
 const STATUSES: readonly string[] = KNOWN_STATUSES;
 const OTHER = 255;
 
-/** Where matches are counted (delivery.ts's Delivery). */
+/** Where matches are counted (delivery.ts's Delivery): each row once, with all its cards. */
 export interface CardCounter {
-  add(position: number, card: CardSummary): void;
+  begin(): Promise<void>;
+  applyCard(row: RowCards, status: string, created: number | null): void;
+  record(position: number, row: Readonly<RowCards>): void | Promise<void>;
 }
 
 export class CardJoin {
@@ -85,6 +88,8 @@ export class CardJoin {
 }
 
 async function merge(run: MergedCursor, cards: MergedCursor, delivery: CardCounter): Promise<void> {
+  await delivery.begin();
+  const row: RowCards = { count: 0, open: 0, bits: 0 };
   let more = await cards.fill();
   while (await run.fill()) {
     for (let at = run.pos; at < run.end; at += ROW_WIDTH) {
@@ -94,20 +99,23 @@ async function merge(run: MergedCursor, cards: MergedCursor, delivery: CardCount
         if (cards.pos >= cards.end) more = await cards.fill();
       }
       // Cards of this id; a repeated id (not possible in a run) would see none the second time.
+      let matched = false;
+      row.count = row.open = row.bits = 0;
       while (more && compare(cards.buf, cards.pos, run.buf, at, FP) === 0) {
         const created = cards.buf.readUIntBE(cards.pos + FP, 6);
         const status = cards.buf[cards.pos + FP + 6] as number;
-        delivery.add(position, {
-          cardInstanceId: '',
-          cardTemplateId: null,
-          flowInvocationId: null,
-          userId: null,
-          status: STATUSES[status] ?? 'other',
-          created: created === UNKNOWN_TIME ? null : created,
-        });
+        delivery.applyCard(
+          row,
+          STATUSES[status] ?? 'other',
+          created === UNKNOWN_TIME ? null : created,
+        );
+        matched = true;
         cards.pos += CARD_WIDTH;
         if (cards.pos >= cards.end) more = await cards.fill();
       }
+      if (!matched) continue;
+      const pending = delivery.record(position, row);
+      if (pending !== undefined) await pending;
     }
   }
 }

@@ -9,6 +9,7 @@ import { MAX_CARDS_PER_REQUEST, type CardQuery, type CardSummary } from '../api/
 import { AtomicBulkError, isAtomicBulkError } from '../model/errors.js';
 import { sleep } from '../model/retry.js';
 import { CardJoin } from './card-join.js';
+import { ArrayRows, SpilledRows, type RowCards, type RowReader } from './row-cards.js';
 import { invocations } from './run-source.js';
 
 /** Attempts of one row's work beyond what the HTTP client already retried. */
@@ -68,99 +69,210 @@ export const ROW_OUTCOMES: readonly RowOutcome[] = [
   'none',
 ];
 
+/** Where a look keeps its rows' cards: typed arrays, or sorted records on disk (row-cards.ts). */
+export type RowStore = 'memory' | 'disk';
+
+/** What became of a row with these status bits. */
+export function outcomeOf(bits: number): RowOutcome {
+  if ((bits & DELIVERED_BITS) !== 0) return 'delivered';
+  if ((bits & (STATUS_BITS.canceled as number)) !== 0) return 'cancelled';
+  if ((bits & (STATUS_BITS.expired as number)) !== 0) return 'expired';
+  if ((bits & OTHER) !== 0) return 'other';
+  if ((bits & REUSED) !== 0) return 'reused';
+  return 'none';
+}
+
+/** The statuses of a row's cards, `|`-separated. */
+export function statusTextOf(bits: number): string {
+  const names = ['active', 'completed', 'dismissed', 'canceled', 'snoozed', 'expired'].filter(
+    (name) => (bits & (STATUS_BITS[name] as number)) !== 0,
+  );
+  if ((bits & OTHER) !== 0) names.push('other');
+  if ((bits & REUSED) !== 0) names.push('earlier-card');
+  return names.join('|');
+}
+
+/** True when the row's id also has a card of an earlier send (a reused flowInvocationId). */
+export function hasEarlierCardBits(bits: number): boolean {
+  return (bits & REUSED) !== 0;
+}
+
+/** Totals of a look kept on disk, counted as its rows are written. */
+interface Tallies {
+  withCards: number;
+  cards: number;
+  openRows: number;
+  openCards: number;
+  outcomes: Record<RowOutcome, number>;
+}
+
+function noOutcomes(): Record<RowOutcome, number> {
+  return Object.fromEntries(ROW_OUTCOMES.map((o) => [o, 0])) as Record<RowOutcome, number>;
+}
+
 export class Delivery {
+  /** Per row (memory store only; empty on disk). */
   readonly counts: Uint16Array;
   /** Cards per row not cancelled yet (what a cancel would still act on). */
   readonly open: Uint16Array;
   readonly statuses: Uint8Array;
   readonly byStatus = new Map<string, number>();
   requests = 0;
+  private spilled: SpilledRows | null = null;
+  private tallies: Tallies = emptyTallies();
+  private readonly scratch: RowCards = { count: 0, open: 0, bits: 0 };
 
   /**
    * `notBefore`: when the run started (ms), less a margin for clock skew. A card created
    * earlier belongs to an earlier send that used the same flowInvocationId — Atomic kept
    * it and made none for this run — and is neither counted nor ever cancelled as this run's.
+   * `store`: `disk` for a template's look at a whole run (rows written by `record` only).
    */
   constructor(
     readonly rows: number,
     private readonly notBefore: number | null = null,
+    readonly store: RowStore = 'memory',
   ) {
-    this.counts = new Uint16Array(rows);
-    this.open = new Uint16Array(rows);
-    this.statuses = new Uint8Array(rows);
+    const size = store === 'memory' ? rows : 0;
+    this.counts = new Uint16Array(size);
+    this.open = new Uint16Array(size);
+    this.statuses = new Uint8Array(size);
   }
 
+  /** Forgets the last look (a disk look's files go when the next one begins, or at close). */
   reset(): void {
     this.counts.fill(0);
     this.open.fill(0);
     this.statuses.fill(0);
     this.byStatus.clear();
+    this.tallies = emptyTallies();
   }
 
-  add(position: number, card: CardSummary): void {
-    if (position < 0 || position >= this.rows) return;
-    if (this.notBefore !== null && card.created !== null && card.created < this.notBefore) {
-      this.statuses[position] = (this.statuses[position] as number) | REUSED;
+  /** Starts a look whose rows are written by `record` (a disk store opens its files). */
+  async begin(): Promise<void> {
+    this.reset();
+    if (this.store === 'memory') return;
+    await this.spilled?.close();
+    this.spilled = null;
+    this.spilled = await SpilledRows.open();
+  }
+
+  /** Counts one card into `row` (its status and whether it is this run's). */
+  applyCard(row: RowCards, status: string, created: number | null): void {
+    if (this.notBefore !== null && created !== null && created < this.notBefore) {
+      row.bits |= REUSED;
       return;
     }
-    const count = this.counts[position] as number;
-    if (count < 65535) this.counts[position] = count + 1;
-    const open = this.open[position] as number;
-    if (card.status !== 'canceled' && card.status !== 'cancelled' && open < 65535)
-      this.open[position] = open + 1;
-    this.statuses[position] =
-      (this.statuses[position] as number) | (STATUS_BITS[card.status] ?? OTHER);
-    this.byStatus.set(card.status, (this.byStatus.get(card.status) ?? 0) + 1);
+    if (row.count < 65535) row.count++;
+    if (status !== 'canceled' && status !== 'cancelled' && row.open < 65535) row.open++;
+    row.bits |= STATUS_BITS[status] ?? OTHER;
+    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
+  }
+
+  /** A row's cards as counted by a look (each row once); a promise only when a disk store writes. */
+  record(position: number, row: Readonly<RowCards>): void | Promise<void> {
+    if (position < 0 || position >= this.rows) return;
+    if (this.store === 'memory') {
+      this.counts[position] = row.count;
+      this.open[position] = row.open;
+      this.statuses[position] = row.bits;
+      return;
+    }
+    const t = this.tallies;
+    if (row.count > 0) t.withCards++;
+    t.cards += row.count;
+    t.outcomes[outcomeOf(row.bits)]++;
+    if (row.open > 0 && !hasEarlierCardBits(row.bits)) {
+      t.openRows++;
+      t.openCards += row.open;
+    }
+    if (this.spilled === null) throw new Error('Delivery: record before begin');
+    return this.spilled.put(position, row);
+  }
+
+  /** One card of a row (the per-id look; memory store). */
+  add(position: number, card: CardSummary): void {
+    if (position < 0 || position >= this.rows || this.store !== 'memory') return;
+    const row = this.scratch;
+    row.count = this.counts[position] as number;
+    row.open = this.open[position] as number;
+    row.bits = this.statuses[position] as number;
+    this.applyCard(row, card.status, card.created);
+    void this.record(position, row);
   }
 
   withCards(): number {
+    if (this.store === 'disk') return this.tallies.withCards;
     let n = 0;
     for (const c of this.counts) if (c > 0) n++;
     return n;
   }
 
   cards(): number {
+    if (this.store === 'disk') return this.tallies.cards;
     let n = 0;
     for (const c of this.counts) n += c;
     return n;
   }
 
-  /** True when the row's id also has a card of an earlier send (a reused flowInvocationId). */
-  hasEarlierCard(position: number): boolean {
-    return ((this.statuses[position] as number) & REUSED) !== 0;
+  /** Rows a cancel would act on (cards not cancelled, no earlier send's card) and their cards. */
+  openScope(): { rows: number; cards: number } {
+    if (this.store === 'disk')
+      return { rows: this.tallies.openRows, cards: this.tallies.openCards };
+    let rows = 0;
+    let cards = 0;
+    this.open.forEach((open, position) => {
+      if (open === 0 || this.hasEarlierCard(position)) return;
+      rows++;
+      cards += open;
+    });
+    return { rows, cards };
   }
 
-  /** What became of the row: delivered when one of this run's cards reached its user. */
+  /** True when the row's id also has a card of an earlier send (memory store). */
+  hasEarlierCard(position: number): boolean {
+    return hasEarlierCardBits(this.statuses[position] ?? 0);
+  }
+
+  /** What became of the row (memory store). */
   outcome(position: number): RowOutcome {
-    const bits = this.statuses[position] as number;
-    if ((bits & DELIVERED_BITS) !== 0) return 'delivered';
-    if ((bits & (STATUS_BITS.canceled as number)) !== 0) return 'cancelled';
-    if ((bits & (STATUS_BITS.expired as number)) !== 0) return 'expired';
-    if ((bits & OTHER) !== 0) return 'other';
-    if ((bits & REUSED) !== 0) return 'reused';
-    return 'none';
+    return outcomeOf(this.statuses[position] ?? 0);
   }
 
   /** Rows by outcome. */
   outcomes(): Record<RowOutcome, number> {
-    const counts = Object.fromEntries(ROW_OUTCOMES.map((o) => [o, 0])) as Record<
-      RowOutcome,
-      number
-    >;
+    if (this.store === 'disk') {
+      const counts = { ...this.tallies.outcomes };
+      counts.none += this.rows - ROW_OUTCOMES.reduce((n, o) => n + this.tallies.outcomes[o], 0);
+      return counts;
+    }
+    const counts = noOutcomes();
     for (let k = 0; k < this.rows; k++) counts[this.outcome(k)]++;
     return counts;
   }
 
-  /** The statuses of a row's cards, `|`-separated. */
+  /** The statuses of a row's cards, `|`-separated (memory store). */
   statusText(position: number): string {
-    const bits = this.statuses[position] as number;
-    const names = ['active', 'completed', 'dismissed', 'canceled', 'snoozed', 'expired'].filter(
-      (name) => (bits & (STATUS_BITS[name] as number)) !== 0,
-    );
-    if ((bits & OTHER) !== 0) names.push('other');
-    if ((bits & REUSED) !== 0) names.push('earlier-card');
-    return names.join('|');
+    return statusTextOf(this.statuses[position] ?? 0);
   }
+
+  /** The last look's rows in order (a disk look's can be read once). */
+  async reader(): Promise<RowReader> {
+    if (this.store === 'memory') return new ArrayRows(this);
+    if (this.spilled === null)
+      return new ArrayRows({ counts: this.counts, open: this.open, statuses: this.statuses });
+    return this.spilled.reader();
+  }
+
+  /** Removes a disk look's files. */
+  async close(): Promise<void> {
+    await this.spilled?.close();
+    this.spilled = null;
+  }
+}
+
+function emptyTallies(): Tallies {
+  return { withCards: 0, cards: 0, openRows: 0, openCards: 0, outcomes: noOutcomes() };
 }
 
 /** Runs `fn` over `items`, `concurrency` at a time, stopping at the first error or abort. */

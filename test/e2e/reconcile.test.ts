@@ -222,6 +222,44 @@ describe('cancel', () => {
     expect(sb.stats().cancelled).toBe(5);
   });
 
+  it('counts a run of more than 2,000 rows by its template, on disk, and cancels only its cards', async () => {
+    const sb = await sandbox();
+    const mine = await tempDir();
+    const theirs = await tempDir();
+    const rows = Array.from({ length: 2_400 }, (_, i) => `big-${i},,,,N,${i}`);
+    const reportA = await sendOne(sb, await campaign(rows), mine, ['--run-id', 'big-a']);
+    const other = Array.from({ length: 300 }, (_, i) => `other-${i},,,,N,${i}`);
+    const reportB = await sendOne(sb, await campaign(other), theirs, ['--run-id', 'big-b']);
+    await sb.settle(60_000);
+    expect(sb.stats().cards).toBe(2_700);
+
+    const dry = await runCli(['cancel', reportA], { env: sb.env, timeoutMs: 120_000 });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain("Would cancel 2,400 cards of 2,400 of the run's 2,400 rows.");
+    const yes = await runCli(['cancel', reportA, '--yes', '--concurrency', '16'], {
+      env: sb.env,
+      timeoutMs: 180_000,
+    });
+    expect(yes.code, yes.stderr).toBe(0);
+    expect(sb.stats()).toMatchObject({ cancelled: 2_400, unscopedCancels: 0 });
+    const statuses = (report: string) =>
+      new Set(reconcileIds(report).flatMap((id) => sb.cards(id).map((c) => c.status)));
+    expect(statuses(reportA)).toEqual(new Set(['canceled']));
+    expect(statuses(reportB)).toEqual(new Set(['active']));
+
+    // reconcile by the template reads the same disk rows back in the run's order.
+    const look = await runCli(['reconcile', reportA, '--strategy', 'template'], {
+      env: sb.env,
+      timeoutMs: 120_000,
+    });
+    expect(look.code, look.stderr).toBe(4);
+    const lines = reconciled(reportA);
+    expect(lines.length).toBe(2_400);
+    expect(lines.map((l) => l.line)).toEqual(rows.map((_, i) => String(i + 2)));
+    expect(new Set(lines.map((l) => l.outcome))).toEqual(new Set(['cancelled']));
+    expect(new Set(lines.map((l) => l.cards))).toEqual(new Set(['1']));
+  }, 300_000);
+
   it('finishes after being killed halfway, through faults, without ever cancelling unscoped', async () => {
     const sb = await sandbox({
       faults: { seed: 5, cards429Rate: 0.1, cards5xxRate: 0.03, retryAfterSeconds: 0 },
