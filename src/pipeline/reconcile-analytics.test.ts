@@ -1,6 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { testServer } from '../../test/http-server.js';
+import type { CardsApi } from '../api/client.js';
 import { AtomicBulkError } from '../model/errors.js';
-import { coverage, exportUnavailable } from './reconcile-analytics.js';
+import type { Report } from '../model/report.js';
+import type { SentRun } from '../reconcile/run-source.js';
+import { coverage, exportUnavailable, lookAtExport, periodsOf } from './reconcile-analytics.js';
 
 const H = 3_600_000;
 const file = (from: number | null, to: number | null) => ({
@@ -51,3 +58,90 @@ describe('--source auto and a listing that fails', () => {
     expect(exportUnavailable(new Error('bug'))).toBeNull();
   });
 });
+
+describe('--wait and a listing of the same periods', () => {
+  async function runOf(ids: string[]): Promise<SentRun> {
+    const dir = await mkdtemp(join(tmpdir(), 'look-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'invocations.csv');
+    await writeFile(
+      path,
+      `line,flowInvocationId\n${ids.map((id, k) => `${k + 2},${id}`).join('\n')}\n`,
+    );
+    const started = new Date(Date.now() - 60_000).toISOString();
+    return {
+      folder: dir,
+      report: { startedAt: started, finishedAt: started } as unknown as Report,
+      invocationsPath: path,
+      rows: ids.length,
+      close: () => Promise.resolve(),
+    };
+  }
+
+  it('downloads an exported period once, and every file again when a new period is listed', async () => {
+    const ids = ['id-0', 'id-1', 'id-2'];
+    const at = Date.now() - 30_000;
+    const event = (id: string) =>
+      `${JSON.stringify({ analyticsEvent: 'card-published', timestamp: new Date(at).toISOString(), properties: { flowInvocationId: id } })}\n`;
+    const server = await testServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+      // Hour 0 publishes id-0; hour 1 id-1 (id-2 never has an event: the look keeps waiting).
+      res.end(req.url.startsWith('/h0') ? event('id-0') : event('id-1'));
+    });
+    let listings = 0;
+    const h0 = { url: `${server.url}/h0`, from: 0, to: H, format: 'ndjson' as const };
+    const h1 = { url: `${server.url}/h1`, from: H, to: 2 * H, format: 'ndjson' as const };
+    const api = {
+      listAnalyticsExport: () => {
+        listings++;
+        // Three listings name hour 0 (each with a fresh URL, as signed URLs are), then both.
+        const fresh = (f: typeof h0) => ({ ...f, url: `${f.url}?sig=${listings}` });
+        return Promise.resolve(listings <= 3 ? [fresh(h0)] : [fresh(h0), fresh(h1)]);
+      },
+    } as unknown as CardsApi;
+    const polls: number[] = [];
+    const look = await lookAtExport(await runOf(ids), {
+      api,
+      waitMs: 400,
+      intervalMs: 60,
+      now: () => new Date(),
+      notBefore: null,
+      onPoll: (p) => polls.push(p.withCards),
+    });
+    await look.dispose();
+    expect(look.polls).toBeGreaterThanOrEqual(5);
+    expect(polls.slice(0, 3)).toEqual([1, 1, 1]);
+    expect(polls.at(-1)).toBe(2);
+    // Hour 0 once for the first three listings, then both hours once more.
+    expect(server.requests.map((r) => r.url.replace(/\?.*/, ''))).toEqual(['/h0', '/h0', '/h1']);
+    expect(look.requests).toBe(look.polls + 3);
+  });
+
+  it('reads every file of a listing whose periods are not said, at every look', async () => {
+    const server = await testServer((_req, res) => res.end(''));
+    const api = {
+      listAnalyticsExport: () =>
+        Promise.resolve([{ url: `${server.url}/x`, from: null, to: null, format: 'ndjson' }]),
+    } as unknown as CardsApi;
+    const look = await lookAtExport(await runOf(['a']), {
+      api,
+      waitMs: 200,
+      intervalMs: 50,
+      now: () => new Date(),
+      notBefore: null,
+    });
+    await look.dispose();
+    expect(server.requests.length).toBe(look.polls);
+    expect(periodsOf([{ url: 'u', from: null, to: 1, format: 'ndjson' }])).toBeNull();
+    expect(periodsOf([h(1), h(0)])).toBe(periodsOf([h(0), h(1)]));
+  });
+});
+
+function h(k: number) {
+  return {
+    url: `https://x.test/${k}?sig=${Math.random()}`,
+    from: k * H,
+    to: (k + 1) * H,
+    format: 'ndjson' as const,
+  };
+}

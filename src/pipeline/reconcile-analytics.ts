@@ -133,33 +133,66 @@ export async function lookAtExport(
   const settled = runEnd(run);
   let requests = 0;
   let before = { covered: -Infinity, withCards: -1 };
-  for (let poll = 1; ; poll++) {
-    const files = await listExport(options.api, run, options.format ?? 'ndjson', options.now());
-    requests += 1 + files.length;
-    const look = await joinOnce(run, files, options);
-    const covered = coverage(files, exportFrom(run).getTime());
-    const withCards = run.rows - look.counts.byOutcome.none;
-    options.onPoll?.({
-      poll,
-      rows: run.rows,
-      withCards,
-      cards: look.counts.matched,
-      source: 'analytics',
-    });
-    const waited = options.now().getTime() - started;
-    const period = periodOf(files);
-    const quiet =
-      covered !== null &&
-      period !== null &&
-      before.covered >= settled + period &&
-      covered > before.covered &&
-      withCards === before.withCards;
-    if (withCards === run.rows || waited >= options.waitMs || quiet)
-      return { ...look, files, coveredThrough: covered, polls: poll, waitedMs: waited, requests };
-    before = { covered: covered ?? -Infinity, withCards };
-    await look.dispose();
-    await sleep(Math.min(options.intervalMs, options.waitMs - waited), options.signal);
+  // The last look, kept while waiting: a listing of the same periods is answered by it.
+  let kept: { periods: string | null; look: Joined } | null = null;
+  try {
+    for (let poll = 1; ; poll++) {
+      const files = await listExport(options.api, run, options.format ?? 'ndjson', options.now());
+      requests += 1;
+      const periods = periodsOf(files);
+      let look: Joined;
+      if (kept !== null && periods !== null && kept.periods === periods) look = kept.look;
+      else {
+        await kept?.look.dispose();
+        kept = null;
+        requests += files.length;
+        look = await joinOnce(run, files, options);
+      }
+      kept = { periods, look };
+      const covered = coverage(files, exportFrom(run).getTime());
+      const withCards = run.rows - look.counts.byOutcome.none;
+      options.onPoll?.({
+        poll,
+        rows: run.rows,
+        withCards,
+        cards: look.counts.matched,
+        source: 'analytics',
+      });
+      const waited = options.now().getTime() - started;
+      const period = periodOf(files);
+      const quiet =
+        covered !== null &&
+        period !== null &&
+        before.covered >= settled + period &&
+        covered > before.covered &&
+        withCards === before.withCards;
+      if (withCards === run.rows || waited >= options.waitMs || quiet) {
+        kept = null;
+        return { ...look, files, coveredThrough: covered, polls: poll, waitedMs: waited, requests };
+      }
+      before = { covered: covered ?? -Infinity, withCards };
+      await sleep(Math.min(options.intervalMs, options.waitMs - waited), options.signal);
+    }
+  } finally {
+    await kept?.look.dispose();
   }
+}
+
+/** A look's join, before the wait around it. */
+type Joined = Awaited<ReturnType<typeof joinOnce>>;
+
+/**
+ * The periods a listing names, as a key: an exported period does not change once listed
+ * (SPEC 6.1: an hour is exported once it has ended), so a listing of the same periods
+ * would be answered as the last look was, without downloading a file again. Null when a
+ * file does not say its period (such a listing is always read).
+ */
+export function periodsOf(files: readonly ExportFile[]): string | null {
+  if (files.some((f) => f.from === null || f.to === null)) return null;
+  return files
+    .map((f) => `${f.format}:${f.from}-${f.to}`)
+    .sort()
+    .join(',');
 }
 
 /** The length of the export's periods (its shortest file), or null. */
