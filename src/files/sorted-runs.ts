@@ -292,11 +292,19 @@ export class ExternalSorter {
     this.chunk = Buffer.alloc(0);
     this.scratch = null;
     this.spillCursor = null;
-    const readBytes = Math.min(
-      READ_BYTES,
-      Math.max(MIN_READ_BYTES, Math.floor(MERGE_READ_BYTES / this.runs.length)),
-    );
-    return this.runs.map((path) => new FileCursor(path, this.width, undefined, readBytes));
+    return runCursors(this.runs, this.width);
+  }
+
+  /**
+   * Writes what is left to disk and hands the sorted runs over: the caller owns the files
+   * from now on (the sorter forgets them).
+   */
+  async seal(): Promise<string[]> {
+    await this.spill();
+    this.chunk = Buffer.alloc(0);
+    this.scratch = null;
+    this.spillCursor = null;
+    return this.runs.splice(0);
   }
 
   /** Removes the sorted runs. */
@@ -307,6 +315,15 @@ export class ExternalSorter {
     this.scratch = null;
     this.spillCursor = null;
   }
+}
+
+/** Sorted run files as cursors, their read buffers sized so that all of them read 4 MiB at a time. */
+export function runCursors(paths: readonly string[], width: number): Cursor[] {
+  const readBytes = Math.min(
+    READ_BYTES,
+    Math.max(MIN_READ_BYTES, Math.floor(MERGE_READ_BYTES / Math.max(1, paths.length))),
+  );
+  return paths.map((path) => new FileCursor(path, width, undefined, readBytes));
 }
 
 /**

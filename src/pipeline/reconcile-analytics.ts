@@ -19,7 +19,13 @@ import {
   readNdjson,
   type EventStats,
 } from '../reconcile/analytics-events.js';
-import { AnalyticsJoin, type JoinCounts } from '../reconcile/analytics-join.js';
+import {
+  AnalyticsJoin,
+  EVENT_WIDTH,
+  eventSorter,
+  type JoinCounts,
+} from '../reconcile/analytics-join.js';
+import { addStats, ExportCache } from '../reconcile/export-cache.js';
 import { invocationBatches, runStartedAt, type SentRun } from '../reconcile/run-source.js';
 
 /**
@@ -135,6 +141,7 @@ export async function lookAtExport(
   let before = { covered: -Infinity, withCards: -1 };
   // The last look, kept while waiting: a listing of the same periods is answered by it.
   let kept: { periods: string | null; look: Joined } | null = null;
+  const cache = await ExportCache.open(EVENT_WIDTH);
   try {
     for (let poll = 1; ; poll++) {
       const files = await listExport(options.api, run, options.format ?? 'ndjson', options.now());
@@ -145,8 +152,8 @@ export async function lookAtExport(
       else {
         await kept?.look.dispose();
         kept = null;
-        requests += files.length;
-        look = await joinOnce(run, files, options);
+        look = await joinOnce(run, files, { ...options, cache });
+        requests += look.downloads;
       }
       kept = { periods, look };
       const covered = coverage(files, exportFrom(run).getTime());
@@ -175,6 +182,7 @@ export async function lookAtExport(
     }
   } finally {
     await kept?.look.dispose();
+    await cache.close();
   }
 }
 
@@ -188,11 +196,9 @@ type Joined = Awaited<ReturnType<typeof joinOnce>>;
  * file does not say its period (such a listing is always read).
  */
 export function periodsOf(files: readonly ExportFile[]): string | null {
-  if (files.some((f) => f.from === null || f.to === null)) return null;
-  return files
-    .map((f) => `${f.format}:${f.from}-${f.to}`)
-    .sort()
-    .join(',');
+  const keys = files.map(periodKey);
+  if (keys.includes(null)) return null;
+  return keys.sort().join(',');
 }
 
 /** The length of the export's periods (its shortest file), or null. */
@@ -204,12 +210,21 @@ function periodOf(files: readonly ExportFile[]): number | null {
   return period;
 }
 
-/** One look: every file read into a fresh join with the run's rows. */
+/**
+ * One look: the run's rows joined with the events of every listed file — downloaded now,
+ * or kept from an earlier look when its period was read before (`cache`).
+ */
 async function joinOnce(
   run: SentRun,
   files: readonly ExportFile[],
-  options: AnalyticsLookOptions,
-): Promise<Omit<AnalyticsLook, 'files' | 'coveredThrough' | 'polls' | 'waitedMs' | 'requests'>> {
+  options: AnalyticsLookOptions & { cache: ExportCache },
+): Promise<
+  Omit<AnalyticsLook, 'files' | 'coveredThrough' | 'polls' | 'waitedMs' | 'requests'> & {
+    downloads: number;
+  }
+> {
+  const { cache } = options;
+  await cache.keepOnly(new Set(files.map(periodKey).filter((p) => p !== null)));
   const dir = await makeOwnedTempDir('reconcile');
   const dispose = () => removeOwnedTempDir(dir);
   try {
@@ -220,25 +235,39 @@ async function joinOnce(
         const pending = join.addRow(id, position++);
         if (pending !== undefined) await pending;
       }
-    const stats = emptyStats();
-    const each = (kind: number, id: string, at: number) => join.addEvent(kind, id, at);
+    let unkept = emptyStats();
+    let downloads = 0;
     for (const file of files) {
+      const period = periodKey(file);
+      if (period !== null && cache.has(period)) continue;
+      downloads++;
+      const stats = emptyStats();
+      const into = period === null ? undefined : eventSorter(cache.dir);
+      const each = (kind: number, id: string, at: number) => join.addEvent(kind, id, at, into);
       const body = downloadExportFile(file.url, options.signal);
       if (file.format === 'csv') await readCsvEvents(body, stats, each);
       else await readNdjson(body, stats, each);
+      if (into === undefined || period === null) unkept = addStats(unkept, stats);
+      else await cache.add(period, await into.seal(), stats);
     }
+    const stats = addStats(cache.counted(), unkept);
     if (stats.lines > 0 && stats.events === 0 && stats.unreadable === stats.lines)
       throw new AtomicBulkError(
         'API',
         `No line of the analytics export could be read (keys of the first: ${stats.unreadableKeys ?? 'none'}).`,
         { hint: 'Run reconcile with --source cards, and report the keys above as an issue.' },
       );
-    const { rows, counts } = await join.join();
-    return { rows, counts, stats, dispose };
+    const { rows, counts } = await join.join(cache.cursors());
+    return { rows, counts, stats, dispose, downloads };
   } catch (error) {
     await dispose();
     throw error;
   }
+}
+
+/** A file's period as a key, or null when it does not say. */
+function periodKey(f: ExportFile): string | null {
+  return f.from === null || f.to === null ? null : `${f.format}:${f.from}-${f.to}`;
 }
 
 /** The report's account of the export, from the look and the rows' results. */

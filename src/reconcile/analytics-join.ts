@@ -35,7 +35,7 @@ const JOIN_CHUNK_RECORDS = 1 << 17;
 /** fingerprint | position (u32 BE) */
 const RUN_WIDTH = FP + 4;
 /** fingerprint | time (ms, 48-bit BE) | kind | pad */
-const EVENT_WIDTH = FP + 8;
+export const EVENT_WIDTH = FP + 8;
 /** position (u32 BE) | outcome | pad 3 | first, last (ms, 48-bit BE) | published, displayed, completed, dismissed, events (u16 BE) | pad 2 */
 export const ROW_WIDTH = 32;
 
@@ -155,24 +155,35 @@ export class AnalyticsJoin {
     return addTo(this.runs, r);
   }
 
-  /** An event; a promise only when the sorter writes a chunk to disk. */
-  addEvent(kind: number, id: string, at: number): void | Promise<void> {
+  /**
+   * An event, into the join's own events or into `into` (an export period's, kept between
+   * looks: eventSorter); a promise only when the sorter writes a chunk to disk.
+   */
+  addEvent(
+    kind: number,
+    id: string,
+    at: number,
+    into: ExternalSorter = this.events,
+  ): void | Promise<void> {
     const r = this.record;
     if (!this.fingerprints.write(id, r)) return;
     r.writeUIntBE(Math.max(0, Math.min(at, 2 ** 48 - 1)), FP, 6);
     r[FP + 6] = kind;
     r[FP + 7] = 0;
-    return addTo(this.events, r);
+    return addTo(into, r);
   }
 
   /**
    * Merges rows with their events; returns the per-row results as a cursor in the run's
    * order (ROW_WIDTH records), and the counts. Disposes of the sorters' files.
    */
-  async join(): Promise<{ rows: Cursor; counts: JoinCounts; results: ExternalSorter }> {
+  async join(
+    /** Sorted event runs kept from earlier looks (runCursors of EVENT_WIDTH records). */
+    kept: Cursor[] = [],
+  ): Promise<{ rows: Cursor; counts: JoinCounts; results: ExternalSorter }> {
     const runs = new MergedCursor(await this.runs.sources(), RUN_WIDTH, FP);
     const events = new EventFeed(
-      new MergedCursor(await this.events.sources(), EVENT_WIDTH, FP),
+      new MergedCursor([...(await this.events.sources()), ...kept], EVENT_WIDTH, FP),
       this.notBefore,
     );
     const results = new ExternalSorter(
@@ -228,6 +239,11 @@ export class AnalyticsJoin {
     await this.runs.dispose();
     await this.events.dispose();
   }
+}
+
+/** A sorter of events as the join reads them, in `dir` (an export period's, kept between looks). */
+export function eventSorter(dir: string): ExternalSorter {
+  return new ExternalSorter(dir, EVENT_WIDTH, FP, JOIN_CHUNK_RECORDS);
 }
 
 /** Adds without a promise while the sorter's chunk has room (a million events, a million promises). */
