@@ -92,6 +92,7 @@ interface Checked {
   strategy: ReconcileSection['strategy'];
   /** Positions in the run of the checked rows (null: all rows, in order). */
   positions: number[] | null;
+  /** The sample's ids (null: every row's, read from invocations.csv when asked). */
   ids: string[] | null;
 }
 
@@ -241,10 +242,20 @@ async function checkOnce(
     await checkByTemplate(check, templates, run);
     return;
   }
-  const ids = checked.ids as string[];
-  const pending = function* () {
-    for (let k = 0; k < ids.length; k++)
-      if (delivery.counts[k] === 0) yield { position: k, id: ids[k] as string };
+  const ids = checked.ids;
+  // A sample's ids are in memory; every row's are read from invocations.csv as they are asked.
+  const pending = async function* () {
+    if (ids !== null) {
+      for (let k = 0; k < ids.length; k++)
+        if (delivery.counts[k] === 0) yield { position: k, id: ids[k] as string };
+      return;
+    }
+    let k = 0;
+    for await (const batch of invocationBatches(run.invocationsPath))
+      for (const { id } of batch) {
+        if (delivery.counts[k] === 0) yield { position: k, id };
+        k++;
+      }
   };
   await checkPerId(check, pending(), options.concurrency ?? DEFAULTS.reconcileConcurrency);
 }
@@ -303,11 +314,6 @@ async function choose(run: SentRun, options: ReconcileOptions): Promise<Checked>
         ? 'per-id'
         : 'template'
       : options.strategy;
-  if (strategy === 'per-id') {
-    const ids: string[] = [];
-    for await (const { id } of invocations(run.invocationsPath)) ids.push(id);
-    return { strategy, positions: null, ids };
-  }
   return { strategy, positions: null, ids: null };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CardQuery, CardSummary } from '../api/cards.js';
 import type { CardsApi } from '../api/client.js';
-import { allCards, Delivery, wilson } from './delivery.js';
+import { allCards, Delivery, eachLimited, wilson } from './delivery.js';
 
 const card = (status: string, created: number | null = null): CardSummary =>
   ({ cardInstanceId: `c-${Math.random()}`, status, created }) as CardSummary;
@@ -91,5 +91,29 @@ describe('wilson', () => {
     expect(w.low).toBeGreaterThan(0.82);
     expect(w.high).toBeLessThan(0.95);
     expect(wilson(0, 0)).toEqual({ share: 0, low: 0, high: 1 });
+  });
+});
+
+describe('eachLimited', () => {
+  it('hands each item of an async generator to one worker, a few at a time', async () => {
+    async function* items() {
+      for (let k = 0; k < 200; k++) {
+        if (k % 7 === 0) await new Promise((r) => setTimeout(r, 1));
+        yield k;
+      }
+    }
+    const seen: number[] = [];
+    let running = 0;
+    let most = 0;
+    await eachLimited(items(), 8, async (k) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, k % 3));
+      seen.push(k);
+      running--;
+    });
+    expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, k) => k));
+    expect(most).toBeLessThanOrEqual(8);
+    expect(most).toBeGreaterThan(1);
   });
 });

@@ -277,14 +277,16 @@ function emptyTallies(): Tallies {
 
 /** Runs `fn` over `items`, `concurrency` at a time, stopping at the first error or abort. */
 export async function eachLimited<T>(
-  items: Iterable<T>,
+  items: Iterable<T> | AsyncIterable<T>,
   concurrency: number,
   fn: (item: T) => Promise<void>,
   signal?: AbortSignal,
 ): Promise<void> {
-  const it = items[Symbol.iterator]();
+  // An async generator queues the workers' calls to next(): each item goes to one worker.
+  const it: Iterator<T> | AsyncIterator<T> =
+    Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : items[Symbol.iterator]();
   const worker = async () => {
-    for (let next = it.next(); next.done !== true; next = it.next()) {
+    for (let next = await it.next(); next.done !== true; next = await it.next()) {
       signal?.throwIfAborted();
       await fn(next.value);
     }
@@ -365,7 +367,8 @@ export interface CardCheck {
 /** Queries each listed row's invocation id and counts its cards. */
 export async function checkPerId(
   { api, delivery, signal, narrow = {} }: CardCheck,
-  rows: Iterable<{ position: number; id: string }>,
+  rows:
+    Iterable<{ position: number; id: string }> | AsyncIterable<{ position: number; id: string }>,
   concurrency: number,
 ): Promise<void> {
   await eachLimited(
