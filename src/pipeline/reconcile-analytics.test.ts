@@ -120,6 +120,33 @@ describe('--wait and a listing of the same periods', () => {
     expect(look.stats.lines).toBe(2);
   });
 
+  it('reads every file of a period that comes as several files', async () => {
+    const at = new Date(Date.now() - 30_000).toISOString();
+    const server = await testServer((req, res) => {
+      const id = req.url.startsWith('/a') ? 'id-0' : 'id-1';
+      res.end(
+        `${JSON.stringify({ analyticsEvent: 'card-published', timestamp: at, properties: { flowInvocationId: id } })}\n`,
+      );
+    });
+    const files = [
+      { url: `${server.url}/a`, from: 0, to: H, format: 'ndjson' as const },
+      { url: `${server.url}/b`, from: 0, to: H, format: 'ndjson' as const },
+    ];
+    const api = {
+      listAnalyticsExport: () => Promise.resolve(files),
+    } as unknown as CardsApi;
+    const look = await lookAtExport(await runOf(['id-0', 'id-1', 'id-2']), {
+      api,
+      waitMs: 200,
+      intervalMs: 50,
+      now: () => new Date(),
+      notBefore: null,
+    });
+    await look.dispose();
+    expect(look.counts.byOutcome.published).toBe(2);
+    expect(server.requests.map((r) => r.url)).toEqual(['/a', '/b']);
+  });
+
   it('reads every file of a listing whose periods are not said, at every look', async () => {
     const server = await testServer((_req, res) => {
       res.end('');
@@ -137,7 +164,13 @@ describe('--wait and a listing of the same periods', () => {
     });
     await look.dispose();
     expect(server.requests.length).toBe(look.polls);
-    expect(periodsOf([{ url: 'u', from: null, to: 1, format: 'ndjson' }])).toBeNull();
+    expect(
+      periodsOf([{ url: 'https://x.test/u', from: null, to: 1, format: 'ndjson' }]),
+    ).toBeNull();
+    expect(periodsOf([{ url: 'not a url', from: 0, to: 1, format: 'ndjson' }])).toBeNull();
+    // Two files of one period are two files.
+    const part = (n: number) => ({ ...h(0), url: `https://x.test/0-part${n}?sig=1` });
+    expect(periodsOf([part(1), part(2)])).not.toBe(periodsOf([part(1)]));
     expect(periodsOf([h(1), h(0)])).toBe(periodsOf([h(0), h(1)]));
   });
 });

@@ -190,8 +190,8 @@ export async function lookAtExport(
 type Joined = Awaited<ReturnType<typeof joinOnce>>;
 
 /**
- * The periods a listing names, as a key: an exported period does not change once listed
- * (SPEC 6.1: an hour is exported once it has ended), so a listing of the same periods
+ * The files a listing names, as a key: an exported period does not change once listed
+ * (SPEC 6.1: an hour is exported once it has ended), so a listing of the same files
  * would be answered as the last look was, without downloading a file again. Null when a
  * file does not say its period (such a listing is always read).
  */
@@ -265,9 +265,21 @@ async function joinOnce(
   }
 }
 
-/** A file's period as a key, or null when it does not say. */
+/**
+ * A file as a key: its period and where it lives without the signature (an hour may come
+ * as several files; a signed URL's query changes at every listing). Null when the file
+ * does not say its period.
+ */
 function periodKey(f: ExportFile): string | null {
-  return f.from === null || f.to === null ? null : `${f.format}:${f.from}-${f.to}`;
+  if (f.from === null || f.to === null) return null;
+  let where: string;
+  try {
+    const url = new URL(f.url);
+    where = `${url.origin}${url.pathname}`;
+  } catch {
+    return null;
+  }
+  return `${f.format}:${f.from}-${f.to}:${where}`;
 }
 
 /** The report's account of the export, from the look and the rows' results. */

@@ -258,9 +258,8 @@ export class Delivery {
 
   /** The last look's rows in order (a disk look's can be read once). */
   async reader(): Promise<RowReader> {
-    if (this.store === 'memory') return new ArrayRows(this);
-    if (this.spilled === null)
-      return new ArrayRows({ counts: this.counts, open: this.open, statuses: this.statuses });
+    // A disk store before its first look has no rows with cards: its empty arrays say so.
+    if (this.spilled === null) return new ArrayRows(this);
     return this.spilled.reader();
   }
 
