@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { testServer } from '../../test/http-server.js';
+import type { ExportFile } from '../api/analytics.js';
 import type { CardsApi } from '../api/client.js';
 import { AtomicBulkError } from '../model/errors.js';
 import type { Report } from '../model/report.js';
@@ -78,6 +79,20 @@ describe('--wait and a listing of the same periods', () => {
     };
   }
 
+  /** Looks for 200 ms, every 50 ms, at an export that always lists `files`; disposed. */
+  async function lookFor(ids: string[], files: ExportFile[]) {
+    const api = { listAnalyticsExport: () => Promise.resolve(files) } as unknown as CardsApi;
+    const look = await lookAtExport(await runOf(ids), {
+      api,
+      waitMs: 200,
+      intervalMs: 50,
+      now: () => new Date(),
+      notBefore: null,
+    });
+    await look.dispose();
+    return look;
+  }
+
   it('downloads each exported period once, however many looks list it', async () => {
     const ids = ['id-0', 'id-1', 'id-2'];
     const at = Date.now() - 30_000;
@@ -132,17 +147,7 @@ describe('--wait and a listing of the same periods', () => {
       { url: `${server.url}/a`, from: 0, to: H, format: 'ndjson' as const },
       { url: `${server.url}/b`, from: 0, to: H, format: 'ndjson' as const },
     ];
-    const api = {
-      listAnalyticsExport: () => Promise.resolve(files),
-    } as unknown as CardsApi;
-    const look = await lookAtExport(await runOf(['id-0', 'id-1', 'id-2']), {
-      api,
-      waitMs: 200,
-      intervalMs: 50,
-      now: () => new Date(),
-      notBefore: null,
-    });
-    await look.dispose();
+    const look = await lookFor(['id-0', 'id-1', 'id-2'], files);
     expect(look.counts.byOutcome.published).toBe(2);
     expect(server.requests.map((r) => r.url)).toEqual(['/a', '/b']);
   });
@@ -151,18 +156,10 @@ describe('--wait and a listing of the same periods', () => {
     const server = await testServer((_req, res) => {
       res.end('');
     });
-    const api = {
-      listAnalyticsExport: () =>
-        Promise.resolve([{ url: `${server.url}/x`, from: null, to: null, format: 'ndjson' }]),
-    } as unknown as CardsApi;
-    const look = await lookAtExport(await runOf(['a']), {
-      api,
-      waitMs: 200,
-      intervalMs: 50,
-      now: () => new Date(),
-      notBefore: null,
-    });
-    await look.dispose();
+    const look = await lookFor(
+      ['a'],
+      [{ url: `${server.url}/x`, from: null, to: null, format: 'ndjson' }],
+    );
     expect(server.requests.length).toBe(look.polls);
     expect(
       periodsOf([{ url: 'https://x.test/u', from: null, to: 1, format: 'ndjson' }]),
