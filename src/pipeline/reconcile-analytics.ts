@@ -23,10 +23,11 @@ import {
   AnalyticsJoin,
   EVENT_WIDTH,
   eventSorter,
+  sortRunRows,
   type JoinCounts,
 } from '../reconcile/analytics-join.js';
 import { addStats, ExportCache } from '../reconcile/export-cache.js';
-import { invocationBatches, runStartedAt, type SentRun } from '../reconcile/run-source.js';
+import { runStartedAt, type SentRun } from '../reconcile/run-source.js';
 
 /**
  * One look of reconcile: rows with cards (Cards API) or with an event (export), and the
@@ -143,6 +144,8 @@ export async function lookAtExport(
   let kept: { periods: string | null; look: Joined } | null = null;
   const cache = await ExportCache.open(EVENT_WIDTH);
   try {
+    // The run's rows, sorted once for every look (they live in the cache's folder).
+    const rows = await sortRunRows(run.invocationsPath, cache.dir);
     for (let poll = 1; ; poll++) {
       const files = await listExport(options.api, run, options.format ?? 'ndjson', options.now());
       requests += 1;
@@ -152,7 +155,7 @@ export async function lookAtExport(
       else {
         await kept?.look.dispose();
         kept = null;
-        look = await joinOnce(run, files, { ...options, cache });
+        look = await joinOnce(run, files, { ...options, cache, rows });
         requests += look.downloads;
       }
       kept = { periods, look };
@@ -217,7 +220,7 @@ function periodOf(files: readonly ExportFile[]): number | null {
 async function joinOnce(
   run: SentRun,
   files: readonly ExportFile[],
-  options: AnalyticsLookOptions & { cache: ExportCache },
+  options: AnalyticsLookOptions & { cache: ExportCache; rows: readonly string[] },
 ): Promise<
   Omit<AnalyticsLook, 'files' | 'coveredThrough' | 'polls' | 'waitedMs' | 'requests'> & {
     downloads: number;
@@ -229,12 +232,6 @@ async function joinOnce(
   const dispose = () => removeOwnedTempDir(dir);
   try {
     const join = new AnalyticsJoin(dir, options.notBefore);
-    let position = 0;
-    for await (const batch of invocationBatches(run.invocationsPath))
-      for (const { id } of batch) {
-        const pending = join.addRow(id, position++);
-        if (pending !== undefined) await pending;
-      }
     let unkept = emptyStats();
     let downloads = 0;
     for (const file of files) {
@@ -257,7 +254,7 @@ async function joinOnce(
         `No line of the analytics export could be read (keys of the first: ${stats.unreadableKeys ?? 'none'}).`,
         { hint: 'Run reconcile with --source cards, and report the keys above as an issue.' },
       );
-    const { rows, counts } = await join.join(cache.cursors());
+    const { rows, counts } = await join.join({ events: cache.cursors(), rows: options.rows });
     return { rows, counts, stats, dispose, downloads };
   } catch (error) {
     await dispose();

@@ -11,9 +11,16 @@
  * embargoed, in that order; none when no event of the row was found. Events from before
  * the run started belong to an earlier send of the same id and are not the row's.
  */
-import { ExternalSorter, MergedCursor, compare, type Cursor } from '../files/sorted-runs.js';
+import {
+  ExternalSorter,
+  MergedCursor,
+  compare,
+  runCursors,
+  type Cursor,
+} from '../files/sorted-runs.js';
 import { EVENT_KIND } from './analytics-events.js';
 import { FINGERPRINT_BYTES, Fingerprinter } from './fingerprint.js';
+import { invocationBatches } from './run-source.js';
 
 export const ANALYTICS_OUTCOMES = [
   'published',
@@ -149,10 +156,7 @@ export class AnalyticsJoin {
 
   /** A row of the run; a promise only when the sorter writes a chunk to disk. */
   addRow(id: string, position: number): void | Promise<void> {
-    const r = this.record;
-    this.fingerprints.write(id, r);
-    r.writeUInt32BE(position, FP);
-    return addTo(this.runs, r);
+    return addTo(this.runs, rowRecord(this.fingerprints, id, position, this.record));
   }
 
   /**
@@ -178,12 +182,16 @@ export class AnalyticsJoin {
    * order (ROW_WIDTH records), and the counts. Disposes of the sorters' files.
    */
   async join(
-    /** Sorted event runs kept from earlier looks (runCursors of EVENT_WIDTH records). */
-    kept: Cursor[] = [],
+    kept: {
+      /** Sorted event runs kept from earlier looks (runCursors of EVENT_WIDTH records). */
+      events?: Cursor[];
+      /** The run's rows sorted once for every look (sortRunRows), instead of addRow's. */
+      rows?: readonly string[];
+    } = {},
   ): Promise<{ rows: Cursor; counts: JoinCounts; results: ExternalSorter }> {
-    const runs = new MergedCursor(await this.runs.sources(), RUN_WIDTH, FP);
+    const runs = new MergedCursor(await this.rowSources(kept.rows), RUN_WIDTH, FP);
     const events = new EventFeed(
-      new MergedCursor([...(await this.events.sources()), ...kept], EVENT_WIDTH, FP),
+      new MergedCursor([...(await this.events.sources()), ...(kept.events ?? [])], EVENT_WIDTH, FP),
       this.notBefore,
     );
     const results = new ExternalSorter(
@@ -235,10 +243,39 @@ export class AnalyticsJoin {
     };
   }
 
+  /** The rows sorted once for every look, or the ones added to this join. */
+  private async rowSources(sorted: readonly string[] | undefined): Promise<Cursor[]> {
+    return sorted !== undefined ? runCursors(sorted, RUN_WIDTH) : this.runs.sources();
+  }
+
   async dispose(): Promise<void> {
     await this.runs.dispose();
     await this.events.dispose();
   }
+}
+
+/** A row's record: its id's fingerprint and its position. */
+function rowRecord(fingerprints: Fingerprinter, id: string, position: number, r: Buffer): Buffer {
+  fingerprints.write(id, r);
+  r.writeUInt32BE(position, FP);
+  return r;
+}
+
+/**
+ * The run's rows (invocations.csv) sorted by id fingerprint into run files in `dir`, once
+ * for all the looks of a `--wait` (AnalyticsJoin.join's `rows`); the caller owns the files.
+ */
+export async function sortRunRows(invocationsPath: string, dir: string): Promise<string[]> {
+  const sorter = new ExternalSorter(dir, RUN_WIDTH, FP, JOIN_CHUNK_RECORDS);
+  const fingerprints = new Fingerprinter();
+  const r = Buffer.alloc(RUN_WIDTH);
+  let position = 0;
+  for await (const batch of invocationBatches(invocationsPath))
+    for (const { id } of batch) {
+      const pending = addTo(sorter, rowRecord(fingerprints, id, position++, r));
+      if (pending !== undefined) await pending;
+    }
+  return sorter.seal();
 }
 
 /** A sorter of events as the join reads them, in `dir` (an export period's, kept between looks). */
