@@ -5,13 +5,14 @@
  * dropped (no user matched, or more than 10) or errored, exits 4, and agrees row for row
  * with the Cards API strategy on the same run; after a cancel, every row reads cancelled.
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
-import { expectNoStack, readReport, runCli, sendArgs, tempDir } from './cli.js';
+import { BIN, expectNoStack, readReport, ROOT, runCli, sendArgs, tempDir } from './cli.js';
 
 const HOUR_MS = 2000;
 
@@ -160,6 +161,50 @@ describe('reconcile --source analytics', () => {
     const outcomes = reconciled(report).map((r) => r.outcome);
     expect(outcomes.filter((o) => o === 'cancelled')).toHaveLength(published);
     expect(outcomes.filter((o) => o === 'published')).toHaveLength(0);
+  });
+
+  it('stops a --wait on Ctrl-C between looks: exit 130, and its kept export and rows removed', async () => {
+    const sb = await sandbox();
+    const dir = await tempDir();
+    const report = join(dir, 'report');
+    // Every 37th row matches nobody: never an event, so the look waits.
+    const send = await runCli(sendArgs(await campaign(400), join(dir, 'state'), report), {
+      env: sb.env,
+    });
+    expect(send.code, send.stderr).toBe(0);
+    await sb.settle();
+    await exportCovers(Date.now());
+    const tmp = await tempDir();
+    const child = spawn(
+      process.execPath,
+      [BIN, 'reconcile', report, '--source', 'analytics', '--wait', '60s', '--interval', '5s'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...sb.env, TMPDIR: tmp },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    let kept: string[] = [];
+    const looked = new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (!stderr.includes('check 1)') || kept.length > 0) return;
+        // The first look is done and its export kept on disk while the command sleeps.
+        kept = readdirSync(tmp);
+        resolve();
+      });
+    });
+    await looked;
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(
+      kept.some((name) => name.startsWith('atomic-bulk-export-')),
+      kept.join(),
+    ).toBe(true);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 
   it('falls back to the Cards API under auto while the export does not cover the run', async () => {
