@@ -56,6 +56,20 @@ async function exportCovers(at: number): Promise<void> {
   await new Promise((r) => setTimeout(r, Math.max(0, ready - Date.now())));
 }
 
+/** `rows` rows sent through a fresh sandbox, processed, and their period exported. */
+async function sentAndExported(rows: number): Promise<{ sb: Sandbox; report: string }> {
+  const sb = await sandbox();
+  const dir = await tempDir();
+  const report = join(dir, 'report');
+  const send = await runCli(sendArgs(await campaign(rows), join(dir, 'state'), report), {
+    env: sb.env,
+  });
+  expect(send.code, send.stderr).toBe(0);
+  await sb.settle();
+  await exportCovers(Date.now());
+  return { sb, report };
+}
+
 describe('reconcile --source analytics', () => {
   it('names exactly the rows the sandbox dropped or errored, as the Cards API does', async () => {
     const sb = await sandbox({ faults: { seed: 5, cardErrorRate: 0.05, cardDisplayRate: 0.25 } });
@@ -138,15 +152,7 @@ describe('reconcile --source analytics', () => {
   });
 
   it('reads the CSV export alike, and a cancel turns every row to cancelled', async () => {
-    const sb = await sandbox();
-    const dir = await tempDir();
-    const report = join(dir, 'report');
-    const send = await runCli(sendArgs(await campaign(400), join(dir, 'state'), report), {
-      env: sb.env,
-    });
-    expect(send.code, send.stderr).toBe(0);
-    await sb.settle();
-    await exportCovers(Date.now());
+    const { sb, report } = await sentAndExported(400);
     const csv = await runCli(['reconcile', report, '--source', 'analytics', '--format', 'csv'], {
       env: sb.env,
     });
@@ -164,16 +170,8 @@ describe('reconcile --source analytics', () => {
   });
 
   it('stops a --wait on Ctrl-C between looks: exit 130, and its kept export and rows removed', async () => {
-    const sb = await sandbox();
-    const dir = await tempDir();
-    const report = join(dir, 'report');
     // Every 37th row matches nobody: never an event, so the look waits.
-    const send = await runCli(sendArgs(await campaign(400), join(dir, 'state'), report), {
-      env: sb.env,
-    });
-    expect(send.code, send.stderr).toBe(0);
-    await sb.settle();
-    await exportCovers(Date.now());
+    const { sb, report } = await sentAndExported(400);
     const tmp = await tempDir();
     const child = spawn(
       process.execPath,
