@@ -239,12 +239,13 @@ async function joinOnce(
       if (period !== null && cache.has(period)) continue;
       downloads++;
       const stats = emptyStats();
+      // A file of a known period goes to a sorter of its own, kept for later looks.
       const into = period === null ? undefined : eventSorter(cache.dir);
       const each = (kind: number, id: string, at: number) => join.addEvent(kind, id, at, into);
       const body = downloadExportFile(file.url, options.signal);
       if (file.format === 'csv') await readCsvEvents(body, stats, each);
       else await readNdjson(body, stats, each);
-      if (into === undefined || period === null) unkept = addStats(unkept, stats);
+      if (period === null || into === undefined) unkept = addStats(unkept, stats);
       else await cache.add(period, await into.seal(), stats);
     }
     const stats = addStats(cache.counted(), unkept);

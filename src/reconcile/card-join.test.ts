@@ -94,7 +94,7 @@ describe('CardJoin', () => {
     await expect(disk.reader()).rejects.toThrow(/read twice/);
   });
 
-  it('drops a look’s files when the next look begins and at close', async () => {
+  it('starts each look empty: the last look’s rows are gone once the next begins', async () => {
     const disk = await countTemplate(10, 'disk');
     const first = disk.withCards();
     await disk.begin();
